@@ -1,0 +1,29 @@
+# Recap — the two commands: `make demo` (or `make run`) and `make test`.
+GO ?= go
+
+.PHONY: run api worker migrate test race vet lint fuzz bench demo deps
+
+run:            ## API + worker in one process (embedded Redis, private Postgres when unset)
+	$(GO) run ./cmd/api dev
+
+api:
+	$(GO) run ./cmd/api
+
+worker:
+	$(GO) run ./cmd/worker
+
+migrate:
+	$(GO) run ./cmd/api migrate
+
+test:           ## the test command CI runs
+	$(GO) test -race -timeout 20m ./...
+
+vet:
+	$(GO) vet ./...
+	gofmt -l . | (! grep .)
+
+lint: vet
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./summarize/ ./jobs/

@@ -1,0 +1,125 @@
+// Package api is Recap's HTTP front: the OpenAI-compatible chat
+// completions and models routes of the BibiGPT contract, authentication,
+// and the relay of job events as JSON or Server-Sent Events.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/recap/recap/jobs"
+	"github.com/recap/recap/store"
+)
+
+// Store is what the API reads and writes directly.
+type Store interface {
+	KeyBySecret(ctx context.Context, secret string) (*store.APIKey, error)
+	Balance(ctx context.Context, accountID int64) (*store.Balance, error)
+	Job(ctx context.Context, id string) (*store.Job, error)
+	AccountJob(ctx context.Context, accountID int64, id string) (*store.Job, error)
+	ActiveJobByHash(ctx context.Context, accountID int64, hash string) (*store.Job, error)
+	Summary(ctx context.Context, id int64) (*store.Summary, error)
+}
+
+// Config configures the server.
+type Config struct {
+	Store  Store
+	Jobs   *jobs.Client
+	Logger *slog.Logger
+	// AllowPrivateNetworks admits URLs of loopback/private hosts (dev, tests).
+	AllowPrivateNetworks bool
+	// DefaultModel is the model "bibigpt" maps to (LLM_MODEL); empty means
+	// the offline extractive summarizer.
+	DefaultModel string
+	// Models are further models offered as "bibigpt/<name>".
+	Models []string
+	// SyncWait bounds how long a non-stream completion waits (default 600s).
+	SyncWait time.Duration
+	// PricedWait bounds how long a stream waits for the job's price before
+	// it sends headers (default 10s).
+	PricedWait time.Duration
+	// Heartbeat is the SSE keep-alive interval (default 15s).
+	Heartbeat time.Duration
+}
+
+// Server is the HTTP API.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	router *mux.Router
+}
+
+// New returns the API server.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.SyncWait <= 0 {
+		cfg.SyncWait = 600 * time.Second
+	}
+	if cfg.PricedWait <= 0 {
+		cfg.PricedWait = 10 * time.Second
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 15 * time.Second
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, router: mux.NewRouter()}
+	s.routes()
+	return s
+}
+
+// Router exposes the router so cmd/api can mount more (admin, metrics).
+func (s *Server) Router() *mux.Router { return s.router }
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+func (s *Server) routes() {
+	s.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errNotFound) })
+	s.router.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, &Error{Status: http.StatusMethodNotAllowed, Type: "invalid_request_error", Code: "method_not_allowed", Message: "Method not allowed."})
+	})
+	v1 := s.router.PathPrefix("/api/v1").Subrouter()
+	v1.Use(s.authenticate)
+	v1.HandleFunc("/chat/completions", s.handleChat).Methods(http.MethodPost)
+	v1.HandleFunc("/models", s.handleModels).Methods(http.MethodGet)
+}
+
+type ctxKey int
+
+const keyCtx ctxKey = 1
+
+// caller returns the authenticated key of a request.
+func caller(r *http.Request) *store.APIKey {
+	k, _ := r.Context().Value(keyCtx).(*store.APIKey)
+	return k
+}
+
+// authenticate admits requests with an active API key; every failure gets
+// the same 401 body.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Get("Authorization")
+		secret, ok := strings.CutPrefix(h, "Bearer ")
+		secret = strings.TrimSpace(secret)
+		if !ok || secret == "" || len(secret) > 256 {
+			s.writeError(w, r, errUnauthorized)
+			return
+		}
+		k, err := s.cfg.Store.KeyBySecret(r.Context(), secret)
+		if err != nil {
+			if err == store.ErrNotFound {
+				s.writeError(w, r, errUnauthorized)
+				return
+			}
+			s.writeError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyCtx, k)))
+	})
+}

@@ -1,0 +1,174 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/recap/recap/api"
+	"github.com/recap/recap/jobs"
+	"github.com/recap/recap/media"
+	"github.com/recap/recap/store"
+	"github.com/recap/recap/summarize"
+)
+
+// NewLogger builds the process logger: JSON unless LOG_FORMAT=text.
+func NewLogger(cfg Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if strings.EqualFold(cfg.LogFormat, "text") {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// Deps are the connections both binaries share.
+type Deps struct {
+	Store     *store.Store
+	Redis     redis.UniversalClient
+	RedisOpt  asynq.RedisConnOpt
+	Asynq     *asynq.Client
+	Inspector *asynq.Inspector
+	Events    *jobs.Events
+	Jobs      *jobs.Client
+	Log       *slog.Logger
+}
+
+// Connect opens Postgres (applying migrations) and Redis, failing fast
+// with a clear message when either is unreachable.
+func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Deps, error) {
+	if err := cfg.RequireServices(); err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, store.Config{URL: cfg.DatabaseURL, MaxConns: int32(2*cfg.WorkerConcurrency + 16)})
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	ropt, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	// Every streaming client holds a connection in XREAD BLOCK.
+	ropt.PoolSize = 1024
+	rdb := redis.NewClient(ropt)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		st.Close()
+		rdb.Close()
+		return nil, fmt.Errorf("redis unreachable at %s: %w", ropt.Addr, err)
+	}
+	aopt, err := asynq.ParseRedisURI(cfg.RedisURL)
+	if err != nil {
+		st.Close()
+		rdb.Close()
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	d := &Deps{Store: st, Redis: rdb, RedisOpt: aopt, Log: log,
+		Asynq:     asynq.NewClient(aopt),
+		Inspector: asynq.NewInspector(aopt),
+		Events:    jobs.NewEvents(jobs.EventsConfig{Redis: rdb, Prefix: "recap:" + cfg.QueuePrefix}),
+	}
+	d.Jobs = jobs.NewClient(jobs.ClientConfig{Store: st, Asynq: d.Asynq, Events: d.Events, Inspector: d.Inspector, QueuePrefix: cfg.QueuePrefix})
+	return d, nil
+}
+
+// Close releases every connection.
+func (d *Deps) Close() {
+	d.Asynq.Close()
+	d.Inspector.Close()
+	d.Redis.Close()
+	d.Store.Close()
+}
+
+// NewAPI builds the HTTP API.
+func NewAPI(cfg Config, d *Deps) *api.Server {
+	return api.New(api.Config{
+		Store:                d.Store,
+		Jobs:                 d.Jobs,
+		Logger:               d.Log,
+		AllowPrivateNetworks: cfg.AllowPrivateNetworks,
+		DefaultModel:         cfg.LLMModel,
+		Models:               cfg.LLMModels,
+		SyncWait:             cfg.SyncWait,
+	})
+}
+
+// NewWorker builds the asynq server and its stage handlers.
+func NewWorker(cfg Config, d *Deps) (*asynq.Server, *jobs.Worker, error) {
+	m, err := media.New(media.Config{YtDlpPath: cfg.YtDlpPath, FFmpegPath: cfg.FFmpegPath, FFprobePath: cfg.FFprobePath,
+		TempDir: cfg.TempDir, MaxDuration: time.Duration(cfg.MaxMediaSeconds) * time.Second, Logger: d.Log})
+	if err != nil {
+		return nil, nil, err
+	}
+	wc := jobs.WorkerConfig{
+		Store: d.Store, Media: m, Events: d.Events, Asynq: d.Asynq, Logger: d.Log,
+		Extractive:            summarize.NewExtractive(summarize.ExtractiveConfig{}),
+		QueuePrefix:           cfg.QueuePrefix,
+		MaxMediaSeconds:       cfg.MaxMediaSeconds,
+		PriceCachedTranscript: cfg.PriceCachedTranscript,
+		TempDir:               cfg.TempDir,
+		STTChunkSeconds:       cfg.STTChunkSeconds,
+		STTConcurrency:        cfg.STTConcurrency,
+	}
+	if cfg.LLMBaseURL != "" {
+		wc.LLM = summarize.New(summarize.Config{BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMAPIKey, Model: cfg.LLMModel,
+			Concurrency: cfg.LLMConcurrency, ContextTokens: cfg.LLMContextTokens})
+	}
+	if cfg.STTBaseURL != "" {
+		wc.Transcriber = media.NewTranscriber(media.TranscriberConfig{BaseURL: cfg.STTBaseURL, APIKey: cfg.STTAPIKey, Model: cfg.STTModel})
+	}
+	w := jobs.NewWorker(wc)
+	srv := asynq.NewServer(d.RedisOpt, asynq.Config{
+		Concurrency:     cfg.WorkerConcurrency,
+		Queues:          jobs.Queues(cfg.QueuePrefix),
+		ShutdownTimeout: 30 * time.Second,
+		Logger:          asynqLogger{d.Log},
+		LogLevel:        asynq.WarnLevel,
+	})
+	return srv, w, nil
+}
+
+// asynqLogger routes asynq's logs through slog.
+type asynqLogger struct{ l *slog.Logger }
+
+func (a asynqLogger) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...)) }
+func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...)) }
+func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...)) }
+func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...)) }
+func (a asynqLogger) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...)) }
+
+// WorkerHandle is a started worker.
+type WorkerHandle struct {
+	srv *asynq.Server
+	// Worker is the stage handlers.
+	Worker *jobs.Worker
+}
+
+// StartWorker builds and starts a worker; Stop shuts it down gracefully.
+func StartWorker(cfg Config, d *Deps) (*WorkerHandle, error) {
+	srv, w, err := NewWorker(cfg, d)
+	if err != nil {
+		return nil, err
+	}
+	if err := srv.Start(w.Mux()); err != nil {
+		return nil, err
+	}
+	return &WorkerHandle{srv: srv, Worker: w}, nil
+}
+
+// Stop stops taking tasks and waits for running ones (up to the shutdown
+// time-out, after which they go back to the queue).
+func (h *WorkerHandle) Stop() { h.srv.Shutdown() }

@@ -1,0 +1,144 @@
+// Package app reads Recap's configuration and wires its parts together.
+// Both binaries (and the one-process dev mode) share it, so the API and
+// the worker can never disagree on queue names, prefixes or defaults.
+package app
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting, read once from the environment.
+type Config struct {
+	DatabaseURL string
+	RedisURL    string
+	ListenAddr  string
+
+	LLMBaseURL     string
+	LLMAPIKey      string
+	LLMModel       string
+	LLMModels      []string
+	LLMConcurrency int
+	LLMContextTokens int
+
+	STTBaseURL      string
+	STTAPIKey       string
+	STTModel        string
+	STTChunkSeconds float64
+	STTConcurrency  int
+
+	YtDlpPath   string
+	FFmpegPath  string
+	FFprobePath string
+	TempDir     string
+
+	AllowPrivateNetworks  bool
+	MaxMediaSeconds       float64
+	SyncWait              time.Duration
+	PriceCachedTranscript bool
+	WorkerConcurrency     int
+	QueuePrefix           string
+	LogFormat             string
+	LogLevel              string
+}
+
+// Load reads the configuration through getenv (os.Getenv in main).
+func Load(getenv func(string) string) (Config, error) {
+	var errs []error
+	str := func(k, def string) string {
+		if v := strings.TrimSpace(getenv(k)); v != "" {
+			return v
+		}
+		return def
+	}
+	num := func(k string, def int) int {
+		v := str(k, "")
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			errs = append(errs, fmt.Errorf("%s=%q: want a non-negative integer", k, v))
+			return def
+		}
+		return n
+	}
+	flag := func(k string, def bool) bool {
+		switch strings.ToLower(str(k, "")) {
+		case "":
+			return def
+		case "1", "true", "yes", "on":
+			return true
+		case "0", "false", "no", "off":
+			return false
+		}
+		errs = append(errs, fmt.Errorf("%s=%q: want 0 or 1", k, getenv(k)))
+		return def
+	}
+	c := Config{
+		DatabaseURL:           str("DATABASE_URL", ""),
+		RedisURL:              str("REDIS_URL", ""),
+		ListenAddr:            str("LISTEN_ADDR", ":8080"),
+		LLMBaseURL:            str("LLM_BASE_URL", ""),
+		LLMAPIKey:             str("LLM_API_KEY", ""),
+		LLMModel:              str("LLM_MODEL", ""),
+		LLMConcurrency:        num("LLM_CONCURRENCY", 4),
+		LLMContextTokens:      num("LLM_CONTEXT_TOKENS", 12000),
+		STTBaseURL:            str("STT_BASE_URL", ""),
+		STTAPIKey:             str("STT_API_KEY", ""),
+		STTModel:              str("STT_MODEL", "whisper-1"),
+		STTChunkSeconds:       float64(num("STT_CHUNK_SECONDS", 600)),
+		STTConcurrency:        num("STT_CONCURRENCY", 4),
+		YtDlpPath:             str("YTDLP_PATH", ""),
+		FFmpegPath:            str("FFMPEG_PATH", ""),
+		FFprobePath:           str("FFPROBE_PATH", ""),
+		TempDir:               str("TEMP_DIR", ""),
+		AllowPrivateNetworks:  flag("ALLOW_PRIVATE_NETWORKS", false),
+		MaxMediaSeconds:       float64(num("MAX_MEDIA_SECONDS", 4*3600)),
+		SyncWait:              time.Duration(num("SYNC_WAIT_SECONDS", 600)) * time.Second,
+		PriceCachedTranscript: flag("PRICE_CACHED_TRANSCRIPT", true),
+		WorkerConcurrency:     num("WORKER_CONCURRENCY", 10),
+		QueuePrefix:           str("QUEUE_PREFIX", ""),
+		LogFormat:             str("LOG_FORMAT", "json"),
+		LogLevel:              str("LOG_LEVEL", "info"),
+	}
+	for _, m := range strings.Split(str("LLM_MODELS", ""), ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			c.LLMModels = append(c.LLMModels, m)
+		}
+	}
+	if c.LLMBaseURL != "" && c.LLMModel == "" {
+		errs = append(errs, errors.New("LLM_MODEL is required when LLM_BASE_URL is set (e.g. LLM_MODEL=gpt-4o-mini)"))
+	}
+	if c.STTChunkSeconds < 30 {
+		errs = append(errs, errors.New("STT_CHUNK_SECONDS must be at least 30"))
+	}
+	if c.LLMConcurrency == 0 {
+		c.LLMConcurrency = 1
+	}
+	if c.STTConcurrency == 0 {
+		c.STTConcurrency = 1
+	}
+	if c.WorkerConcurrency == 0 {
+		c.WorkerConcurrency = 1
+	}
+	return c, errors.Join(errs...)
+}
+
+// RequireServices fails with one clear message naming what is missing.
+func (c Config) RequireServices() error {
+	var missing []string
+	if c.DatabaseURL == "" {
+		missing = append(missing, "DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/recap?sslmode=disable)")
+	}
+	if c.RedisURL == "" {
+		missing = append(missing, "REDIS_URL (e.g. redis://127.0.0.1:6379/0)")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("missing configuration: %s (or run `go run ./cmd/api dev`, which needs neither)", strings.Join(missing, ", "))
+	}
+	return nil
+}

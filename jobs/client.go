@@ -1,0 +1,119 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/recap/recap/store"
+)
+
+// JobStore is what the client needs from persistence.
+type JobStore interface {
+	CreateJob(ctx context.Context, j *store.Job) error
+	Job(ctx context.Context, id string) (*store.Job, error)
+	Finish(ctx context.Context, id string, o store.Outcome) (bool, error)
+}
+
+// ClientConfig configures a Client.
+type ClientConfig struct {
+	Store  JobStore
+	Asynq  *asynq.Client
+	Events *Events
+	// Inspector, when set, lets Cancel stop a running stage.
+	Inspector *asynq.Inspector
+	// QueuePrefix namespaces the queue names (tests use it for isolation).
+	QueuePrefix string
+	Timeouts    Timeouts
+	MaxRetry    int
+}
+
+// Client submits and cancels jobs; the API uses it.
+type Client struct {
+	cfg ClientConfig
+}
+
+// NewClient returns a Client.
+func NewClient(cfg ClientConfig) *Client {
+	cfg.Timeouts = cfg.Timeouts.withDefaults()
+	if cfg.MaxRetry <= 0 {
+		cfg.MaxRetry = 5
+	}
+	return &Client{cfg: cfg}
+}
+
+// Events returns the event streams.
+func (c *Client) Events() *Events { return c.cfg.Events }
+
+// Submit stores a new job, announces it and enqueues its first stage.
+// When the enqueue fails, the job is failed at once so nothing stays
+// accepted but unqueued.
+func (c *Client) Submit(ctx context.Context, j *store.Job) error {
+	if err := c.cfg.Store.CreateJob(ctx, j); err != nil {
+		return err
+	}
+	if _, err := c.cfg.Events.Publish(ctx, j.ID, Event{Type: EventState, State: store.StateQueued}); err != nil {
+		c.abandon(ctx, j.ID, err)
+		return err
+	}
+	if err := c.Enqueue(ctx, j, TypeResolve); err != nil {
+		c.abandon(ctx, j.ID, err)
+		return err
+	}
+	return nil
+}
+
+func (c *Client) abandon(ctx context.Context, id string, cause error) {
+	ctx = context.WithoutCancel(ctx)
+	msg := "could not queue the job: " + cause.Error()
+	if ok, _ := c.cfg.Store.Finish(ctx, id, store.Outcome{State: store.StateFailed, ErrorCode: CodeInternal, ErrorMessage: msg}); ok {
+		c.cfg.Events.Publish(ctx, id, Event{Type: EventError, State: store.StateFailed, Error: &ErrorInfo{Code: CodeInternal, Message: msg}}) //nolint:errcheck
+	}
+}
+
+// Enqueue enqueues one stage of a job. A stage already queued (same task
+// id) is not an error: that is the dedupe working.
+func (c *Client) Enqueue(ctx context.Context, j *store.Job, typ string) error {
+	return enqueue(ctx, c.cfg.Asynq, c.cfg.QueuePrefix, c.cfg.Timeouts, c.cfg.MaxRetry, j, typ)
+}
+
+func enqueue(ctx context.Context, cl *asynq.Client, prefix string, t Timeouts, maxRetry int, j *store.Job, typ string) error {
+	body, _ := json.Marshal(payload{JobID: j.ID})
+	queue := j.Queue
+	if queue == "" {
+		queue = QueueInteractive
+	}
+	_, err := cl.EnqueueContext(ctx, asynq.NewTask(typ, body),
+		asynq.TaskID(TaskID(j.ID, typ)),
+		asynq.Queue(prefix+queue),
+		asynq.MaxRetry(maxRetry),
+		asynq.Timeout(t.of(typ)),
+	)
+	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) && !errors.Is(err, asynq.ErrDuplicateTask) {
+		return fmt.Errorf("enqueue %s: %w", typ, err)
+	}
+	return nil
+}
+
+// Cancel ends a queued or running job as canceled, removes its queued
+// tasks and asks the worker running it to stop. It reports false when
+// the job had already ended.
+func (c *Client) Cancel(ctx context.Context, j *store.Job) (bool, error) {
+	ok, err := c.cfg.Store.Finish(ctx, j.ID, store.Outcome{State: store.StateCanceled, ErrorCode: CodeCanceled, ErrorMessage: "the job was canceled"})
+	if err != nil || !ok {
+		return ok, err
+	}
+	c.cfg.Events.Publish(ctx, j.ID, Event{Type: EventError, State: store.StateCanceled, Error: &ErrorInfo{Code: CodeCanceled, Message: "the job was canceled"}}) //nolint:errcheck
+	if c.cfg.Inspector != nil {
+		queue := c.cfg.QueuePrefix + j.Queue
+		for _, typ := range []string{TypeResolve, TypeTranscript, TypeSummary} {
+			id := TaskID(j.ID, typ)
+			_ = c.cfg.Inspector.DeleteTask(queue, id)
+			_ = c.cfg.Inspector.CancelProcessing(id)
+		}
+	}
+	return true, nil
+}

@@ -1,0 +1,180 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/recap/recap/media"
+	"github.com/recap/recap/store"
+)
+
+// CodeTranscription is the error code of a speech-to-text service that
+// refuses the audio for good.
+const CodeTranscription = "transcription_failed"
+
+// speechToText downloads the audio, converts it to a compact speech
+// format, cuts it into chunks at silences and transcribes them in
+// parallel. Every finished chunk is stored, so a retry after a crash only
+// sends the chunks still missing.
+func (w *Worker) speechToText(ctx context.Context, j *store.Job, v *store.Video) (*store.Transcript, error) {
+	dir, err := os.MkdirTemp(w.cfg.TempDir, "recap-job-")
+	if err != nil {
+		return nil, fmt.Errorf("stt: %w", err)
+	}
+	defer os.RemoveAll(dir)
+
+	w.publish(ctx, j.ID, Event{Type: EventProgress, Message: "Downloading audio… 0%"})
+	tick := newThrottle(time.Second)
+	path, err := w.cfg.Media.DownloadAudio(ctx, j.URL, dir, func(pct float64) {
+		if tick.ok() {
+			w.publish(ctx, j.ID, Event{Type: EventProgress, Percent: pct, Message: fmt.Sprintf("Downloading audio… %.0f%%", pct)})
+		}
+	})
+	if err != nil {
+		return nil, mediaError(err)
+	}
+	dur, err := w.cfg.Media.Probe(ctx, path)
+	if err != nil {
+		return nil, mediaError(err)
+	}
+	if dur > w.cfg.MaxMediaSeconds {
+		return nil, permanent(CodeMediaTooLong, fmt.Sprintf("the media is %s long; this server accepts at most %s",
+			fmtDuration(dur), fmtDuration(w.cfg.MaxMediaSeconds)), nil)
+	}
+	if v.Duration <= 0 {
+		// The metadata had no duration (generic pages, direct files): now it
+		// is measured, price the job before spending anything on it.
+		if err := w.cfg.Store.SetVideoDuration(ctx, v.Key, dur); err != nil {
+			return nil, err
+		}
+		if err := w.cfg.Store.SetVideo(ctx, j.ID, j.VideoKey, j.Title, dur); err != nil {
+			return nil, err
+		}
+		j.Duration = dur
+		if err := w.price(ctx, j, dur); err != nil {
+			return nil, err
+		}
+	}
+	w.publish(ctx, j.ID, Event{Type: EventProgress, Message: "Preparing audio for transcription…"})
+	speech := filepath.Join(dir, "speech.ogg")
+	if err := w.cfg.Media.ConvertForSpeech(ctx, path, speech); err != nil {
+		return nil, mediaError(err)
+	}
+	_ = os.Remove(path)
+	chunks, err := w.cfg.Media.SplitAudio(ctx, speech, dir, w.cfg.STTChunkSeconds)
+	if err != nil {
+		return nil, mediaError(err)
+	}
+	lang := j.AudioLanguage
+	done, err := w.cfg.Store.Chunks(ctx, j.VideoKey, lang)
+	if err != nil {
+		return nil, err
+	}
+	results := make([][]store.Segment, len(chunks))
+	var todo []media.Chunk
+	for _, c := range chunks {
+		if d, ok := done[c.Index]; ok && math.Abs(d.Offset-c.Offset) < 0.5 {
+			results[c.Index] = d.Segments
+			continue
+		}
+		todo = append(todo, c)
+	}
+	var (
+		mu       sync.Mutex
+		finished = len(chunks) - len(todo)
+		firstErr error
+	)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, w.cfg.STTConcurrency)
+	var wg sync.WaitGroup
+	for _, c := range todo {
+		wg.Add(1)
+		go func(c media.Chunk) {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			defer func() { <-sem }()
+			segs, err := w.cfg.Transcriber.Transcribe(ctx, c.Path, lang)
+			if err == nil {
+				abs := clampSegments(toStoreSegments(segs, c.Offset), c.Offset, c.Offset+c.Duration)
+				err = w.cfg.Store.SaveChunk(ctx, j.VideoKey, lang, store.Chunk{Index: c.Index, Offset: c.Offset, Duration: c.Duration, Segments: abs})
+				results[c.Index] = abs
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = err
+					cancel()
+				}
+				return
+			}
+			finished++
+			pct := 100 * float64(finished) / float64(len(chunks))
+			w.publish(ctx, j.ID, Event{Type: EventProgress, Percent: pct, Message: fmt.Sprintf("Transcribing… %.0f%%", pct)})
+		}(c)
+	}
+	wg.Wait()
+	if firstErr != nil {
+		if errors.Is(firstErr, media.ErrSTTPermanent) {
+			return nil, permanent(CodeTranscription, "the speech-to-text service refused the audio: "+firstErr.Error(), firstErr)
+		}
+		return nil, &Error{Code: CodeUpstream, Message: "speech-to-text failed: " + firstErr.Error(), Err: firstErr}
+	}
+	var all []store.Segment
+	for _, r := range results {
+		all = append(all, r...)
+	}
+	sort.SliceStable(all, func(a, b int) bool { return all[a].Start < all[b].Start })
+	return &store.Transcript{VideoKey: j.VideoKey, Language: lang, Source: "speech_to_text", Segments: all, Duration: dur}, nil
+}
+
+// clampSegments keeps a chunk's segments inside the chunk and in order, so
+// stitched chunks never overlap even when a service rounds generously.
+func clampSegments(segs []store.Segment, from, to float64) []store.Segment {
+	out := segs[:0]
+	prev := from
+	for _, s := range segs {
+		s.Start = math.Max(s.Start, prev)
+		s.End = math.Min(s.End, to)
+		if s.End < s.Start {
+			s.End = s.Start
+		}
+		if s.Text == "" {
+			continue
+		}
+		out = append(out, s)
+		prev = s.End
+	}
+	return out
+}
+
+// throttle lets one call through per interval.
+type throttle struct {
+	mu    sync.Mutex
+	every time.Duration
+	last  time.Time
+}
+
+func newThrottle(every time.Duration) *throttle { return &throttle{every: every} }
+
+func (t *throttle) ok() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if time.Since(t.last) < t.every {
+		return false
+	}
+	t.last = time.Now()
+	return true
+}

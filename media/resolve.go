@@ -1,0 +1,294 @@
+package media
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// SubtitleTrack is one downloadable subtitle format of one language.
+type SubtitleTrack struct {
+	Lang string `json:"lang"`
+	Ext  string `json:"ext"`
+	URL  string `json:"url"`
+	Auto bool   `json:"auto"` // automatic captions (speech recognition by the site)
+}
+
+// Info is the metadata yt-dlp reports for a video.
+type Info struct {
+	ID          string `json:"id"`
+	Extractor   string `json:"extractor"`
+	Title       string `json:"title"`
+	WebpageURL  string `json:"webpage_url"`
+	Uploader    string `json:"uploader"`
+	Description string `json:"description"`
+	// Language is the video's spoken language when the site says so.
+	Language string `json:"language"`
+	// Duration is 0 when unknown, which is common with the generic extractor.
+	Duration     float64         `json:"duration"`
+	IsLive       bool            `json:"is_live"`
+	Subtitles    []SubtitleTrack `json:"subtitles"`
+	AutoCaptions []SubtitleTrack `json:"auto_captions"`
+
+	// raw is yt-dlp's JSON, handed back with --load-info-json so fetching
+	// subtitles does not extract the page a second time.
+	raw []byte
+}
+
+type ytdlpTrack struct {
+	Ext string `json:"ext"`
+	URL string `json:"url"`
+}
+
+type ytdlpInfo struct {
+	Type              string                  `json:"_type"`
+	ID                string                  `json:"id"`
+	Extractor         string                  `json:"extractor"`
+	Title             string                  `json:"title"`
+	WebpageURL        string                  `json:"webpage_url"`
+	Uploader          string                  `json:"uploader"`
+	Description       string                  `json:"description"`
+	Language          string                  `json:"language"`
+	Duration          *float64                `json:"duration"`
+	IsLive            *bool                   `json:"is_live"`
+	LiveStatus        string                  `json:"live_status"`
+	Subtitles         map[string][]ytdlpTrack `json:"subtitles"`
+	AutomaticCaptions map[string][]ytdlpTrack `json:"automatic_captions"`
+}
+
+// Resolve runs yt-dlp --dump-json and returns the video's metadata. An
+// unsupported URL is ErrUnsupported, a missing or private video
+// ErrUnavailable; other failures are wrapped and worth a retry. A live
+// stream resolves with IsLive set: the caller decides.
+func (c *Client) Resolve(ctx context.Context, url string) (*Info, error) {
+	args := append(c.ytdlpBaseArgs(), "--dump-json", "--skip-download", "--no-progress", "--", url)
+	res := c.run(ctx, c.cfg.YtDlpPath, args, nil)
+	if res.err != nil {
+		return nil, ytdlpError("resolve", res)
+	}
+	info, err := parseInfo(res.stdout)
+	if err != nil {
+		return nil, fmt.Errorf("resolve: %w", err)
+	}
+	return info, nil
+}
+
+func parseInfo(data []byte) (*Info, error) {
+	// A playlist URL prints one JSON object per entry; the first one is the
+	// video --no-playlist settled on.
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return nil, fmt.Errorf("yt-dlp printed no metadata: %w", err)
+	}
+	var y ytdlpInfo
+	if err := json.Unmarshal(raw, &y); err != nil {
+		return nil, fmt.Errorf("decode yt-dlp metadata: %w", err)
+	}
+	if y.Type == "playlist" || y.Type == "multi_video" {
+		return nil, fmt.Errorf("%w: a playlist, not a video", ErrUnsupported)
+	}
+	info := &Info{
+		ID:          y.ID,
+		Extractor:   y.Extractor,
+		Title:       y.Title,
+		WebpageURL:  y.WebpageURL,
+		Uploader:    y.Uploader,
+		Description: y.Description,
+		Language:    y.Language,
+		IsLive:      (y.IsLive != nil && *y.IsLive) || y.LiveStatus == "is_live" || y.LiveStatus == "is_upcoming",
+		raw:         raw,
+	}
+	if y.Duration != nil && *y.Duration > 0 {
+		info.Duration = *y.Duration
+	}
+	info.Subtitles = flattenTracks(y.Subtitles, false)
+	info.AutoCaptions = flattenTracks(y.AutomaticCaptions, true)
+	return info, nil
+}
+
+func flattenTracks(m map[string][]ytdlpTrack, auto bool) []SubtitleTrack {
+	langs := make([]string, 0, len(m))
+	for l := range m {
+		if l == "live_chat" || l == "rechat" || l == "danmaku" { // chat replays, not speech
+			continue
+		}
+		langs = append(langs, l)
+	}
+	sort.Strings(langs)
+	var out []SubtitleTrack
+	for _, l := range langs {
+		for _, t := range m[l] {
+			out = append(out, SubtitleTrack{Lang: l, Ext: t.Ext, URL: t.URL, Auto: auto})
+		}
+	}
+	return out
+}
+
+// maxSubtitleBytes bounds a subtitle file read into memory.
+const maxSubtitleBytes = 32 << 20
+
+// Subtitles fetches and parses the best subtitle track for lang. With lang
+// empty it prefers the video's own language, then English, then any. Manual
+// tracks win over automatic captions, VTT over SRT; other formats are not
+// used. Automatic captions have their rolling repetition removed. The
+// track is downloaded by yt-dlp (so it goes through the same proxy and
+// limits as everything else) into a temporary directory that is always
+// removed. It returns ErrNoSubtitles when no track yields text. info may be
+// nil, in which case the URL is resolved first.
+func (c *Client) Subtitles(ctx context.Context, url string, info *Info, lang string) ([]Segment, SubtitleTrack, error) {
+	if info == nil {
+		var err error
+		if info, err = c.Resolve(ctx, url); err != nil {
+			return nil, SubtitleTrack{}, fmt.Errorf("subtitles: %w", err)
+		}
+	}
+	cands := pickTracks(info, lang)
+	if len(cands) == 0 {
+		return nil, SubtitleTrack{}, fmt.Errorf("subtitles: %w (language %q)", ErrNoSubtitles, lang)
+	}
+	var lastErr error
+	for i, tr := range cands {
+		if i == 3 { // the rest are unlikely to fare better; let STT take over
+			break
+		}
+		segs, err := c.fetchTrack(ctx, url, info, tr)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, SubtitleTrack{}, fmt.Errorf("subtitles: %w", ctx.Err())
+			}
+			lastErr = err
+			c.log.Warn("media: subtitle track failed", "lang", tr.Lang, "ext", tr.Ext, "auto", tr.Auto, "err", err)
+			continue
+		}
+		if tr.Auto {
+			segs = DedupeCaptions(segs)
+		}
+		if len(segs) > 0 {
+			return segs, tr, nil
+		}
+	}
+	if lastErr != nil {
+		if errors.Is(lastErr, ErrUnavailable) || errors.Is(lastErr, ErrUnsupported) {
+			return nil, SubtitleTrack{}, fmt.Errorf("subtitles: %w", lastErr)
+		}
+		return nil, SubtitleTrack{}, fmt.Errorf("subtitles: %w (last failure: %v)", ErrNoSubtitles, lastErr)
+	}
+	return nil, SubtitleTrack{}, fmt.Errorf("subtitles: %w (tracks were empty)", ErrNoSubtitles)
+}
+
+// pickTracks orders the usable tracks best first.
+func pickTracks(info *Info, lang string) []SubtitleTrack {
+	var prefs []string
+	if lang != "" {
+		prefs = []string{lang}
+	} else {
+		if info.Language != "" {
+			prefs = append(prefs, info.Language)
+		}
+		prefs = append(prefs, "en", "")
+	}
+	var out []SubtitleTrack
+	seen := map[string]bool{}
+	for _, group := range [][]SubtitleTrack{info.Subtitles, info.AutoCaptions} {
+		for _, p := range prefs {
+			for _, ext := range []string{"vtt", "srt"} {
+				for _, t := range group {
+					key := fmt.Sprint(t.Auto, t.Lang)
+					if t.Ext != ext || seen[key] || !langMatches(t.Lang, p) {
+						continue
+					}
+					seen[key] = true
+					out = append(out, t)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// langMatches reports whether track language have satisfies want: equal,
+// or want is its primary subtag ("en" matches "en-US" and YouTube's
+// "en-orig"); an empty want matches anything.
+func langMatches(have, want string) bool {
+	if want == "" {
+		return true
+	}
+	h, w := strings.ToLower(have), strings.ToLower(want)
+	return h == w || strings.HasPrefix(h, w+"-") || strings.HasPrefix(h, w+"_")
+}
+
+func (c *Client) fetchTrack(ctx context.Context, url string, info *Info, tr SubtitleTrack) ([]Segment, error) {
+	dir, err := os.MkdirTemp(c.cfg.TempDir, "recap-subs-")
+	if err != nil {
+		return nil, fmt.Errorf("fetch subtitles: %w", err)
+	}
+	defer os.RemoveAll(dir)
+
+	args := c.ytdlpBaseArgs()
+	args = append(args, "--skip-download", "--no-progress")
+	if tr.Auto {
+		args = append(args, "--write-auto-subs")
+	} else {
+		args = append(args, "--write-subs")
+	}
+	args = append(args,
+		"--sub-langs", regexp.QuoteMeta(tr.Lang),
+		"--sub-format", tr.Ext,
+		"-o", filepath.Join(dir, "sub.%(ext)s"),
+	)
+	if len(info.raw) > 0 {
+		infoPath := filepath.Join(dir, "info.json")
+		if err := os.WriteFile(infoPath, info.raw, 0o600); err != nil {
+			return nil, fmt.Errorf("fetch subtitles: %w", err)
+		}
+		args = append(args, "--load-info-json", infoPath)
+	} else {
+		args = append(args, "--", url)
+	}
+	res := c.run(ctx, c.cfg.YtDlpPath, args, nil)
+	if res.err != nil {
+		return nil, ytdlpError("fetch subtitles", res)
+	}
+	matches, _ := filepath.Glob(filepath.Join(dir, "sub.*"))
+	for _, m := range matches {
+		ext := strings.TrimPrefix(filepath.Ext(m), ".")
+		if ext != "vtt" && ext != "srt" {
+			continue
+		}
+		data, err := readCapped(m, maxSubtitleBytes)
+		if err != nil {
+			return nil, fmt.Errorf("fetch subtitles: %w", err)
+		}
+		segs, err := parseSubtitleFile(ext, data)
+		if err != nil {
+			return nil, fmt.Errorf("fetch subtitles: %w", err)
+		}
+		return segs, nil
+	}
+	return nil, fmt.Errorf("fetch subtitles: yt-dlp wrote no %s file for %q", tr.Ext, tr.Lang)
+}
+
+func readCapped(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: larger than %d bytes", filepath.Base(path), limit)
+	}
+	return data, nil
+}

@@ -1,0 +1,260 @@
+package media
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"html"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+var (
+	tagRE    = regexp.MustCompile(`<[^>\n]*>`)
+	assTagRE = regexp.MustCompile(`\{\\[^}\n]*\}`)
+)
+
+// ParseVTT parses a WebVTT file into segments in file order. It skips the
+// header, NOTE, STYLE and REGION blocks and cue identifiers, ignores cue
+// settings, strips inline tags (<c>, <v Speaker>, <00:00:01.000>, <b>…),
+// decodes character references, and drops cues with no text. Hours are
+// optional in timestamps. The file must start with "WEBVTT".
+func ParseVTT(data []byte) ([]Segment, error) {
+	lines := splitLines(data)
+	i := 0
+	for i < len(lines) && strings.TrimSpace(lines[i]) == "" {
+		i++
+	}
+	if i == len(lines) {
+		return nil, nil
+	}
+	if !strings.HasPrefix(lines[i], "WEBVTT") {
+		return nil, errors.New("parse vtt: missing WEBVTT header")
+	}
+	return parseCues(lines[i:], true), nil
+}
+
+// ParseSRT parses a SubRip file into segments in file order, stripping
+// <i>/<b>/<font> and {\an8}-style tags. It fails only when the input holds
+// text but not a single cue.
+func ParseSRT(data []byte) ([]Segment, error) {
+	lines := splitLines(data)
+	segs := parseCues(lines, false)
+	if len(segs) == 0 && len(bytes.TrimSpace(data)) > 0 && !hasTiming(lines) {
+		return nil, errors.New("parse srt: no cues")
+	}
+	return segs, nil
+}
+
+func hasTiming(lines []string) bool {
+	for _, l := range lines {
+		if _, _, ok := parseTiming(l); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func splitLines(data []byte) []string {
+	s := string(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")))
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	s = strings.ReplaceAll(s, "\r", "\n")
+	s = strings.ReplaceAll(s, "\x00", "\ufffd")
+	return strings.Split(s, "\n")
+}
+
+// parseCues walks blank-line separated blocks; a block is a cue when one of
+// its lines is a timing line, and the text is every line after it.
+func parseCues(lines []string, vtt bool) []Segment {
+	var segs []Segment
+	for i := 0; i < len(lines); {
+		for i < len(lines) && strings.TrimSpace(lines[i]) == "" {
+			i++
+		}
+		start := i
+		for i < len(lines) && strings.TrimSpace(lines[i]) != "" {
+			i++
+		}
+		block := lines[start:i]
+		if len(block) == 0 {
+			continue
+		}
+		if vtt {
+			first := block[0]
+			if strings.HasPrefix(first, "WEBVTT") || isVTTBlock(first, "NOTE") || isVTTBlock(first, "STYLE") || isVTTBlock(first, "REGION") {
+				if !strings.Contains(first, "-->") {
+					continue
+				}
+			}
+		}
+		t := -1
+		var s, e float64
+		for j, l := range block {
+			if a, b, ok := parseTiming(l); ok {
+				t, s, e = j, a, b
+				break
+			}
+		}
+		if t < 0 {
+			continue
+		}
+		var parts []string
+		for _, l := range block[t+1:] {
+			if l = cleanLine(l, vtt); l != "" {
+				parts = append(parts, l)
+			}
+		}
+		text := strings.Join(parts, " ")
+		if text == "" {
+			continue
+		}
+		if e < s {
+			e = s
+		}
+		segs = append(segs, Segment{Start: s, End: e, Text: text})
+	}
+	return segs
+}
+
+func isVTTBlock(line, kw string) bool {
+	return line == kw || strings.HasPrefix(line, kw+" ") || strings.HasPrefix(line, kw+"\t")
+}
+
+func cleanLine(l string, vtt bool) string {
+	l = tagRE.ReplaceAllString(l, "")
+	l = assTagRE.ReplaceAllString(l, "")
+	if vtt {
+		l = html.UnescapeString(l)
+	}
+	l = strings.Map(func(r rune) rune {
+		switch r {
+		case '\u00a0', '\t':
+			return ' '
+		case '\u200e', '\u200f', '\ufeff':
+			return -1
+		}
+		return r
+	}, l)
+	return strings.Join(strings.Fields(l), " ")
+}
+
+// parseTiming parses "start --> end [settings]".
+func parseTiming(line string) (float64, float64, bool) {
+	a, b, ok := strings.Cut(line, "-->")
+	if !ok {
+		return 0, 0, false
+	}
+	b = strings.TrimSpace(b)
+	if f := strings.Fields(b); len(f) > 0 {
+		b = f[0]
+	} else {
+		return 0, 0, false
+	}
+	s, ok1 := parseTimestamp(strings.TrimSpace(a))
+	e, ok2 := parseTimestamp(b)
+	return s, e, ok1 && ok2
+}
+
+// parseTimestamp parses [hh:]mm:ss[.,]fff with lenient field widths.
+func parseTimestamp(ts string) (float64, bool) {
+	ts = strings.Replace(ts, ",", ".", 1)
+	main, frac, hasFrac := strings.Cut(ts, ".")
+	fields := strings.Split(main, ":")
+	if len(fields) < 2 || len(fields) > 3 {
+		return 0, false
+	}
+	var total float64
+	for i, f := range fields {
+		v, ok := parseDigits(f, 9)
+		if !ok {
+			return 0, false
+		}
+		if i > 0 && v >= 60 {
+			return 0, false
+		}
+		total = total*60 + float64(v)
+	}
+	if hasFrac {
+		if len(frac) > 9 {
+			frac = frac[:9]
+		}
+		v, ok := parseDigits(frac, 9)
+		if !ok {
+			return 0, false
+		}
+		total += float64(v) / math.Pow10(len(frac))
+	}
+	return total, true
+}
+
+func parseDigits(s string, max int) (int64, bool) {
+	if s == "" || len(s) > max {
+		return 0, false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	return v, err == nil
+}
+
+// DedupeCaptions removes the rolling repetition of automatic captions
+// (YouTube shows each line twice: first as it is spoken, then again above
+// the next line, plus 10 ms "snapshot" cues). For each cue, the longest run
+// of leading words that repeats the end of the previous cue is dropped, and
+// cues left with nothing new are removed. Manual subtitles should not go
+// through it: a genuine "no, no" split across cues would lose a word.
+func DedupeCaptions(segs []Segment) []Segment {
+	out := make([]Segment, 0, len(segs))
+	var prev []string
+	for _, s := range segs {
+		words := strings.Fields(s.Text)
+		k := overlap(prev, words)
+		prev = words
+		if k == len(words) {
+			continue
+		}
+		s.Text = strings.Join(words[k:], " ")
+		out = append(out, s)
+	}
+	return out
+}
+
+// overlap returns the largest k such that the last k words of a equal the
+// first k words of b.
+func overlap(a, b []string) int {
+	n := min(len(a), len(b))
+	for k := n; k > 0; k-- {
+		if equalWords(a[len(a)-k:], b[:k]) {
+			return k
+		}
+	}
+	return 0
+}
+
+func equalWords(a, b []string) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// parseSubtitleFile picks the parser from the file extension, falling back
+// to the other format when the content says otherwise.
+func parseSubtitleFile(ext string, data []byte) ([]Segment, error) {
+	isVTT := bytes.HasPrefix(bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), " \t\r\n"), []byte("WEBVTT"))
+	switch {
+	case isVTT:
+		return ParseVTT(data)
+	case ext == "srt" || ext == "vtt":
+		return ParseSRT(data)
+	default:
+		return nil, fmt.Errorf("parse subtitles: unsupported format %q", ext)
+	}
+}

@@ -1,0 +1,119 @@
+package media
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+)
+
+// TranscriberConfig configures a Transcriber for any OpenAI-compatible
+// /audio/transcriptions service (OpenAI, Groq, whisper.cpp's server,
+// speaches, LocalAI).
+type TranscriberConfig struct {
+	// BaseURL is the API root, e.g. "https://api.openai.com/v1".
+	BaseURL string
+	// APIKey is sent as a bearer token; may be empty for local servers.
+	APIKey string
+	// Model defaults to "whisper-1".
+	Model string
+	// HTTPClient defaults to http.DefaultClient.
+	HTTPClient *http.Client
+	// Timeout bounds each request attempt; zero means no limit beyond ctx.
+	Timeout time.Duration
+}
+
+// Transcriber turns audio files into timed segments. It is safe for
+// concurrent use.
+type Transcriber struct {
+	client openai.Client
+	model  string
+}
+
+// NewTranscriber returns a Transcriber. It reads no environment variables:
+// everything comes from cfg.
+func NewTranscriber(cfg TranscriberConfig) *Transcriber {
+	if cfg.Model == "" {
+		cfg.Model = string(openai.AudioModelWhisper1)
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	opts := []option.RequestOption{
+		// Set explicitly so OPENAI_API_KEY / OPENAI_BASE_URL in the
+		// environment never leak into a request to another service.
+		option.WithBaseURL(cfg.BaseURL),
+		option.WithAPIKey(cfg.APIKey),
+		option.WithHTTPClient(hc),
+	}
+	if cfg.Timeout > 0 {
+		opts = append(opts, option.WithRequestTimeout(cfg.Timeout))
+	}
+	return &Transcriber{client: openai.NewClient(opts...), model: cfg.Model}
+}
+
+// Transcribe sends one audio file to /audio/transcriptions (verbose_json,
+// segment timestamps) and returns its segments, relative to the start of
+// the file. language is an ISO-639-1 hint; empty lets the service detect
+// it. A 4xx answer other than 408 and 429 wraps ErrSTTPermanent.
+func (t *Transcriber) Transcribe(ctx context.Context, path, language string) ([]Segment, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("transcribe: %w", err)
+	}
+	defer f.Close()
+	name := filepath.Base(path)
+	ctype := mime.TypeByExtension(filepath.Ext(name))
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".ogg", ".opus", ".oga":
+		ctype = "audio/ogg"
+	case ".mp3":
+		ctype = "audio/mpeg"
+	}
+	if ctype == "" {
+		ctype = "application/octet-stream"
+	}
+	params := openai.AudioTranscriptionNewParams{
+		File:                   openai.File(f, name, ctype),
+		Model:                  openai.AudioModel(t.model),
+		ResponseFormat:         openai.AudioResponseFormatVerboseJSON,
+		TimestampGranularities: []string{"segment"},
+	}
+	if language != "" {
+		params.Language = openai.String(language)
+	}
+	resp, err := t.client.Audio.Transcriptions.New(ctx, params)
+	if err != nil {
+		var apiErr *openai.Error
+		if errors.As(err, &apiErr) && apiErr.StatusCode >= 400 && apiErr.StatusCode < 500 &&
+			apiErr.StatusCode != http.StatusRequestTimeout && apiErr.StatusCode != http.StatusTooManyRequests {
+			return nil, fmt.Errorf("transcribe %s: %w: %w", name, ErrSTTPermanent, err)
+		}
+		return nil, fmt.Errorf("transcribe %s: %w", name, err)
+	}
+	segs := make([]Segment, 0, len(resp.Segments))
+	for _, s := range resp.Segments {
+		text := strings.TrimSpace(s.Text)
+		if text == "" {
+			continue
+		}
+		segs = append(segs, Segment{Start: s.Start, End: max(s.End, s.Start), Text: text})
+	}
+	// Servers that ignore timestamp_granularities still return the text:
+	// keep it as one segment spanning the file rather than losing it.
+	if len(segs) == 0 {
+		if text := strings.TrimSpace(resp.Text); text != "" {
+			segs = append(segs, Segment{Start: 0, End: resp.Duration, Text: text})
+		}
+	}
+	return segs, nil
+}

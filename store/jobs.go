@@ -1,0 +1,355 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Job states. A job moves forward through them and ends in exactly one of
+// the terminal states.
+const (
+	StateQueued       = "queued"
+	StateResolving    = "resolving"
+	StateTranscribing = "transcribing"
+	StateSummarizing  = "summarizing"
+	StateSucceeded    = "succeeded"
+	StateFailed       = "failed"
+	StateCanceled     = "canceled"
+)
+
+// Terminal reports whether a state is final.
+func Terminal(state string) bool {
+	return state == StateSucceeded || state == StateFailed || state == StateCanceled
+}
+
+// Message is one prior turn of a conversation, kept for follow-up answers.
+type Message struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+// Job is one unit of work: summarize a video, or answer a question about one.
+type Job struct {
+	ID             string
+	AccountID      int64
+	APIKeyID       int64
+	Kind           string // "summary" or "answer"
+	Queue          string
+	URL            string
+	VideoKey       string
+	Prompt         string
+	Model          string
+	AudioLanguage  string
+	OutputLanguage string
+	Images         []string
+	History        []Message
+	Stream         bool
+	Refresh        bool
+	WebhookURL     string
+	RequestHash    string
+
+	State        string
+	Progress     float64
+	ErrorCode    string
+	ErrorMessage string
+	CostSeconds  int64
+	Duration     float64
+	Title        string
+	TranscriptID *int64
+	SummaryID    *int64
+
+	ResultMarkdown   string
+	ResultModel      string
+	PromptTokens     int
+	CompletionTokens int
+
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	ResolvedAt    *time.Time
+	TranscribedAt *time.Time
+	FinishedAt    *time.Time
+}
+
+const jobColumns = `id, account_id, coalesce(api_key_id, 0), kind, queue, url, video_key, prompt, model,
+	audio_language, output_language, images, history, stream, refresh, webhook_url, request_hash,
+	state, progress, error_code, error_message, cost_seconds, duration, title, transcript_id, summary_id,
+	result_markdown, result_model, prompt_tokens, completion_tokens,
+	created_at, updated_at, resolved_at, transcribed_at, finished_at`
+
+func scanJob(row pgx.Row) (*Job, error) {
+	var j Job
+	var images, history []byte
+	var progress float32
+	err := row.Scan(&j.ID, &j.AccountID, &j.APIKeyID, &j.Kind, &j.Queue, &j.URL, &j.VideoKey, &j.Prompt, &j.Model,
+		&j.AudioLanguage, &j.OutputLanguage, &images, &history, &j.Stream, &j.Refresh, &j.WebhookURL, &j.RequestHash,
+		&j.State, &progress, &j.ErrorCode, &j.ErrorMessage, &j.CostSeconds, &j.Duration, &j.Title, &j.TranscriptID, &j.SummaryID,
+		&j.ResultMarkdown, &j.ResultModel, &j.PromptTokens, &j.CompletionTokens,
+		&j.CreatedAt, &j.UpdatedAt, &j.ResolvedAt, &j.TranscribedAt, &j.FinishedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	j.Progress = float64(progress)
+	if err := json.Unmarshal(images, &j.Images); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(history, &j.History); err != nil {
+		return nil, err
+	}
+	return &j, nil
+}
+
+// CreateJob inserts a queued job and sets its ID and timestamps.
+func (s *Store) CreateJob(ctx context.Context, j *Job) error {
+	if j.Kind == "" {
+		j.Kind = "summary"
+	}
+	if j.Queue == "" {
+		j.Queue = "interactive"
+	}
+	images, _ := json.Marshal(nonNil(j.Images))
+	history, _ := json.Marshal(nonNilMsgs(j.History))
+	var keyID any
+	if j.APIKeyID != 0 {
+		keyID = j.APIKeyID
+	}
+	err := s.pool.QueryRow(ctx, `INSERT INTO jobs (id, account_id, api_key_id, kind, queue, url, video_key, prompt, model,
+		audio_language, output_language, images, history, stream, refresh, webhook_url, request_hash)
+		VALUES (gen_random_uuid(), $1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)
+		RETURNING id, state, created_at, updated_at`,
+		j.AccountID, keyID, j.Kind, j.Queue, j.URL, j.VideoKey, j.Prompt, j.Model,
+		j.AudioLanguage, j.OutputLanguage, images, history, j.Stream, j.Refresh, j.WebhookURL, j.RequestHash,
+	).Scan(&j.ID, &j.State, &j.CreatedAt, &j.UpdatedAt)
+	if err != nil {
+		return fmt.Errorf("create job: %w", err)
+	}
+	return nil
+}
+
+// Job returns a job by id.
+func (s *Store) Job(ctx context.Context, id string) (*Job, error) {
+	if !validUUID(id) {
+		return nil, ErrNotFound
+	}
+	j, err := scanJob(s.pool.QueryRow(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = $1`, id))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("job: %w", err)
+	}
+	return j, err
+}
+
+// AccountJob returns a job only if it belongs to the account; anyone
+// else's job is ErrNotFound, indistinguishable from a missing one.
+func (s *Store) AccountJob(ctx context.Context, accountID int64, id string) (*Job, error) {
+	j, err := s.Job(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if j.AccountID != accountID {
+		return nil, ErrNotFound
+	}
+	return j, nil
+}
+
+// ActiveJobByHash returns the account's newest job with this request hash
+// that is running or succeeded, so a repeated request can attach to it.
+func (s *Store) ActiveJobByHash(ctx context.Context, accountID int64, hash string) (*Job, error) {
+	j, err := scanJob(s.pool.QueryRow(ctx, `SELECT `+jobColumns+` FROM jobs
+		WHERE account_id = $1 AND request_hash = $2 AND state NOT IN ('succeeded','failed','canceled')
+		ORDER BY created_at DESC LIMIT 1`, accountID, hash))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("active job: %w", err)
+	}
+	return j, err
+}
+
+// Advance moves a running job to a new non-terminal state. It reports
+// false (and changes nothing) when the job is already terminal.
+func (s *Store) Advance(ctx context.Context, id, state string) (bool, error) {
+	col := ""
+	switch state {
+	case StateTranscribing:
+		col = ", resolved_at = coalesce(resolved_at, now())"
+	case StateSummarizing:
+		col = ", transcribed_at = coalesce(transcribed_at, now())"
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE jobs SET state = $2, updated_at = now()`+col+`
+		WHERE id = $1 AND state NOT IN ('succeeded','failed','canceled')`, id, state)
+	if err != nil {
+		return false, fmt.Errorf("advance job: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// SetProgress records a stage's progress in percent.
+func (s *Store) SetProgress(ctx context.Context, id string, pct float64) error {
+	_, err := s.pool.Exec(ctx, `UPDATE jobs SET progress = $2, updated_at = now() WHERE id = $1`, id, pct)
+	return err
+}
+
+// SetVideo records what the resolve stage learned about the job's video.
+func (s *Store) SetVideo(ctx context.Context, id, videoKey, title string, duration float64) error {
+	_, err := s.pool.Exec(ctx, `UPDATE jobs SET video_key = $2, title = $3, duration = $4, updated_at = now() WHERE id = $1`,
+		id, videoKey, title, duration)
+	if err != nil {
+		return fmt.Errorf("set job video: %w", err)
+	}
+	return nil
+}
+
+// SetTranscript links the job to its transcript.
+func (s *Store) SetTranscript(ctx context.Context, id string, transcriptID int64) error {
+	_, err := s.pool.Exec(ctx, `UPDATE jobs SET transcript_id = $2, updated_at = now() WHERE id = $1`, id, transcriptID)
+	if err != nil {
+		return fmt.Errorf("set job transcript: %w", err)
+	}
+	return nil
+}
+
+// Outcome is how a job ended.
+type Outcome struct {
+	State            string // succeeded, failed or canceled
+	ErrorCode        string
+	ErrorMessage     string
+	SummaryID        *int64
+	ResultMarkdown   string
+	ResultModel      string
+	PromptTokens     int
+	CompletionTokens int
+}
+
+// Finish moves a job to its terminal state and settles its credit hold in
+// the same transaction: capture on success, release otherwise. It reports
+// false when the job had already ended, so each job ends exactly once.
+func (s *Store) Finish(ctx context.Context, id string, o Outcome) (bool, error) {
+	if !Terminal(o.State) {
+		return false, fmt.Errorf("finish job: %q is not a terminal state", o.State)
+	}
+	ended := false
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE jobs SET state = $2, error_code = $3, error_message = $4,
+			summary_id = coalesce($5, summary_id), result_markdown = $6, result_model = $7,
+			prompt_tokens = $8, completion_tokens = $9, progress = CASE WHEN $2 = 'succeeded' THEN 100 ELSE progress END,
+			finished_at = now(), updated_at = now()
+			WHERE id = $1 AND state NOT IN ('succeeded','failed','canceled')`,
+			id, o.State, o.ErrorCode, o.ErrorMessage, o.SummaryID, o.ResultMarkdown, o.ResultModel, o.PromptTokens, o.CompletionTokens)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return nil
+		}
+		ended = true
+		_, err = settleTx(ctx, tx, id, o.State == StateSucceeded)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("finish job: %w", err)
+	}
+	return ended, nil
+}
+
+// JobFilter selects an account's jobs for listing.
+type JobFilter struct {
+	AccountID int64 // 0 = every account (admin)
+	State     string
+	Limit     int
+	// Before is the cursor: jobs strictly older than (CreatedAt, ID).
+	BeforeTime *time.Time
+	BeforeID   string
+}
+
+// ListJobs returns jobs newest first.
+func (s *Store) ListJobs(ctx context.Context, f JobFilter) ([]Job, error) {
+	if f.Limit <= 0 || f.Limit > 1000 {
+		f.Limit = 100
+	}
+	q := `SELECT ` + jobColumns + ` FROM jobs WHERE ($1 = 0 OR account_id = $1) AND ($2 = '' OR state = $2)`
+	args := []any{f.AccountID, f.State, f.Limit}
+	if f.BeforeTime != nil && validUUID(f.BeforeID) {
+		q += ` AND (created_at, id) < ($4, $5)`
+		args = append(args, *f.BeforeTime, f.BeforeID)
+	}
+	q += ` ORDER BY created_at DESC, id DESC LIMIT $3`
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	defer rows.Close()
+	var out []Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list jobs: %w", err)
+		}
+		out = append(out, *j)
+	}
+	return out, rows.Err()
+}
+
+// UnfinishedJobs returns non-terminal jobs not updated since before, oldest
+// first: candidates for the reconciler and the sweeper.
+func (s *Store) UnfinishedJobs(ctx context.Context, before time.Time, limit int) ([]Job, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+jobColumns+` FROM jobs
+		WHERE state NOT IN ('succeeded','failed','canceled') AND updated_at < $1
+		ORDER BY updated_at LIMIT $2`, before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("unfinished jobs: %w", err)
+	}
+	defer rows.Close()
+	var out []Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *j)
+	}
+	return out, rows.Err()
+}
+
+// Touch bumps a job's updated_at so the sweeper sees it as alive.
+func (s *Store) Touch(ctx context.Context, id string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE jobs SET updated_at = now() WHERE id = $1`, id)
+	return err
+}
+
+func validUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range s {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func nonNilMsgs(s []Message) []Message {
+	if s == nil {
+		return []Message{}
+	}
+	return s
+}

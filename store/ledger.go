@@ -1,0 +1,170 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Ledger entry kinds. Each changes the account's balance and held amount
+// by its (balance_delta, held_delta):
+//
+//	grant   (+n,  0)   credits bought or given
+//	hold    (-n, +n)   reserved when a job's price is known
+//	capture ( 0, -n)   the job succeeded: the reservation is spent
+//	release (+n, -n)   the job failed or was canceled: money back
+const (
+	KindGrant   = "grant"
+	KindHold    = "hold"
+	KindCapture = "capture"
+	KindRelease = "release"
+)
+
+// Balance is an account's credit position in media seconds.
+type Balance struct {
+	AccountID int64
+	Available int64
+	Held      int64
+	// UsedThisMonth is the captured seconds since the start of the month (UTC).
+	UsedThisMonth int64
+}
+
+func grantTx(ctx context.Context, tx pgx.Tx, accountID, seconds int64, note string) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO ledger_entries (account_id, kind, balance_delta, held_delta, note)
+		VALUES ($1, 'grant', $2, 0, $3)`, accountID, seconds, note); err != nil {
+		return err
+	}
+	tag, err := tx.Exec(ctx, `UPDATE accounts SET balance = balance + $2 WHERE id = $1`, accountID, seconds)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Grant adds seconds to an account, as a new ledger entry.
+func (s *Store) Grant(ctx context.Context, accountID, seconds int64, note string) error {
+	if seconds <= 0 {
+		return errors.New("grant: seconds must be positive")
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return grantTx(ctx, tx, accountID, seconds, note) })
+	if err != nil {
+		return fmt.Errorf("grant: %w", err)
+	}
+	return nil
+}
+
+// Hold reserves seconds for a job. It is idempotent per job: a second call
+// returns nil without a second entry. ErrInsufficientCredits when the
+// balance does not cover it.
+func (s *Store) Hold(ctx context.Context, accountID int64, jobID string, seconds int64) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO ledger_entries (account_id, job_id, kind, balance_delta, held_delta)
+			VALUES ($1, $2, 'hold', $3, $4) ON CONFLICT (job_id, kind) DO NOTHING`, accountID, jobID, -seconds, seconds)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return nil // already held
+		}
+		if _, err := tx.Exec(ctx, `UPDATE accounts SET balance = balance - $2, held = held + $2 WHERE id = $1`, accountID, seconds); err != nil {
+			if isCheckViolation(err) {
+				return ErrInsufficientCredits
+			}
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE jobs SET cost_seconds = $2 WHERE id = $1`, jobID, seconds)
+		return err
+	})
+	if err != nil && !errors.Is(err, ErrInsufficientCredits) {
+		return fmt.Errorf("hold: %w", err)
+	}
+	return err
+}
+
+// Settle captures (success) or releases (failure, cancel) a job's hold,
+// exactly once: a job with no hold, or already settled, is left alone and
+// Settle reports false. Finish settles as part of ending a job; Settle is
+// for the sweeper and for repairs.
+func (s *Store) Settle(ctx context.Context, jobID string, capture bool) (bool, error) {
+	settled := false
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		settled, err = settleTx(ctx, tx, jobID, capture)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("settle: %w", err)
+	}
+	return settled, nil
+}
+
+func settleTx(ctx context.Context, tx pgx.Tx, jobID string, capture bool) (bool, error) {
+	kind := KindRelease
+	if capture {
+		kind = KindCapture
+	}
+	var accountID, held int64
+	err := tx.QueryRow(ctx, `SELECT account_id, held_delta FROM ledger_entries WHERE job_id = $1 AND kind = 'hold' FOR UPDATE`, jobID).Scan(&accountID, &held)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var done bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM ledger_entries WHERE job_id = $1 AND kind IN ('capture','release'))`, jobID).Scan(&done); err != nil {
+		return false, err
+	}
+	if done {
+		return false, nil
+	}
+	bal := int64(0)
+	if !capture {
+		bal = held
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO ledger_entries (account_id, job_id, kind, balance_delta, held_delta)
+		VALUES ($1, $2, $3, $4, $5)`, accountID, jobID, kind, bal, -held); err != nil {
+		return false, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE accounts SET balance = balance + $2, held = held - $3 WHERE id = $1`, accountID, bal, held); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// Balance returns an account's position.
+func (s *Store) Balance(ctx context.Context, accountID int64) (*Balance, error) {
+	b := &Balance{AccountID: accountID}
+	monthStart := time.Now().UTC()
+	monthStart = time.Date(monthStart.Year(), monthStart.Month(), 1, 0, 0, 0, 0, time.UTC)
+	err := s.pool.QueryRow(ctx, `SELECT a.balance, a.held,
+		coalesce((SELECT -sum(held_delta) FROM ledger_entries WHERE account_id = a.id AND kind = 'capture' AND created_at >= $2), 0)
+		FROM accounts a WHERE a.id = $1`, accountID, monthStart).Scan(&b.Available, &b.Held, &b.UsedThisMonth)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("balance: %w", err)
+	}
+	return b, nil
+}
+
+// LedgerDrift lists accounts whose balance or held amount differs from the
+// sum of their ledger entries. It is empty when the books are right; tests
+// and the sweeper check it.
+func (s *Store) LedgerDrift(ctx context.Context) ([]int64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT a.id FROM accounts a
+		LEFT JOIN (SELECT account_id, sum(balance_delta) b, sum(held_delta) h FROM ledger_entries GROUP BY account_id) l
+		ON l.account_id = a.id
+		WHERE a.balance <> coalesce(l.b, 0) OR a.held <> coalesce(l.h, 0)`)
+	if err != nil {
+		return nil, fmt.Errorf("ledger drift: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}

@@ -1,0 +1,140 @@
+package summarize
+
+import (
+	"cmp"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// chapterLine matches "- [start – end] title" with any dash and with or
+// without brackets, the forms models produce when asked for the first.
+var chapterLine = regexp.MustCompile(`^\s*(?:[-*+]|\d+\.)?\s*\[?\s*(\d{1,2}(?::\d{1,2}){1,2})\s*(?:–|—|-|~|to)\s*(\d{1,2}(?::\d{1,2}){1,2})\s*\]?\s*[:\-–—]?\s*(.*)$`)
+
+// parseClock reads "mm:ss" or "h:mm:ss" into seconds.
+func parseClock(s string) (float64, bool) {
+	parts := strings.Split(s, ":")
+	if len(parts) < 2 || len(parts) > 3 {
+		return 0, false
+	}
+	total := 0
+	for _, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return 0, false
+		}
+		total = total*60 + n
+	}
+	return float64(total), true
+}
+
+// section returns the lines of the markdown section whose heading contains
+// name (case-insensitive), plus the byte range of its body in md.
+func section(md, name string) (body string, start, end int, ok bool) {
+	lines := strings.SplitAfter(md, "\n")
+	pos := 0
+	start = -1
+	for _, ln := range lines {
+		t := strings.TrimSpace(ln)
+		if strings.HasPrefix(t, "#") {
+			if start >= 0 {
+				return md[start:pos], start, pos, true
+			}
+			if strings.Contains(strings.ToLower(t), strings.ToLower(name)) {
+				start = pos + len(ln)
+			}
+		}
+		pos += len(ln)
+	}
+	if start >= 0 {
+		return md[start:], start, len(md), true
+	}
+	return "", 0, 0, false
+}
+
+// parseChapters reads the "Chapters" section of a model's markdown.
+func parseChapters(md string) []Chapter {
+	body, _, _, ok := section(md, "chapters")
+	if !ok {
+		return nil
+	}
+	var out []Chapter
+	for ln := range strings.SplitSeq(body, "\n") {
+		m := chapterLine.FindStringSubmatch(ln)
+		if m == nil {
+			continue
+		}
+		a, ok1 := parseClock(m[1])
+		b, ok2 := parseClock(m[2])
+		if !ok1 || !ok2 {
+			continue
+		}
+		title := strings.TrimSpace(strings.Trim(strings.TrimSpace(m[3]), "*_"))
+		if title == "" {
+			title = "Untitled"
+		}
+		out = append(out, Chapter{Start: a, End: b, Title: title})
+	}
+	return out
+}
+
+// repairChapters makes chapters contiguous from 0 to duration: sorted by
+// start, each one ending where the next begins, the first starting at 0 and
+// the last ending at duration. Models often stop at the last highlight or
+// leave gaps; a chapter list is only useful to a player if it is complete.
+// It reports whether anything changed.
+func repairChapters(in []Chapter, duration float64) ([]Chapter, bool) {
+	if len(in) == 0 {
+		return nil, false
+	}
+	ch := slices.Clone(in)
+	slices.SortStableFunc(ch, func(a, b Chapter) int { return cmp.Compare(a.Start, b.Start) })
+	// Drop chapters that start at the same moment as the previous one or
+	// beyond the end: they cannot be given a positive length.
+	kept := ch[:0]
+	for _, c := range ch {
+		if len(kept) > 0 && c.Start <= kept[len(kept)-1].Start {
+			continue
+		}
+		if duration > 0 && c.Start >= duration && len(kept) > 0 {
+			continue
+		}
+		kept = append(kept, c)
+	}
+	ch = kept
+	ch[0].Start = 0
+	for i := 0; i+1 < len(ch); i++ {
+		ch[i].End = ch[i+1].Start
+	}
+	last := &ch[len(ch)-1]
+	if duration > 0 {
+		last.End = duration
+	} else if last.End < last.Start {
+		last.End = last.Start
+	}
+	return ch, !slices.Equal(ch, in)
+}
+
+// renderChapters writes chapters the way the prompts ask models to.
+func renderChapters(ch []Chapter) string {
+	var b strings.Builder
+	for _, c := range ch {
+		b.WriteString("- [" + clock(c.Start) + " – " + clock(c.End) + "] " + c.Title + "\n")
+	}
+	return b.String()
+}
+
+// replaceChapters swaps the body of the Chapters section for ch.
+func replaceChapters(md string, ch []Chapter) string {
+	_, start, end, ok := section(md, "chapters")
+	if !ok {
+		return md
+	}
+	tail := md[end:]
+	sep := ""
+	if tail != "" {
+		sep = "\n"
+	}
+	return md[:start] + renderChapters(ch) + sep + tail
+}

@@ -1,0 +1,244 @@
+// Package summarize turns timestamped transcripts into markdown summaries
+// (overview, chapters, highlights) and answers follow-up questions about them.
+//
+// Two implementations share one method set: LLM talks to any
+// OpenAI-compatible chat completion service and handles transcripts of any
+// length by token-budgeted map-reduce; Extractive runs offline and
+// deterministically by picking representative transcript moments.
+package summarize
+
+import (
+	"cmp"
+	"slices"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"unicode"
+)
+
+// Segment is one timed piece of a transcript.
+type Segment struct {
+	Start, End float64 // seconds from the start of the media
+	Text       string
+}
+
+// Message is a prior conversation turn; Role is "user", "assistant" or "system".
+type Message struct {
+	Role, Content string
+}
+
+// Request asks for a summary of one video.
+type Request struct {
+	Title string
+	// Duration in seconds, 0 if unknown (then the last segment's end is used).
+	Duration float64
+	// Segments may be empty when the request holds only images.
+	Segments []Segment
+	// Prompt is a custom user prompt; "" asks for the default summary.
+	Prompt string
+	// Model overrides Config.Model when not empty.
+	Model string
+	// OutputLanguage is the language of the summary; "" means the language
+	// of Prompt if any, else the language of the transcript.
+	OutputLanguage string
+	// Images are image URLs sent to the model as vision content parts.
+	Images []string
+}
+
+// Chapter is one contiguous part of the media.
+type Chapter struct {
+	Start, End float64
+	Title      string
+}
+
+// Usage counts what the provider billed across every call of one operation.
+type Usage struct {
+	PromptTokens, CompletionTokens, Calls int
+}
+
+// Result is a finished summary or answer.
+type Result struct {
+	// Markdown is the authoritative text. It equals the concatenation of the
+	// deltas passed to onDelta, except when the model's chapter list had to
+	// be repaired (the repaired list replaces it here).
+	Markdown string
+	Chapters []Chapter
+	Model    string
+	Usage    Usage
+	// Truncated reports that some input had to be cut or split to fit the
+	// budget; the markdown then carries a visible note saying so.
+	Truncated bool
+}
+
+// Question is a follow-up question about a video already transcribed.
+type Question struct {
+	Title                 string
+	Segments              []Segment
+	History               []Message
+	Question              string
+	Model, OutputLanguage string
+}
+
+var (
+	// ErrPermanent wraps provider errors that retrying cannot fix (4xx other
+	// than 408 and 429): bad request, auth, unknown model.
+	ErrPermanent = errors.New("permanent provider error")
+	// ErrEmpty means there was nothing to summarize or ask about.
+	ErrEmpty = errors.New("nothing to summarize")
+)
+
+// longMedia is the duration from which summaries carry chapters even when
+// the transcript fits one call.
+const longMedia = 20 * 60
+
+// FormatTimestamp renders seconds as "[mm:ss]" under an hour and
+// "[h:mm:ss]" from an hour on, the form used in transcripts fed to models
+// and in summaries.
+func FormatTimestamp(sec float64) string {
+	return "[" + clock(sec) + "]"
+}
+
+// clock is FormatTimestamp without brackets.
+func clock(sec float64) string {
+	if sec < 0 || math.IsNaN(sec) {
+		sec = 0
+	}
+	s := int(sec) // floor: a moment belongs to the second it starts in
+	h, m, ss := s/3600, (s/60)%60, s%60
+	if h > 0 {
+		return fmt.Sprintf("%d:%02d:%02d", h, m, ss)
+	}
+	return fmt.Sprintf("%02d:%02d", m, ss)
+}
+
+// EstimateTokens is a conservative, offline estimate of how many tokens s
+// costs in a BPE tokenizer such as cl100k/o200k: one token per ideographic,
+// kana or hangul rune, one per two other non-ASCII runes (Cyrillic, Greek,
+// Arabic... are split finely), and one per three ASCII bytes, which
+// overestimates the usual ~4 characters per token of English text so a
+// budget computed from it is not exceeded in practice.
+func EstimateTokens(s string) int {
+	var ascii, wide, other int
+	for _, r := range s {
+		switch {
+		case r < 0x80:
+			ascii++
+		case isCJK(r):
+			wide++
+		default:
+			other++
+		}
+	}
+	return wide + (other+1)/2 + (ascii+2)/3
+}
+
+func isCJK(r rune) bool {
+	return unicode.Is(unicode.Han, r) || unicode.Is(unicode.Hiragana, r) ||
+		unicode.Is(unicode.Katakana, r) || unicode.Is(unicode.Hangul, r)
+}
+
+// detectScript names the language a text is most likely in, judged by its
+// script alone; it returns "" when the script does not pin the language
+// down (Latin script, or no letters).
+func detectScript(s string) string {
+	var han, kana, hangul, cyr, arabic, greek, hebrew, deva, thai, latin int
+	n := 0
+	for _, r := range s {
+		if n > 20000 {
+			break
+		}
+		if !unicode.IsLetter(r) {
+			continue
+		}
+		n++
+		switch {
+		case unicode.Is(unicode.Hiragana, r) || unicode.Is(unicode.Katakana, r):
+			kana++
+		case unicode.Is(unicode.Han, r):
+			han++
+		case unicode.Is(unicode.Hangul, r):
+			hangul++
+		case unicode.Is(unicode.Cyrillic, r):
+			cyr++
+		case unicode.Is(unicode.Arabic, r):
+			arabic++
+		case unicode.Is(unicode.Greek, r):
+			greek++
+		case unicode.Is(unicode.Hebrew, r):
+			hebrew++
+		case unicode.Is(unicode.Devanagari, r):
+			deva++
+		case unicode.Is(unicode.Thai, r):
+			thai++
+		case unicode.Is(unicode.Latin, r):
+			latin++
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	// Kana marks Japanese even when kanji dominate.
+	if kana > 0 && kana*10 >= han {
+		return "Japanese"
+	}
+	best, name := latin, ""
+	for _, c := range []struct {
+		n    int
+		name string
+	}{{han, "Chinese"}, {hangul, "Korean"}, {cyr, "the Cyrillic-script language of the text (e.g. Russian, Ukrainian)"}, {arabic, "the Arabic-script language of the text"}, {greek, "Greek"}, {hebrew, "Hebrew"}, {deva, "the Devanagari-script language of the text (e.g. Hindi)"}, {thai, "Thai"}} {
+		if c.n > best {
+			best, name = c.n, c.name
+		}
+	}
+	return name
+}
+
+// languageInstruction tells the model which language to write in.
+func languageInstruction(output, prompt, transcript string) string {
+	if output != "" {
+		return "Write the answer in " + output + "."
+	}
+	if strings.TrimSpace(prompt) != "" {
+		if lang := detectScript(prompt); lang != "" {
+			return "Write the answer in " + lang + ", the language of the user's instructions."
+		}
+		return "Write the answer in the language of the user's instructions."
+	}
+	if lang := detectScript(transcript); lang != "" {
+		return "Write the answer in " + lang + ", the language of the transcript."
+	}
+	return "Write the answer in the language of the transcript."
+}
+
+// effectiveDuration is the media duration, falling back to the end of the
+// last segment when it is unknown.
+func effectiveDuration(d float64, segs []Segment) float64 {
+	end := 0.0
+	for _, s := range segs {
+		end = math.Max(end, math.Max(s.End, s.Start))
+	}
+	return math.Max(d, end)
+}
+
+// transcriptLine is how a segment is shown to a model.
+func transcriptLine(s Segment) string {
+	return FormatTimestamp(s.Start) + " " + strings.Join(strings.Fields(s.Text), " ")
+}
+
+// cleanSegments drops empty segments and orders the rest by time, so every
+// later step may assume a clean, sorted transcript.
+func cleanSegments(in []Segment) []Segment {
+	out := make([]Segment, 0, len(in))
+	for _, s := range in {
+		if strings.TrimSpace(s.Text) == "" {
+			continue
+		}
+		if s.End < s.Start {
+			s.End = s.Start
+		}
+		out = append(out, s)
+	}
+	slices.SortStableFunc(out, func(a, b Segment) int { return cmp.Compare(a.Start, b.Start) })
+	return out
+}
