@@ -146,6 +146,28 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	j.RequestHash = requestHash(j)
+	reply := replyModel(p.Model, model)
+	// A summary made before for the same video, prompt, model and languages
+	// answers at once, free, without the queue.
+	if !j.Refresh && j.Kind == "summary" && j.URL != "" {
+		sm, err := s.cfg.Store.CachedSummary(ctx, j.VideoKey, j.AudioLanguage, jobs.PromptHash(j.Prompt, j.Images), j.Model, j.OutputLanguage)
+		if err == nil {
+			if err := s.cfg.Store.CreateCachedJob(ctx, j, sm); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			w.Header().Set("X-Recap-Job-Id", j.ID)
+			res := &jobs.Result{Markdown: sm.Markdown, Model: sm.Model, PromptTokens: sm.PromptTokens,
+				CompletionTokens: sm.CompletionTokens, Cached: true, Truncated: sm.Truncated}
+			writeCached(w, j, reply, res, p.Stream, p.IncludeUsage)
+			return
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			s.writeError(w, r, err)
+			return
+		}
+	}
 	bal, err := s.cfg.Store.Balance(ctx, key.AccountID)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -155,7 +177,6 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, insufficientQuota("Your credit balance is empty. Ask the operator to grant more minutes."))
 		return
 	}
-	j.RequestHash = requestHash(j)
 	// The same request again (a client retrying after job_still_running)
 	// attaches to the job already running instead of starting another.
 	attached := false
@@ -171,7 +192,6 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set("X-Recap-Job-Id", j.ID)
-	reply := replyModel(p.Model, model)
 	if p.Stream {
 		s.streamJob(w, r, j, reply, p.IncludeUsage)
 		return
@@ -260,18 +280,82 @@ func (s *Server) waitJob(w http.ResponseWriter, r *http.Request, j *store.Job, m
 		s.writeError(w, r, jobError(final.Error))
 		return
 	}
+	writeCompletion(w, j, model, final.Result)
+}
+
+func writeCompletion(w http.ResponseWriter, j *store.Job, model string, res *jobs.Result) {
 	stop := "stop"
-	res := final.Result
 	writeJSON(w, http.StatusOK, chatCompletion{ID: "chatcmpl-" + j.ID, Object: "chat.completion", Created: j.CreatedAt.Unix(),
 		Model: model, Usage: usageOf(res),
 		Choices: []chatChoice{{Message: &chatContent{Role: "assistant", Content: res.Markdown}, FinishReason: &stop}}})
+}
+
+// chunkWriter writes chat.completion.chunk events of one completion.
+type chunkWriter struct {
+	w       io.Writer
+	f       http.Flusher
+	id      string
+	created int64
+	model   string
+}
+
+func newChunkWriter(w http.ResponseWriter, j *store.Job, model string) *chunkWriter {
+	f, _ := w.(http.Flusher)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Connection", "keep-alive")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	return &chunkWriter{w: w, f: f, id: "chatcmpl-" + j.ID, created: j.CreatedAt.Unix(), model: model}
+}
+
+func (c *chunkWriter) raw(s string) error {
+	if _, err := io.WriteString(c.w, s); err != nil {
+		return err
+	}
+	if c.f != nil {
+		c.f.Flush()
+	}
+	return nil
+}
+
+func (c *chunkWriter) send(delta *chatContent, finish *string, usage *chatUsage) error {
+	b, _ := json.Marshal(chatCompletion{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.model,
+		Choices: []chatChoice{{Delta: delta, FinishReason: finish}}, Usage: usage})
+	return c.raw("data: " + string(b) + "\n\n")
+}
+
+// finish sends the last chunk (finish_reason, optional usage).
+func (c *chunkWriter) finish(res *jobs.Result, includeUsage bool) error {
+	stop := "stop"
+	var usage *chatUsage
+	if includeUsage {
+		usage = usageOf(res)
+	}
+	return c.send(&chatContent{}, &stop, usage)
+}
+
+func (c *chunkWriter) done() { c.raw("data: [DONE]\n\n") } //nolint:errcheck
+
+// writeCached answers from the summary cache, as JSON or as a stream.
+func writeCached(w http.ResponseWriter, j *store.Job, model string, res *jobs.Result, stream, includeUsage bool) {
+	if !stream {
+		writeCompletion(w, j, model, res)
+		return
+	}
+	c := newChunkWriter(w, j, model)
+	if c.send(&chatContent{Role: "assistant"}, nil, nil) != nil || c.send(&chatContent{Content: res.Markdown}, nil, nil) != nil ||
+		c.finish(res, includeUsage) != nil {
+		return
+	}
+	c.done()
 }
 
 // streamJob relays a job's events as chat.completion.chunk events:
 // progress as reasoning_content, the summary as content.
 func (s *Server) streamJob(w http.ResponseWriter, r *http.Request, j *store.Job, model string, includeUsage bool) {
 	ctx := r.Context()
-	flusher, _ := w.(http.Flusher)
 	events := s.cfg.Jobs.Events()
 
 	// Wait briefly for the price (or the end) so a refused hold is still a
@@ -296,68 +380,40 @@ func (s *Server) streamJob(w http.ResponseWriter, r *http.Request, j *store.Job,
 		return
 	}
 
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("Connection", "keep-alive")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-
-	id := "chatcmpl-" + j.ID
-	created := j.CreatedAt.Unix()
+	c := newChunkWriter(w, j, model)
 	var sent strings.Builder
-	send := func(delta *chatContent, finish *string, usage *chatUsage) error {
-		c := chatCompletion{ID: id, Object: "chat.completion.chunk", Created: created, Model: model,
-			Choices: []chatChoice{{Delta: delta, FinishReason: finish}}, Usage: usage}
-		b, _ := json.Marshal(c)
-		if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil {
-			return err
-		}
-		if flusher != nil {
-			flusher.Flush()
-		}
-		return nil
-	}
-	if err := send(&chatContent{Role: "assistant"}, nil, nil); err != nil {
+	if err := c.send(&chatContent{Role: "assistant"}, nil, nil); err != nil {
 		return
 	}
 	handle := func(ev jobs.Event) error {
 		switch ev.Type {
 		case jobs.EventState:
 			if msg := stateMessage(ev.State); msg != "" {
-				return send(&chatContent{ReasoningContent: msg + "\n"}, nil, nil)
+				return c.send(&chatContent{ReasoningContent: msg + "\n"}, nil, nil)
 			}
 		case jobs.EventProgress:
 			if ev.Message != "" {
-				return send(&chatContent{ReasoningContent: ev.Message + "\n"}, nil, nil)
+				return c.send(&chatContent{ReasoningContent: ev.Message + "\n"}, nil, nil)
 			}
 		case jobs.EventDelta:
 			sent.WriteString(ev.Text)
-			return send(&chatContent{Content: ev.Text}, nil, nil)
+			return c.send(&chatContent{Content: ev.Text}, nil, nil)
 		case jobs.EventResult:
 			md := ev.Result.Markdown
 			// Deltas may be missing (a cache hit, a summary made by a job
 			// this one shared its stage with): send what was not sent.
 			if rest, ok := strings.CutPrefix(md, sent.String()); ok && rest != "" {
-				if err := send(&chatContent{Content: rest}, nil, nil); err != nil {
+				if err := c.send(&chatContent{Content: rest}, nil, nil); err != nil {
 					return err
 				}
 			} else if !ok {
-				if err := send(&chatContent{Content: "\n\n" + md}, nil, nil); err != nil {
+				if err := c.send(&chatContent{Content: "\n\n" + md}, nil, nil); err != nil {
 					return err
 				}
 			}
-			stop := "stop"
-			var usage *chatUsage
-			if includeUsage {
-				usage = usageOf(ev.Result)
-			}
-			return send(&chatContent{}, &stop, usage)
+			return c.finish(ev.Result, includeUsage)
 		case jobs.EventError:
-			ae := jobError(ev.Error)
-			if _, err := fmt.Fprintf(w, "data: %s\n\n", errorJSON(ae)); err != nil {
-				return err
-			}
+			return c.raw("data: " + string(errorJSON(jobError(ev.Error))) + "\n\n")
 		}
 		return nil
 	}
@@ -366,32 +422,17 @@ func (s *Server) streamJob(w http.ResponseWriter, r *http.Request, j *store.Job,
 			return
 		}
 		if ev.Terminal() {
-			s.done(w, flusher)
+			c.done()
 			return
 		}
 	}
-	err := events.Follow(ctx, j.ID, last, s.cfg.Heartbeat, func() error {
-		if _, err := io.WriteString(w, ": keep-alive\n\n"); err != nil {
-			return err
-		}
-		if flusher != nil {
-			flusher.Flush()
-		}
-		return nil
-	}, handle)
+	err := events.Follow(ctx, j.ID, last, s.cfg.Heartbeat, func() error { return c.raw(": keep-alive\n\n") }, handle)
 	if err == nil {
-		s.done(w, flusher)
+		c.done()
 	}
 }
 
 var errStop = errors.New("stop")
-
-func (s *Server) done(w io.Writer, f http.Flusher) {
-	io.WriteString(w, "data: [DONE]\n\n") //nolint:errcheck
-	if f != nil {
-		f.Flush()
-	}
-}
 
 func hasDelta(evs []jobs.Event) bool {
 	for _, e := range evs {
@@ -415,4 +456,3 @@ func stateMessage(state string) string {
 	}
 	return ""
 }
-

@@ -24,6 +24,10 @@ type Store interface {
 	AccountJob(ctx context.Context, accountID int64, id string) (*store.Job, error)
 	ActiveJobByHash(ctx context.Context, accountID int64, hash string) (*store.Job, error)
 	Summary(ctx context.Context, id int64) (*store.Summary, error)
+	ListJobs(ctx context.Context, f store.JobFilter) ([]store.Job, error)
+	Transcript(ctx context.Context, id int64) (*store.Transcript, error)
+	CachedSummary(ctx context.Context, videoKey, language, promptHash, model, outputLanguage string) (*store.Summary, error)
+	CreateCachedJob(ctx context.Context, j *store.Job, sm *store.Summary) error
 }
 
 // Config configures the server.
@@ -88,6 +92,12 @@ func (s *Server) routes() {
 	v1.Use(s.authenticate)
 	v1.HandleFunc("/chat/completions", s.handleChat).Methods(http.MethodPost)
 	v1.HandleFunc("/models", s.handleModels).Methods(http.MethodGet)
+	v1.HandleFunc("/jobs", s.handleCreateJobs).Methods(http.MethodPost)
+	v1.HandleFunc("/jobs", s.handleListJobs).Methods(http.MethodGet)
+	v1.HandleFunc("/jobs/{id}", s.handleGetJob).Methods(http.MethodGet)
+	v1.HandleFunc("/jobs/{id}", s.handleCancelJob).Methods(http.MethodDelete)
+	v1.HandleFunc("/jobs/{id}/events", s.handleJobEvents).Methods(http.MethodGet)
+	v1.HandleFunc("/transcripts/{id}", s.handleTranscript).Methods(http.MethodGet)
 }
 
 type ctxKey int

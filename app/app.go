@@ -122,6 +122,8 @@ func NewWorker(cfg Config, d *Deps) (*asynq.Server, *jobs.Worker, error) {
 		TempDir:               cfg.TempDir,
 		STTChunkSeconds:       cfg.STTChunkSeconds,
 		STTConcurrency:        cfg.STTConcurrency,
+		WebhookSecret:         []byte(cfg.WebhookSecret),
+		AllowPrivateNetworks:  cfg.AllowPrivateNetworks,
 	}
 	if cfg.LLMBaseURL != "" {
 		wc.LLM = summarize.New(summarize.Config{BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMAPIKey, Model: cfg.LLMModel,

@@ -43,6 +43,7 @@ type Config struct {
 	QueuePrefix           string
 	LogFormat             string
 	LogLevel              string
+	WebhookSecret         string
 }
 
 // Load reads the configuration through getenv (os.Getenv in main).
@@ -104,6 +105,7 @@ func Load(getenv func(string) string) (Config, error) {
 		QueuePrefix:           str("QUEUE_PREFIX", ""),
 		LogFormat:             str("LOG_FORMAT", "json"),
 		LogLevel:              str("LOG_LEVEL", "info"),
+		WebhookSecret:         str("WEBHOOK_SECRET", ""),
 	}
 	for _, m := range strings.Split(str("LLM_MODELS", ""), ",") {
 		if m = strings.TrimSpace(m); m != "" {

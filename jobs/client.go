@@ -107,6 +107,9 @@ func (c *Client) Cancel(ctx context.Context, j *store.Job) (bool, error) {
 		return ok, err
 	}
 	c.cfg.Events.Publish(ctx, j.ID, Event{Type: EventError, State: store.StateCanceled, Error: &ErrorInfo{Code: CodeCanceled, Message: "the job was canceled"}}) //nolint:errcheck
+	if err := enqueueWebhook(ctx, c.cfg.Asynq, c.cfg.QueuePrefix, j); err != nil {
+		return true, err
+	}
 	if c.cfg.Inspector != nil {
 		queue := c.cfg.QueuePrefix + j.Queue
 		for _, typ := range []string{TypeResolve, TypeTranscript, TypeSummary} {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net/http"
 	"strings"
 	"time"
 
@@ -39,6 +40,7 @@ type Store interface {
 	DeleteChunks(ctx context.Context, videoKey, language string) error
 	FindSummary(ctx context.Context, transcriptID int64, promptHash, model, outputLanguage string) (*store.Summary, error)
 	SaveSummary(ctx context.Context, sm *store.Summary) error
+	Summary(ctx context.Context, id int64) (*store.Summary, error)
 }
 
 // Media resolves videos and fetches their subtitles and audio.
@@ -89,12 +91,17 @@ type WorkerConfig struct {
 	// STTChunkSeconds and STTConcurrency shape speech-to-text.
 	STTChunkSeconds float64
 	STTConcurrency  int
+	// WebhookSecret keys the webhook signatures.
+	WebhookSecret []byte
+	// AllowPrivateNetworks lets webhooks reach private addresses.
+	AllowPrivateNetworks bool
 }
 
 // Worker holds the stage handlers.
 type Worker struct {
-	cfg WorkerConfig
-	log *slog.Logger
+	cfg      WorkerConfig
+	log      *slog.Logger
+	webhooks *http.Client
 }
 
 // NewWorker returns the stage handlers.
@@ -115,7 +122,7 @@ func NewWorker(cfg WorkerConfig) *Worker {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Worker{cfg: cfg, log: cfg.Logger}
+	return &Worker{cfg: cfg, log: cfg.Logger, webhooks: webhookClient(cfg.AllowPrivateNetworks)}
 }
 
 // Mux returns an asynq handler serving every stage.
@@ -124,6 +131,7 @@ func (w *Worker) Mux() *asynq.ServeMux {
 	mux.Handle(TypeResolve, w.stage(TypeResolve, w.resolve))
 	mux.Handle(TypeTranscript, w.stage(TypeTranscript, w.transcript))
 	mux.Handle(TypeSummary, w.stage(TypeSummary, w.summary))
+	mux.HandleFunc(TypeWebhook, w.deliverWebhook)
 	return mux
 }
 
@@ -185,6 +193,19 @@ func (w *Worker) fail(ctx context.Context, jobID string, je *Error) {
 	}
 	if ok {
 		w.publish(ctx, jobID, Event{Type: EventError, State: store.StateFailed, Error: &ErrorInfo{Code: je.Code, Message: je.Message}})
+		w.ended(ctx, jobID)
+	}
+}
+
+// ended runs what follows a job's terminal state: its webhook.
+func (w *Worker) ended(ctx context.Context, jobID string) {
+	j, err := w.cfg.Store.Job(ctx, jobID)
+	if err != nil {
+		w.log.Error("ended job", "job_id", jobID, "err", err)
+		return
+	}
+	if err := enqueueWebhook(ctx, w.cfg.Asynq, w.cfg.QueuePrefix, j); err != nil {
+		w.log.Error("ended job", "job_id", jobID, "err", err)
 	}
 }
 
@@ -489,6 +510,9 @@ func (w *Worker) succeed(ctx context.Context, j *store.Job, summaryID *int64, r 
 	}
 	if ok {
 		w.publish(ctx, j.ID, Event{Type: EventResult, State: store.StateSucceeded, Result: r})
+		if j.WebhookURL != "" {
+			w.ended(ctx, j.ID)
+		}
 	}
 	return nil
 }

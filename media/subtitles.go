@@ -68,13 +68,19 @@ func splitLines(data []byte) []string {
 // parseCues walks blank-line separated blocks; a block is a cue when one of
 // its lines is a timing line, and the text is every line after it.
 func parseCues(lines []string, vtt bool) []Segment {
+	// WebVTT ends a block only at an empty line: YouTube's automatic
+	// captions put a line holding one space inside cues.
+	blank := func(l string) bool { return strings.TrimSpace(l) == "" }
+	if vtt {
+		blank = func(l string) bool { return l == "" }
+	}
 	var segs []Segment
 	for i := 0; i < len(lines); {
-		for i < len(lines) && strings.TrimSpace(lines[i]) == "" {
+		for i < len(lines) && blank(lines[i]) {
 			i++
 		}
 		start := i
-		for i < len(lines) && strings.TrimSpace(lines[i]) != "" {
+		for i < len(lines) && !blank(lines[i]) {
 			i++
 		}
 		block := lines[start:i]

@@ -353,3 +353,30 @@ func nonNilMsgs(s []Message) []Message {
 	}
 	return s
 }
+
+// CreateCachedJob records a job answered entirely from the summary cache:
+// it is born succeeded, costs nothing, and never touches the queue.
+func (s *Store) CreateCachedJob(ctx context.Context, j *Job, sm *Summary) error {
+	images, _ := json.Marshal(nonNil(j.Images))
+	var keyID any
+	if j.APIKeyID != 0 {
+		keyID = j.APIKeyID
+	}
+	err := s.pool.QueryRow(ctx, `INSERT INTO jobs (id, account_id, api_key_id, kind, queue, url, video_key, prompt, model,
+		audio_language, output_language, images, stream, refresh, webhook_url, request_hash, state, progress,
+		transcript_id, summary_id, result_model, prompt_tokens, completion_tokens, resolved_at, transcribed_at, finished_at,
+		title, duration)
+		SELECT gen_random_uuid(), $1,$2,'summary',$3,$4,$5,$6,$7,$8,$9,$10,$11,false,$12,$13,'succeeded',100,$14,$15,$16,$17,$18,now(),now(),now(),
+		coalesce(v.title, ''), coalesce(v.duration, 0)
+		FROM (SELECT 1) one LEFT JOIN videos v ON v.key = $5
+		RETURNING id, state, created_at, updated_at, title, duration`,
+		j.AccountID, keyID, j.Queue, j.URL, j.VideoKey, j.Prompt, j.Model, j.AudioLanguage, j.OutputLanguage, images, j.Stream,
+		j.WebhookURL, j.RequestHash, sm.TranscriptID, sm.ID, sm.Model, sm.PromptTokens, sm.CompletionTokens,
+	).Scan(&j.ID, &j.State, &j.CreatedAt, &j.UpdatedAt, &j.Title, &j.Duration)
+	if err != nil {
+		return fmt.Errorf("create cached job: %w", err)
+	}
+	j.TranscriptID, j.SummaryID = &sm.TranscriptID, &sm.ID
+	j.ResultModel, j.Progress = sm.Model, 100
+	return nil
+}

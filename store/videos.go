@@ -247,3 +247,14 @@ func (s *Store) SaveSummary(ctx context.Context, sm *Summary) error {
 	}
 	return nil
 }
+
+// CachedSummary finds a finished summary of a video for this language,
+// prompt, model and output language, from any of its transcripts (newest
+// first): the whole pipeline can then be skipped.
+func (s *Store) CachedSummary(ctx context.Context, videoKey, language, promptHash, model, outputLanguage string) (*Summary, error) {
+	return scanSummary(s.pool.QueryRow(ctx, `SELECT s.id, s.transcript_id, s.prompt_hash, s.model, s.output_language, s.markdown,
+		s.chapters, s.prompt_tokens, s.completion_tokens, s.truncated, s.created_at
+		FROM summaries s JOIN transcripts t ON t.id = s.transcript_id
+		WHERE t.video_key = $1 AND t.language = $2 AND s.prompt_hash = $3 AND s.model = $4 AND s.output_language = $5
+		ORDER BY t.created_at DESC, s.created_at DESC LIMIT 1`, videoKey, language, promptHash, model, outputLanguage))
+}

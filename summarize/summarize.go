@@ -9,10 +9,10 @@ package summarize
 
 import (
 	"cmp"
-	"slices"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"unicode"
 )

@@ -391,12 +391,33 @@ func selectTranscript(segs []Segment, q Question, budget int) (text string, sele
 	slices.SortStableFunc(sc, func(a, b scored) int { return cmp.Compare(b.score, a.score) })
 	var pick []int
 	used := 0
-	for _, s := range sc {
-		if used+ws[s.i].tokens > budget {
-			continue
+	taken := make([]bool, len(ws))
+	take := func(i int) {
+		if i < 0 || i >= len(ws) || taken[i] || used+ws[i].tokens > budget {
+			return
 		}
-		used += ws[s.i].tokens
-		pick = append(pick, s.i)
+		taken[i] = true
+		used += ws[i].tokens
+		pick = append(pick, i)
+	}
+	// Matching windows first, best first, then their neighbours for
+	// context. With no match at all, windows spread over the whole video.
+	for _, s := range sc {
+		if s.score > 0 {
+			take(s.i)
+		}
+	}
+	for _, s := range sc {
+		if s.score > 0 {
+			take(s.i - 1)
+			take(s.i + 1)
+		}
+	}
+	if len(pick) == 0 {
+		n := max(budget*len(ws)/max(1, totalTokens(ws)), 1)
+		for k := range n {
+			take(k * len(ws) / n)
+		}
 	}
 	slices.Sort(pick)
 	var b strings.Builder
@@ -407,4 +428,12 @@ func selectTranscript(segs []Segment, q Question, budget int) (text string, sele
 		b.WriteString(ws[i].text)
 	}
 	return b.String(), true, cut
+}
+
+func totalTokens(ws []window) int {
+	n := 0
+	for _, w := range ws {
+		n += w.tokens
+	}
+	return n
 }

@@ -1,0 +1,66 @@
+package jobs
+
+import (
+	"time"
+
+	"github.com/recap/recap/store"
+)
+
+// View is a job as clients see it: in GET /api/v1/jobs/{id}, in lists and
+// in webhook deliveries.
+type View struct {
+	ID             string      `json:"id"`
+	Object         string      `json:"object"`
+	State          string      `json:"state"`
+	Progress       float64     `json:"progress"`
+	URL            string      `json:"url,omitempty"`
+	VideoKey       string      `json:"video_key,omitempty"`
+	Title          string      `json:"title,omitempty"`
+	Duration       float64     `json:"duration_seconds,omitempty"`
+	Model          string      `json:"model"`
+	Prompt         string      `json:"prompt,omitempty"`
+	AudioLanguage  string      `json:"audio_language,omitempty"`
+	OutputLanguage string      `json:"output_language,omitempty"`
+	CostSeconds    int64       `json:"cost_seconds"`
+	CostMinutes    int64       `json:"cost_minutes"`
+	CreatedAt      time.Time   `json:"created_at"`
+	UpdatedAt      time.Time   `json:"updated_at"`
+	ResolvedAt     *time.Time  `json:"resolved_at,omitempty"`
+	TranscribedAt  *time.Time  `json:"transcribed_at,omitempty"`
+	FinishedAt     *time.Time  `json:"finished_at,omitempty"`
+	Result         *ViewResult `json:"result,omitempty"`
+	Error          *ErrorInfo  `json:"error,omitempty"`
+}
+
+// ViewResult is a succeeded job's summary.
+type ViewResult struct {
+	Summary          string    `json:"summary"`
+	Chapters         []Chapter `json:"chapters"`
+	Model            string    `json:"model"`
+	PromptTokens     int       `json:"prompt_tokens"`
+	CompletionTokens int       `json:"completion_tokens"`
+	Truncated        bool      `json:"truncated"`
+}
+
+// ViewOf renders a job; sm is its summary when it has one.
+func ViewOf(j *store.Job, sm *store.Summary) View {
+	v := View{ID: j.ID, Object: "job", State: j.State, Progress: j.Progress, URL: j.URL, VideoKey: j.VideoKey, Title: j.Title,
+		Duration: j.Duration, Model: j.Model, Prompt: j.Prompt, AudioLanguage: j.AudioLanguage, OutputLanguage: j.OutputLanguage,
+		CostSeconds: j.CostSeconds, CostMinutes: j.CostSeconds / 60, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
+		ResolvedAt: j.ResolvedAt, TranscribedAt: j.TranscribedAt, FinishedAt: j.FinishedAt}
+	switch j.State {
+	case store.StateSucceeded:
+		r := &ViewResult{Summary: j.ResultMarkdown, Model: j.ResultModel, PromptTokens: j.PromptTokens,
+			CompletionTokens: j.CompletionTokens, Chapters: []Chapter{}}
+		if sm != nil {
+			r.Summary, r.Model, r.Truncated = sm.Markdown, sm.Model, sm.Truncated
+			for _, c := range sm.Chapters {
+				r.Chapters = append(r.Chapters, Chapter(c))
+			}
+		}
+		v.Result = r
+	case store.StateFailed, store.StateCanceled:
+		v.Error = &ErrorInfo{Code: j.ErrorCode, Message: j.ErrorMessage}
+	}
+	return v
+}

@@ -1,0 +1,117 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/recap/recap/media"
+	"github.com/recap/recap/store"
+)
+
+// TypeWebhook delivers a finished job to its webhook_url.
+const TypeWebhook = "job:webhook"
+
+// SignatureHeader carries "sha256=<hex HMAC-SHA256 of the body>" keyed with
+// WEBHOOK_SECRET; TimestampHeader the delivery's Unix time.
+const (
+	SignatureHeader = "X-Recap-Signature"
+	TimestampHeader = "X-Recap-Timestamp"
+)
+
+// Sign returns the signature header value of a webhook body.
+func Sign(secret, body []byte) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// enqueueWebhook schedules the delivery of an ended job, once per job.
+func enqueueWebhook(ctx context.Context, cl *asynq.Client, prefix string, j *store.Job) error {
+	if j.WebhookURL == "" {
+		return nil
+	}
+	body, _ := json.Marshal(payload{JobID: j.ID})
+	_, err := cl.EnqueueContext(context.WithoutCancel(ctx), asynq.NewTask(TypeWebhook, body),
+		asynq.TaskID(TaskID(j.ID, TypeWebhook)), asynq.Queue(prefix+QueueBatch), asynq.MaxRetry(12),
+		asynq.Timeout(30*time.Second), asynq.Retention(24*time.Hour))
+	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) && !errors.Is(err, asynq.ErrDuplicateTask) {
+		return fmt.Errorf("enqueue webhook: %w", err)
+	}
+	return nil
+}
+
+// webhookClient refuses to connect to forbidden addresses at dial time,
+// so a webhook URL cannot be pointed at internal services.
+func webhookClient(allowPrivate bool) *http.Client {
+	d := &net.Dialer{Timeout: 10 * time.Second, Control: func(_, address string, _ syscall.RawConn) error {
+		if allowPrivate {
+			return nil
+		}
+		ap, err := netip.ParseAddrPort(address)
+		if err != nil || media.IsForbiddenIP(ap.Addr()) {
+			return fmt.Errorf("webhook: address %s not allowed: %w", address, ErrURLNotAllowed)
+		}
+		return nil
+	}}
+	tr := &http.Transport{DialContext: d.DialContext, Proxy: nil, ResponseHeaderTimeout: 20 * time.Second}
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
+}
+
+// deliverWebhook POSTs the job object, signed; non-2xx answers are retried
+// with asynq's backoff.
+func (w *Worker) deliverWebhook(ctx context.Context, t *asynq.Task) error {
+	var p payload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil {
+		return fmt.Errorf("webhook: %w", asynq.SkipRetry)
+	}
+	j, err := w.cfg.Store.Job(ctx, p.JobID)
+	if err != nil {
+		return fmt.Errorf("webhook: %w", err)
+	}
+	var sm *store.Summary
+	if j.SummaryID != nil {
+		if sm, err = w.cfg.Store.Summary(ctx, *j.SummaryID); err != nil {
+			return fmt.Errorf("webhook: %w", err)
+		}
+	}
+	body, _ := json.Marshal(ViewOf(j, sm))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.WebhookURL, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("webhook: %v: %w", err, asynq.SkipRetry)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "Recap-Webhook/1")
+	req.Header.Set(TimestampHeader, strconv.FormatInt(time.Now().Unix(), 10))
+	req.Header.Set(SignatureHeader, Sign(w.cfg.WebhookSecret, body))
+	res, err := w.webhooks.Do(req)
+	if err != nil {
+		if errors.Is(err, ErrURLNotAllowed) {
+			return fmt.Errorf("webhook: %w: %w", err, asynq.SkipRetry)
+		}
+		return fmt.Errorf("webhook: %w", err)
+	}
+	defer res.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(res.Body, 1<<16)) //nolint:errcheck
+	if res.StatusCode/100 != 2 {
+		return fmt.Errorf("webhook: %s answered %d", j.WebhookURL, res.StatusCode)
+	}
+	w.log.Info("webhook delivered", "job_id", j.ID, "status", res.StatusCode)
+	return nil
+}

@@ -1,0 +1,159 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/recap/recap/store"
+	"github.com/recap/recap/store/storetest"
+)
+
+func setup(t *testing.T, minutes int64) (*store.Store, *store.APIKey) {
+	t.Helper()
+	s := storetest.New(t)
+	k, secret, err := s.CreateKey(context.Background(), store.NewKey{Name: "t", Seconds: minutes * 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.KeyBySecret(context.Background(), secret)
+	if err != nil || got.ID != k.ID {
+		t.Fatalf("key by secret: %v %v", got, err)
+	}
+	return s, k
+}
+
+func newJob(t *testing.T, s *store.Store, k *store.APIKey) *store.Job {
+	t.Helper()
+	j := &store.Job{AccountID: k.AccountID, APIKeyID: k.ID, URL: "https://example.com/v"}
+	if err := s.CreateJob(context.Background(), j); err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+func TestSecretNotStored(t *testing.T) {
+	t.Parallel()
+	s := storetest.New(t)
+	ctx := context.Background()
+	_, secret, err := s.CreateKey(ctx, store.NewKey{Name: "a", Seconds: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM api_keys WHERE position($1 in prefix || name) > 0`, secret).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("secret stored: %d %v", n, err)
+	}
+	k, err := s.KeyBySecret(ctx, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeKey(ctx, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.KeyBySecret(ctx, secret); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("revoked key still valid: %v", err)
+	}
+}
+
+func TestLedgerHoldSettleOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tests := []struct {
+		name      string
+		state     string
+		wantAvail int64
+	}{
+		{"success captures", store.StateSucceeded, 4 * 60},
+		{"failure releases", store.StateFailed, 10 * 60},
+		{"cancel releases", store.StateCanceled, 10 * 60},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, k := setup(t, 10)
+			j := newJob(t, s, k)
+			for range 3 { // retried stages hold once
+				if err := s.Hold(ctx, k.AccountID, j.ID, 6*60); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var wg sync.WaitGroup
+			ended := make(chan bool, 8)
+			for range 8 { // racing settlements end the job once
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					ok, err := s.Finish(ctx, j.ID, store.Outcome{State: tt.state})
+					if err != nil {
+						t.Error(err)
+					}
+					ended <- ok
+				}()
+			}
+			wg.Wait()
+			close(ended)
+			n := 0
+			for ok := range ended {
+				if ok {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Fatalf("job ended %d times", n)
+			}
+			if ok, _ := s.Settle(ctx, j.ID, true); ok {
+				t.Fatal("settled twice")
+			}
+			b, err := s.Balance(ctx, k.AccountID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.Available != tt.wantAvail || b.Held != 0 {
+				t.Fatalf("balance %+v, want available %d", b, tt.wantAvail)
+			}
+			storetest.CheckLedger(t, s)
+		})
+	}
+}
+
+func TestHoldInsufficient(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, k := setup(t, 1)
+	j := newJob(t, s, k)
+	if err := s.Hold(ctx, k.AccountID, j.ID, 120); !errors.Is(err, store.ErrInsufficientCredits) {
+		t.Fatalf("want ErrInsufficientCredits, got %v", err)
+	}
+	b, _ := s.Balance(ctx, k.AccountID)
+	if b.Available != 60 || b.Held != 0 {
+		t.Fatalf("balance changed: %+v", b)
+	}
+	storetest.CheckLedger(t, s)
+}
+
+func TestListJobsCursor(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, k := setup(t, 1)
+	for range 5 {
+		newJob(t, s, k)
+	}
+	page1, err := s.ListJobs(ctx, store.JobFilter{AccountID: k.AccountID, Limit: 3})
+	if err != nil || len(page1) != 3 {
+		t.Fatalf("page1: %d %v", len(page1), err)
+	}
+	last := page1[2]
+	page2, err := s.ListJobs(ctx, store.JobFilter{AccountID: k.AccountID, Limit: 3, BeforeTime: &last.CreatedAt, BeforeID: last.ID})
+	if err != nil || len(page2) != 2 {
+		t.Fatalf("page2: %d %v", len(page2), err)
+	}
+	seen := map[string]bool{}
+	for _, j := range append(page1, page2...) {
+		if seen[j.ID] {
+			t.Fatal("duplicate across pages")
+		}
+		seen[j.ID] = true
+	}
+}
