@@ -17,11 +17,11 @@ type Config struct {
 	RedisURL    string
 	ListenAddr  string
 
-	LLMBaseURL     string
-	LLMAPIKey      string
-	LLMModel       string
-	LLMModels      []string
-	LLMConcurrency int
+	LLMBaseURL       string
+	LLMAPIKey        string
+	LLMModel         string
+	LLMModels        []string
+	LLMConcurrency   int
 	LLMContextTokens int
 
 	STTBaseURL      string

@@ -115,4 +115,3 @@ func TaskID(jobID, typ string) string { return jobID + ":" + typ }
 func Queues(prefix string) map[string]int {
 	return map[string]int{prefix + QueueInteractive: 6, prefix + QueueBatch: 3, prefix + "default": 1}
 }
-
