@@ -49,8 +49,7 @@ var errSizeExceeded = fmt.Errorf("download: %w", ErrTooLarge)
 
 func (c *Client) downloadAudio(ctx context.Context, url, out string, progress func(float64)) (string, error) {
 	maxSecs := int64(c.cfg.MaxDuration / time.Second)
-	args := c.ytdlpBaseArgs()
-	args = append(args,
+	args := []string{
 		"-f", "bestaudio/best",
 		"--newline",
 		"--no-mtime",
@@ -65,7 +64,7 @@ func (c *Client) downloadAudio(ctx context.Context, url, out string, progress fu
 		"--ffmpeg-location", c.cfg.FFmpegPath,
 		"-o", filepath.Join(out, "audio.%(ext)s"),
 		"--", url,
-	)
+	}
 
 	dctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -89,7 +88,7 @@ func (c *Client) downloadAudio(ctx context.Context, url, out string, progress fu
 
 	var tooLarge, filtered, lastPct atomic.Value
 	lastPct.Store(-1.0)
-	res := c.run(dctx, c.cfg.YtDlpPath, args, func(line string) {
+	res := c.runYtDlp(dctx, c.cfg.MaxFileSize+pageBytes, args, func(line string) {
 		switch {
 		case strings.Contains(line, "larger than max-filesize"):
 			tooLarge.Store(line)
@@ -109,6 +108,9 @@ func (c *Client) downloadAudio(ctx context.Context, url, out string, progress fu
 	cancel(nil)
 	<-watchDone
 
+	if res.denied != "" && res.err != nil && ctx.Err() == nil {
+		return "", ytdlpError("download", res)
+	}
 	if errors.Is(context.Cause(dctx), errSizeExceeded) && ctx.Err() == nil {
 		return "", fmt.Errorf("download: %w: more than %d bytes", ErrTooLarge, c.cfg.MaxFileSize)
 	}

@@ -73,6 +73,35 @@ func isZero(b []byte) bool {
 	return true
 }
 
+// NetPolicy decides which addresses Recap may contact on a stranger's
+// behalf: the pre-flight URL check and the worker's egress proxy share it.
+// The zero value forbids every internal address (see IsForbiddenIP).
+type NetPolicy struct {
+	// AllowPrivate lifts the block entirely (ALLOW_PRIVATE_NETWORKS=1, for
+	// development and tests).
+	AllowPrivate bool
+	// Allow lists internal ranges that stay reachable anyway (EGRESS_ALLOW),
+	// such as a media server on the operator's own network.
+	Allow []netip.Prefix
+}
+
+// Permits reports whether the policy lets a connection go to ip.
+func (p NetPolicy) Permits(ip netip.Addr) bool {
+	if !ip.IsValid() {
+		return false
+	}
+	if p.AllowPrivate || !IsForbiddenIP(ip) {
+		return true
+	}
+	ip = ip.WithZone("").Unmap()
+	for _, pre := range p.Allow {
+		if pre.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
 // CheckURL validates rawURL's scheme and, unless allowPrivate, resolves its
 // host and returns ErrURLNotAllowed if any address it resolves to is
 // forbidden (see IsForbiddenIP). Numeric hosts are decoded the way libc's
@@ -82,33 +111,49 @@ func isZero(b []byte) bool {
 // This is a pre-flight check: redirects and the media URLs a page points to
 // must still be checked at connection time by an egress proxy.
 func CheckURL(ctx context.Context, rawURL string, allowPrivate bool) error {
+	return NetPolicy{AllowPrivate: allowPrivate}.CheckURL(ctx, rawURL)
+}
+
+// CheckURL is the package-level CheckURL under this policy.
+func (p NetPolicy) CheckURL(ctx context.Context, rawURL string) error {
 	u, err := parseHTTPURL(rawURL)
 	if err != nil {
 		return fmt.Errorf("check url: %w", err)
 	}
-	if allowPrivate {
+	if p.AllowPrivate {
 		return nil
 	}
 	host := u.Hostname()
+	if _, err := p.resolve(ctx, host); err != nil {
+		return fmt.Errorf("check url: %w", err)
+	}
+	return nil
+}
+
+// resolve returns host's addresses, a literal decoded as inet_aton would,
+// and ErrURLNotAllowed when any of them is not permitted: a name that
+// resolves to one public and one internal address is refused, so a
+// client that picks the other one cannot be steered inside.
+func (p NetPolicy) resolve(ctx context.Context, host string) ([]netip.Addr, error) {
 	if ip, ok := ParseHostIP(host); ok {
-		if IsForbiddenIP(ip) {
-			return fmt.Errorf("check url: %w: %s is an internal address", ErrURLNotAllowed, ip)
+		if !p.Permits(ip) {
+			return nil, fmt.Errorf("%w: %s is an internal address", ErrURLNotAllowed, ip.WithZone("").Unmap())
 		}
-		return nil
+		return []netip.Addr{ip}, nil
 	}
 	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 	if err != nil {
-		return fmt.Errorf("check url: resolve %s: %w", host, err)
+		return nil, fmt.Errorf("resolve %s: %w", host, err)
 	}
 	if len(ips) == 0 {
-		return fmt.Errorf("check url: resolve %s: no addresses", host)
+		return nil, fmt.Errorf("resolve %s: no addresses", host)
 	}
 	for _, ip := range ips {
-		if IsForbiddenIP(ip) {
-			return fmt.Errorf("check url: %w: %s resolves to internal address %s", ErrURLNotAllowed, host, ip.Unmap())
+		if !p.Permits(ip) {
+			return nil, fmt.Errorf("%w: %s resolves to internal address %s", ErrURLNotAllowed, host, ip.Unmap())
 		}
 	}
-	return nil
+	return ips, nil
 }
 
 // ParseHostIP parses a URL host that is a literal address: IPv6 (with or

@@ -25,9 +25,15 @@ type Config struct {
 	// TempDir is the parent of the per-call temporary directories; default
 	// os.TempDir().
 	TempDir string
-	// Proxy is passed to yt-dlp as --proxy when non-empty; it is how the
-	// worker's egress filter sees every connection yt-dlp makes.
+	// Proxy is passed to yt-dlp as --proxy when non-empty (an external
+	// proxy). Leave it empty when Egress is set.
 	Proxy string
+	// Egress, when set, is the worker's egress proxy: every yt-dlp run goes
+	// through it with credentials of its own, so a connection the policy
+	// refuses fails the call with ErrURLNotAllowed and the bytes of one run
+	// are capped (MaxFileSize plus room for pages) however the origin
+	// streams them.
+	Egress *Egress
 	// SocketTimeout is yt-dlp's --socket-timeout; default 30s.
 	SocketTimeout time.Duration
 	// MaxFileSize caps a download in bytes (yt-dlp's --max-filesize plus a
@@ -45,6 +51,11 @@ type Config struct {
 type Client struct {
 	cfg Config
 	log *slog.Logger
+
+	mu      sync.Mutex
+	procs   map[*exec.Cmd]struct{} // running subprocesses, for Close
+	closed  bool
+	running sync.WaitGroup
 }
 
 const (
@@ -54,7 +65,13 @@ const (
 	// maxToolOutput caps what is kept of a subprocess's stdout (metadata JSON
 	// of some sites is a few MB) so a hostile site cannot exhaust memory.
 	maxToolOutput = 64 << 20
+	// pageBytes is what a yt-dlp run may fetch through the egress proxy
+	// besides the media itself: pages, player scripts, manifests, subtitles.
+	pageBytes = 64 << 20
 )
+
+// ErrClosed is returned by calls made after Close.
+var ErrClosed = errors.New("media: client closed")
 
 // New checks that the binaries exist and returns a Client.
 func New(cfg Config) (*Client, error) {
@@ -110,10 +127,34 @@ func (c *Client) ytdlpBaseArgs() []string {
 		"--no-color",
 		"--socket-timeout", strconv.Itoa(max(1, int(c.cfg.SocketTimeout.Seconds()))),
 	}
-	if c.cfg.Proxy != "" {
-		args = append(args, "--proxy", c.cfg.Proxy)
-	}
 	return args
+}
+
+// runYtDlp runs yt-dlp with the fixed base options, then args (which end
+// with "--" and the URL, or load a saved info JSON). With an egress proxy
+// the run goes through it with its own credentials and may receive at most
+// maxBytes (0 = no cap); what the proxy refused or cut is reported in the
+// result for ytdlpError.
+func (c *Client) runYtDlp(ctx context.Context, maxBytes int64, args []string, stdoutLine func(string)) procResult {
+	full := c.ytdlpBaseArgs()
+	var run *EgressRun
+	switch {
+	case c.cfg.Egress != nil:
+		var err error
+		if run, err = c.cfg.Egress.Begin(maxBytes); err != nil {
+			return procResult{err: err}
+		}
+		defer run.End()
+		full = append(full, "--proxy", run.ProxyURL())
+	case c.cfg.Proxy != "":
+		full = append(full, "--proxy", c.cfg.Proxy)
+	}
+	full = append(full, args...)
+	res := c.run(ctx, c.cfg.YtDlpPath, full, stdoutLine)
+	if run != nil {
+		res.denied, res.overLimit = run.Denied(), run.OverLimit()
+	}
+	return res
 }
 
 // procResult is what a finished subprocess left behind.
@@ -121,6 +162,9 @@ type procResult struct {
 	stdout []byte
 	stderr string
 	err    error
+	// denied and overLimit are what the egress proxy refused or cut.
+	denied    string
+	overLimit bool
 }
 
 // limitedBuffer keeps at most max bytes: the first ones, or with tail the
@@ -161,16 +205,90 @@ func (b *limitedBuffer) Bytes() []byte {
 }
 
 // command builds a subprocess in its own process group so that cancelling
-// ctx kills it and everything it spawned (yt-dlp runs ffmpeg, for one).
+// ctx kills it and everything it spawned (yt-dlp runs ffmpeg, for one). On
+// Linux the kernel also kills it if the worker itself dies. It gets a
+// minimal environment: no proxy variables that could route around the
+// egress proxy, and none of the worker's secrets.
 func (c *Client) command(ctx context.Context, bin string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = sysProcAttr()
 	cmd.Cancel = func() error {
 		return killGroup(cmd)
 	}
 	cmd.WaitDelay = 5 * time.Second
 	cmd.Stdin = nil
+	cmd.Env = c.childEnv()
+	cmd.Dir = c.cfg.TempDir
 	return cmd
+}
+
+// childEnv is the whole environment of a subprocess.
+func (c *Client) childEnv() []string {
+	env := []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + c.cfg.TempDir, // nothing of the service user's home is read
+		"TMPDIR=" + c.cfg.TempDir,
+		"LC_ALL=C.UTF-8",
+		"LANG=C.UTF-8",
+		"PYTHONIOENCODING=utf-8",
+		"PYTHONDONTWRITEBYTECODE=1",
+		"PYTHONNOUSERSITE=1",
+	}
+	if tz := os.Getenv("TZ"); tz != "" {
+		env = append(env, "TZ="+tz)
+	}
+	return env
+}
+
+// startCmd starts a subprocess and registers it for Close, atomically, so
+// a process is either refused after Close or killed by it.
+func (c *Client) startCmd(cmd *exec.Cmd) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	if c.procs == nil {
+		c.procs = map[*exec.Cmd]struct{}{}
+	}
+	c.procs[cmd] = struct{}{}
+	c.running.Add(1)
+	return nil
+}
+
+func (c *Client) done(cmd *exec.Cmd) {
+	c.mu.Lock()
+	delete(c.procs, cmd)
+	c.mu.Unlock()
+	c.running.Done()
+}
+
+// Close refuses new subprocesses, kills the process group of every running
+// one and waits until they are reaped or ctx ends. The worker calls it
+// last on shutdown so that no yt-dlp or ffmpeg outlives it.
+func (c *Client) Close(ctx context.Context) error {
+	c.mu.Lock()
+	c.closed = true
+	for cmd := range c.procs {
+		if cmd.Process != nil {
+			killGroup(cmd) //nolint:errcheck
+		}
+	}
+	c.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		c.running.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("media: close: subprocesses still running: %w", ctx.Err())
+	}
 }
 
 func killGroup(cmd *exec.Cmd) error {
@@ -223,7 +341,11 @@ func (c *Client) runLines(ctx context.Context, bin string, args []string, stdout
 	cmd.Stdout = attach(stdout, stdoutLine)
 	cmd.Stderr = attach(stderr, stderrLine)
 	start := time.Now()
-	err := cmd.Run()
+	err := c.startCmd(cmd)
+	if err == nil {
+		err = cmd.Wait()
+		c.done(cmd)
+	}
 	for _, pw := range pipes {
 		pw.Close()
 	}
@@ -268,6 +390,12 @@ func scanLines(r io.Reader, fn func(string)) {
 func ytdlpError(op string, res procResult) error {
 	if errors.Is(res.err, context.Canceled) || errors.Is(res.err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s: %w", op, res.err)
+	}
+	if res.denied != "" {
+		return fmt.Errorf("%s: %w: the egress proxy refused %s", op, ErrURLNotAllowed, res.denied)
+	}
+	if res.overLimit {
+		return fmt.Errorf("%s: %w: the download went over its byte cap", op, ErrTooLarge)
 	}
 	msg := lastErrorLine(res.stderr)
 	low := strings.ToLower(msg)

@@ -30,6 +30,11 @@ func setup(t *testing.T, cfg media.Config) (*media.Client, *bundle) {
 	if cfg.TempDir == "" {
 		cfg.TempDir = t.TempDir()
 	}
+	if cfg.Egress == nil && cfg.Proxy == "" {
+		// Every yt-dlp run of the tests goes through an egress proxy, as in
+		// the worker; the loopback test host needs AllowPrivate.
+		cfg.Egress = startEgress(t, media.NetPolicy{AllowPrivate: true})
+	}
 	c, err := media.New(cfg)
 	if err != nil {
 		t.Fatal(err)

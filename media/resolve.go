@@ -69,8 +69,7 @@ type ytdlpInfo struct {
 // ErrUnavailable; other failures are wrapped and worth a retry. A live
 // stream resolves with IsLive set: the caller decides.
 func (c *Client) Resolve(ctx context.Context, url string) (*Info, error) {
-	args := append(c.ytdlpBaseArgs(), "--dump-json", "--skip-download", "--no-progress", "--", url)
-	res := c.run(ctx, c.cfg.YtDlpPath, args, nil)
+	res := c.runYtDlp(ctx, pageBytes, []string{"--dump-json", "--skip-download", "--no-progress", "--", url}, nil)
 	if res.err != nil {
 		return nil, ytdlpError("resolve", res)
 	}
@@ -177,7 +176,7 @@ func (c *Client) Subtitles(ctx context.Context, url string, info *Info, lang str
 		}
 	}
 	if lastErr != nil {
-		if errors.Is(lastErr, ErrUnavailable) || errors.Is(lastErr, ErrUnsupported) {
+		if errors.Is(lastErr, ErrUnavailable) || errors.Is(lastErr, ErrUnsupported) || errors.Is(lastErr, ErrURLNotAllowed) {
 			return nil, SubtitleTrack{}, fmt.Errorf("subtitles: %w", lastErr)
 		}
 		return nil, SubtitleTrack{}, fmt.Errorf("subtitles: %w (last failure: %v)", ErrNoSubtitles, lastErr)
@@ -233,8 +232,7 @@ func (c *Client) fetchTrack(ctx context.Context, url string, info *Info, tr Subt
 	}
 	defer os.RemoveAll(dir)
 
-	args := c.ytdlpBaseArgs()
-	args = append(args, "--skip-download", "--no-progress")
+	args := []string{"--skip-download", "--no-progress"}
 	if tr.Auto {
 		args = append(args, "--write-auto-subs")
 	} else {
@@ -254,7 +252,7 @@ func (c *Client) fetchTrack(ctx context.Context, url string, info *Info, tr Subt
 	} else {
 		args = append(args, "--", url)
 	}
-	res := c.run(ctx, c.cfg.YtDlpPath, args, nil)
+	res := c.runYtDlp(ctx, pageBytes, args, nil)
 	if res.err != nil {
 		return nil, ytdlpError("fetch subtitles", res)
 	}

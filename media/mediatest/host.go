@@ -7,12 +7,15 @@ import (
 	"bytes"
 	"fmt"
 	"html"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -42,7 +45,8 @@ func TestdataDir() string {
 // offline: a page with <video> and a <track kind="subtitles">, a page with
 // only the video, the media file itself, and whatever routes a test adds.
 type Host struct {
-	srv *httptest.Server
+	srv   *httptest.Server
+	conns atomic.Int64
 
 	mu     sync.Mutex
 	routes map[string]http.Handler
@@ -51,6 +55,15 @@ type Host struct {
 
 // NewHost starts a Host serving testdata; it is closed when the test ends.
 func NewHost(t testing.TB) *Host {
+	t.Helper()
+	return NewHostAt(t, "127.0.0.1")
+}
+
+// NewHostAt is NewHost listening on ip (any of 127.0.0.0/8 works on Linux
+// without configuration). Tests of the egress policy put a Host on an
+// address the worker must never reach and check Conns stays zero: the
+// host serves a working video, so a leak shows as a job that succeeds.
+func NewHostAt(t testing.TB, ip string) *Host {
 	t.Helper()
 	dir := TestdataDir()
 	media, err := os.ReadFile(filepath.Join(dir, "talk.webm"))
@@ -67,9 +80,35 @@ func NewHost(t testing.TB) *Host {
 	h.routes[NoSubsPagePath] = PageHandler(Title+" without subtitles", MediaPath[1:], "")
 	h.routes[MediaPath] = BytesHandler("talk.webm", "video/webm", media, modTime)
 	h.routes[SubtitlePath] = BytesHandler("talk.en.vtt", "text/vtt", vtt, modTime)
-	h.srv = httptest.NewServer(http.HandlerFunc(h.serveHTTP))
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatalf("mediatest: listen on %s: %v", ip, err)
+	}
+	h.srv = httptest.NewUnstartedServer(http.HandlerFunc(h.serveHTTP))
+	h.srv.Listener.Close()
+	h.srv.Listener = &countingListener{Listener: ln, n: &h.conns}
+	h.srv.Start()
 	t.Cleanup(h.srv.Close)
 	return h
+}
+
+// Conns returns how many TCP connections the host accepted so far.
+func (h *Host) Conns() int { return int(h.conns.Load()) }
+
+// Addr is the host's address (ip:port).
+func (h *Host) Addr() string { return h.srv.Listener.Addr().String() }
+
+type countingListener struct {
+	net.Listener
+	n *atomic.Int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n.Add(1)
+	}
+	return c, err
 }
 
 func (h *Host) serveHTTP(w http.ResponseWriter, r *http.Request) {
@@ -158,4 +197,33 @@ func FileHandler(path, contentType string) http.Handler {
 		w.Header().Set("Content-Type", contentType)
 		http.ServeContent(w, r, filepath.Base(path), st.ModTime(), f)
 	})
+}
+
+// Handler serves the host's routes, for a second server (TLS, say) that
+// shares them.
+func (h *Host) Handler() http.Handler { return http.HandlerFunc(h.serveHTTP) }
+
+// Processes returns the ids of running processes whose command line
+// contains s (Linux /proc), for tests that prove no subprocess outlived
+// its worker. Zombies are not counted: they no longer run.
+func Processes(s string) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !bytes.Contains(cmd, []byte(s)) {
+			continue
+		}
+		if st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil {
+			if i := bytes.LastIndexByte(st, ')'); i > 0 && len(st) > i+2 && st[i+2] == 'Z' {
+				continue
+			}
+		}
+		pids = append(pids, pid)
+	}
+	return pids
 }
