@@ -88,7 +88,7 @@ func readBody(r *http.Request) ([]byte, error) {
 
 // admitURL checks a URL's target and returns its canonical video key.
 func (s *Server) admitURL(ctx context.Context, u string) (string, error) {
-	if err := jobs.CheckURL(ctx, u, s.cfg.AllowPrivateNetworks); err != nil {
+	if err := jobs.CheckURLPolicy(ctx, u, jobs.URLPolicy{AllowPrivate: s.cfg.AllowPrivateNetworks, Allow: s.cfg.AllowedNetworks}); err != nil {
 		switch {
 		case errors.Is(err, jobs.ErrURLNotAllowed):
 			return "", badRequest("url_not_allowed", "messages", "The URL %q points at a private, loopback or link-local address, which this server does not fetch.", truncate(u, 100))

@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -37,6 +38,9 @@ type Config struct {
 	Logger *slog.Logger
 	// AllowPrivateNetworks admits URLs of loopback/private hosts (dev, tests).
 	AllowPrivateNetworks bool
+	// AllowedNetworks are internal ranges admitted anyway (EGRESS_ALLOW),
+	// matching what the worker's egress proxy lets through.
+	AllowedNetworks []netip.Prefix
 	// DefaultModel is the model "bibigpt" maps to (LLM_MODEL); empty means
 	// the offline extractive summarizer.
 	DefaultModel string

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -81,7 +82,8 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Deps, error) {
 		Inspector: asynq.NewInspector(aopt),
 		Events:    jobs.NewEvents(jobs.EventsConfig{Redis: rdb, Prefix: "recap:" + cfg.QueuePrefix}),
 	}
-	d.Jobs = jobs.NewClient(jobs.ClientConfig{Store: st, Asynq: d.Asynq, Events: d.Events, Inspector: d.Inspector, QueuePrefix: cfg.QueuePrefix})
+	d.Jobs = jobs.NewClient(jobs.ClientConfig{Store: st, Asynq: d.Asynq, Events: d.Events, Inspector: d.Inspector, QueuePrefix: cfg.QueuePrefix,
+		Timeouts: cfg.stageTimeouts(), MaxRetry: cfg.MaxRetry})
 	return d, nil
 }
 
@@ -100,30 +102,74 @@ func NewAPI(cfg Config, d *Deps) *api.Server {
 		Jobs:                 d.Jobs,
 		Logger:               d.Log,
 		AllowPrivateNetworks: cfg.AllowPrivateNetworks,
+		AllowedNetworks:      cfg.EgressAllow,
 		DefaultModel:         cfg.LLMModel,
 		Models:               cfg.LLMModels,
 		SyncWait:             cfg.SyncWait,
 	})
 }
 
-// NewWorker builds the asynq server and its stage handlers.
+// NewWorker builds the asynq server and its stage handlers. Prefer
+// StartWorker: the egress proxy and scratch directory NewWorker creates
+// are only released when the process exits.
 func NewWorker(cfg Config, d *Deps) (*asynq.Server, *jobs.Worker, error) {
-	m, err := media.New(media.Config{YtDlpPath: cfg.YtDlpPath, FFmpegPath: cfg.FFmpegPath, FFprobePath: cfg.FFprobePath,
-		TempDir: cfg.TempDir, MaxDuration: time.Duration(cfg.MaxMediaSeconds) * time.Second, Logger: d.Log})
+	p, err := newWorker(cfg, d)
 	if err != nil {
 		return nil, nil, err
 	}
+	return p.srv, p.w, nil
+}
+
+// workerParts is a built worker and what its shutdown must release.
+type workerParts struct {
+	srv    *asynq.Server
+	w      *jobs.Worker
+	media  *media.Client
+	egress *media.Egress
+	dir    *media.WorkDir
+	cancel context.CancelFunc // the base context of every stage
+}
+
+func newWorker(cfg Config, d *Deps) (p *workerParts, err error) {
+	p = &workerParts{}
+	defer func() {
+		if err != nil {
+			p.release()
+		}
+	}()
+	// Every per-job directory lives in this worker's scratch directory; the
+	// next worker removes it if this one is killed outright.
+	if p.dir, err = media.ClaimWorkDir(cfg.TempDir); err != nil {
+		return nil, err
+	}
+	// yt-dlp reaches the network only through the egress proxy, which checks
+	// every address it connects to.
+	p.egress, err = media.StartEgress(media.EgressConfig{
+		Policy: media.NetPolicy{AllowPrivate: cfg.AllowPrivateNetworks, Allow: cfg.EgressAllow}, Logger: d.Log})
+	if err != nil {
+		return nil, err
+	}
+	p.media, err = media.New(media.Config{YtDlpPath: cfg.YtDlpPath, FFmpegPath: cfg.FFmpegPath, FFprobePath: cfg.FFprobePath,
+		TempDir: p.dir.Path(), Egress: p.egress, MaxFileSize: cfg.MaxDownloadBytes,
+		MaxDuration: time.Duration(cfg.MaxMediaSeconds) * time.Second, Logger: d.Log})
+	if err != nil {
+		return nil, err
+	}
 	wc := jobs.WorkerConfig{
-		Store: d.Store, Media: m, Events: d.Events, Asynq: d.Asynq, Logger: d.Log,
+		Store: d.Store, Media: p.media, Events: d.Events, Asynq: d.Asynq, Logger: d.Log,
 		Extractive:            summarize.NewExtractive(summarize.ExtractiveConfig{}),
 		QueuePrefix:           cfg.QueuePrefix,
+		Timeouts:              cfg.stageTimeouts(),
+		MaxRetry:              cfg.MaxRetry,
 		MaxMediaSeconds:       cfg.MaxMediaSeconds,
 		PriceCachedTranscript: cfg.PriceCachedTranscript,
-		TempDir:               cfg.TempDir,
+		TempDir:               p.dir.Path(),
 		STTChunkSeconds:       cfg.STTChunkSeconds,
 		STTConcurrency:        cfg.STTConcurrency,
 		WebhookSecret:         []byte(cfg.WebhookSecret),
 		AllowPrivateNetworks:  cfg.AllowPrivateNetworks,
+		Inspector:             d.Inspector,
+		ReconcileGrace:        cfg.ReconcileGrace,
 	}
 	if cfg.LLMBaseURL != "" {
 		wc.LLM = summarize.New(summarize.Config{BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMAPIKey, Model: cfg.LLMModel,
@@ -132,15 +178,46 @@ func NewWorker(cfg Config, d *Deps) (*asynq.Server, *jobs.Worker, error) {
 	if cfg.STTBaseURL != "" {
 		wc.Transcriber = media.NewTranscriber(media.TranscriberConfig{BaseURL: cfg.STTBaseURL, APIKey: cfg.STTAPIKey, Model: cfg.STTModel})
 	}
-	w := jobs.NewWorker(wc)
-	srv := asynq.NewServer(d.RedisOpt, asynq.Config{
+	p.w = jobs.NewWorker(wc)
+	// Stage contexts derive from base: cancelling it after the shutdown
+	// time-out stops whatever asynq has already put back in the queue.
+	base, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	acfg := asynq.Config{
 		Concurrency:     cfg.WorkerConcurrency,
 		Queues:          jobs.Queues(cfg.QueuePrefix),
-		ShutdownTimeout: 30 * time.Second,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+		BaseContext:     func() context.Context { return base },
 		Logger:          asynqLogger{d.Log},
 		LogLevel:        asynq.WarnLevel,
-	})
-	return srv, w, nil
+	}
+	if cfg.RetryDelay > 0 {
+		delay := cfg.RetryDelay
+		acfg.RetryDelayFunc = func(int, error, *asynq.Task) time.Duration { return delay }
+		// Retries wait in a sorted set that asynq polls every 5s by default.
+		acfg.DelayedTaskCheckInterval = min(5*time.Second, max(delay, 50*time.Millisecond))
+	}
+	p.srv = asynq.NewServer(d.RedisOpt, acfg)
+	return p, nil
+}
+
+// release frees what newWorker built, in reverse order, after the asynq
+// server has stopped.
+func (p *workerParts) release() {
+	if p.cancel != nil {
+		p.cancel()
+	}
+	if p.media != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		_ = p.media.Close(ctx)
+		cancel()
+	}
+	if p.egress != nil {
+		_ = p.egress.Close()
+	}
+	if p.dir != nil {
+		_ = p.dir.Close()
+	}
 }
 
 // asynqLogger routes asynq's logs through slog.
@@ -154,23 +231,45 @@ func (a asynqLogger) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...)) }
 
 // WorkerHandle is a started worker.
 type WorkerHandle struct {
-	srv *asynq.Server
+	srv   *asynq.Server
+	parts *workerParts
 	// Worker is the stage handlers.
 	Worker *jobs.Worker
+
+	stopReconciler context.CancelFunc
+	reconcilerDone chan struct{}
+	stopOnce       sync.Once
 }
 
-// StartWorker builds and starts a worker; Stop shuts it down gracefully.
+// StartWorker builds and starts a worker and its reconciler; Stop shuts
+// it down gracefully.
 func StartWorker(cfg Config, d *Deps) (*WorkerHandle, error) {
-	srv, w, err := NewWorker(cfg, d)
+	p, err := newWorker(cfg, d)
 	if err != nil {
 		return nil, err
 	}
-	if err := srv.Start(w.Mux()); err != nil {
+	if err := p.srv.Start(p.w.Mux()); err != nil {
+		p.release()
 		return nil, err
 	}
-	return &WorkerHandle{srv: srv, Worker: w}, nil
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &WorkerHandle{srv: p.srv, parts: p, Worker: p.w, stopReconciler: cancel, reconcilerDone: make(chan struct{})}
+	go func() {
+		defer close(h.reconcilerDone)
+		p.w.RunReconciler(ctx, cfg.ReconcileInterval)
+	}()
+	return h, nil
 }
 
-// Stop stops taking tasks and waits for running ones (up to the shutdown
-// time-out, after which they go back to the queue).
-func (h *WorkerHandle) Stop() { h.srv.Shutdown() }
+// Stop stops taking tasks, lets running stages finish for up to the
+// shutdown time-out, puts the rest back in the queue, then kills whatever
+// subprocess is left and waits for it, so nothing outlives the worker.
+// It is safe to call more than once.
+func (h *WorkerHandle) Stop() {
+	h.stopOnce.Do(func() {
+		h.stopReconciler()
+		<-h.reconcilerDone
+		h.srv.Shutdown()
+		h.parts.release()
+	})
+}

@@ -44,6 +44,9 @@ type Config struct {
 	LogFormat             string
 	LogLevel              string
 	WebhookSecret         string
+
+	// Resilience: time-outs, retries, reconciler, shutdown, egress policy.
+	Resilience
 }
 
 // Load reads the configuration through getenv (os.Getenv in main).
@@ -107,6 +110,8 @@ func Load(getenv func(string) string) (Config, error) {
 		LogLevel:              str("LOG_LEVEL", "info"),
 		WebhookSecret:         str("WEBHOOK_SECRET", ""),
 	}
+	res, resErrs := loadResilience(getenv)
+	c.Resilience, errs = res, append(errs, resErrs...)
 	for _, m := range strings.Split(str("LLM_MODELS", ""), ",") {
 		if m = strings.TrimSpace(m); m != "" {
 			c.LLMModels = append(c.LLMModels, m)

@@ -41,6 +41,7 @@ type Store interface {
 	FindSummary(ctx context.Context, transcriptID int64, promptHash, model, outputLanguage string) (*store.Summary, error)
 	SaveSummary(ctx context.Context, sm *store.Summary) error
 	Summary(ctx context.Context, id int64) (*store.Summary, error)
+	StaleJobs(ctx context.Context, before time.Time, after store.StaleCursor, limit int) ([]store.Job, error)
 }
 
 // Media resolves videos and fetches their subtitles and audio.
@@ -95,6 +96,16 @@ type WorkerConfig struct {
 	WebhookSecret []byte
 	// AllowPrivateNetworks lets webhooks reach private addresses.
 	AllowPrivateNetworks bool
+
+	// Inspector lets the reconciler see which stage tasks exist.
+	Inspector *asynq.Inspector
+	// ReconcileGrace is how long a job must go unchanged before the
+	// reconciler looks at it (default 2m).
+	ReconcileGrace time.Duration
+	// StuckFactor times a stage's time-out (plus the grace) is how long an
+	// active stage may go without updating its job before the sweeper fails
+	// the job (default 3).
+	StuckFactor int
 }
 
 // Worker holds the stage handlers.
@@ -121,6 +132,12 @@ func NewWorker(cfg WorkerConfig) *Worker {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.ReconcileGrace <= 0 {
+		cfg.ReconcileGrace = 2 * time.Minute
+	}
+	if cfg.StuckFactor <= 0 {
+		cfg.StuckFactor = 3
 	}
 	return &Worker{cfg: cfg, log: cfg.Logger, webhooks: webhookClient(cfg.AllowPrivateNetworks)}
 }
@@ -166,6 +183,14 @@ func (w *Worker) stage(typ string, fn stageFunc) asynq.Handler {
 		je := asError(err)
 		retry, _ := asynq.GetRetryCount(ctx)
 		maxRetry, _ := asynq.GetMaxRetry(ctx)
+		if errors.Is(ctx.Err(), context.Canceled) {
+			// Not the job's doing: a shutdown (asynq puts the task back), a
+			// lost lease (asynq retries it) or a cancel (the job has ended).
+			// Failing the job here would turn a worker restart into a failed
+			// job on its last attempt.
+			log.Info("stage interrupted", "err", err, "retry", retry)
+			return fmt.Errorf("%s: interrupted: %w", typ, err)
+		}
 		last := je.Permanent || retry >= maxRetry
 		if ctx.Err() != nil && !last {
 			// Canceled or timed out: the job row tells which. A canceled job
@@ -184,17 +209,20 @@ func (w *Worker) stage(typ string, fn stageFunc) asynq.Handler {
 	})
 }
 
-// fail ends a job as failed and tells its followers, once.
-func (w *Worker) fail(ctx context.Context, jobID string, je *Error) {
+// fail ends a job as failed and tells its followers, once. It reports
+// whether this call ended the job. When the store is unreachable the job
+// stays as it is and the reconciler fails it later.
+func (w *Worker) fail(ctx context.Context, jobID string, je *Error) bool {
 	ok, err := w.cfg.Store.Finish(ctx, jobID, store.Outcome{State: store.StateFailed, ErrorCode: je.Code, ErrorMessage: je.Message})
 	if err != nil {
 		w.log.Error("finish failed job", "job_id", jobID, "err", err)
-		return
+		return false
 	}
 	if ok {
 		w.publish(ctx, jobID, Event{Type: EventError, State: store.StateFailed, Error: &ErrorInfo{Code: je.Code, Message: je.Message}})
 		w.ended(ctx, jobID)
 	}
+	return ok
 }
 
 // ended runs what follows a job's terminal state: its webhook.
@@ -346,12 +374,18 @@ func (w *Worker) transcript(ctx context.Context, j *store.Job) error {
 	if err != nil {
 		return err
 	}
-	if j.CostSeconds == 0 && j.Duration <= 0 {
-		d := t.Duration
-		if err := w.cfg.Store.SetVideo(ctx, j.ID, j.VideoKey, j.Title, d); err != nil {
-			return err
+	if j.CostSeconds == 0 {
+		// Not priced yet: the duration was unknown until now, or an earlier
+		// attempt stored the duration and then failed to place the hold (a
+		// lost connection). Price is idempotent per job.
+		d := j.Duration
+		if d <= 0 {
+			d = t.Duration
+			if err := w.cfg.Store.SetVideo(ctx, j.ID, j.VideoKey, j.Title, d); err != nil {
+				return err
+			}
+			j.Duration = d
 		}
-		j.Duration = d
 		if d > w.cfg.MaxMediaSeconds {
 			return permanent(CodeMediaTooLong, fmt.Sprintf("the media is %s long; this server accepts at most %s",
 				fmtDuration(d), fmtDuration(w.cfg.MaxMediaSeconds)), nil)

@@ -58,6 +58,10 @@ func (w *Worker) speechToText(ctx context.Context, j *store.Job, v *store.Video)
 			return nil, err
 		}
 		j.Duration = dur
+	}
+	if j.CostSeconds == 0 {
+		// Price before spending anything on speech-to-text; a retry after a
+		// failed hold gets here with the duration already stored.
 		if err := w.price(ctx, j, dur); err != nil {
 			return nil, err
 		}

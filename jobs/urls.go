@@ -18,7 +18,17 @@ var (
 // CheckURL admits a video or image URL: http(s) only and, unless
 // allowPrivate, a host that resolves to public addresses only.
 func CheckURL(ctx context.Context, rawURL string, allowPrivate bool) error {
-	err := media.CheckURL(ctx, rawURL, allowPrivate)
+	return CheckURLPolicy(ctx, rawURL, URLPolicy{AllowPrivate: allowPrivate})
+}
+
+// URLPolicy decides which addresses may be fetched; the worker's egress
+// proxy enforces the same policy at connection time.
+type URLPolicy = media.NetPolicy
+
+// CheckURLPolicy is CheckURL under a policy that may admit some internal
+// ranges (EGRESS_ALLOW).
+func CheckURLPolicy(ctx context.Context, rawURL string, p URLPolicy) error {
+	err := p.CheckURL(ctx, rawURL)
 	switch {
 	case err == nil:
 		return nil

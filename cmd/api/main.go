@@ -105,10 +105,15 @@ func serve(ctx context.Context, cfg app.Config, log *slog.Logger) error {
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// Stop accepting, let requests in flight finish; streams still open
+	// after the time-out are cut (clients resume with Last-Event-ID).
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	return srv.Shutdown(sctx)
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+	}
+	return nil
 }
 
 func keys(ctx context.Context, cfg app.Config, args []string, stdout io.Writer) error {

@@ -38,7 +38,8 @@ func run() error {
 	}
 	log.Info("worker started", "concurrency", cfg.WorkerConcurrency)
 	<-ctx.Done()
-	log.Info("worker stopping: finishing running stages")
+	log.Info("worker stopping: finishing running stages", "timeout", cfg.ShutdownTimeout)
 	w.Stop()
+	log.Info("worker stopped")
 	return nil
 }

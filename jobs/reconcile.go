@@ -1,0 +1,182 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/recap/recap/store"
+)
+
+// Postgres is the source of truth for jobs; Redis only carries the next
+// step of each. The reconciler repairs the difference: a job that is not
+// terminal, has not changed for a while and has no task in any asynq state
+// (Redis restarted without persistence, a key evicted, a crash between a
+// commit and an enqueue) gets its stage enqueued again under the same task
+// id, so a duplicate is impossible. It is also the sweeper: a job whose
+// stage gave up (an archived task, when the handler could not record the
+// failure) or that has been active far longer than its stage may run is
+// failed, which releases its credit hold exactly once.
+
+// ReconcileStats counts what one pass did.
+type ReconcileStats struct {
+	// Checked is the number of stale jobs examined.
+	Checked int
+	// Requeued jobs had no task and got their stage enqueued again.
+	Requeued int
+	// Failed jobs were stuck and are now failed.
+	Failed int
+}
+
+// stagesFrom returns the stage a job's state implies, then the stages
+// after it, in pipeline order.
+func stagesFrom(state string) []string {
+	switch state {
+	case store.StateQueued, store.StateResolving:
+		return []string{TypeResolve, TypeTranscript, TypeSummary}
+	case store.StateTranscribing:
+		return []string{TypeTranscript, TypeSummary}
+	case store.StateSummarizing:
+		return []string{TypeSummary}
+	}
+	return nil
+}
+
+// stuckAfter is how long a job may go without an update while its stage
+// task is active before the sweeper calls it stuck: asynq enforces the
+// stage time-out and recovers tasks of dead workers well within this.
+func (w *Worker) stuckAfter(typ string) time.Duration {
+	return time.Duration(w.cfg.StuckFactor)*w.cfg.Timeouts.of(typ) + w.cfg.ReconcileGrace
+}
+
+// Reconcile runs one pass over every non-terminal job not updated within
+// the grace period. It needs WorkerConfig.Inspector.
+func (w *Worker) Reconcile(ctx context.Context) (ReconcileStats, error) {
+	var st ReconcileStats
+	if w.cfg.Inspector == nil {
+		return st, errors.New("reconcile: no asynq inspector configured")
+	}
+	before := time.Now().Add(-w.cfg.ReconcileGrace)
+	var cur store.StaleCursor
+	for {
+		page, err := w.cfg.Store.StaleJobs(ctx, before, cur, 500)
+		if err != nil {
+			return st, fmt.Errorf("reconcile: %w", err)
+		}
+		for i := range page {
+			j := &page[i]
+			st.Checked++
+			if err := w.reconcileJob(ctx, j, &st); err != nil {
+				// Redis unreachable, most likely: acting on a half-read queue
+				// would requeue or fail jobs that are fine. Stop the pass.
+				return st, fmt.Errorf("reconcile job %s: %w", j.ID, err)
+			}
+		}
+		if len(page) < 500 {
+			return st, nil
+		}
+		last := page[len(page)-1]
+		cur = store.StaleCursor{UpdatedAt: last.UpdatedAt, ID: last.ID}
+	}
+}
+
+func (w *Worker) reconcileJob(ctx context.Context, j *store.Job, st *ReconcileStats) error {
+	stages := stagesFrom(j.State)
+	if len(stages) == 0 {
+		return nil
+	}
+	queue := w.cfg.QueuePrefix + queueOf(j)
+	log := w.log.With("job_id", j.ID, "state", j.State)
+	// Each stage enqueues the next before it completes, so checking in
+	// pipeline order cannot miss a live task that moved on meanwhile.
+	for _, typ := range stages {
+		info, err := w.cfg.Inspector.GetTaskInfo(queue, TaskID(j.ID, typ))
+		if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		switch info.State {
+		case asynq.TaskStateCompleted:
+			continue
+		case asynq.TaskStateArchived:
+			msg := fmt.Sprintf("the job's %s stage gave up after %d attempts", typ, info.Retried+1)
+			if info.LastErr != "" {
+				msg += ": " + info.LastErr
+			}
+			log.Warn("reconcile: failing job with an archived stage", "stage", typ, "last_err", info.LastErr)
+			if w.fail(context.WithoutCancel(ctx), j.ID, &Error{Code: CodeInternal, Message: msg}) {
+				st.Failed++
+			}
+			return nil
+		case asynq.TaskStateActive:
+			idle := time.Since(j.UpdatedAt)
+			if idle <= w.stuckAfter(typ) {
+				return nil
+			}
+			log.Warn("reconcile: failing stuck job", "stage", typ, "idle", idle)
+			msg := fmt.Sprintf("the job's %s stage made no progress for %s", typ, idle.Round(time.Second))
+			if w.fail(context.WithoutCancel(ctx), j.ID, &Error{Code: CodeInternal, Message: msg}) {
+				st.Failed++
+			}
+			_ = w.cfg.Inspector.CancelProcessing(info.ID)
+			return nil
+		default: // pending, scheduled, retry, aggregating: it will run
+			return nil
+		}
+	}
+	// No task anywhere. Enqueue the stage the state implies, unless the job
+	// moved while we looked (then a task exists again, or it ended).
+	cur, err := w.cfg.Store.Job(ctx, j.ID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	if store.Terminal(cur.State) || !cur.UpdatedAt.Equal(j.UpdatedAt) {
+		return nil
+	}
+	if err := w.next(ctx, cur, stages[0]); err != nil {
+		return err
+	}
+	log.Warn("reconcile: requeued a job missing from the queue", "stage", stages[0])
+	st.Requeued++
+	return nil
+}
+
+func queueOf(j *store.Job) string {
+	if j.Queue == "" {
+		return QueueInteractive
+	}
+	return j.Queue
+}
+
+// RunReconciler runs a pass at once and then every interval until ctx
+// ends. Passes are idempotent, so every worker may run one.
+func (w *Worker) RunReconciler(ctx context.Context, interval time.Duration) {
+	if interval <= 0 {
+		interval = time.Minute
+	}
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		st, err := w.Reconcile(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			w.log.Error("reconcile", "err", err, "checked", st.Checked, "requeued", st.Requeued, "failed", st.Failed)
+		case st.Requeued > 0 || st.Failed > 0:
+			w.log.Info("reconcile", "checked", st.Checked, "requeued", st.Requeued, "failed", st.Failed)
+		}
+		t.Reset(interval)
+	}
+}
