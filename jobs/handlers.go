@@ -49,7 +49,6 @@ type Media interface {
 	Subtitles(ctx context.Context, url string, info *media.Info, lang string) ([]media.Segment, media.SubtitleTrack, error)
 	DownloadAudio(ctx context.Context, url, dir string, progress func(float64)) (string, error)
 	Probe(ctx context.Context, path string) (float64, error)
-	ConvertForSpeech(ctx context.Context, in, out string) error
 	SplitAudio(ctx context.Context, path, dir string, maxChunk float64) ([]media.Chunk, error)
 }
 
@@ -164,9 +163,9 @@ func (w *Worker) stage(typ string, fn stageFunc) asynq.Handler {
 			return nil
 		}
 		je := asError(err)
-		retry, _ := asynq.GetRetryCount(ctx)
-		maxRetry, _ := asynq.GetMaxRetry(ctx)
-		last := je.Permanent || retry >= maxRetry
+		retry, ok1 := asynq.GetRetryCount(ctx)
+		maxRetry, ok2 := asynq.GetMaxRetry(ctx)
+		last := je.Permanent || (ok1 && ok2 && retry >= maxRetry)
 		if ctx.Err() != nil && !last {
 			// Canceled or timed out: the job row tells which. A canceled job
 			// is already terminal; a time-out is retried.
