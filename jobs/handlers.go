@@ -292,11 +292,10 @@ func (w *Worker) price(ctx context.Context, j *store.Job, duration float64) erro
 	if duration <= 0 {
 		return nil
 	}
-	if j.Kind == "answer" {
-		w.publish(ctx, j.ID, Event{Type: EventPriced})
-		return nil
-	}
-	if !j.Refresh && !w.cfg.PriceCachedTranscript {
+	// A follow-up question about a video whose transcript is stored costs
+	// no media minutes; so, when the operator says so, does any job whose
+	// transcript comes from the cache.
+	if !j.Refresh && (j.Kind == "answer" || !w.cfg.PriceCachedTranscript) {
 		if _, err := w.cfg.Store.LatestTranscript(ctx, j.VideoKey, j.AudioLanguage); err == nil {
 			w.publish(ctx, j.ID, Event{Type: EventPriced})
 			return nil
