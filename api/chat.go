@@ -122,7 +122,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	key := caller(r)
-	j := &store.Job{AccountID: key.AccountID, APIKeyID: key.ID, Queue: jobs.QueueInteractive, URL: p.URL, Prompt: p.Prompt,
+	j := &store.Job{AccountID: key.AccountID, APIKeyID: key.ID, Kind: "summary", Queue: jobs.QueueInteractive, URL: p.URL, Prompt: p.Prompt,
 		Model: model, AudioLanguage: p.AudioLanguage, OutputLanguage: p.OutputLanguage, Images: p.Images,
 		Stream: p.Stream, Refresh: p.Refresh}
 	if p.FollowUp {

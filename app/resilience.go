@@ -28,9 +28,6 @@ type Resilience struct {
 	// MaxRetry is how often a failing stage is retried before its job fails
 	// (MAX_RETRY, at least 1, default 5).
 	MaxRetry int
-	// RetryDelay, when positive, replaces asynq's exponential backoff with
-	// a fixed delay (RETRY_DELAY_SECONDS; tests use milliseconds).
-	RetryDelay time.Duration
 	// ReconcileInterval is how often each worker runs the reconciler
 	// (RECONCILE_INTERVAL_SECONDS, default 60); ReconcileGrace how long a
 	// job must go unchanged before it is looked at (RECONCILE_GRACE_SECONDS,
@@ -41,10 +38,6 @@ type Resilience struct {
 	// finish before it puts them back in the queue, and how long the API
 	// drains requests (SHUTDOWN_TIMEOUT_SECONDS, default 30).
 	ShutdownTimeout time.Duration
-	// MaxDownloadBytes caps one media download (MAX_DOWNLOAD_BYTES, default
-	// 2 GiB), enforced by yt-dlp, by watching the file, and by the egress
-	// proxy.
-	MaxDownloadBytes int64
 	// EgressAllow lists internal ranges the worker may fetch from even
 	// without ALLOW_PRIVATE_NETWORKS (EGRESS_ALLOW, comma-separated CIDRs or
 	// addresses), such as a media server on the operator's network.
@@ -70,12 +63,10 @@ func loadResilience(getenv func(string) string) (Resilience, []error) {
 		ResolveTimeout:    secs("RESOLVE_TIMEOUT_SECONDS", 180),
 		TranscriptTimeout: secs("TRANSCRIPT_TIMEOUT_SECONDS", 3*3600),
 		SummaryTimeout:    secs("SUMMARY_TIMEOUT_SECONDS", 1800),
-		RetryDelay:        secs("RETRY_DELAY_SECONDS", 0),
 		ReconcileInterval: secs("RECONCILE_INTERVAL_SECONDS", 60),
 		ReconcileGrace:    secs("RECONCILE_GRACE_SECONDS", 120),
 		ShutdownTimeout:   secs("SHUTDOWN_TIMEOUT_SECONDS", 30),
 		MaxRetry:          5,
-		MaxDownloadBytes:  2 << 30,
 	}
 	if v := strings.TrimSpace(getenv("MAX_RETRY")); v != "" {
 		n, err := strconv.Atoi(v)
@@ -83,14 +74,6 @@ func loadResilience(getenv func(string) string) (Resilience, []error) {
 			errs = append(errs, fmt.Errorf("MAX_RETRY=%q: want a positive integer", v))
 		} else {
 			r.MaxRetry = n
-		}
-	}
-	if v := strings.TrimSpace(getenv("MAX_DOWNLOAD_BYTES")); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n <= 0 {
-			errs = append(errs, fmt.Errorf("MAX_DOWNLOAD_BYTES=%q: want a positive integer", v))
-		} else {
-			r.MaxDownloadBytes = n
 		}
 	}
 	for _, s := range strings.Split(getenv("EGRESS_ALLOW"), ",") {
