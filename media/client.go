@@ -96,6 +96,9 @@ func New(cfg Config) (*Client, error) {
 		}
 		*b.path = p
 	}
+	if cfg.Egress != nil && cfg.Proxy != "" {
+		return nil, errors.New("media: set Proxy or Egress, not both")
+	}
 	if cfg.TempDir == "" {
 		cfg.TempDir = os.TempDir()
 	}
@@ -127,6 +130,9 @@ func (c *Client) ytdlpBaseArgs() []string {
 		"--no-color",
 		"--socket-timeout", strconv.Itoa(max(1, int(c.cfg.SocketTimeout.Seconds()))),
 	}
+	if c.cfg.Proxy != "" {
+		args = append(args, "--proxy", c.cfg.Proxy)
+	}
 	return args
 }
 
@@ -138,16 +144,13 @@ func (c *Client) ytdlpBaseArgs() []string {
 func (c *Client) runYtDlp(ctx context.Context, maxBytes int64, args []string, stdoutLine func(string)) procResult {
 	full := c.ytdlpBaseArgs()
 	var run *EgressRun
-	switch {
-	case c.cfg.Egress != nil:
+	if c.cfg.Egress != nil {
 		var err error
 		if run, err = c.cfg.Egress.Begin(maxBytes); err != nil {
 			return procResult{err: err}
 		}
 		defer run.End()
 		full = append(full, "--proxy", run.ProxyURL())
-	case c.cfg.Proxy != "":
-		full = append(full, "--proxy", c.cfg.Proxy)
 	}
 	full = append(full, args...)
 	res := c.run(ctx, c.cfg.YtDlpPath, full, stdoutLine)

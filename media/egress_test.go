@@ -284,17 +284,6 @@ func TestYtDlpOptionInjection(t *testing.T) {
 	}
 }
 
-func TestYtDlpBaseArgs(t *testing.T) {
-	t.Parallel()
-	c, _ := setup(t, media.Config{})
-	args := strings.Join(media.YtDlpBaseArgs(c), " ")
-	for _, want := range []string{"--ignore-config", "--no-plugin-dirs", "--no-playlist", "--no-exec", "--socket-timeout 30"} {
-		if !strings.Contains(args, want) {
-			t.Errorf("base args %q lack %q", args, want)
-		}
-	}
-}
-
 // ffmpeg and ffprobe only ever read local files: a URL handed to them is
 // a (missing) file name, and nothing connects to it.
 func TestFFmpegStaysOffline(t *testing.T) {
