@@ -25,5 +25,13 @@ vet:
 lint: vet
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest ./...
 
+FUZZTIME ?= 30s
+fuzz:           ## each fuzzer for FUZZTIME (their seed corpora also run in `make test`)
+	$(GO) test ./api   -run '^$$' -fuzz '^FuzzParseChatRequest$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./media -run '^$$' -fuzz '^FuzzCanonicalKey$$'      -fuzztime $(FUZZTIME)
+	$(GO) test ./media -run '^$$' -fuzz '^FuzzParseHostIP$$'       -fuzztime $(FUZZTIME)
+	$(GO) test ./media -run '^$$' -fuzz '^FuzzParseVTT$$'          -fuzztime $(FUZZTIME)
+	$(GO) test ./media -run '^$$' -fuzz '^FuzzParseSRT$$'          -fuzztime $(FUZZTIME)
+
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./summarize/ ./jobs/

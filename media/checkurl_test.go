@@ -135,3 +135,28 @@ func TestIsForbiddenIP(t *testing.T) {
 		t.Error("IsForbiddenIP(invalid) = false")
 	}
 }
+
+// FuzzParseHostIP: every host the URL check decodes as an address agrees
+// with the standard parser on the forms both accept, and the policy and
+// IsForbiddenIP agree on it.
+func FuzzParseHostIP(f *testing.F) {
+	for _, s := range []string{"127.0.0.1", "0x7f000001", "2130706433", "017700000001", "127.1", "0x7f.0.0.01",
+		"[::ffff:127.0.0.1]", "fe80::1%eth0", "169.254.169.254", "8.8.8.8", "example.com", "1.2.3.4.5", "0x", "00", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, host string) {
+		ip, ok := media.ParseHostIP(host)
+		if !ok {
+			return
+		}
+		if std, err := netip.ParseAddr(host); err == nil && std != ip {
+			t.Fatalf("ParseHostIP(%q) = %v, netip says %v", host, ip, std)
+		}
+		if got, want := (media.NetPolicy{}).Permits(ip), !media.IsForbiddenIP(ip); got != want {
+			t.Fatalf("Permits(%v) = %v, IsForbiddenIP says %v", ip, got, !want)
+		}
+		if !(media.NetPolicy{AllowPrivate: true}).Permits(ip) {
+			t.Fatalf("AllowPrivate refuses %v", ip)
+		}
+	})
+}

@@ -102,14 +102,14 @@ func normalize(u *url.URL) string {
 	}
 	host := strings.ToLower(u.Hostname())
 	if strings.Contains(host, ":") {
-		// An IPv6 zone is the one place a host holds "%", escaped in URLs.
-		b.WriteString("[" + strings.ReplaceAll(host, "%", "%25") + "]")
-	} else {
-		b.WriteString(host)
+		host = "[" + host + "]"
 	}
 	if p := u.Port(); p != "" && !(u.Scheme == "http" && p == "80") && !(u.Scheme == "https" && p == "443") {
-		b.WriteString(":" + p)
+		host += ":" + p
 	}
+	// Hostname() is unescaped (an IPv6 zone, or a name sent as %25):
+	// escape it again the way url.URL does, so the result parses back.
+	b.WriteString(strings.TrimPrefix((&url.URL{Host: host}).String(), "//"))
 	path := u.EscapedPath()
 	if path == "" {
 		path = "/"
