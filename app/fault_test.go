@@ -299,7 +299,12 @@ func TestFaultPostgresTerminated(t *testing.T) {
 
 	// The capture: once the hold exists the next update of the account is
 	// the capture in Finish (the fake LLM takes 3s, ample time to lock).
-	apptest.Poll(t, 2*time.Minute, "the hold", func() bool { return e.LedgerKinds(t, ids[0])["hold"] == 1 })
+	apptest.Poll(t, 2*time.Minute, "the hold", func() bool {
+		if j, _ := e.Store.Job(ctx, ids[0]); j != nil && store.Terminal(j.State) {
+			t.Fatalf("the job ended (%s %s) with ledger %v before the capture could be interrupted", j.State, j.ErrorMessage, e.LedgerKinds(t, ids[0]))
+		}
+		return e.LedgerKinds(t, ids[0])["hold"] == 1
+	})
 	tx = lockAccount(t, conn, e.KeyRow.AccountID)
 	if j, _ := e.Store.Job(ctx, ids[0]); store.Terminal(j.State) {
 		t.Fatalf("the job ended (%s) before the account was locked again", j.State)
