@@ -402,12 +402,11 @@ func (s *Server) streamJob(w http.ResponseWriter, r *http.Request, j *store.Job,
 			md := ev.Result.Markdown
 			// Deltas may be missing (a cache hit, a summary made by a job
 			// this one shared its stage with): send what was not sent.
+			// When the stored summary differs from what streamed (the
+			// summarizer repaired its chapter list), the client keeps what it
+			// has; GET /api/v1/jobs/{id} has the repaired text.
 			if rest, ok := strings.CutPrefix(md, sent.String()); ok && rest != "" {
 				if err := c.send(&chatContent{Content: rest}, nil, nil); err != nil {
-					return err
-				}
-			} else if !ok {
-				if err := c.send(&chatContent{Content: "\n\n" + md}, nil, nil); err != nil {
 					return err
 				}
 			}
