@@ -183,10 +183,13 @@ func (w *Worker) stage(typ string, fn stageFunc) asynq.Handler {
 		retry, ok1 := asynq.GetRetryCount(ctx)
 		maxRetry, ok2 := asynq.GetMaxRetry(ctx)
 		if errors.Is(ctx.Err(), context.Canceled) {
-			// Not the job's doing: a shutdown (asynq puts the task back), a
-			// lost lease (asynq retries it) or a cancel (the job has ended).
-			// Failing the job here would turn a worker restart into a failed
-			// job on its last attempt.
+			// Not the job's doing: a cancel (the job has ended: done), a
+			// shutdown (asynq puts the task back) or a lost lease (asynq
+			// retries it). Failing the job here would turn a worker restart
+			// into a failed job on its last attempt.
+			if cur, err2 := w.cfg.Store.Job(context.WithoutCancel(ctx), j.ID); err2 == nil && store.Terminal(cur.State) {
+				return nil
+			}
 			log.Info("stage interrupted", "err", err, "retry", retry)
 			return fmt.Errorf("%s: interrupted: %w", typ, err)
 		}
