@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/recap/recap/jobs"
+	"github.com/recap/recap/metrics"
 	"github.com/recap/recap/store"
 )
 
@@ -49,6 +50,8 @@ type Config struct {
 	PricedWait time.Duration
 	// Heartbeat is the SSE keep-alive interval (default 15s).
 	Heartbeat time.Duration
+	// Metrics records every request by route; nil records nothing.
+	Metrics *metrics.Metrics
 }
 
 // Server is the HTTP API.
@@ -81,7 +84,13 @@ func New(cfg Config) *Server {
 func (s *Server) Router() *mux.Router { return s.router }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Metrics != nil {
+		s.serveObserved(w, r)
+		return
+	}
+	s.router.ServeHTTP(w, r)
+}
 
 func (s *Server) routes() {
 	s.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errNotFound) })

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/recap/recap/api"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/media"
+	"github.com/recap/recap/metrics"
 	"github.com/recap/recap/store"
 	"github.com/recap/recap/summarize"
 )
@@ -39,6 +41,10 @@ type Deps struct {
 	Events    *jobs.Events
 	Jobs      *jobs.Client
 	Log       *slog.Logger
+	// Metrics is this process's Prometheus series (served at /metrics).
+	Metrics *metrics.Metrics
+
+	closers []func() error
 }
 
 // Connect opens Postgres (applying migrations) and Redis, failing fast
@@ -76,17 +82,22 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Deps, error) {
 		rdb.Close()
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
-	d := &Deps{Store: st, Redis: rdb, RedisOpt: aopt, Log: log,
+	d := &Deps{Store: st, Redis: rdb, RedisOpt: aopt, Log: log, Metrics: metrics.New(),
 		Asynq:     asynq.NewClient(aopt),
 		Inspector: asynq.NewInspector(aopt),
 		Events:    jobs.NewEvents(jobs.EventsConfig{Redis: rdb, Prefix: "recap:" + cfg.QueuePrefix}),
 	}
-	d.Jobs = jobs.NewClient(jobs.ClientConfig{Store: st, Asynq: d.Asynq, Events: d.Events, Inspector: d.Inspector, QueuePrefix: cfg.QueuePrefix})
+	d.Jobs = jobs.NewClient(jobs.ClientConfig{Store: st, Asynq: d.Asynq, Events: d.Events, Inspector: d.Inspector, QueuePrefix: cfg.QueuePrefix,
+		Metrics: d.Metrics})
+	watch(cfg, d)
 	return d, nil
 }
 
 // Close releases every connection.
 func (d *Deps) Close() {
+	for _, c := range d.closers {
+		c() //nolint:errcheck
+	}
 	d.Asynq.Close()
 	d.Inspector.Close()
 	d.Redis.Close()
@@ -95,7 +106,7 @@ func (d *Deps) Close() {
 
 // NewAPI builds the HTTP API.
 func NewAPI(cfg Config, d *Deps) *api.Server {
-	return api.New(api.Config{
+	s := api.New(api.Config{
 		Store:                d.Store,
 		Jobs:                 d.Jobs,
 		Logger:               d.Log,
@@ -103,7 +114,10 @@ func NewAPI(cfg Config, d *Deps) *api.Server {
 		DefaultModel:         cfg.LLMModel,
 		Models:               cfg.LLMModels,
 		SyncWait:             cfg.SyncWait,
+		Metrics:              d.Metrics,
 	})
+	mountOps(cfg, d, s)
+	return s
 }
 
 // NewWorker builds the asynq server and its stage handlers.
@@ -124,23 +138,41 @@ func NewWorker(cfg Config, d *Deps) (*asynq.Server, *jobs.Worker, error) {
 		STTConcurrency:        cfg.STTConcurrency,
 		WebhookSecret:         []byte(cfg.WebhookSecret),
 		AllowPrivateNetworks:  cfg.AllowPrivateNetworks,
+		Metrics:               d.Metrics,
+		StageConcurrency: map[string]int{jobs.TypeResolve: cfg.ResolveConcurrency,
+			jobs.TypeTranscript: cfg.TranscriptConcurrency, jobs.TypeSummary: cfg.SummaryConcurrency},
 	}
 	if cfg.LLMBaseURL != "" {
 		wc.LLM = summarize.New(summarize.Config{BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMAPIKey, Model: cfg.LLMModel,
-			Concurrency: cfg.LLMConcurrency, ContextTokens: cfg.LLMContextTokens})
+			Concurrency: cfg.LLMConcurrency, ContextTokens: cfg.LLMContextTokens,
+			HTTPClient: &http.Client{Transport: d.Metrics.Transport(metrics.ServiceLLM, nil)}})
 	}
 	if cfg.STTBaseURL != "" {
-		wc.Transcriber = media.NewTranscriber(media.TranscriberConfig{BaseURL: cfg.STTBaseURL, APIKey: cfg.STTAPIKey, Model: cfg.STTModel})
+		wc.Transcriber = media.NewTranscriber(media.TranscriberConfig{BaseURL: cfg.STTBaseURL, APIKey: cfg.STTAPIKey, Model: cfg.STTModel,
+			HTTPClient: &http.Client{Transport: d.Metrics.Transport(metrics.ServiceSTT, nil)}})
 	}
 	w := jobs.NewWorker(wc)
-	srv := asynq.NewServer(d.RedisOpt, asynq.Config{
-		Concurrency:     cfg.WorkerConcurrency,
-		Queues:          jobs.Queues(cfg.QueuePrefix),
+	return newServer(cfg, d, cfg.WorkerConcurrency, mainQueues(cfg)), w, nil
+}
+
+// mainQueues are the queues of the main worker pool: all of them, weighed,
+// unless batch jobs have a pool of their own (BATCH_CONCURRENCY).
+func mainQueues(cfg Config) map[string]int {
+	q := jobs.Queues(cfg.QueuePrefix)
+	if cfg.BatchConcurrency > 0 {
+		delete(q, cfg.QueuePrefix+jobs.QueueBatch)
+	}
+	return q
+}
+
+func newServer(cfg Config, d *Deps, concurrency int, queues map[string]int) *asynq.Server {
+	return asynq.NewServer(d.RedisOpt, asynq.Config{
+		Concurrency:     concurrency,
+		Queues:          queues,
 		ShutdownTimeout: 30 * time.Second,
 		Logger:          asynqLogger{d.Log},
 		LogLevel:        asynq.WarnLevel,
 	})
-	return srv, w, nil
 }
 
 // asynqLogger routes asynq's logs through slog.
@@ -155,6 +187,8 @@ func (a asynqLogger) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...)) }
 // WorkerHandle is a started worker.
 type WorkerHandle struct {
 	srv *asynq.Server
+	// batch is the batch pool when BATCH_CONCURRENCY gives it its own.
+	batch *asynq.Server
 	// Worker is the stage handlers.
 	Worker *jobs.Worker
 }
@@ -168,9 +202,23 @@ func StartWorker(cfg Config, d *Deps) (*WorkerHandle, error) {
 	if err := srv.Start(w.Mux()); err != nil {
 		return nil, err
 	}
-	return &WorkerHandle{srv: srv, Worker: w}, nil
+	h := &WorkerHandle{srv: srv, Worker: w}
+	if cfg.BatchConcurrency > 0 {
+		// Its own Mux gives the batch pool its own stage caps too.
+		h.batch = newServer(cfg, d, cfg.BatchConcurrency, map[string]int{cfg.QueuePrefix + jobs.QueueBatch: 1})
+		if err := h.batch.Start(w.Mux()); err != nil {
+			srv.Shutdown()
+			return nil, err
+		}
+	}
+	return h, nil
 }
 
 // Stop stops taking tasks and waits for running ones (up to the shutdown
 // time-out, after which they go back to the queue).
-func (h *WorkerHandle) Stop() { h.srv.Shutdown() }
+func (h *WorkerHandle) Stop() {
+	if h.batch != nil {
+		h.batch.Shutdown()
+	}
+	h.srv.Shutdown()
+}

@@ -44,6 +44,18 @@ type Config struct {
 	LogFormat             string
 	LogLevel              string
 	WebhookSecret         string
+
+	// AdminToken guards /admin (asynqmon and the admin API); empty turns
+	// them off.
+	AdminToken string
+	// BatchConcurrency, when set, gives batch jobs a worker pool of their
+	// own, so WorkerConcurrency slots always remain for interactive ones.
+	BatchConcurrency int
+	// ResolveConcurrency, TranscriptConcurrency and SummaryConcurrency cap
+	// each stage's concurrent runs per pool; 0 = no cap of its own.
+	ResolveConcurrency    int
+	TranscriptConcurrency int
+	SummaryConcurrency    int
 }
 
 // Load reads the configuration through getenv (os.Getenv in main).
@@ -106,6 +118,11 @@ func Load(getenv func(string) string) (Config, error) {
 		LogFormat:             str("LOG_FORMAT", "json"),
 		LogLevel:              str("LOG_LEVEL", "info"),
 		WebhookSecret:         str("WEBHOOK_SECRET", ""),
+		AdminToken:            str("ADMIN_TOKEN", ""),
+		BatchConcurrency:      num("BATCH_CONCURRENCY", 0),
+		ResolveConcurrency:    num("RESOLVE_CONCURRENCY", 0),
+		TranscriptConcurrency: num("TRANSCRIPT_CONCURRENCY", 0),
+		SummaryConcurrency:    num("SUMMARY_CONCURRENCY", 0),
 	}
 	for _, m := range strings.Split(str("LLM_MODELS", ""), ",") {
 		if m = strings.TrimSpace(m); m != "" {

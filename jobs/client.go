@@ -8,6 +8,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/recap/recap/metrics"
 	"github.com/recap/recap/store"
 )
 
@@ -29,6 +30,8 @@ type ClientConfig struct {
 	QueuePrefix string
 	Timeouts    Timeouts
 	MaxRetry    int
+	// Metrics counts canceled jobs; nil records nothing.
+	Metrics *metrics.Metrics
 }
 
 // Client submits and cancels jobs; the API uses it.
@@ -106,6 +109,7 @@ func (c *Client) Cancel(ctx context.Context, j *store.Job) (bool, error) {
 	if err != nil || !ok {
 		return ok, err
 	}
+	c.cfg.Metrics.JobFinished(store.StateCanceled, CodeCanceled)
 	c.cfg.Events.Publish(ctx, j.ID, Event{Type: EventError, State: store.StateCanceled, Error: &ErrorInfo{Code: CodeCanceled, Message: "the job was canceled"}}) //nolint:errcheck
 	if err := enqueueWebhook(ctx, c.cfg.Asynq, c.cfg.QueuePrefix, j); err != nil {
 		return true, err

@@ -16,6 +16,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/recap/recap/media"
+	"github.com/recap/recap/metrics"
 	"github.com/recap/recap/store"
 	"github.com/recap/recap/summarize"
 )
@@ -95,6 +96,12 @@ type WorkerConfig struct {
 	WebhookSecret []byte
 	// AllowPrivateNetworks lets webhooks reach private addresses.
 	AllowPrivateNetworks bool
+	// Metrics receives stage durations, media failures, tokens and audio
+	// seconds; nil records nothing.
+	Metrics *metrics.Metrics
+	// StageConcurrency caps the concurrent runs of a stage (by task type)
+	// in one worker pool; a missing or zero entry leaves it uncapped.
+	StageConcurrency map[string]int
 }
 
 // Worker holds the stage handlers.
@@ -122,12 +129,14 @@ func NewWorker(cfg WorkerConfig) *Worker {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	cfg.instrument()
 	return &Worker{cfg: cfg, log: cfg.Logger, webhooks: webhookClient(cfg.AllowPrivateNetworks)}
 }
 
 // Mux returns an asynq handler serving every stage.
 func (w *Worker) Mux() *asynq.ServeMux {
 	mux := asynq.NewServeMux()
+	mux.Use(w.limit(), w.observe)
 	mux.Handle(TypeResolve, w.stage(TypeResolve, w.resolve))
 	mux.Handle(TypeTranscript, w.stage(TypeTranscript, w.transcript))
 	mux.Handle(TypeSummary, w.stage(TypeSummary, w.summary))
@@ -192,6 +201,7 @@ func (w *Worker) fail(ctx context.Context, jobID string, je *Error) {
 		return
 	}
 	if ok {
+		w.cfg.Metrics.JobFinished(store.StateFailed, je.Code)
 		w.publish(ctx, jobID, Event{Type: EventError, State: store.StateFailed, Error: &ErrorInfo{Code: je.Code, Message: je.Message}})
 		w.ended(ctx, jobID)
 	}
@@ -509,6 +519,7 @@ func (w *Worker) succeed(ctx context.Context, j *store.Job, summaryID *int64, r 
 		return err
 	}
 	if ok {
+		w.cfg.Metrics.JobFinished(store.StateSucceeded, "")
 		w.publish(ctx, j.ID, Event{Type: EventResult, State: store.StateSucceeded, Result: r})
 		if j.WebhookURL != "" {
 			w.ended(ctx, j.ID)
