@@ -66,7 +66,9 @@ func StartDev(ctx context.Context, cfg Config, log *slog.Logger, opts DevOptions
 	if opts.Minutes <= 0 {
 		opts.Minutes = 6000
 	}
-	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+	// Not private: the postgres account must reach pg/ inside it (which is;
+	// so is the key file).
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("dev: %w", err)
 	}
 	d = &Dev{KeyFile: filepath.Join(opts.Dir, "dev-key"), serveErr: make(chan error, 1)}

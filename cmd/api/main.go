@@ -5,6 +5,8 @@
 //	api keys create --name N --minutes M  create a key; prints the secret last
 //	api keys list | api keys revoke ID
 //	api credits grant --key ID --minutes M
+//	api dev                               API + worker in one process (embedded Redis, private Postgres)
+//	api demo [URL]                        summarize a video (default: the sample talk) with progress bars
 package main
 
 import (
@@ -60,6 +62,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return keys(ctx, cfg, args, stdout)
 	case "credits":
 		return credits(ctx, cfg, args, stdout)
+	case "dev":
+		return dev(ctx, cfg, stdout, stderr)
+	case "demo":
+		return demoCmd(ctx, cfg, args, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -73,7 +79,10 @@ const usage = `usage:
   api keys create --name NAME --minutes N [--rpm N] create a key (secret printed once, last line)
   api keys list                                    list keys
   api keys revoke ID                               revoke a key
-  api credits grant --key ID --minutes N           add credits to a key's account`
+  api credits grant --key ID --minutes N           add credits to a key's account
+  api dev                                          API + worker in one process; embedded Redis and a private
+                                                   PostgreSQL in .recap/ when REDIS_URL / DATABASE_URL are unset
+  api demo [URL]                                   summarize URL (default: the sample talk) in dev mode, with progress`
 
 func openStore(ctx context.Context, cfg app.Config) (*store.Store, error) {
 	if cfg.DatabaseURL == "" {
