@@ -124,6 +124,11 @@ func TestDevModeServesCompletionEndToEnd(t *testing.T) {
 		}
 	}
 
+	// A restart keeps the key and the history.
+	key := d.Key
+	// Closing waits for the worker's handlers, so their last lines are in.
+	d.Close()
+	closed = true
 	// Every stage line carries the job and the video; no line carries the key.
 	stages := 0
 	for _, line := range strings.Split(logs.String(), "\n") {
@@ -143,10 +148,6 @@ func TestDevModeServesCompletionEndToEnd(t *testing.T) {
 		t.Errorf("%d stage lines, want 3", stages)
 	}
 
-	// A restart keeps the key and the history.
-	key := d.Key
-	d.Close()
-	closed = true
 	var out2 bytes.Buffer
 	d2 := startDev(t, dir, &out2, io.Discard)
 	t.Cleanup(d2.Close)

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/hibiken/asynq"
 	"github.com/hibiken/asynqmon"
 
 	"github.com/recap/recap/api"
@@ -78,12 +77,22 @@ func watch(cfg Config, d *Deps) {
 		return nil
 	})
 	d.Metrics.Watch("redis", func(ctx context.Context, s *metrics.Stats) error {
+		// asynq knows a queue once a task was enqueued in it; the others are
+		// reported empty (GetQueueInfo has no sentinel error for them).
+		names, err := d.Inspector.Queues()
+		if err != nil {
+			return err
+		}
+		known := map[string]bool{}
+		for _, q := range names {
+			known[q] = true
+		}
 		for q := range jobs.Queues(cfg.QueuePrefix) {
-			qi, err := d.Inspector.GetQueueInfo(q)
-			if errors.Is(err, asynq.ErrQueueNotFound) {
+			if !known[q] {
 				s.Queues = append(s.Queues, metrics.QueueStat{Queue: q})
 				continue
 			}
+			qi, err := d.Inspector.GetQueueInfo(q)
 			if err != nil {
 				return err
 			}
