@@ -166,6 +166,7 @@ func (w *Worker) stage(typ string, fn stageFunc) asynq.Handler {
 			return nil
 		}
 		log := w.log.With("job_id", j.ID, "video_key", j.VideoKey, "stage", typ)
+		ctx = withLogger(ctx, log)
 		start := time.Now()
 		err = fn(ctx, j)
 		if err == nil {
@@ -197,7 +198,7 @@ func (w *Worker) stage(typ string, fn stageFunc) asynq.Handler {
 func (w *Worker) fail(ctx context.Context, jobID string, je *Error) {
 	ok, err := w.cfg.Store.Finish(ctx, jobID, store.Outcome{State: store.StateFailed, ErrorCode: je.Code, ErrorMessage: je.Message})
 	if err != nil {
-		w.log.Error("finish failed job", "job_id", jobID, "err", err)
+		w.logger(ctx, jobID).Error("finish failed job", "err", err)
 		return
 	}
 	if ok {
@@ -211,17 +212,17 @@ func (w *Worker) fail(ctx context.Context, jobID string, je *Error) {
 func (w *Worker) ended(ctx context.Context, jobID string) {
 	j, err := w.cfg.Store.Job(ctx, jobID)
 	if err != nil {
-		w.log.Error("ended job", "job_id", jobID, "err", err)
+		w.logger(ctx, jobID).Error("ended job", "err", err)
 		return
 	}
 	if err := enqueueWebhook(ctx, w.cfg.Asynq, w.cfg.QueuePrefix, j); err != nil {
-		w.log.Error("ended job", "job_id", jobID, "err", err)
+		w.logger(ctx, jobID).Error("ended job", "err", err)
 	}
 }
 
 func (w *Worker) publish(ctx context.Context, jobID string, ev Event) {
 	if _, err := w.cfg.Events.Publish(context.WithoutCancel(ctx), jobID, ev); err != nil {
-		w.log.Warn("publish event", "job_id", jobID, "err", err)
+		w.logger(ctx, jobID).Warn("publish event", "err", err)
 	}
 }
 

@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -210,4 +211,20 @@ func (cfg *WorkerConfig) instrument() {
 	if cfg.Extractive != nil {
 		cfg.Extractive = observedSummarizer{cfg.Extractive, m}
 	}
+}
+
+type logKey struct{}
+
+// withLogger carries a stage's logger (with its job_id, video_key and
+// stage) to the helpers the stage calls, so their lines carry them too.
+func withLogger(ctx context.Context, l *slog.Logger) context.Context {
+	return context.WithValue(ctx, logKey{}, l)
+}
+
+// logger is the stage's logger, or one naming the job outside a stage.
+func (w *Worker) logger(ctx context.Context, jobID string) *slog.Logger {
+	if l, ok := ctx.Value(logKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return w.log.With("job_id", jobID)
 }
