@@ -123,7 +123,7 @@ func NewAPI(cfg Config, d *Deps) *api.Server {
 // NewWorker builds the asynq server and its stage handlers.
 func NewWorker(cfg Config, d *Deps) (*asynq.Server, *jobs.Worker, error) {
 	m, err := media.New(media.Config{YtDlpPath: cfg.YtDlpPath, FFmpegPath: cfg.FFmpegPath, FFprobePath: cfg.FFprobePath,
-		TempDir: cfg.TempDir, MaxDuration: time.Duration(cfg.MaxMediaSeconds) * time.Second, Logger: d.Log})
+		TempDir: cfg.TempDir, MaxFileSize: cfg.MaxDownloadBytes, MaxDuration: time.Duration(cfg.MaxMediaSeconds) * time.Second, Logger: d.Log})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -166,13 +166,17 @@ func mainQueues(cfg Config) map[string]int {
 }
 
 func newServer(cfg Config, d *Deps, concurrency int, queues map[string]int) *asynq.Server {
-	return asynq.NewServer(d.RedisOpt, asynq.Config{
+	acfg := asynq.Config{
 		Concurrency:     concurrency,
 		Queues:          queues,
 		ShutdownTimeout: 30 * time.Second,
 		Logger:          asynqLogger{d.Log},
 		LogLevel:        asynq.WarnLevel,
-	})
+	}
+	if cfg.RetryDelay > 0 {
+		acfg.RetryDelayFunc = func(int, error, *asynq.Task) time.Duration { return cfg.RetryDelay }
+	}
+	return asynq.NewServer(d.RedisOpt, acfg)
 }
 
 // asynqLogger routes asynq's logs through slog.

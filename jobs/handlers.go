@@ -50,7 +50,6 @@ type Media interface {
 	Subtitles(ctx context.Context, url string, info *media.Info, lang string) ([]media.Segment, media.SubtitleTrack, error)
 	DownloadAudio(ctx context.Context, url, dir string, progress func(float64)) (string, error)
 	Probe(ctx context.Context, path string) (float64, error)
-	ConvertForSpeech(ctx context.Context, in, out string) error
 	SplitAudio(ctx context.Context, path, dir string, maxChunk float64) ([]media.Chunk, error)
 }
 
@@ -174,9 +173,9 @@ func (w *Worker) stage(typ string, fn stageFunc) asynq.Handler {
 			return nil
 		}
 		je := asError(err)
-		retry, _ := asynq.GetRetryCount(ctx)
-		maxRetry, _ := asynq.GetMaxRetry(ctx)
-		last := je.Permanent || retry >= maxRetry
+		retry, ok1 := asynq.GetRetryCount(ctx)
+		maxRetry, ok2 := asynq.GetMaxRetry(ctx)
+		last := je.Permanent || (ok1 && ok2 && retry >= maxRetry)
 		if ctx.Err() != nil && !last {
 			// Canceled or timed out: the job row tells which. A canceled job
 			// is already terminal; a time-out is retried.
@@ -304,11 +303,10 @@ func (w *Worker) price(ctx context.Context, j *store.Job, duration float64) erro
 	if duration <= 0 {
 		return nil
 	}
-	if j.Kind == "answer" {
-		w.publish(ctx, j.ID, Event{Type: EventPriced})
-		return nil
-	}
-	if !j.Refresh && !w.cfg.PriceCachedTranscript {
+	// A follow-up question about a video whose transcript is stored costs
+	// no media minutes; so, when the operator says so, does any job whose
+	// transcript comes from the cache.
+	if !j.Refresh && (j.Kind == "answer" || !w.cfg.PriceCachedTranscript) {
 		if _, err := w.cfg.Store.LatestTranscript(ctx, j.VideoKey, j.AudioLanguage); err == nil {
 			w.publish(ctx, j.ID, Event{Type: EventPriced})
 			return nil

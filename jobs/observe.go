@@ -138,12 +138,6 @@ func (o observedMedia) Probe(ctx context.Context, path string) (float64, error) 
 	return d, err
 }
 
-func (o observedMedia) ConvertForSpeech(ctx context.Context, in, out string) error {
-	err := o.Media.ConvertForSpeech(ctx, in, out)
-	o.fail(ctx, toolFFmpeg, err)
-	return err
-}
-
 func (o observedMedia) SplitAudio(ctx context.Context, path, dir string, maxChunk float64) ([]media.Chunk, error) {
 	cs, err := o.Media.SplitAudio(ctx, path, dir, maxChunk)
 	o.fail(ctx, toolFFmpeg, err)
