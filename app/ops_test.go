@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/recap/recap/app"
 	"github.com/recap/recap/app/apptest"
@@ -292,4 +293,28 @@ func TestHealthAndReadiness(t *testing.T) {
 	if r.status != http.StatusServiceUnavailable || got.Status != "unavailable" || !strings.Contains(got.Checks["migrations"], "001_init.sql") {
 		t.Fatalf("/readyz with a pending migration: %d %+v", r.status, got)
 	}
+}
+
+// TestBatchPool gives batch jobs their own pool: both queues are served.
+func TestBatchPool(t *testing.T) {
+	t.Parallel()
+	e := apptest.Start(t, apptest.Options{Configure: func(c *app.Config) {
+		c.WorkerConcurrency, c.BatchConcurrency, c.TranscriptConcurrency = 1, 1, 1
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	id := createJob(t, e, e.Host.PageURL())
+	resp, err := e.Client.Chat.Completions.New(ctx, userMessage(e.Host.PageURL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSummary(t, resp.Choices[0].Message.Content)
+	var last jobs.Event
+	if err := e.Deps.Events.Follow(ctx, id, "0", time.Second, nil, func(ev jobs.Event) error { last = ev; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if last.Type != jobs.EventResult {
+		t.Fatalf("the batch job ended with %+v", last)
+	}
+	checkSummary(t, last.Result.Markdown)
 }
