@@ -103,6 +103,7 @@ func NewAPI(cfg Config, d *Deps) *api.Server {
 		DefaultModel:         cfg.LLMModel,
 		Models:               cfg.LLMModels,
 		SyncWait:             cfg.SyncWait,
+		Limiter:              api.NewRateLimiter(d.Redis, "recap:"+cfg.QueuePrefix, cfg.RateLimitRPM),
 	})
 }
 

@@ -44,6 +44,8 @@ type Config struct {
 	LogFormat             string
 	LogLevel              string
 	WebhookSecret         string
+	// RateLimitRPM is the requests per minute of keys created without --rpm.
+	RateLimitRPM int
 }
 
 // Load reads the configuration through getenv (os.Getenv in main).
@@ -106,6 +108,7 @@ func Load(getenv func(string) string) (Config, error) {
 		LogFormat:             str("LOG_FORMAT", "json"),
 		LogLevel:              str("LOG_LEVEL", "info"),
 		WebhookSecret:         str("WEBHOOK_SECRET", ""),
+		RateLimitRPM:          num("RATE_LIMIT_RPM", 600),
 	}
 	for _, m := range strings.Split(str("LLM_MODELS", ""), ",") {
 		if m = strings.TrimSpace(m); m != "" {
@@ -123,6 +126,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.STTConcurrency == 0 {
 		c.STTConcurrency = 1
+	}
+	if c.RateLimitRPM == 0 {
+		c.RateLimitRPM = 600
 	}
 	if c.WorkerConcurrency == 0 {
 		c.WorkerConcurrency = 1

@@ -106,8 +106,16 @@ func scanJob(row pgx.Row) (*Job, error) {
 	return &j, nil
 }
 
+// querier is what both the pool and a transaction offer, so a write can
+// run alone or inside an idempotent request's transaction.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
 // CreateJob inserts a queued job and sets its ID and timestamps.
-func (s *Store) CreateJob(ctx context.Context, j *Job) error {
+func (s *Store) CreateJob(ctx context.Context, j *Job) error { return createJob(ctx, s.pool, j) }
+
+func createJob(ctx context.Context, q querier, j *Job) error {
 	if j.Kind == "" {
 		j.Kind = "summary"
 	}
@@ -120,7 +128,7 @@ func (s *Store) CreateJob(ctx context.Context, j *Job) error {
 	if j.APIKeyID != 0 {
 		keyID = j.APIKeyID
 	}
-	err := s.pool.QueryRow(ctx, `INSERT INTO jobs (id, account_id, api_key_id, kind, queue, url, video_key, prompt, model,
+	err := q.QueryRow(ctx, `INSERT INTO jobs (id, account_id, api_key_id, kind, queue, url, video_key, prompt, model,
 		audio_language, output_language, images, history, stream, refresh, webhook_url, request_hash)
 		VALUES (gen_random_uuid(), $1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)
 		RETURNING id, state, created_at, updated_at`,
@@ -357,12 +365,16 @@ func nonNilMsgs(s []Message) []Message {
 // CreateCachedJob records a job answered entirely from the summary cache:
 // it is born succeeded, costs nothing, and never touches the queue.
 func (s *Store) CreateCachedJob(ctx context.Context, j *Job, sm *Summary) error {
+	return createCachedJob(ctx, s.pool, j, sm)
+}
+
+func createCachedJob(ctx context.Context, q querier, j *Job, sm *Summary) error {
 	images, _ := json.Marshal(nonNil(j.Images))
 	var keyID any
 	if j.APIKeyID != 0 {
 		keyID = j.APIKeyID
 	}
-	err := s.pool.QueryRow(ctx, `INSERT INTO jobs (id, account_id, api_key_id, kind, queue, url, video_key, prompt, model,
+	err := q.QueryRow(ctx, `INSERT INTO jobs (id, account_id, api_key_id, kind, queue, url, video_key, prompt, model,
 		audio_language, output_language, images, stream, refresh, webhook_url, request_hash, state, progress,
 		transcript_id, summary_id, result_model, prompt_tokens, completion_tokens, resolved_at, transcribed_at, finished_at,
 		title, duration)
