@@ -122,7 +122,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	key := caller(r)
-	j := &store.Job{AccountID: key.AccountID, APIKeyID: key.ID, Queue: jobs.QueueInteractive, URL: p.URL, Prompt: p.Prompt,
+	j := &store.Job{AccountID: key.AccountID, APIKeyID: key.ID, Kind: "summary", Queue: jobs.QueueInteractive, URL: p.URL, Prompt: p.Prompt,
 		Model: model, AudioLanguage: p.AudioLanguage, OutputLanguage: p.OutputLanguage, Images: p.Images,
 		Stream: p.Stream, Refresh: p.Refresh}
 	if p.FollowUp {
@@ -487,12 +487,11 @@ func (s *Server) streamJob(w http.ResponseWriter, r *http.Request, j *store.Job,
 			md := ev.Result.Markdown
 			// Deltas may be missing (a cache hit, a summary made by a job
 			// this one shared its stage with): send what was not sent.
+			// When the stored summary differs from what streamed (the
+			// summarizer repaired its chapter list), the client keeps what it
+			// has; GET /api/v1/jobs/{id} has the repaired text.
 			if rest, ok := strings.CutPrefix(md, sent.String()); ok && rest != "" {
 				if err := c.send(&chatContent{Content: rest}, nil, nil); err != nil {
-					return err
-				}
-			} else if !ok {
-				if err := c.send(&chatContent{Content: "\n\n" + md}, nil, nil); err != nil {
 					return err
 				}
 			}

@@ -110,7 +110,7 @@ func NewAPI(cfg Config, d *Deps) *api.Server {
 // NewWorker builds the asynq server and its stage handlers.
 func NewWorker(cfg Config, d *Deps) (*asynq.Server, *jobs.Worker, error) {
 	m, err := media.New(media.Config{YtDlpPath: cfg.YtDlpPath, FFmpegPath: cfg.FFmpegPath, FFprobePath: cfg.FFprobePath,
-		TempDir: cfg.TempDir, MaxDuration: time.Duration(cfg.MaxMediaSeconds) * time.Second, Logger: d.Log})
+		TempDir: cfg.TempDir, MaxFileSize: cfg.MaxDownloadBytes, MaxDuration: time.Duration(cfg.MaxMediaSeconds) * time.Second, Logger: d.Log})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -134,13 +134,17 @@ func NewWorker(cfg Config, d *Deps) (*asynq.Server, *jobs.Worker, error) {
 		wc.Transcriber = media.NewTranscriber(media.TranscriberConfig{BaseURL: cfg.STTBaseURL, APIKey: cfg.STTAPIKey, Model: cfg.STTModel})
 	}
 	w := jobs.NewWorker(wc)
-	srv := asynq.NewServer(d.RedisOpt, asynq.Config{
+	acfg := asynq.Config{
 		Concurrency:     cfg.WorkerConcurrency,
 		Queues:          jobs.Queues(cfg.QueuePrefix),
 		ShutdownTimeout: 30 * time.Second,
 		Logger:          asynqLogger{d.Log},
 		LogLevel:        asynq.WarnLevel,
-	})
+	}
+	if cfg.RetryDelay > 0 {
+		acfg.RetryDelayFunc = func(int, error, *asynq.Task) time.Duration { return cfg.RetryDelay }
+	}
+	srv := asynq.NewServer(d.RedisOpt, acfg)
 	return srv, w, nil
 }
 

@@ -44,6 +44,12 @@ type Config struct {
 	LogFormat             string
 	LogLevel              string
 	WebhookSecret         string
+	// MaxDownloadBytes stops a download past the size a maximum-length
+	// media could have; default MAX_MEDIA_SECONDS × 160 KB/s.
+	MaxDownloadBytes int64
+	// RetryDelay, when set, replaces asynq's exponential backoff between
+	// retries with a fixed delay (tests use it; RETRY_DELAY_MS).
+	RetryDelay time.Duration
 	// RateLimitRPM is the requests per minute of keys created without --rpm.
 	RateLimitRPM int
 }
@@ -109,6 +115,11 @@ func Load(getenv func(string) string) (Config, error) {
 		LogLevel:              str("LOG_LEVEL", "info"),
 		WebhookSecret:         str("WEBHOOK_SECRET", ""),
 		RateLimitRPM:          num("RATE_LIMIT_RPM", 600),
+	}
+	c.RetryDelay = time.Duration(num("RETRY_DELAY_MS", 0)) * time.Millisecond
+	c.MaxDownloadBytes = int64(num("MAX_DOWNLOAD_BYTES", 0))
+	if c.MaxDownloadBytes == 0 {
+		c.MaxDownloadBytes = int64(c.MaxMediaSeconds) * 160 << 10
 	}
 	for _, m := range strings.Split(str("LLM_MODELS", ""), ",") {
 		if m = strings.TrimSpace(m); m != "" {

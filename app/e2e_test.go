@@ -222,3 +222,26 @@ func TestModels(t *testing.T) {
 		}
 	}
 }
+
+// TestNoSubtitlesSpeechToText: a video without subtitles is transcribed by
+// the speech-to-text service; the summary's timestamps come from its
+// segments.
+func TestNoSubtitlesSpeechToText(t *testing.T) {
+	t.Parallel()
+	e := apptest.Start(t, apptest.Options{STT: true})
+	resp, err := e.Client.Chat.Completions.New(context.Background(), userMessage(e.Host.NoSubsPageURL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := resp.Choices[0].Message.Content
+	if e.Fake.TranscriptionCalls() != 1 {
+		t.Fatalf("%d transcription calls", e.Fake.TranscriptionCalls())
+	}
+	// The fake transcribes in 5-second segments: their starts are the
+	// timestamps the summary must show.
+	for _, ts := range []string{"[00:00]", "[00:05]", "[00:10]", "[00:15]"} {
+		if !strings.Contains(content, ts) {
+			t.Errorf("summary lacks %s from the transcribed segments:\n%s", ts, content)
+		}
+	}
+}

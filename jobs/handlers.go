@@ -49,7 +49,6 @@ type Media interface {
 	Subtitles(ctx context.Context, url string, info *media.Info, lang string) ([]media.Segment, media.SubtitleTrack, error)
 	DownloadAudio(ctx context.Context, url, dir string, progress func(float64)) (string, error)
 	Probe(ctx context.Context, path string) (float64, error)
-	ConvertForSpeech(ctx context.Context, in, out string) error
 	SplitAudio(ctx context.Context, path, dir string, maxChunk float64) ([]media.Chunk, error)
 }
 
@@ -164,9 +163,9 @@ func (w *Worker) stage(typ string, fn stageFunc) asynq.Handler {
 			return nil
 		}
 		je := asError(err)
-		retry, _ := asynq.GetRetryCount(ctx)
-		maxRetry, _ := asynq.GetMaxRetry(ctx)
-		last := je.Permanent || retry >= maxRetry
+		retry, ok1 := asynq.GetRetryCount(ctx)
+		maxRetry, ok2 := asynq.GetMaxRetry(ctx)
+		last := je.Permanent || (ok1 && ok2 && retry >= maxRetry)
 		if ctx.Err() != nil && !last {
 			// Canceled or timed out: the job row tells which. A canceled job
 			// is already terminal; a time-out is retried.
@@ -290,17 +289,14 @@ func (w *Worker) video(ctx context.Context, j *store.Job) (*store.Video, error) 
 // price places the job's hold once its duration is known: whole minutes,
 // rounded up. A job whose duration is not known yet is priced later.
 //
-// Free: follow-up answers, a summary already in the cache (the job will
-// do no work), and, with PriceCachedTranscript off, a transcript that was
-// in the cache before the job was created. "Before the job" keeps the
+// Free: a follow-up question about a video whose transcript is stored, a
+// summary already in the cache (the job will do no work), and, with
+// PriceCachedTranscript off, a transcript that was in the cache before
+// the job was created. "Before the job" keeps the
 // decision the same on every retry and makes jobs that share one fresh
 // download all pay for it.
 func (w *Worker) price(ctx context.Context, j *store.Job, duration float64) error {
 	if duration <= 0 {
-		return nil
-	}
-	if j.Kind == "answer" {
-		w.publish(ctx, j.ID, Event{Type: EventPriced})
 		return nil
 	}
 	if !j.Refresh {
@@ -333,6 +329,9 @@ func (w *Worker) cachedForFree(ctx context.Context, j *store.Job) (bool, error) 
 	}
 	if err != nil {
 		return false, err
+	}
+	if j.Kind == "answer" {
+		return true, nil
 	}
 	if _, err := w.cfg.Store.FindSummary(ctx, t.ID, PromptHash(j.Prompt, j.Images), w.summaryModel(j), j.OutputLanguage); err == nil {
 		return true, nil

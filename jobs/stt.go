@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -62,29 +61,40 @@ func (w *Worker) speechToText(ctx context.Context, j *store.Job, v *store.Video)
 			return nil, err
 		}
 	}
+	// SplitAudio encodes each chunk straight to compact speech (mono 16 kHz
+	// Opus), so the download is decoded once and nothing is encoded twice.
 	w.publish(ctx, j.ID, Event{Type: EventProgress, Message: "Preparing audio for transcription…"})
-	speech := filepath.Join(dir, "speech.ogg")
-	if err := w.cfg.Media.ConvertForSpeech(ctx, path, speech); err != nil {
-		return nil, mediaError(err)
-	}
-	_ = os.Remove(path)
-	chunks, err := w.cfg.Media.SplitAudio(ctx, speech, dir, w.cfg.STTChunkSeconds)
+	chunks, err := w.cfg.Media.SplitAudio(ctx, path, dir, w.cfg.STTChunkSeconds)
 	if err != nil {
 		return nil, mediaError(err)
 	}
-	lang := j.AudioLanguage
-	done, err := w.cfg.Store.Chunks(ctx, j.VideoKey, lang)
+	all, err := w.transcribeChunks(ctx, j.ID, j.VideoKey, j.AudioLanguage, chunks)
+	if err != nil {
+		return nil, err
+	}
+	return &store.Transcript{VideoKey: j.VideoKey, Language: j.AudioLanguage, Source: "speech_to_text", Segments: all, Duration: dur}, nil
+}
+
+// transcribeChunks sends the chunks not stored yet to speech-to-text,
+// STTConcurrency at a time, stores each as it finishes, and stitches all
+// of them in order with their time offsets.
+func (w *Worker) transcribeChunks(ctx context.Context, jobID, videoKey, lang string, chunks []media.Chunk) ([]store.Segment, error) {
+	done, err := w.cfg.Store.Chunks(ctx, videoKey, lang)
 	if err != nil {
 		return nil, err
 	}
 	results := make([][]store.Segment, len(chunks))
 	var todo []media.Chunk
-	for _, c := range chunks {
+	for i, c := range chunks {
 		if d, ok := done[c.Index]; ok && math.Abs(d.Offset-c.Offset) < 0.5 {
-			results[c.Index] = d.Segments
+			results[i] = d.Segments
 			continue
 		}
 		todo = append(todo, c)
+	}
+	pos := make(map[int]int, len(chunks))
+	for i, c := range chunks {
+		pos[c.Index] = i
 	}
 	var (
 		mu       sync.Mutex
@@ -106,10 +116,10 @@ func (w *Worker) speechToText(ctx context.Context, j *store.Job, v *store.Video)
 			}
 			defer func() { <-sem }()
 			segs, err := w.cfg.Transcriber.Transcribe(ctx, c.Path, lang)
+			var abs []store.Segment
 			if err == nil {
-				abs := clampSegments(toStoreSegments(segs, c.Offset), c.Offset, c.Offset+c.Duration)
-				err = w.cfg.Store.SaveChunk(ctx, j.VideoKey, lang, store.Chunk{Index: c.Index, Offset: c.Offset, Duration: c.Duration, Segments: abs})
-				results[c.Index] = abs
+				abs = clampSegments(toStoreSegments(segs, c.Offset), c.Offset, c.Offset+c.Duration)
+				err = w.cfg.Store.SaveChunk(ctx, videoKey, lang, store.Chunk{Index: c.Index, Offset: c.Offset, Duration: c.Duration, Segments: abs})
 			}
 			mu.Lock()
 			defer mu.Unlock()
@@ -120,9 +130,10 @@ func (w *Worker) speechToText(ctx context.Context, j *store.Job, v *store.Video)
 				}
 				return
 			}
+			results[pos[c.Index]] = abs
 			finished++
 			pct := 100 * float64(finished) / float64(len(chunks))
-			w.publish(ctx, j.ID, Event{Type: EventProgress, Percent: pct, Message: fmt.Sprintf("Transcribing… %.0f%%", pct)})
+			w.publish(ctx, jobID, Event{Type: EventProgress, Percent: pct, Message: fmt.Sprintf("Transcribing… %.0f%%", pct)})
 		}(c)
 	}
 	wg.Wait()
@@ -132,12 +143,15 @@ func (w *Worker) speechToText(ctx context.Context, j *store.Job, v *store.Video)
 		}
 		return nil, &Error{Code: CodeUpstream, Message: "speech-to-text failed: " + firstErr.Error(), Err: firstErr}
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	var all []store.Segment
 	for _, r := range results {
 		all = append(all, r...)
 	}
 	sort.SliceStable(all, func(a, b int) bool { return all[a].Start < all[b].Start })
-	return &store.Transcript{VideoKey: j.VideoKey, Language: lang, Source: "speech_to_text", Segments: all, Duration: dur}, nil
+	return all, nil
 }
 
 // clampSegments keeps a chunk's segments inside the chunk and in order, so

@@ -102,7 +102,8 @@ func normalize(u *url.URL) string {
 	}
 	host := strings.ToLower(u.Hostname())
 	if strings.Contains(host, ":") {
-		b.WriteString("[" + host + "]")
+		// An IPv6 zone is the one place a host holds "%", escaped in URLs.
+		b.WriteString("[" + strings.ReplaceAll(host, "%", "%25") + "]")
 	} else {
 		b.WriteString(host)
 	}

@@ -68,6 +68,7 @@ func TestCanonicalKey(t *testing.T) {
 		{"generic fragment", "https://example.com/a#t=10", genericKey("https://example.com/a")},
 		{"generic path case kept", "https://example.com/Video/ABC", genericKey("https://example.com/Video/ABC")},
 		{"generic ipv6", "http://[2001:DB8::1]:80/x", genericKey("http://[2001:db8::1]/x")},
+		{"generic ipv6 zone", "http://[fe80::1%25eth0]/x", genericKey("http://[fe80::1%25eth0]/x")},
 		{"generic surrounding space", "  https://example.com/a  ", genericKey("https://example.com/a")},
 	}
 	for _, tt := range tests {
@@ -127,6 +128,8 @@ func FuzzCanonicalKey(f *testing.F) {
 		"https://b23.tv/xyz",
 		"HTTP://Example.com:80/a?b=1&a=2&utm_source=z#frag",
 		"http://[::1]:8080/x?%zz=1",
+		"http://[fe80::1%25Eth0]:80/x",
+		"http://user:p%40ss@Host.com/",
 		"http://0x7f000001/",
 		"ftp://x",
 		"",

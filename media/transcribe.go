@@ -31,6 +31,9 @@ type TranscriberConfig struct {
 	Timeout time.Duration
 }
 
+// DefaultSTTModel is the model used when TranscriberConfig.Model is empty.
+const DefaultSTTModel = "whisper-1"
+
 // Transcriber turns audio files into timed segments. It is safe for
 // concurrent use.
 type Transcriber struct {
@@ -42,7 +45,9 @@ type Transcriber struct {
 // everything comes from cfg.
 func NewTranscriber(cfg TranscriberConfig) *Transcriber {
 	if cfg.Model == "" {
-		cfg.Model = string(openai.AudioModelWhisper1)
+		// A plain string: the SDK marks its constant deprecated, yet every
+		// self-hosted OpenAI-compatible server answers to this name.
+		cfg.Model = DefaultSTTModel
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {

@@ -1,0 +1,228 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/recap/recap/app"
+	"github.com/recap/recap/app/apptest"
+	"github.com/recap/recap/jobs"
+	"github.com/recap/recap/media"
+	"github.com/recap/recap/summarize"
+	"github.com/recap/recap/summarize/summarizetest"
+)
+
+// BenchmarkCachedCompletions measures completions answered from the summary
+// cache: 50 concurrent clients with keep-alive, 2,000 requests per round.
+//
+//	go test ./app -run '^$' -bench CachedCompletions -benchtime 3x
+func BenchmarkCachedCompletions(b *testing.B) {
+	e := apptest.Start(b, apptest.Options{Configure: func(c *app.Config) { c.LogLevel = "error" }})
+	body := `{"model":"bibigpt","messages":[{"role":"user","content":"` + e.Host.PageURL() + `"}]}`
+	tr := &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}
+	client := &http.Client{Transport: tr}
+	call := func() (time.Duration, error) {
+		req, _ := http.NewRequest(http.MethodPost, e.URL+"/chat/completions", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+e.Key)
+		req.Header.Set("Content-Type", "application/json")
+		start := time.Now()
+		res, err := client.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			return 0, fmt.Errorf("status %d", res.StatusCode)
+		}
+		return time.Since(start), nil
+	}
+	if _, err := call(); err != nil { // fills the cache
+		b.Fatal(err)
+	}
+	const clients, perRound = 50, 2000
+	var all []time.Duration
+	var elapsed time.Duration
+	for b.Loop() {
+		lat := make([]time.Duration, perRound)
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := next.Add(1) - 1
+					if i >= perRound {
+						return
+					}
+					d, err := call()
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					lat[i] = d
+				}
+			}()
+		}
+		wg.Wait()
+		elapsed += time.Since(start)
+		all = append(all, lat...)
+	}
+	slices.Sort(all)
+	rps := float64(len(all)) / elapsed.Seconds()
+	p50, p99 := all[len(all)/2], all[len(all)*99/100]
+	b.ReportMetric(rps, "req/s")
+	b.ReportMetric(float64(p50.Microseconds())/1000, "p50_ms")
+	b.ReportMetric(float64(p99.Microseconds())/1000, "p99_ms")
+	fmt.Printf("\n| cached completions | clients | requests | req/s | p50 | p99 |\n|---|---|---|---|---|---|\n| %s | %d | %d | %.0f | %.1f ms | %.1f ms |\n",
+		"summary cache hit", clients, len(all), rps, float64(p50.Microseconds())/1000, float64(p99.Microseconds())/1000)
+}
+
+// fixedMedia stands in for yt-dlp with fixed latencies, so the batch
+// benchmark measures Recap, not the network.
+type fixedMedia struct {
+	resolve, subtitles time.Duration
+	busy               *atomic.Int64 // nanoseconds spent in externals
+}
+
+func (f fixedMedia) wait(ctx context.Context, d time.Duration) error {
+	f.busy.Add(int64(d))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (f fixedMedia) Resolve(ctx context.Context, url string) (*media.Info, error) {
+	if err := f.wait(ctx, f.resolve); err != nil {
+		return nil, err
+	}
+	return &media.Info{Title: "bench " + url, Duration: 60}, nil
+}
+
+func (f fixedMedia) Subtitles(ctx context.Context, url string, _ *media.Info, _ string) ([]media.Segment, media.SubtitleTrack, error) {
+	if err := f.wait(ctx, f.subtitles); err != nil {
+		return nil, media.SubtitleTrack{}, err
+	}
+	return []media.Segment{{Start: 1, End: 20, Text: "Welcome to " + url}, {Start: 21, End: 40, Text: "The middle part."}, {Start: 41, End: 59, Text: "The end."}},
+		media.SubtitleTrack{Lang: "en"}, nil
+}
+
+func (fixedMedia) DownloadAudio(context.Context, string, string, func(float64)) (string, error) {
+	return "", media.ErrUnsupported
+}
+func (fixedMedia) Probe(context.Context, string) (float64, error) { return 0, media.ErrUnsupported }
+func (fixedMedia) SplitAudio(context.Context, string, string, float64) ([]media.Chunk, error) {
+	return nil, media.ErrUnsupported
+}
+
+// BenchmarkBatch submits 1,000 URLs through POST /api/v1/jobs with fake
+// externals of fixed latency (resolve 100 ms, subtitles 100 ms, LLM 300 ms)
+// and 50 worker slots, and reports where the time goes.
+//
+//	go test ./app -run '^$' -bench Batch -benchtime 1x
+func BenchmarkBatch(b *testing.B) {
+	const n, slots = 1000, 50
+	const resolveD, subsD, llmD = 100 * time.Millisecond, 100 * time.Millisecond, 300 * time.Millisecond
+	e := apptest.Start(b, apptest.Options{NoWorker: true, Minutes: 10 * n})
+	fake := summarizetest.New(b, summarizetest.Options{Delay: llmD})
+	var external atomic.Int64
+	var handlerNs atomic.Int64
+	w := jobs.NewWorker(jobs.WorkerConfig{Store: e.Store, Events: e.Deps.Events, Asynq: e.Deps.Asynq, QueuePrefix: e.Config.QueuePrefix,
+		Media:      fixedMedia{resolve: resolveD, subtitles: subsD, busy: &external},
+		LLM:        summarize.New(summarize.Config{BaseURL: fake.URL(), APIKey: "x", Model: "fake-model"}),
+		Extractive: summarize.NewExtractive(summarize.ExtractiveConfig{}), PriceCachedTranscript: true,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	mux := w.Mux()
+	srv := asynq.NewServer(e.Deps.RedisOpt, asynq.Config{Concurrency: slots, Queues: jobs.Queues(e.Config.QueuePrefix),
+		LogLevel: asynq.ErrorLevel})
+	if err := srv.Start(asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+		start := time.Now()
+		err := mux.ProcessTask(ctx, t)
+		handlerNs.Add(int64(time.Since(start)))
+		return err
+	})); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(srv.Shutdown)
+	for b.Loop() {
+		urls := make([]string, n)
+		stamp := time.Now().UnixNano()
+		for i := range urls {
+			urls[i] = fmt.Sprintf("%s?batch=%d&v=%d", e.Host.PageURL(), stamp, i)
+		}
+		body, _ := json.Marshal(map[string]any{"urls": urls})
+		external.Store(0)
+		handlerNs.Store(0)
+		start := time.Now()
+		req, _ := http.NewRequest(http.MethodPost, e.URL+"/jobs", strings.NewReader(string(body)))
+		req.Header.Set("Authorization", "Bearer "+e.Key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var created struct {
+			Data []jobs.View `json:"data"`
+		}
+		_ = json.NewDecoder(res.Body).Decode(&created)
+		res.Body.Close()
+		submit := time.Since(start)
+		if len(created.Data) != n {
+			b.Fatalf("status %d, %d jobs", res.StatusCode, len(created.Data))
+		}
+		// Wait for the last job to end, watching the jobs table.
+		for {
+			var done int
+			if err := e.Store.Pool().QueryRow(context.Background(),
+				`SELECT count(*) FROM jobs WHERE state IN ('succeeded','failed','canceled') AND url LIKE $1`,
+				fmt.Sprintf("%%batch=%d&%%", stamp)).Scan(&done); err != nil {
+				b.Fatal(err)
+			}
+			if done == n {
+				break
+			}
+			time.Sleep(20 * time.Millisecond) // polling an observable state, not synchronizing
+		}
+		wall := time.Since(start)
+		var failed int
+		_ = e.Store.Pool().QueryRow(context.Background(), `SELECT count(*) FROM jobs WHERE state <> 'succeeded' AND url LIKE $1`,
+			fmt.Sprintf("%%batch=%d&%%", stamp)).Scan(&failed)
+		if failed > 0 {
+			b.Fatalf("%d jobs did not succeed", failed)
+		}
+		ext := time.Duration(external.Load()) + time.Duration(n)*llmD
+		ideal := ext / slots
+		handlers := time.Duration(handlerNs.Load())
+		inHandler := handlers - ext
+		overhead := wall - ideal
+		b.ReportMetric(float64(n)/wall.Seconds(), "jobs/s")
+		b.ReportMetric(100*overhead.Seconds()/wall.Seconds(), "overhead_%")
+		fmt.Printf("\n| batch of %d, %d worker slots | value |\n|---|---|\n", n, slots)
+		fmt.Printf("| wall time (POST → last job done) | %s |\n| throughput | %.1f jobs/s |\n", wall.Round(time.Millisecond), float64(n)/wall.Seconds())
+		fmt.Printf("| POST /api/v1/jobs (API: validate, insert, enqueue 1000) | %s |\n", submit.Round(time.Millisecond))
+		fmt.Printf("| external time (yt-dlp stand-in + LLM), summed | %s |\n", ext.Round(time.Millisecond))
+		fmt.Printf("| ideal wall time = external / slots | %s |\n", ideal.Round(time.Millisecond))
+		fmt.Printf("| Recap inside stage handlers (Postgres, Redis, enqueue), summed | %s (%.1f%% of handler time) |\n",
+			inHandler.Round(time.Millisecond), 100*inHandler.Seconds()/handlers.Seconds())
+		fmt.Printf("| Recap overhead = wall − ideal (API + queue + Postgres + idle slots) | %s (%.1f%% of wall) |\n",
+			overhead.Round(time.Millisecond), 100*overhead.Seconds()/wall.Seconds())
+	}
+}

@@ -1,0 +1,85 @@
+package media
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestPlanCuts(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		total    float64
+		window   float64
+		silences []silence
+		want     []float64
+	}{
+		{"fits", 50, 100, nil, []float64{0, 50}},
+		{"exact fit", 100, 100, nil, []float64{0, 100}},
+		{"no silences", 250, 100, nil, []float64{0, 100, 200, 250}},
+		{"longest silence in zone", 250, 100, []silence{{9, 11}, {79, 81}, {88, 92}, {98.5, 99.5}, {169, 171}, {184.5, 185.5}}, []float64{0, 90, 170, 250}},
+		{"later wins ties", 250, 100, []silence{{79, 81}, {89, 91}}, []float64{0, 90, 190, 250}},
+		{"silence before zone ignored", 150, 100, []silence{{49, 51}, {73, 75}}, []float64{0, 100, 150}},
+		{"silence past window ignored", 150, 100, []silence{{99, 102}}, []float64{0, 100, 150}},
+		{"silence at window end", 150, 100, []silence{{99, 101}}, []float64{0, 100, 150}},
+	}
+	for _, tt := range tests {
+		if got := planCuts(tt.total, tt.window, tt.silences); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s: planCuts = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestPickTracks(t *testing.T) {
+	t.Parallel()
+	info := &Info{
+		Language: "de",
+		Subtitles: []SubtitleTrack{
+			{Lang: "en", Ext: "srt"}, {Lang: "en", Ext: "vtt"}, {Lang: "fr", Ext: "vtt"},
+			{Lang: "live_chat", Ext: "json"}, {Lang: "ja", Ext: "ttml"},
+		},
+		AutoCaptions: []SubtitleTrack{
+			{Lang: "de-orig", Ext: "vtt", Auto: true}, {Lang: "de", Ext: "vtt", Auto: true}, {Lang: "en", Ext: "vtt", Auto: true},
+		},
+	}
+	tests := []struct {
+		lang string
+		want []string
+	}{
+		{"", []string{"en.vtt", "fr.vtt", "auto:de-orig.vtt", "auto:de.vtt", "auto:en.vtt"}},
+		{"de", []string{"auto:de-orig.vtt", "auto:de.vtt"}},
+		{"fr", []string{"fr.vtt"}},
+		{"ja", nil},
+	}
+	for _, tt := range tests {
+		var got []string
+		for _, tr := range pickTracks(info, tt.lang) {
+			s := tr.Lang + "." + tr.Ext
+			if tr.Auto {
+				s = "auto:" + s
+			}
+			got = append(got, s)
+		}
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("pickTracks(%q) = %v, want %v", tt.lang, got, tt.want)
+		}
+	}
+}
+
+func TestYtdlpBaseArgs(t *testing.T) {
+	t.Parallel()
+	c, err := New(Config{Proxy: "http://127.0.0.1:3128"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.ytdlpBaseArgs()
+	for _, want := range []string{"--ignore-config", "--no-plugin-dirs", "--no-playlist", "--socket-timeout", "--proxy"} {
+		found := false
+		for _, a := range got {
+			found = found || a == want
+		}
+		if !found {
+			t.Errorf("base args %v lack %s", got, want)
+		}
+	}
+}
