@@ -62,11 +62,15 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	scopes := k.Scopes
+	if scopes == nil {
+		scopes = []string{}
+	}
 	rpm := k.RPM
 	if rpm <= 0 && s.cfg.Limiter != nil {
 		rpm = s.cfg.Limiter.defaultRPM
 	}
-	writeJSON(w, http.StatusOK, meReply{Object: "me", KeyID: k.ID, KeyName: k.Name, KeyPrefix: k.Prefix, Scopes: k.Scopes,
+	writeJSON(w, http.StatusOK, meReply{Object: "me", KeyID: k.ID, KeyName: k.Name, KeyPrefix: k.Prefix, Scopes: scopes,
 		RateLimitRPM:   rpm,
 		BalanceMinutes: minutes(bal.Available), HeldMinutes: minutes(bal.Held), UsedThisMonthMinutes: minutes(bal.UsedThisMonth),
 		BalanceSeconds: bal.Available, HeldSeconds: bal.Held, UsedThisMonthSeconds: bal.UsedThisMonth})

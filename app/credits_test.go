@@ -303,9 +303,13 @@ func TestIdempotentJobs(t *testing.T) {
 	}
 }
 
-// awaitJob blocks until a job's event stream reaches its end.
+// awaitJob blocks until a job's event stream reaches its end; a job born
+// finished (a summary-cache hit) has no events.
 func awaitJob(t *testing.T, e *apptest.Env, id string) *store.Job {
 	t.Helper()
+	if j, err := e.Store.Job(context.Background(), id); err == nil && store.Terminal(j.State) {
+		return j
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := e.Deps.Events.Follow(ctx, id, "0", time.Second, nil, func(jobs.Event) error { return nil }); err != nil {
@@ -408,6 +412,10 @@ func TestSDKRetryPolicy(t *testing.T) {
 			func() error {
 				return cl.Post(ctx, "jobs", map[string]any{"urls": []string{e.Host.PageURL()}}, nil)
 			},
+			func() error {
+				_, err := cl.Chat.Completions.New(ctx, userMessage(e.Host.PageURL()), option.WithHeader("Idempotency-Key", "k1"))
+				return err
+			},
 		} {
 			before := c.total(broke)
 			err := send()
@@ -421,6 +429,9 @@ func TestSDKRetryPolicy(t *testing.T) {
 		}
 		if n := countRows(t, e, `SELECT count(*) FROM jobs j JOIN api_keys k ON k.account_id = j.account_id WHERE k.name = 'broke'`); n != 0 {
 			t.Fatalf("%d jobs created for an empty balance", n)
+		}
+		if n := countRows(t, e, `SELECT count(*) FROM idempotency_keys i JOIN api_keys k ON k.account_id = i.account_id WHERE k.name = 'broke'`); n != 0 {
+			t.Fatalf("a refused request's Idempotency-Key was kept")
 		}
 	})
 }
