@@ -82,14 +82,21 @@ func (s *Store) Idempotent(ctx context.Context, accountID int64, key string, req
 		}
 		return nil, false, fmt.Errorf("idempotent: %w", err)
 	}
+	if !replayed {
+		// Each new key clears a few expired ones, so the table stays about
+		// a day of keys without a separate job.
+		_, _ = s.PurgeIdempotencyKeys(ctx, 100)
+	}
 	return jobIDs, replayed, nil
 }
 
-// PurgeIdempotencyKeys deletes expired idempotency keys and reports how
-// many went. Expired keys are reclaimed on reuse anyway; this only keeps
-// the table small.
-func (s *Store) PurgeIdempotencyKeys(ctx context.Context, accountID int64) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE ($1 = 0 OR account_id = $1) AND expires_at <= now()`, accountID)
+// PurgeIdempotencyKeys deletes up to limit expired idempotency keys, the
+// oldest first, and reports how many went. Expired keys are reclaimed on
+// reuse anyway; this only keeps the table small.
+func (s *Store) PurgeIdempotencyKeys(ctx context.Context, limit int) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE (account_id, key) IN (
+		SELECT account_id, key FROM idempotency_keys WHERE expires_at <= now()
+		ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)`, limit)
 	if err != nil {
 		return 0, fmt.Errorf("purge idempotency keys: %w", err)
 	}

@@ -110,8 +110,23 @@ func TestIdempotent(t *testing.T) {
 		if err != nil || again || ids2[0] == ids[0] {
 			t.Fatalf("%v %v %v", ids2, again, err)
 		}
-		if n, err := s.PurgeIdempotencyKeys(ctx, k.AccountID); err != nil || n != 0 {
-			t.Fatalf("purged %d %v; the reclaimed key is live", n, err)
+		if _, err := s.Pool().Exec(ctx, `UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key = 'b'`); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.PurgeIdempotencyKeys(ctx, 100); err != nil || n != 1 {
+			t.Fatalf("purged %d %v; want the one expired key", n, err)
+		}
+		if n := countKeys(t, s, "e"); n != 1 {
+			t.Fatal("the reclaimed key was purged")
 		}
 	})
+}
+
+func countKeys(t *testing.T, s *store.Store, key string) int {
+	t.Helper()
+	var n int
+	if err := s.Pool().QueryRow(context.Background(), `SELECT count(*) FROM idempotency_keys WHERE key = $1`, key).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
