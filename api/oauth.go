@@ -323,7 +323,7 @@ code{background:#f3f3f3;padding:0 .2rem}
 <div class="box">
 <p><strong>{{.Req.Client.Name}}</strong> asks to use your Recap account. After you approve, you return to
 <code>{{.Req.RedirectURI}}</code>.</p>
-<form method="post" action="">
+<form method="post" action="authorize">
 {{range .Hidden}}<input type="hidden" name="{{index . 0}}" value="{{index . 1}}">
 {{end}}<p>It may:</p>
 {{range .ScopeRows}}<label><input type="checkbox" name="grant" value="{{.Name}}" checked> <strong>{{.Name}}</strong> — {{.Description}}</label>

@@ -584,3 +584,28 @@ func TestPricing(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamInsufficientQuota: a stream whose hold is refused is a plain
+// 429 before any byte of the stream, like a non-stream request.
+func TestStreamInsufficientQuota(t *testing.T) {
+	t.Parallel()
+	e := apptest.Start(t, apptest.Options{Minutes: 1})
+	url := e.Host.PageURL() + "?v=long"
+	seed(t, e, url, 90) // two minutes against a balance of one
+	for _, stream := range []bool{true, false} {
+		t.Run(fmt.Sprintf("stream=%v", stream), func(t *testing.T) {
+			body, _ := json.Marshal(map[string]any{"model": "bibigpt", "stream": stream,
+				"messages": []map[string]any{{"role": "user", "content": url}}})
+			res, b := call(t, http.MethodPost, e.URL+"/chat/completions", e.Key, string(body))
+			if res.StatusCode != 429 || errorCode(b) != "insufficient_quota" || res.Header.Get("X-Should-Retry") != "false" ||
+				!strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
+				t.Fatalf("%d %v %s", res.StatusCode, res.Header, b)
+			}
+		})
+	}
+	bal, err := e.Store.Balance(context.Background(), e.KeyRow.AccountID)
+	if err != nil || bal.Available != 60 || bal.Held != 0 {
+		t.Fatalf("balance %+v %v", bal, err)
+	}
+	storetest.CheckLedger(t, e.Store)
+}

@@ -7,9 +7,11 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -320,6 +322,29 @@ func TestOAuth(t *testing.T) {
 		if res.StatusCode != 200 || !strings.Contains(string(b), "Notes &lt;App&gt;") || !strings.Contains(string(b), `name="api_key"`) ||
 			res.Header.Get("X-Frame-Options") != "DENY" {
 			t.Fatalf("%d %v\n%s", res.StatusCode, res.Header, b)
+		}
+		// Submit the page's own form as a browser would: to its action,
+		// resolved against the page's URL, with its hidden fields.
+		m := regexp.MustCompile(`<form method="post" action="([^"]*)">`).FindStringSubmatch(string(b))
+		if m == nil {
+			t.Fatalf("no form:\n%s", b)
+		}
+		action, err := res.Request.URL.Parse(html.UnescapeString(m[1]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		form := url.Values{"api_key": {e.Key}, "decision": {"approve"}, "grant": {"read", "write"}}
+		for _, h := range regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`).FindAllStringSubmatch(string(b), -1) {
+			form.Add(html.UnescapeString(h[1]), html.UnescapeString(h[2]))
+		}
+		res, err = oauthHTTP.PostForm(action.String(), form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		loc, _ := url.Parse(res.Header.Get("Location"))
+		if res.StatusCode != http.StatusSeeOther || loc == nil || loc.Query().Get("code") == "" || loc.Query().Get("state") != "st-123" {
+			t.Fatalf("form post: %d %q", res.StatusCode, res.Header.Get("Location"))
 		}
 	})
 
