@@ -114,6 +114,7 @@ func NewAPI(cfg Config, d *Deps) *api.Server {
 		DefaultModel:         cfg.LLMModel,
 		Models:               cfg.LLMModels,
 		SyncWait:             cfg.SyncWait,
+		Limiter:              api.NewRateLimiter(d.Redis, "recap:"+cfg.QueuePrefix, cfg.RateLimitRPM),
 		Metrics:              d.Metrics,
 	})
 	mountOps(cfg, d, s)

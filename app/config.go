@@ -50,6 +50,8 @@ type Config struct {
 	// RetryDelay, when set, replaces asynq's exponential backoff between
 	// retries with a fixed delay (tests use it; RETRY_DELAY_MS).
 	RetryDelay time.Duration
+	// RateLimitRPM is the requests per minute of keys created without --rpm.
+	RateLimitRPM int
 
 	// AdminToken guards /admin (asynqmon and the admin API); empty turns
 	// them off.
@@ -124,6 +126,7 @@ func Load(getenv func(string) string) (Config, error) {
 		LogFormat:             str("LOG_FORMAT", "json"),
 		LogLevel:              str("LOG_LEVEL", "info"),
 		WebhookSecret:         str("WEBHOOK_SECRET", ""),
+		RateLimitRPM:          num("RATE_LIMIT_RPM", 600),
 		AdminToken:            str("ADMIN_TOKEN", ""),
 		BatchConcurrency:      num("BATCH_CONCURRENCY", 0),
 		ResolveConcurrency:    num("RESOLVE_CONCURRENCY", 0),
@@ -151,6 +154,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.STTConcurrency == 0 {
 		c.STTConcurrency = 1
+	}
+	if c.RateLimitRPM == 0 {
+		c.RateLimitRPM = 600
 	}
 	if c.WorkerConcurrency == 0 {
 		c.WorkerConcurrency = 1

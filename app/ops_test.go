@@ -22,8 +22,8 @@ type reply struct {
 	body   []byte
 }
 
-// call sends a request; auth, when set, decorates it (bearer, basic auth).
-func call(t *testing.T, method, url string, auth func(*http.Request)) reply {
+// opsCall sends a request; auth, when set, decorates it (bearer, basic auth).
+func opsCall(t *testing.T, method, url string, auth func(*http.Request)) reply {
 	t.Helper()
 	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
@@ -91,26 +91,26 @@ func TestAdminRequiresTheToken(t *testing.T) {
 		for name, auth := range map[string]func(*http.Request){
 			"none": nil, "wrong bearer": bearer("nope"), "wrong basic": basic("nope"), "api key": bearer(on.Key),
 		} {
-			r := call(t, http.MethodGet, on.Server.URL+path, auth)
+			r := opsCall(t, http.MethodGet, on.Server.URL+path, auth)
 			if r.status != http.StatusUnauthorized || !strings.Contains(r.header.Get("WWW-Authenticate"), "Basic") {
 				t.Errorf("%s with %s: status %d, WWW-Authenticate %q", path, name, r.status, r.header.Get("WWW-Authenticate"))
 			}
 		}
 		// Without ADMIN_TOKEN the routes do not exist, whatever is sent.
-		if r := call(t, http.MethodGet, off.Server.URL+path, bearer(token)); r.status != http.StatusNotFound {
+		if r := opsCall(t, http.MethodGet, off.Server.URL+path, bearer(token)); r.status != http.StatusNotFound {
 			t.Errorf("%s without ADMIN_TOKEN: status %d", path, r.status)
 		}
 	}
-	if r := call(t, http.MethodGet, on.Server.URL+"/admin/queues", basic(token)); r.status != 200 ||
+	if r := opsCall(t, http.MethodGet, on.Server.URL+"/admin/queues", basic(token)); r.status != 200 ||
 		!strings.Contains(r.header.Get("Content-Type"), "text/html") {
 		t.Errorf("asynqmon UI with basic auth: status %d, %s", r.status, r.header.Get("Content-Type"))
 	}
 	createJob(t, on, on.Host.PageURL())
-	r := call(t, http.MethodGet, on.Server.URL+"/admin/queues/api/queues", bearer(token))
+	r := opsCall(t, http.MethodGet, on.Server.URL+"/admin/queues/api/queues", bearer(token))
 	if r.status != 200 || !strings.Contains(string(r.body), on.Config.QueuePrefix+jobs.QueueBatch) {
 		t.Errorf("asynqmon queues: status %d: %s", r.status, r.body)
 	}
-	if r := call(t, http.MethodGet, on.Server.URL+"/admin/api/jobs", bearer(token)); r.status != 200 {
+	if r := opsCall(t, http.MethodGet, on.Server.URL+"/admin/api/jobs", bearer(token)); r.status != 200 {
 		t.Errorf("admin API with bearer: status %d: %s", r.status, r.body)
 	}
 }
@@ -125,15 +125,15 @@ func TestAdminAPISteersJobs(t *testing.T) {
 	task := jobs.TaskID(id, jobs.TypeResolve)
 	auth := bearer(token)
 
-	list := decode[struct{ Data []adminJob }](t, call(t, http.MethodGet, root+"?state=queued", auth))
+	list := decode[struct{ Data []adminJob }](t, opsCall(t, http.MethodGet, root+"?state=queued", auth))
 	if len(list.Data) != 1 || list.Data[0].ID != id || len(list.Data[0].Tasks) != 1 ||
 		list.Data[0].Tasks[0].State != "pending" || list.Data[0].Tasks[0].Type != jobs.TypeResolve {
 		t.Fatalf("queued jobs: %+v", list.Data)
 	}
-	if r := call(t, http.MethodGet, root+"?state=succeeded", auth); len(decode[struct{ Data []adminJob }](t, r).Data) != 0 {
+	if r := opsCall(t, http.MethodGet, root+"?state=succeeded", auth); len(decode[struct{ Data []adminJob }](t, r).Data) != 0 {
 		t.Errorf("succeeded jobs: %s", r.body)
 	}
-	if r := call(t, http.MethodGet, root+"?state=bogus", auth); r.status != 400 {
+	if r := opsCall(t, http.MethodGet, root+"?state=bogus", auth); r.status != 400 {
 		t.Errorf("bad state: status %d", r.status)
 	}
 
@@ -144,14 +144,14 @@ func TestAdminAPISteersJobs(t *testing.T) {
 	}
 	retry := func(wantStatus int) retried {
 		t.Helper()
-		r := call(t, http.MethodPost, root+"/"+id+"/retry", auth)
+		r := opsCall(t, http.MethodPost, root+"/"+id+"/retry", auth)
 		if r.status != wantStatus {
 			t.Fatalf("retry: status %d, want %d: %s", r.status, wantStatus, r.body)
 		}
 		return decode[retried](t, r)
 	}
 	// A pending stage is already on its way.
-	if r := call(t, http.MethodPost, root+"/"+id+"/retry", auth); r.status != http.StatusConflict || !strings.Contains(string(r.body), "not_retryable") {
+	if r := opsCall(t, http.MethodPost, root+"/"+id+"/retry", auth); r.status != http.StatusConflict || !strings.Contains(string(r.body), "not_retryable") {
 		t.Fatalf("retry of a pending job: status %d: %s", r.status, r.body)
 	}
 	// An archived stage runs again now.
@@ -169,11 +169,11 @@ func TestAdminAPISteersJobs(t *testing.T) {
 		t.Fatalf("retry of a lost stage: %+v", got)
 	}
 	// Cancel ends it once and removes its task.
-	c := decode[adminJob](t, call(t, http.MethodPost, root+"/"+id+"/cancel", auth))
+	c := decode[adminJob](t, opsCall(t, http.MethodPost, root+"/"+id+"/cancel", auth))
 	if c.State != "canceled" || len(c.Tasks) != 0 {
 		t.Fatalf("cancel: %+v", c)
 	}
-	if r := call(t, http.MethodPost, root+"/"+id+"/cancel", auth); r.status != http.StatusConflict {
+	if r := opsCall(t, http.MethodPost, root+"/"+id+"/cancel", auth); r.status != http.StatusConflict {
 		t.Errorf("second cancel: status %d", r.status)
 	}
 	// A canceled job is resubmitted as a new one.
@@ -182,10 +182,10 @@ func TestAdminAPISteersJobs(t *testing.T) {
 		got.Job.URL != e.Host.PageURL() || len(got.Job.Tasks) != 1 || got.Job.Tasks[0].State != "pending" {
 		t.Fatalf("retry of a canceled job: %+v", got)
 	}
-	if r := call(t, http.MethodGet, root+"/"+got.Job.ID, auth); r.status != 200 {
+	if r := opsCall(t, http.MethodGet, root+"/"+got.Job.ID, auth); r.status != 200 {
 		t.Errorf("get the new job: status %d", r.status)
 	}
-	if r := call(t, http.MethodGet, root+"/00000000-0000-0000-0000-000000000000", auth); r.status != 404 {
+	if r := opsCall(t, http.MethodGet, root+"/00000000-0000-0000-0000-000000000000", auth); r.status != 404 {
 		t.Errorf("unknown job: status %d", r.status)
 	}
 }
@@ -220,7 +220,7 @@ func TestMetricsAfterJobs(t *testing.T) {
 	// A stage's duration is recorded when its handler returns, which can be
 	// after the client got its answer: stopping the worker waits for that.
 	e.Worker.Stop()
-	r := call(t, http.MethodGet, e.Server.URL+"/metrics", nil)
+	r := opsCall(t, http.MethodGet, e.Server.URL+"/metrics", nil)
 	if r.status != 200 {
 		t.Fatalf("/metrics: status %d", r.status)
 	}
@@ -259,8 +259,8 @@ func TestMetricsAfterJobs(t *testing.T) {
 		}
 	}
 	// Unknown paths share one label value, so probes cannot grow the series.
-	call(t, http.MethodGet, e.Server.URL+"/no/such/path", nil)
-	body = string(call(t, http.MethodGet, e.Server.URL+"/metrics", nil).body)
+	opsCall(t, http.MethodGet, e.Server.URL+"/no/such/path", nil)
+	body = string(opsCall(t, http.MethodGet, e.Server.URL+"/metrics", nil).body)
 	if metricValue(body, `recap_http_requests_total{code="200",method="GET",route="/metrics"}`) != 1 {
 		t.Error("the first scrape was not counted")
 	}
@@ -273,14 +273,14 @@ func TestMetricsAfterJobs(t *testing.T) {
 func TestHealthAndReadiness(t *testing.T) {
 	t.Parallel()
 	e := apptest.Start(t, apptest.Options{NoWorker: true})
-	if r := call(t, http.MethodGet, e.Server.URL+"/healthz", nil); r.status != 200 {
+	if r := opsCall(t, http.MethodGet, e.Server.URL+"/healthz", nil); r.status != 200 {
 		t.Errorf("/healthz: %d", r.status)
 	}
 	type ready struct {
 		Status string            `json:"status"`
 		Checks map[string]string `json:"checks"`
 	}
-	got := decode[ready](t, call(t, http.MethodGet, e.Server.URL+"/readyz", nil))
+	got := decode[ready](t, opsCall(t, http.MethodGet, e.Server.URL+"/readyz", nil))
 	if got.Status != "ready" || got.Checks["postgres"] != "ok" || got.Checks["redis"] != "ok" || got.Checks["migrations"] != "ok" {
 		t.Fatalf("/readyz: %+v", got)
 	}
@@ -288,7 +288,7 @@ func TestHealthAndReadiness(t *testing.T) {
 	if _, err := e.Store.Pool().Exec(context.Background(), `DELETE FROM schema_migrations WHERE name = '001_init.sql'`); err != nil {
 		t.Fatal(err)
 	}
-	r := call(t, http.MethodGet, e.Server.URL+"/readyz", nil)
+	r := opsCall(t, http.MethodGet, e.Server.URL+"/readyz", nil)
 	got = decode[ready](t, r)
 	if r.status != http.StatusServiceUnavailable || got.Status != "unavailable" || !strings.Contains(got.Checks["migrations"], "001_init.sql") {
 		t.Fatalf("/readyz with a pending migration: %d %+v", r.status, got)

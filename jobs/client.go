@@ -58,6 +58,13 @@ func (c *Client) Submit(ctx context.Context, j *store.Job) error {
 	if err := c.cfg.Store.CreateJob(ctx, j); err != nil {
 		return err
 	}
+	return c.Start(ctx, j)
+}
+
+// Start announces and enqueues a job already stored (by Submit, or in an
+// idempotent request's transaction). When the enqueue fails, the job is
+// failed at once so nothing stays accepted but unqueued.
+func (c *Client) Start(ctx context.Context, j *store.Job) error {
 	if _, err := c.cfg.Events.Publish(ctx, j.ID, Event{Type: EventState, State: store.StateQueued}); err != nil {
 		c.abandon(ctx, j.ID, err)
 		return err

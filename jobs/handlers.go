@@ -299,15 +299,23 @@ func (w *Worker) video(ctx context.Context, j *store.Job) (*store.Video, error) 
 
 // price places the job's hold once its duration is known: whole minutes,
 // rounded up. A job whose duration is not known yet is priced later.
+//
+// Free: a follow-up question about a video whose transcript is stored, a
+// summary already in the cache (the job will do no work), and, with
+// PriceCachedTranscript off, a transcript that was in the cache before
+// the job was created. "Before the job" keeps the
+// decision the same on every retry and makes jobs that share one fresh
+// download all pay for it.
 func (w *Worker) price(ctx context.Context, j *store.Job, duration float64) error {
 	if duration <= 0 {
 		return nil
 	}
-	// A follow-up question about a video whose transcript is stored costs
-	// no media minutes; so, when the operator says so, does any job whose
-	// transcript comes from the cache.
-	if !j.Refresh && (j.Kind == "answer" || !w.cfg.PriceCachedTranscript) {
-		if _, err := w.cfg.Store.LatestTranscript(ctx, j.VideoKey, j.AudioLanguage); err == nil {
+	if !j.Refresh {
+		free, err := w.cachedForFree(ctx, j)
+		if err != nil {
+			return err
+		}
+		if free {
 			w.publish(ctx, j.ID, Event{Type: EventPriced})
 			return nil
 		}
@@ -322,6 +330,26 @@ func (w *Worker) price(ctx context.Context, j *store.Job, duration float64) erro
 	j.CostSeconds = cost
 	w.publish(ctx, j.ID, Event{Type: EventPriced, CostSeconds: cost})
 	return nil
+}
+
+// cachedForFree reports whether the caches make the job free (see price).
+func (w *Worker) cachedForFree(ctx context.Context, j *store.Job) (bool, error) {
+	t, err := w.cfg.Store.LatestTranscript(ctx, j.VideoKey, j.AudioLanguage)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if j.Kind == "answer" {
+		return true, nil
+	}
+	if _, err := w.cfg.Store.FindSummary(ctx, t.ID, PromptHash(j.Prompt, j.Images), w.summaryModel(j), j.OutputLanguage); err == nil {
+		return true, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return false, err
+	}
+	return !w.cfg.PriceCachedTranscript && t.CreatedAt.Before(j.CreatedAt), nil
 }
 
 // transcript gets the job's transcript: from the cache, from subtitles,
@@ -357,17 +385,19 @@ func (w *Worker) transcript(ctx context.Context, j *store.Job) error {
 	}
 	if j.CostSeconds == 0 && j.Duration <= 0 {
 		d := t.Duration
-		if err := w.cfg.Store.SetVideo(ctx, j.ID, j.VideoKey, j.Title, d); err != nil {
-			return err
-		}
-		j.Duration = d
 		if d > w.cfg.MaxMediaSeconds {
 			return permanent(CodeMediaTooLong, fmt.Sprintf("the media is %s long; this server accepts at most %s",
 				fmtDuration(d), fmtDuration(w.cfg.MaxMediaSeconds)), nil)
 		}
+		// Price before recording the duration: a retry after a failed
+		// hold must still see an unpriced job.
 		if err := w.price(ctx, j, d); err != nil {
 			return err
 		}
+		if err := w.cfg.Store.SetVideo(ctx, j.ID, j.VideoKey, j.Title, d); err != nil {
+			return err
+		}
+		j.Duration = d
 	}
 	if err := w.cfg.Store.SetTranscript(ctx, j.ID, t.ID); err != nil {
 		return err
@@ -437,10 +467,7 @@ func (w *Worker) summary(ctx context.Context, j *store.Job) error {
 		return err
 	}
 	sum := w.summarizer(j.Model)
-	model := j.Model
-	if model == "" || sum != w.cfg.LLM {
-		model = sum.Model()
-	}
+	model := w.summaryModel(j)
 	onDelta := func(s string) {
 		if s != "" {
 			w.publish(ctx, j.ID, Event{Type: EventDelta, Text: s})
@@ -525,6 +552,15 @@ func (w *Worker) succeed(ctx context.Context, j *store.Job, summaryID *int64, r 
 		}
 	}
 	return nil
+}
+
+// summaryModel is the model name a job's summary is made and cached under.
+func (w *Worker) summaryModel(j *store.Job) string {
+	sum := w.summarizer(j.Model)
+	if j.Model == "" || sum != w.cfg.LLM {
+		return sum.Model()
+	}
+	return j.Model
 }
 
 // summarizer picks the model's implementation: the offline extractive

@@ -74,10 +74,10 @@ func setup(t *testing.T, edit func(*jobs.WorkerConfig)) (*jobs.Worker, *bundle) 
 	}
 	cfg := jobs.WorkerConfig{
 		Store: st, Media: m, Events: ev, Asynq: ac, QueuePrefix: prefix, TempDir: t.TempDir(),
-		LLM:         summarize.New(summarize.Config{BaseURL: fake.URL(), APIKey: "x", Model: "fake-model"}),
-		Extractive:  summarize.NewExtractive(summarize.ExtractiveConfig{}),
-		Transcriber: media.NewTranscriber(media.TranscriberConfig{BaseURL: fake.URL(), APIKey: "x"}),
-		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		LLM:                   summarize.New(summarize.Config{BaseURL: fake.URL(), APIKey: "x", Model: "fake-model"}),
+		Extractive:            summarize.NewExtractive(summarize.ExtractiveConfig{}),
+		Transcriber:           media.NewTranscriber(media.TranscriberConfig{BaseURL: fake.URL(), APIKey: "x"}),
+		Logger:                slog.New(slog.NewTextHandler(io.Discard, nil)),
 		PriceCachedTranscript: true,
 	}
 	if edit != nil {
@@ -186,7 +186,9 @@ func TestSpeechToTextLongAudio(t *testing.T) {
 	storetest.CheckLedger(t, b.store)
 }
 
-func contains(s, sub string) bool { return len(sub) > 0 && len(s) >= len(sub) && (indexOf(s, sub) >= 0) }
+func contains(s, sub string) bool {
+	return len(sub) > 0 && len(s) >= len(sub) && (indexOf(s, sub) >= 0)
+}
 
 func indexOf(s, sub string) int {
 	for i := 0; i+len(sub) <= len(s); i++ {
