@@ -88,7 +88,7 @@ func TestDevModeServesCompletionEndToEnd(t *testing.T) {
 	}
 
 	// The operators' routes work on the embedded Redis too.
-	for _, path := range []string{"/readyz", "/metrics", "/admin/queues/api/queues"} {
+	for _, path := range []string{"/readyz", "/metrics", "/admin/queues/api/queues", "/admin/queues/api/queue_stats", "/admin/queues/api/servers", "/admin/queues/api/redis_info"} {
 		req, _ := http.NewRequest(http.MethodGet, d.URL+path, nil)
 		req.SetBasicAuth("admin", "dev-admin-token")
 		res, err := http.DefaultClient.Do(req)
