@@ -3,6 +3,12 @@ GO ?= go
 
 .PHONY: run api worker migrate test race vet lint fuzz bench demo deps
 
+demo: deps     ## summarize the sample talk, offline, with a progress bar per stage
+	$(GO) run ./cmd/api demo $(URL)
+
+deps:           ## install yt-dlp, ffmpeg and PostgreSQL when missing (apt; prints the brew line on macOS)
+	@scripts/demo-deps.sh
+
 run:            ## API + worker in one process (embedded Redis, private Postgres when unset)
 	$(GO) run ./cmd/api dev
 

@@ -148,55 +148,140 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	}
 	j.RequestHash = requestHash(j)
 	reply := replyModel(p.Model, model)
-	// A summary made before for the same video, prompt, model and languages
-	// answers at once, free, without the queue.
-	if !j.Refresh && j.Kind == "summary" && j.URL != "" {
-		sm, err := s.cfg.Store.CachedSummary(ctx, j.VideoKey, j.AudioLanguage, jobs.PromptHash(j.Prompt, j.Images), j.Model, j.OutputLanguage)
-		if err == nil {
-			if err := s.cfg.Store.CreateCachedJob(ctx, j, sm); err != nil {
-				s.writeError(w, r, err)
-				return
-			}
-			w.Header().Set("X-Recap-Job-Id", j.ID)
-			res := &jobs.Result{Markdown: sm.Markdown, Model: sm.Model, PromptTokens: sm.PromptTokens,
-				CompletionTokens: sm.CompletionTokens, Cached: true, Truncated: sm.Truncated}
-			writeCached(w, j, reply, res, p.Stream, p.IncludeUsage)
-			return
-		}
-		if !errors.Is(err, store.ErrNotFound) {
-			s.writeError(w, r, err)
-			return
-		}
-	}
-	bal, err := s.cfg.Store.Balance(ctx, key.AccountID)
+	idem, err := idempotencyKey(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if bal.Available <= 0 && j.Kind != "answer" && j.URL != "" {
-		s.writeError(w, r, insufficientQuota("Your credit balance is empty. Ask the operator to grant more minutes."))
-		return
-	}
-	// The same request again (a client retrying after job_still_running)
-	// attaches to the job already running instead of starting another.
-	attached := false
-	if !j.Refresh {
-		if prev, err := s.cfg.Store.ActiveJobByHash(ctx, key.AccountID, j.RequestHash); err == nil {
-			j, attached = prev, true
+	plan, planErr := s.planChat(r, j)
+	if idem != "" {
+		// The plan is made before the key is claimed, so that a replay is
+		// never refused for what happened since (a balance the first
+		// request spent); it is carried out only by the claiming request.
+		ids, again, err := s.cfg.Store.Idempotent(ctx, key.AccountID, idem, requestDigest(r, body), s.cfg.IdempotencyTTL,
+			func(ctx context.Context, tx *store.JobTx) ([]string, error) {
+				if planErr != nil {
+					return nil, planErr
+				}
+				switch {
+				case plan.cached != nil:
+					err = tx.CreateCachedJob(ctx, j, plan.cached)
+				case plan.attach != nil:
+					j = plan.attach
+				default:
+					err = tx.CreateJob(ctx, j)
+				}
+				if err != nil {
+					return nil, err
+				}
+				return []string{j.ID}, nil
+			})
+		if err != nil {
+			s.writeError(w, r, err)
+			return
 		}
-	}
-	if !attached {
-		if err := s.cfg.Jobs.Submit(ctx, j); err != nil {
+		if again {
+			replayed(w)
+			s.replayChat(w, r, ids, reply, p.Stream, p.IncludeUsage)
+			return
+		}
+		if plan.cached == nil && plan.attach == nil {
+			if err := s.cfg.Jobs.Start(ctx, j); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		}
+	} else {
+		if planErr != nil {
+			s.writeError(w, r, planErr)
+			return
+		}
+		switch {
+		case plan.cached != nil:
+			err = s.cfg.Store.CreateCachedJob(ctx, j, plan.cached)
+		case plan.attach != nil:
+			j = plan.attach
+		default:
+			err = s.cfg.Jobs.Submit(ctx, j)
+		}
+		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
 	}
 	w.Header().Set("X-Recap-Job-Id", j.ID)
+	if plan.cached != nil {
+		sm := plan.cached
+		res := &jobs.Result{Markdown: sm.Markdown, Model: sm.Model, PromptTokens: sm.PromptTokens,
+			CompletionTokens: sm.CompletionTokens, Cached: true, Truncated: sm.Truncated}
+		writeCached(w, j, reply, res, p.Stream, p.IncludeUsage)
+		return
+	}
 	if p.Stream {
 		s.streamJob(w, r, j, reply, p.IncludeUsage)
 		return
 	}
 	s.waitJob(w, r, j, reply)
+}
+
+// chatPlan is what a chat completion will do: answer from the summary
+// cache, attach to the same request's running job, or (neither set)
+// start a new job.
+type chatPlan struct {
+	cached *store.Summary
+	attach *store.Job
+}
+
+// planChat decides how to answer j without writing anything. An empty
+// balance refuses new paid work at once.
+func (s *Server) planChat(r *http.Request, j *store.Job) (chatPlan, error) {
+	ctx := r.Context()
+	key := caller(r)
+	// A summary made before for the same video, prompt, model and languages
+	// answers at once, free, without the queue.
+	if !j.Refresh && j.Kind == "summary" && j.URL != "" {
+		sm, err := s.cfg.Store.CachedSummary(ctx, j.VideoKey, j.AudioLanguage, jobs.PromptHash(j.Prompt, j.Images), j.Model, j.OutputLanguage)
+		if err == nil {
+			return chatPlan{cached: sm}, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return chatPlan{}, err
+		}
+	}
+	bal, err := s.cfg.Store.Balance(ctx, key.AccountID)
+	if err != nil {
+		return chatPlan{}, err
+	}
+	if bal.Available <= 0 && j.Kind != "answer" && j.URL != "" {
+		return chatPlan{}, insufficientQuota("Your credit balance is empty. Ask the operator to grant more minutes.")
+	}
+	// The same request again (a client retrying after job_still_running)
+	// attaches to the job already running instead of starting another.
+	if !j.Refresh {
+		prev, err := s.cfg.Store.ActiveJobByHash(ctx, key.AccountID, j.RequestHash)
+		if err == nil {
+			return chatPlan{attach: prev}, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return chatPlan{}, err
+		}
+	}
+	return chatPlan{}, nil
+}
+
+// replayChat answers a repeated idempotent completion with the first
+// request's job.
+func (s *Server) replayChat(w http.ResponseWriter, r *http.Request, ids []string, model string, stream, includeUsage bool) {
+	list, err := s.cfg.Store.AccountJobs(r.Context(), caller(r).AccountID, ids)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if len(list) != 1 {
+		s.writeError(w, r, fmt.Errorf("idempotent replay: %d jobs for a completion", len(list)))
+		return
+	}
+	s.replyChat(w, r, &list[0], model, stream, includeUsage)
 }
 
 // replyModel is the model named in replies: what the client asked for, but

@@ -74,6 +74,8 @@ func asAPIError(err error) *Error {
 		return errNotFound
 	case errors.Is(err, store.ErrInsufficientCredits):
 		return insufficientQuota("Your credit balance is too low for this request.")
+	case errors.Is(err, store.ErrIdempotencyReused):
+		return errIdempotencyReused
 	}
 	return &Error{Status: http.StatusInternalServerError, Type: "api_error", Code: "internal_error",
 		Message: "The server had an error while processing your request."}

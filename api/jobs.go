@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -95,18 +96,70 @@ func (s *Server) handleCreateJobs(w http.ResponseWriter, r *http.Request) {
 		j.RequestHash = requestHash(j)
 		batch = append(batch, j)
 	}
-	bal, err := s.cfg.Store.Balance(ctx, key.AccountID)
+	idem, err := idempotencyKey(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if bal.Available <= 0 {
-		s.writeError(w, r, insufficientQuota("Your credit balance is empty. Ask the operator to grant more minutes."))
+	var balErr error
+	bal, err := s.cfg.Store.Balance(ctx, key.AccountID)
+	switch {
+	case err != nil:
+		balErr = err
+	case bal.Available <= 0:
+		balErr = insufficientQuota("Your credit balance is empty. Ask the operator to grant more minutes.")
+	}
+	if idem != "" {
+		// A replay is answered with the first request's jobs as they are
+		// now, whatever the balance has become since.
+		ids, again, err := s.cfg.Store.Idempotent(ctx, key.AccountID, idem, requestDigest(r, body), s.cfg.IdempotencyTTL,
+			func(ctx context.Context, tx *store.JobTx) ([]string, error) {
+				if balErr != nil {
+					return nil, balErr
+				}
+				ids := make([]string, 0, len(batch))
+				for _, j := range batch {
+					if err := tx.CreateJob(ctx, j); err != nil {
+						return nil, err
+					}
+					ids = append(ids, j.ID)
+				}
+				return ids, nil
+			})
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if again {
+			list, err := s.cfg.Store.AccountJobs(ctx, key.AccountID, ids)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			views := make([]jobs.View, 0, len(list))
+			for i := range list {
+				v, err := s.view(r, &list[i])
+				if err != nil {
+					s.writeError(w, r, err)
+					return
+				}
+				views = append(views, v)
+			}
+			replayed(w)
+			writeJSON(w, http.StatusAccepted, map[string]any{"object": "list", "data": views})
+			return
+		}
+	} else if balErr != nil {
+		s.writeError(w, r, balErr)
 		return
 	}
 	views := make([]jobs.View, 0, len(batch))
 	for _, j := range batch {
-		if err := s.cfg.Jobs.Submit(ctx, j); err != nil {
+		start := s.cfg.Jobs.Submit
+		if idem != "" {
+			start = s.cfg.Jobs.Start // already stored with the key
+		}
+		if err := start(ctx, j); err != nil {
 			s.writeError(w, r, err)
 			return
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/recap/recap/jobs"
+	"github.com/recap/recap/metrics"
 	"github.com/recap/recap/store"
 )
 
@@ -29,6 +30,13 @@ type Store interface {
 	Transcript(ctx context.Context, id int64) (*store.Transcript, error)
 	CachedSummary(ctx context.Context, videoKey, language, promptHash, model, outputLanguage string) (*store.Summary, error)
 	CreateCachedJob(ctx context.Context, j *store.Job, sm *store.Summary) error
+
+	// Credits, idempotency and OAuth2 (credits.go, idempotency.go, oauth.go).
+	KeyByAccessToken(ctx context.Context, token string) (*store.APIKey, error)
+	Idempotent(ctx context.Context, accountID int64, key string, requestHash []byte, ttl time.Duration,
+		create func(ctx context.Context, tx *store.JobTx) ([]string, error)) ([]string, bool, error)
+	AccountJobs(ctx context.Context, accountID int64, ids []string) ([]store.Job, error)
+	OAuthStore
 }
 
 // Config configures the server.
@@ -53,6 +61,14 @@ type Config struct {
 	PricedWait time.Duration
 	// Heartbeat is the SSE keep-alive interval (default 15s).
 	Heartbeat time.Duration
+	// Limiter rate-limits each key's requests; nil means no limits.
+	Limiter *RateLimiter
+	// IdempotencyTTL is how long an Idempotency-Key is remembered (default 24h).
+	IdempotencyTTL time.Duration
+	// OAuth sets the OAuth2 token lifetimes.
+	OAuth OAuthConfig
+	// Metrics records every request by route; nil records nothing.
+	Metrics *metrics.Metrics
 }
 
 // Server is the HTTP API.
@@ -76,6 +92,10 @@ func New(cfg Config) *Server {
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 15 * time.Second
 	}
+	if cfg.IdempotencyTTL <= 0 {
+		cfg.IdempotencyTTL = 24 * time.Hour
+	}
+	cfg.OAuth = cfg.OAuth.withDefaults()
 	s := &Server{cfg: cfg, log: cfg.Logger, router: mux.NewRouter()}
 	s.routes()
 	return s
@@ -85,15 +105,24 @@ func New(cfg Config) *Server {
 func (s *Server) Router() *mux.Router { return s.router }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Metrics != nil {
+		s.serveObserved(w, r)
+		return
+	}
+	s.router.ServeHTTP(w, r)
+}
 
 func (s *Server) routes() {
 	s.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errNotFound) })
 	s.router.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, &Error{Status: http.StatusMethodNotAllowed, Type: "invalid_request_error", Code: "method_not_allowed", Message: "Method not allowed."})
 	})
+	s.router.HandleFunc("/api/auth/authorize", s.handleAuthorize).Methods(http.MethodGet, http.MethodPost)
+	s.router.HandleFunc("/api/auth/token", s.handleToken).Methods(http.MethodPost)
 	v1 := s.router.PathPrefix("/api/v1").Subrouter()
-	v1.Use(s.authenticate)
+	v1.Use(s.authenticate, s.rateLimit, s.requireScope)
+	v1.HandleFunc("/me", s.handleMe).Methods(http.MethodGet)
 	v1.HandleFunc("/chat/completions", s.handleChat).Methods(http.MethodPost)
 	v1.HandleFunc("/models", s.handleModels).Methods(http.MethodGet)
 	v1.HandleFunc("/jobs", s.handleCreateJobs).Methods(http.MethodPost)
@@ -114,8 +143,8 @@ func caller(r *http.Request) *store.APIKey {
 	return k
 }
 
-// authenticate admits requests with an active API key; every failure gets
-// the same 401 body.
+// authenticate admits requests with an active API key or OAuth2 access
+// token; every failure gets the same 401 body.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := r.Header.Get("Authorization")
@@ -125,7 +154,13 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			s.writeError(w, r, errUnauthorized)
 			return
 		}
-		k, err := s.cfg.Store.KeyBySecret(r.Context(), secret)
+		var k *store.APIKey
+		var err error
+		if strings.HasPrefix(secret, store.AccessTokenPrefix) {
+			k, err = s.cfg.Store.KeyByAccessToken(r.Context(), secret)
+		} else {
+			k, err = s.cfg.Store.KeyBySecret(r.Context(), secret)
+		}
 		if err != nil {
 			if err == store.ErrNotFound {
 				s.writeError(w, r, errUnauthorized)

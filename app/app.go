@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/recap/recap/api"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/media"
+	"github.com/recap/recap/metrics"
 	"github.com/recap/recap/store"
 	"github.com/recap/recap/summarize"
 )
@@ -40,6 +42,10 @@ type Deps struct {
 	Events    *jobs.Events
 	Jobs      *jobs.Client
 	Log       *slog.Logger
+	// Metrics is this process's Prometheus series (served at /metrics).
+	Metrics *metrics.Metrics
+
+	closers []func() error
 }
 
 // Connect opens Postgres (applying migrations) and Redis, failing fast
@@ -77,18 +83,22 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Deps, error) {
 		rdb.Close()
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
-	d := &Deps{Store: st, Redis: rdb, RedisOpt: aopt, Log: log,
+	d := &Deps{Store: st, Redis: rdb, RedisOpt: aopt, Log: log, Metrics: metrics.New(),
 		Asynq:     asynq.NewClient(aopt),
 		Inspector: asynq.NewInspector(aopt),
 		Events:    jobs.NewEvents(jobs.EventsConfig{Redis: rdb, Prefix: "recap:" + cfg.QueuePrefix}),
 	}
 	d.Jobs = jobs.NewClient(jobs.ClientConfig{Store: st, Asynq: d.Asynq, Events: d.Events, Inspector: d.Inspector, QueuePrefix: cfg.QueuePrefix,
-		Timeouts: cfg.stageTimeouts(), MaxRetry: cfg.MaxRetry})
+		Timeouts: cfg.stageTimeouts(), MaxRetry: cfg.MaxRetry, Metrics: d.Metrics})
+	watch(cfg, d)
 	return d, nil
 }
 
 // Close releases every connection.
 func (d *Deps) Close() {
+	for _, c := range d.closers {
+		c() //nolint:errcheck
+	}
 	d.Asynq.Close()
 	d.Inspector.Close()
 	d.Redis.Close()
@@ -97,7 +107,7 @@ func (d *Deps) Close() {
 
 // NewAPI builds the HTTP API.
 func NewAPI(cfg Config, d *Deps) *api.Server {
-	return api.New(api.Config{
+	s := api.New(api.Config{
 		Store:                d.Store,
 		Jobs:                 d.Jobs,
 		Logger:               d.Log,
@@ -106,7 +116,11 @@ func NewAPI(cfg Config, d *Deps) *api.Server {
 		DefaultModel:         cfg.LLMModel,
 		Models:               cfg.LLMModels,
 		SyncWait:             cfg.SyncWait,
+		Limiter:              api.NewRateLimiter(d.Redis, "recap:"+cfg.QueuePrefix, cfg.RateLimitRPM),
+		Metrics:              d.Metrics,
 	})
+	mountOps(cfg, d, s)
+	return s
 }
 
 // NewWorker builds the asynq server and its stage handlers. Prefer
@@ -127,7 +141,9 @@ type workerParts struct {
 	media  *media.Client
 	egress *media.Egress
 	dir    *media.WorkDir
-	cancel context.CancelFunc // the base context of every stage
+	// base is the parent context of every stage; cancel stops them all.
+	base   context.Context
+	cancel context.CancelFunc
 }
 
 func newWorker(cfg Config, d *Deps) (p *workerParts, err error) {
@@ -168,24 +184,43 @@ func newWorker(cfg Config, d *Deps) (p *workerParts, err error) {
 		STTConcurrency:        cfg.STTConcurrency,
 		WebhookSecret:         []byte(cfg.WebhookSecret),
 		AllowPrivateNetworks:  cfg.AllowPrivateNetworks,
-		Inspector:             d.Inspector,
-		ReconcileGrace:        cfg.ReconcileGrace,
+		Metrics:               d.Metrics,
+		StageConcurrency: map[string]int{jobs.TypeResolve: cfg.ResolveConcurrency,
+			jobs.TypeTranscript: cfg.TranscriptConcurrency, jobs.TypeSummary: cfg.SummaryConcurrency},
+		Inspector:      d.Inspector,
+		ReconcileGrace: cfg.ReconcileGrace,
 	}
 	if cfg.LLMBaseURL != "" {
 		wc.LLM = summarize.New(summarize.Config{BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMAPIKey, Model: cfg.LLMModel,
-			Concurrency: cfg.LLMConcurrency, ContextTokens: cfg.LLMContextTokens})
+			Concurrency: cfg.LLMConcurrency, ContextTokens: cfg.LLMContextTokens,
+			HTTPClient: &http.Client{Transport: d.Metrics.Transport(metrics.ServiceLLM, nil)}})
 	}
 	if cfg.STTBaseURL != "" {
-		wc.Transcriber = media.NewTranscriber(media.TranscriberConfig{BaseURL: cfg.STTBaseURL, APIKey: cfg.STTAPIKey, Model: cfg.STTModel})
+		wc.Transcriber = media.NewTranscriber(media.TranscriberConfig{BaseURL: cfg.STTBaseURL, APIKey: cfg.STTAPIKey, Model: cfg.STTModel,
+			HTTPClient: &http.Client{Transport: d.Metrics.Transport(metrics.ServiceSTT, nil)}})
 	}
 	p.w = jobs.NewWorker(wc)
 	// Stage contexts derive from base: cancelling it after the shutdown
 	// time-out stops whatever asynq has already put back in the queue.
-	base, cancel := context.WithCancel(context.Background())
-	p.cancel = cancel
+	p.base, p.cancel = context.WithCancel(context.Background())
+	p.srv = newServer(cfg, d, cfg.WorkerConcurrency, mainQueues(cfg), p.base)
+	return p, nil
+}
+
+// mainQueues are the queues of the main worker pool: all of them, weighed,
+// unless batch jobs have a pool of their own (BATCH_CONCURRENCY).
+func mainQueues(cfg Config) map[string]int {
+	q := jobs.Queues(cfg.QueuePrefix)
+	if cfg.BatchConcurrency > 0 {
+		delete(q, cfg.QueuePrefix+jobs.QueueBatch)
+	}
+	return q
+}
+
+func newServer(cfg Config, d *Deps, concurrency int, queues map[string]int, base context.Context) *asynq.Server {
 	acfg := asynq.Config{
-		Concurrency:     cfg.WorkerConcurrency,
-		Queues:          jobs.Queues(cfg.QueuePrefix),
+		Concurrency:     concurrency,
+		Queues:          queues,
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		BaseContext:     func() context.Context { return base },
 		Logger:          asynqLogger{d.Log},
@@ -197,12 +232,11 @@ func newWorker(cfg Config, d *Deps) (p *workerParts, err error) {
 		// Retries wait in a sorted set that asynq polls every 5s by default.
 		acfg.DelayedTaskCheckInterval = min(5*time.Second, max(delay, 50*time.Millisecond))
 	}
-	p.srv = asynq.NewServer(d.RedisOpt, acfg)
-	return p, nil
+	return asynq.NewServer(d.RedisOpt, acfg)
 }
 
 // release frees what newWorker built, in reverse order, after the asynq
-// server has stopped.
+// servers have stopped.
 func (p *workerParts) release() {
 	if p.cancel != nil {
 		p.cancel()
@@ -231,7 +265,9 @@ func (a asynqLogger) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...)) }
 
 // WorkerHandle is a started worker.
 type WorkerHandle struct {
-	srv   *asynq.Server
+	srv *asynq.Server
+	// batch is the batch pool when BATCH_CONCURRENCY gives it its own.
+	batch *asynq.Server
 	parts *workerParts
 	// Worker is the stage handlers.
 	Worker *jobs.Worker
@@ -252,8 +288,18 @@ func StartWorker(cfg Config, d *Deps) (*WorkerHandle, error) {
 		p.release()
 		return nil, err
 	}
+	h := &WorkerHandle{srv: p.srv, parts: p, Worker: p.w}
+	if cfg.BatchConcurrency > 0 {
+		// Its own Mux gives the batch pool its own stage caps too.
+		h.batch = newServer(cfg, d, cfg.BatchConcurrency, map[string]int{cfg.QueuePrefix + jobs.QueueBatch: 1}, p.base)
+		if err := h.batch.Start(p.w.Mux()); err != nil {
+			p.srv.Shutdown()
+			p.release()
+			return nil, err
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &WorkerHandle{srv: p.srv, parts: p, Worker: p.w, stopReconciler: cancel, reconcilerDone: make(chan struct{})}
+	h.stopReconciler, h.reconcilerDone = cancel, make(chan struct{})
 	go func() {
 		defer close(h.reconcilerDone)
 		p.w.RunReconciler(ctx, cfg.ReconcileInterval)
@@ -269,7 +315,18 @@ func (h *WorkerHandle) Stop() {
 	h.stopOnce.Do(func() {
 		h.stopReconciler()
 		<-h.reconcilerDone
-		h.srv.Shutdown()
+		var wg sync.WaitGroup
+		for _, srv := range []*asynq.Server{h.srv, h.batch} {
+			if srv == nil {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				srv.Shutdown()
+			}()
+		}
+		wg.Wait()
 		h.parts.release()
 	})
 }

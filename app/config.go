@@ -50,6 +50,20 @@ type Config struct {
 	// RetryDelay, when set, replaces asynq's exponential backoff between
 	// retries with a fixed delay (tests use it; RETRY_DELAY_MS).
 	RetryDelay time.Duration
+	// RateLimitRPM is the requests per minute of keys created without --rpm.
+	RateLimitRPM int
+
+	// AdminToken guards /admin (asynqmon and the admin API); empty turns
+	// them off.
+	AdminToken string
+	// BatchConcurrency, when set, gives batch jobs a worker pool of their
+	// own, so WorkerConcurrency slots always remain for interactive ones.
+	BatchConcurrency int
+	// ResolveConcurrency, TranscriptConcurrency and SummaryConcurrency cap
+	// each stage's concurrent runs per pool; 0 = no cap of its own.
+	ResolveConcurrency    int
+	TranscriptConcurrency int
+	SummaryConcurrency    int
 
 	// Resilience: time-outs, retries, reconciler, shutdown, egress policy.
 	Resilience
@@ -115,6 +129,12 @@ func Load(getenv func(string) string) (Config, error) {
 		LogFormat:             str("LOG_FORMAT", "json"),
 		LogLevel:              str("LOG_LEVEL", "info"),
 		WebhookSecret:         str("WEBHOOK_SECRET", ""),
+		RateLimitRPM:          num("RATE_LIMIT_RPM", 600),
+		AdminToken:            str("ADMIN_TOKEN", ""),
+		BatchConcurrency:      num("BATCH_CONCURRENCY", 0),
+		ResolveConcurrency:    num("RESOLVE_CONCURRENCY", 0),
+		TranscriptConcurrency: num("TRANSCRIPT_CONCURRENCY", 0),
+		SummaryConcurrency:    num("SUMMARY_CONCURRENCY", 0),
 	}
 	c.RetryDelay = time.Duration(num("RETRY_DELAY_MS", 0)) * time.Millisecond
 	c.MaxDownloadBytes = int64(num("MAX_DOWNLOAD_BYTES", 0))
@@ -139,6 +159,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.STTConcurrency == 0 {
 		c.STTConcurrency = 1
+	}
+	if c.RateLimitRPM == 0 {
+		c.RateLimitRPM = 600
 	}
 	if c.WorkerConcurrency == 0 {
 		c.WorkerConcurrency = 1

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/recap/recap/metrics"
 	"github.com/recap/recap/store"
 )
 
@@ -29,6 +30,8 @@ type ClientConfig struct {
 	QueuePrefix string
 	Timeouts    Timeouts
 	MaxRetry    int
+	// Metrics counts canceled jobs; nil records nothing.
+	Metrics *metrics.Metrics
 }
 
 // Client submits and cancels jobs; the API uses it.
@@ -55,6 +58,13 @@ func (c *Client) Submit(ctx context.Context, j *store.Job) error {
 	if err := c.cfg.Store.CreateJob(ctx, j); err != nil {
 		return err
 	}
+	return c.Start(ctx, j)
+}
+
+// Start announces and enqueues a job already stored (by Submit, or in an
+// idempotent request's transaction). When the enqueue fails, the job is
+// failed at once so nothing stays accepted but unqueued.
+func (c *Client) Start(ctx context.Context, j *store.Job) error {
 	if _, err := c.cfg.Events.Publish(ctx, j.ID, Event{Type: EventState, State: store.StateQueued}); err != nil {
 		c.abandon(ctx, j.ID, err)
 		return err
@@ -106,6 +116,7 @@ func (c *Client) Cancel(ctx context.Context, j *store.Job) (bool, error) {
 	if err != nil || !ok {
 		return ok, err
 	}
+	c.cfg.Metrics.JobFinished(store.StateCanceled, CodeCanceled)
 	c.cfg.Events.Publish(ctx, j.ID, Event{Type: EventError, State: store.StateCanceled, Error: &ErrorInfo{Code: CodeCanceled, Message: "the job was canceled"}}) //nolint:errcheck
 	if err := enqueueWebhook(ctx, c.cfg.Asynq, c.cfg.QueuePrefix, j); err != nil {
 		return true, err

@@ -16,6 +16,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/recap/recap/media"
+	"github.com/recap/recap/metrics"
 	"github.com/recap/recap/store"
 	"github.com/recap/recap/summarize"
 )
@@ -105,6 +106,12 @@ type WorkerConfig struct {
 	// active stage may go without updating its job before the sweeper fails
 	// the job (default 3).
 	StuckFactor int
+	// Metrics receives stage durations, media failures, tokens and audio
+	// seconds; nil records nothing.
+	Metrics *metrics.Metrics
+	// StageConcurrency caps the concurrent runs of a stage (by task type)
+	// in one worker pool; a missing or zero entry leaves it uncapped.
+	StageConcurrency map[string]int
 }
 
 // Worker holds the stage handlers.
@@ -138,12 +145,14 @@ func NewWorker(cfg WorkerConfig) *Worker {
 	if cfg.StuckFactor <= 0 {
 		cfg.StuckFactor = 3
 	}
+	cfg.instrument()
 	return &Worker{cfg: cfg, log: cfg.Logger, webhooks: webhookClient(cfg.AllowPrivateNetworks)}
 }
 
 // Mux returns an asynq handler serving every stage.
 func (w *Worker) Mux() *asynq.ServeMux {
 	mux := asynq.NewServeMux()
+	mux.Use(w.limit(), w.observe)
 	mux.Handle(TypeResolve, w.stage(TypeResolve, w.resolve))
 	mux.Handle(TypeTranscript, w.stage(TypeTranscript, w.transcript))
 	mux.Handle(TypeSummary, w.stage(TypeSummary, w.summary))
@@ -173,6 +182,7 @@ func (w *Worker) stage(typ string, fn stageFunc) asynq.Handler {
 			return nil
 		}
 		log := w.log.With("job_id", j.ID, "video_key", j.VideoKey, "stage", typ)
+		ctx = withLogger(ctx, log)
 		start := time.Now()
 		err = fn(ctx, j)
 		if err == nil {
@@ -217,10 +227,11 @@ func (w *Worker) stage(typ string, fn stageFunc) asynq.Handler {
 func (w *Worker) fail(ctx context.Context, jobID string, je *Error) bool {
 	ok, err := w.cfg.Store.Finish(ctx, jobID, store.Outcome{State: store.StateFailed, ErrorCode: je.Code, ErrorMessage: je.Message})
 	if err != nil {
-		w.log.Error("finish failed job", "job_id", jobID, "err", err)
+		w.logger(ctx, jobID).Error("finish failed job", "err", err)
 		return false
 	}
 	if ok {
+		w.cfg.Metrics.JobFinished(store.StateFailed, je.Code)
 		w.publish(ctx, jobID, Event{Type: EventError, State: store.StateFailed, Error: &ErrorInfo{Code: je.Code, Message: je.Message}})
 		w.ended(ctx, jobID)
 	}
@@ -231,17 +242,17 @@ func (w *Worker) fail(ctx context.Context, jobID string, je *Error) bool {
 func (w *Worker) ended(ctx context.Context, jobID string) {
 	j, err := w.cfg.Store.Job(ctx, jobID)
 	if err != nil {
-		w.log.Error("ended job", "job_id", jobID, "err", err)
+		w.logger(ctx, jobID).Error("ended job", "err", err)
 		return
 	}
 	if err := enqueueWebhook(ctx, w.cfg.Asynq, w.cfg.QueuePrefix, j); err != nil {
-		w.log.Error("ended job", "job_id", jobID, "err", err)
+		w.logger(ctx, jobID).Error("ended job", "err", err)
 	}
 }
 
 func (w *Worker) publish(ctx context.Context, jobID string, ev Event) {
 	if _, err := w.cfg.Events.Publish(context.WithoutCancel(ctx), jobID, ev); err != nil {
-		w.log.Warn("publish event", "job_id", jobID, "err", err)
+		w.logger(ctx, jobID).Warn("publish event", "err", err)
 	}
 }
 
@@ -319,15 +330,23 @@ func (w *Worker) video(ctx context.Context, j *store.Job) (*store.Video, error) 
 
 // price places the job's hold once its duration is known: whole minutes,
 // rounded up. A job whose duration is not known yet is priced later.
+//
+// Free: a follow-up question about a video whose transcript is stored, a
+// summary already in the cache (the job will do no work), and, with
+// PriceCachedTranscript off, a transcript that was in the cache before
+// the job was created. "Before the job" keeps the
+// decision the same on every retry and makes jobs that share one fresh
+// download all pay for it.
 func (w *Worker) price(ctx context.Context, j *store.Job, duration float64) error {
 	if duration <= 0 {
 		return nil
 	}
-	// A follow-up question about a video whose transcript is stored costs
-	// no media minutes; so, when the operator says so, does any job whose
-	// transcript comes from the cache.
-	if !j.Refresh && (j.Kind == "answer" || !w.cfg.PriceCachedTranscript) {
-		if _, err := w.cfg.Store.LatestTranscript(ctx, j.VideoKey, j.AudioLanguage); err == nil {
+	if !j.Refresh {
+		free, err := w.cachedForFree(ctx, j)
+		if err != nil {
+			return err
+		}
+		if free {
 			w.publish(ctx, j.ID, Event{Type: EventPriced})
 			return nil
 		}
@@ -342,6 +361,26 @@ func (w *Worker) price(ctx context.Context, j *store.Job, duration float64) erro
 	j.CostSeconds = cost
 	w.publish(ctx, j.ID, Event{Type: EventPriced, CostSeconds: cost})
 	return nil
+}
+
+// cachedForFree reports whether the caches make the job free (see price).
+func (w *Worker) cachedForFree(ctx context.Context, j *store.Job) (bool, error) {
+	t, err := w.cfg.Store.LatestTranscript(ctx, j.VideoKey, j.AudioLanguage)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if j.Kind == "answer" {
+		return true, nil
+	}
+	if _, err := w.cfg.Store.FindSummary(ctx, t.ID, PromptHash(j.Prompt, j.Images), w.summaryModel(j), j.OutputLanguage); err == nil {
+		return true, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return false, err
+	}
+	return !w.cfg.PriceCachedTranscript && t.CreatedAt.Before(j.CreatedAt), nil
 }
 
 // transcript gets the job's transcript: from the cache, from subtitles,
@@ -375,25 +414,21 @@ func (w *Worker) transcript(ctx context.Context, j *store.Job) error {
 	if err != nil {
 		return err
 	}
-	if j.CostSeconds == 0 {
-		// Not priced yet: the duration was unknown until now, or an earlier
-		// attempt stored the duration and then failed to place the hold (a
-		// lost connection). Price is idempotent per job.
-		d := j.Duration
-		if d <= 0 {
-			d = t.Duration
-			if err := w.cfg.Store.SetVideo(ctx, j.ID, j.VideoKey, j.Title, d); err != nil {
-				return err
-			}
-			j.Duration = d
-		}
+	if j.CostSeconds == 0 && j.Duration <= 0 {
+		d := t.Duration
 		if d > w.cfg.MaxMediaSeconds {
 			return permanent(CodeMediaTooLong, fmt.Sprintf("the media is %s long; this server accepts at most %s",
 				fmtDuration(d), fmtDuration(w.cfg.MaxMediaSeconds)), nil)
 		}
+		// Price before recording the duration: a retry after a failed
+		// hold must still see an unpriced job.
 		if err := w.price(ctx, j, d); err != nil {
 			return err
 		}
+		if err := w.cfg.Store.SetVideo(ctx, j.ID, j.VideoKey, j.Title, d); err != nil {
+			return err
+		}
+		j.Duration = d
 	}
 	if err := w.cfg.Store.SetTranscript(ctx, j.ID, t.ID); err != nil {
 		return err
@@ -463,10 +498,7 @@ func (w *Worker) summary(ctx context.Context, j *store.Job) error {
 		return err
 	}
 	sum := w.summarizer(j.Model)
-	model := j.Model
-	if model == "" || sum != w.cfg.LLM {
-		model = sum.Model()
-	}
+	model := w.summaryModel(j)
 	onDelta := func(s string) {
 		if s != "" {
 			w.publish(ctx, j.ID, Event{Type: EventDelta, Text: s})
@@ -544,12 +576,22 @@ func (w *Worker) succeed(ctx context.Context, j *store.Job, summaryID *int64, r 
 		return err
 	}
 	if ok {
+		w.cfg.Metrics.JobFinished(store.StateSucceeded, "")
 		w.publish(ctx, j.ID, Event{Type: EventResult, State: store.StateSucceeded, Result: r})
 		if j.WebhookURL != "" {
 			w.ended(ctx, j.ID)
 		}
 	}
 	return nil
+}
+
+// summaryModel is the model name a job's summary is made and cached under.
+func (w *Worker) summaryModel(j *store.Job) string {
+	sum := w.summarizer(j.Model)
+	if j.Model == "" || sum != w.cfg.LLM {
+		return sum.Model()
+	}
+	return j.Model
 }
 
 // summarizer picks the model's implementation: the offline extractive

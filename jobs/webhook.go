@@ -112,6 +112,6 @@ func (w *Worker) deliverWebhook(ctx context.Context, t *asynq.Task) error {
 	if res.StatusCode/100 != 2 {
 		return fmt.Errorf("webhook: %s answered %d", j.WebhookURL, res.StatusCode)
 	}
-	w.log.Info("webhook delivered", "job_id", j.ID, "status", res.StatusCode)
+	w.log.Info("webhook delivered", "job_id", j.ID, "video_key", j.VideoKey, "status", res.StatusCode)
 	return nil
 }

@@ -106,8 +106,16 @@ func scanJob(row pgx.Row) (*Job, error) {
 	return &j, nil
 }
 
+// querier is what both the pool and a transaction offer, so a write can
+// run alone or inside an idempotent request's transaction.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
 // CreateJob inserts a queued job and sets its ID and timestamps.
-func (s *Store) CreateJob(ctx context.Context, j *Job) error {
+func (s *Store) CreateJob(ctx context.Context, j *Job) error { return createJob(ctx, s.pool, j) }
+
+func createJob(ctx context.Context, q querier, j *Job) error {
 	if j.Kind == "" {
 		j.Kind = "summary"
 	}
@@ -120,7 +128,7 @@ func (s *Store) CreateJob(ctx context.Context, j *Job) error {
 	if j.APIKeyID != 0 {
 		keyID = j.APIKeyID
 	}
-	err := s.pool.QueryRow(ctx, `INSERT INTO jobs (id, account_id, api_key_id, kind, queue, url, video_key, prompt, model,
+	err := q.QueryRow(ctx, `INSERT INTO jobs (id, account_id, api_key_id, kind, queue, url, video_key, prompt, model,
 		audio_language, output_language, images, history, stream, refresh, webhook_url, request_hash)
 		VALUES (gen_random_uuid(), $1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)
 		RETURNING id, state, created_at, updated_at`,
@@ -357,11 +365,6 @@ func nonNilMsgs(s []Message) []Message {
 // CreateCachedJob records a job answered entirely from the summary cache:
 // it is born succeeded, costs nothing, and never touches the queue.
 func (s *Store) CreateCachedJob(ctx context.Context, j *Job, sm *Summary) error {
-	images, _ := json.Marshal(nonNil(j.Images))
-	var keyID any
-	if j.APIKeyID != 0 {
-		keyID = j.APIKeyID
-	}
 	// The record of a free cache hit does not need to wait for its WAL
 	// flush: losing the last milliseconds of such records in a crash loses
 	// no work and no money, and the cached path is the hot one.
@@ -369,18 +372,24 @@ func (s *Store) CreateCachedJob(ctx context.Context, j *Job, sm *Summary) error 
 		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
 			return err
 		}
-		return s.insertCachedJob(ctx, tx, j, sm, images, keyID)
+		return createCachedJob(ctx, tx, j, sm)
 	})
 	if err != nil {
 		return fmt.Errorf("create cached job: %w", err)
 	}
-	j.TranscriptID, j.SummaryID = &sm.TranscriptID, &sm.ID
-	j.ResultModel, j.Progress = sm.Model, 100
 	return nil
 }
 
-func (s *Store) insertCachedJob(ctx context.Context, tx pgx.Tx, j *Job, sm *Summary, images []byte, keyID any) error {
-	return tx.QueryRow(ctx, `INSERT INTO jobs (id, account_id, api_key_id, kind, queue, url, video_key, prompt, model,
+// createCachedJob inserts a cached job through q: the pool's transaction
+// above, or an idempotent request's (JobTx), which keeps the default
+// synchronous commit because it also records the Idempotency-Key.
+func createCachedJob(ctx context.Context, q querier, j *Job, sm *Summary) error {
+	images, _ := json.Marshal(nonNil(j.Images))
+	var keyID any
+	if j.APIKeyID != 0 {
+		keyID = j.APIKeyID
+	}
+	err := q.QueryRow(ctx, `INSERT INTO jobs (id, account_id, api_key_id, kind, queue, url, video_key, prompt, model,
 		audio_language, output_language, images, stream, refresh, webhook_url, request_hash, state, progress,
 		transcript_id, summary_id, result_model, prompt_tokens, completion_tokens, resolved_at, transcribed_at, finished_at,
 		title, duration)
@@ -391,4 +400,10 @@ func (s *Store) insertCachedJob(ctx context.Context, tx pgx.Tx, j *Job, sm *Summ
 		j.AccountID, keyID, j.Queue, j.URL, j.VideoKey, j.Prompt, j.Model, j.AudioLanguage, j.OutputLanguage, images, j.Stream,
 		j.WebhookURL, j.RequestHash, sm.TranscriptID, sm.ID, sm.Model, sm.PromptTokens, sm.CompletionTokens,
 	).Scan(&j.ID, &j.State, &j.CreatedAt, &j.UpdatedAt, &j.Title, &j.Duration)
+	if err != nil {
+		return fmt.Errorf("create cached job: %w", err)
+	}
+	j.TranscriptID, j.SummaryID = &sm.TranscriptID, &sm.ID
+	j.ResultModel, j.Progress = sm.Model, 100
+	return nil
 }

@@ -49,6 +49,8 @@ type Options struct {
 	Minutes int64
 	// LLMDelay is the fake server's per-call delay.
 	LLMDelay time.Duration
+	// Log, when set, receives the environment's logs (JSON lines).
+	Log io.Writer
 }
 
 // Env is a running Recap.
@@ -100,6 +102,9 @@ func Start(t testing.TB, opts Options) *Env {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv("RECAP_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if opts.Log != nil {
+		log = slog.New(slog.NewJSONHandler(opts.Log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	ctx := context.Background()
 	d, err := app.Connect(ctx, cfg, log)

@@ -5,6 +5,10 @@
 //	api keys create --name N --minutes M  create a key; prints the secret last
 //	api keys list | api keys revoke ID
 //	api credits grant --key ID --minutes M
+//	api oauth-clients create --name N --redirect-uri URI [--confidential]
+//	api oauth-clients list | api oauth-clients revoke ID
+//	api dev                               API + worker in one process (embedded Redis, private Postgres)
+//	api demo [URL]                        summarize a video (default: the sample talk) with progress bars
 package main
 
 import (
@@ -14,10 +18,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -60,6 +67,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return keys(ctx, cfg, args, stdout)
 	case "credits":
 		return credits(ctx, cfg, args, stdout)
+	case "oauth-clients":
+		return oauthClients(ctx, cfg, args, stdout)
+	case "dev":
+		return dev(ctx, cfg, stdout, stderr)
+	case "demo":
+		return demoCmd(ctx, cfg, args, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -70,10 +83,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 const usage = `usage:
   api                                              serve the HTTP API
   api migrate                                      apply database migrations
-  api keys create --name NAME --minutes N [--rpm N] create a key (secret printed once, last line)
+  api keys create --name NAME --minutes N [--rpm N] [--scopes read,write]
+                                                   create a key (secret printed once, last line)
   api keys list                                    list keys
   api keys revoke ID                               revoke a key
-  api credits grant --key ID --minutes N           add credits to a key's account`
+  api credits grant --key ID --minutes N           add credits to a key's account
+  api oauth-clients create --name N --redirect-uri URI [--redirect-uri URI2] [--confidential]
+                                                   register an OAuth2 client (secret printed once)
+  api oauth-clients list                           list OAuth2 clients
+  api oauth-clients revoke ID                      revoke a client and its tokens
+  api dev                                          API + worker in one process; embedded Redis and a private
+                                                   PostgreSQL in .recap/ when REDIS_URL / DATABASE_URL are unset
+  api demo [URL]                                   summarize URL (default: the sample talk) in dev mode, with progress`
 
 func openStore(ctx context.Context, cfg app.Config) (*store.Store, error) {
 	if cfg.DatabaseURL == "" {
@@ -131,8 +152,22 @@ func keys(ctx context.Context, cfg app.Config, args []string, stdout io.Writer) 
 		name := fs.String("name", "", "key name")
 		minutes := fs.Int64("minutes", 0, "minutes of media credited")
 		rpm := fs.Int("rpm", 0, "requests per minute (0 = RATE_LIMIT_RPM)")
+		scopes := fs.String("scopes", "read,write", "comma-separated scopes: read, write")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
+		}
+		var sc []string
+		for _, s := range strings.Split(*scopes, ",") {
+			switch s = strings.TrimSpace(s); s {
+			case "":
+			case "read", "write":
+				sc = append(sc, s)
+			default:
+				return fmt.Errorf("keys create: unknown scope %q (want read, write)", s)
+			}
+		}
+		if len(sc) == 0 {
+			return errors.New("keys create: --scopes must name at least one scope")
 		}
 		if *name == "" {
 			return errors.New("keys create: --name is required")
@@ -140,7 +175,7 @@ func keys(ctx context.Context, cfg app.Config, args []string, stdout io.Writer) 
 		if *minutes < 0 || *rpm < 0 {
 			return errors.New("keys create: --minutes and --rpm must not be negative")
 		}
-		k, secret, err := st.CreateKey(ctx, store.NewKey{Name: *name, Seconds: *minutes * 60, RPM: *rpm})
+		k, secret, err := st.CreateKey(ctx, store.NewKey{Name: *name, Seconds: *minutes * 60, RPM: *rpm, Scopes: sc})
 		if err != nil {
 			return err
 		}
@@ -213,4 +248,107 @@ func credits(ctx context.Context, cfg app.Config, args []string, stdout io.Write
 	}
 	fmt.Fprintf(stdout, "granted %d minutes to key %d; balance %.1f minutes\n", *minutes, *keyID, float64(bal.Available)/60)
 	return nil
+}
+
+// repeated is a flag that may be given more than once.
+type repeated []string
+
+func (r *repeated) String() string     { return strings.Join(*r, ",") }
+func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
+
+// checkRedirectURI accepts absolute https URIs, and http only on loopback
+// (native apps and development, RFC 8252 §7.3); no fragments.
+func checkRedirectURI(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("redirect URI %q must be an absolute URL without a fragment", raw)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		h := u.Hostname()
+		if h == "localhost" || net.ParseIP(h) != nil && net.ParseIP(h).IsLoopback() {
+			return nil
+		}
+		return fmt.Errorf("redirect URI %q: http is allowed only on localhost; use https", raw)
+	}
+	return fmt.Errorf("redirect URI %q must use https (or http on localhost)", raw)
+}
+
+func oauthClients(ctx context.Context, cfg app.Config, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("oauth-clients: want create, list or revoke")
+	}
+	switch args[0] {
+	case "create":
+		fs := flag.NewFlagSet("oauth-clients create", flag.ContinueOnError)
+		name := fs.String("name", "", "client name shown on the consent page")
+		var uris repeated
+		fs.Var(&uris, "redirect-uri", "redirect URI (repeatable); matched exactly")
+		confidential := fs.Bool("confidential", false, "issue a client secret (server-side apps); public clients use PKCE alone")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if *name == "" || len(uris) == 0 {
+			return errors.New("oauth-clients create: --name and --redirect-uri are required")
+		}
+		for _, u := range uris {
+			if err := checkRedirectURI(u); err != nil {
+				return fmt.Errorf("oauth-clients create: %w", err)
+			}
+		}
+		st, err := openStore(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		c, secret, err := st.CreateOAuthClient(ctx, *name, uris, *confidential)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "created OAuth2 client %q\nclient_id: %s\n", c.Name, c.ID)
+		if secret != "" {
+			fmt.Fprintf(stdout, "client_secret (shown once):\n%s\n", secret)
+		}
+		return nil
+	case "list":
+		st, err := openStore(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		cs, err := st.ListOAuthClients(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "CLIENT_ID\tNAME\tTYPE\tREDIRECT_URIS\tCREATED\tREVOKED")
+		for _, c := range cs {
+			typ, rev := "public", "-"
+			if c.Confidential {
+				typ = "confidential"
+			}
+			if c.RevokedAt != nil {
+				rev = c.RevokedAt.Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, typ, strings.Join(c.RedirectURIs, " "), c.CreatedAt.Format(time.RFC3339), rev)
+		}
+		return tw.Flush()
+	case "revoke":
+		if len(args) != 2 {
+			return errors.New("oauth-clients revoke: want a client ID")
+		}
+		st, err := openStore(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		if err := st.RevokeOAuthClient(ctx, args[1]); err != nil {
+			return fmt.Errorf("oauth-clients revoke %s: %w", args[1], err)
+		}
+		fmt.Fprintf(stdout, "revoked OAuth2 client %s and its tokens\n", args[1])
+		return nil
+	}
+	return fmt.Errorf("oauth-clients: unknown subcommand %q", args[0])
 }

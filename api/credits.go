@@ -1,0 +1,77 @@
+package api
+
+import (
+	"math"
+	"net/http"
+	"slices"
+)
+
+// Scopes of API keys and OAuth2 tokens.
+const (
+	// ScopeRead allows the GET routes.
+	ScopeRead = "read"
+	// ScopeWrite allows everything that creates or changes: completions,
+	// jobs, cancellation.
+	ScopeWrite = "write"
+)
+
+// scopeFor is the scope a request needs.
+func scopeFor(r *http.Request) string {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return ScopeRead
+	}
+	return ScopeWrite
+}
+
+// requireScope refuses a request its key or token has no scope for.
+func (s *Server) requireScope(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		need := scopeFor(r)
+		if k := caller(r); k == nil || !slices.Contains(k.Scopes, need) {
+			s.writeError(w, r, &Error{Status: http.StatusForbidden, Type: "invalid_request_error", Code: "insufficient_scope",
+				Message: "This key or token lacks the '" + need + "' scope this request needs."})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// meReply is GET /api/v1/me. Minutes are media minutes; the *_seconds
+// fields give the exact values.
+type meReply struct {
+	Object               string   `json:"object"`
+	KeyID                int64    `json:"key_id"`
+	KeyName              string   `json:"key_name"`
+	KeyPrefix            string   `json:"key_prefix"`
+	Scopes               []string `json:"scopes"`
+	RateLimitRPM         int      `json:"rate_limit_rpm"`
+	BalanceMinutes       float64  `json:"balance_minutes"`
+	HeldMinutes          float64  `json:"held_minutes"`
+	UsedThisMonthMinutes float64  `json:"used_this_month_minutes"`
+	BalanceSeconds       int64    `json:"balance_seconds"`
+	HeldSeconds          int64    `json:"held_seconds"`
+	UsedThisMonthSeconds int64    `json:"used_this_month_seconds"`
+}
+
+func minutes(sec int64) float64 { return math.Round(float64(sec)/60*100) / 100 }
+
+func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
+	k := caller(r)
+	bal, err := s.cfg.Store.Balance(r.Context(), k.AccountID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	scopes := k.Scopes
+	if scopes == nil {
+		scopes = []string{}
+	}
+	rpm := k.RPM
+	if rpm <= 0 && s.cfg.Limiter != nil {
+		rpm = s.cfg.Limiter.defaultRPM
+	}
+	writeJSON(w, http.StatusOK, meReply{Object: "me", KeyID: k.ID, KeyName: k.Name, KeyPrefix: k.Prefix, Scopes: scopes,
+		RateLimitRPM:   rpm,
+		BalanceMinutes: minutes(bal.Available), HeldMinutes: minutes(bal.Held), UsedThisMonthMinutes: minutes(bal.UsedThisMonth),
+		BalanceSeconds: bal.Available, HeldSeconds: bal.Held, UsedThisMonthSeconds: bal.UsedThisMonth})
+}

@@ -1,0 +1,320 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/recap/recap/app"
+	"github.com/recap/recap/app/apptest"
+	"github.com/recap/recap/jobs"
+)
+
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// opsCall sends a request; auth, when set, decorates it (bearer, basic auth).
+func opsCall(t *testing.T, method, url string, auth func(*http.Request)) reply {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if auth != nil {
+		auth(req)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return reply{res.StatusCode, res.Header, b}
+}
+
+func bearer(token string) func(*http.Request) {
+	return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+token) }
+}
+
+func basic(password string) func(*http.Request) {
+	return func(r *http.Request) { r.SetBasicAuth("operator", password) }
+}
+
+// createJob submits a batch job through the public jobs API.
+func createJob(t *testing.T, e *apptest.Env, url string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.URL+"/jobs", strings.NewReader(`{"urls":["`+url+`"]}`))
+	req.Header.Set("Authorization", "Bearer "+e.Key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out struct{ Data []jobs.View }
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil || res.StatusCode != 202 || len(out.Data) != 1 {
+		t.Fatalf("create job: status %d, %v", res.StatusCode, err)
+	}
+	return out.Data[0].ID
+}
+
+type adminJob struct {
+	jobs.View
+	Queue string          `json:"queue"`
+	Tasks []jobs.TaskView `json:"tasks"`
+}
+
+func decode[T any](t *testing.T, r reply) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(r.body, &v); err != nil {
+		t.Fatalf("status %d, body %s: %v", r.status, r.body, err)
+	}
+	return v
+}
+
+func TestAdminRequiresTheToken(t *testing.T) {
+	t.Parallel()
+	const token = "operator-secret"
+	on := apptest.Start(t, apptest.Options{NoWorker: true, Configure: func(c *app.Config) { c.AdminToken = token }})
+	off := apptest.Start(t, apptest.Options{NoWorker: true})
+	paths := []string{"/admin/api/jobs", "/admin/queues", "/admin/queues/api/queues"}
+	for _, path := range paths {
+		for name, auth := range map[string]func(*http.Request){
+			"none": nil, "wrong bearer": bearer("nope"), "wrong basic": basic("nope"), "api key": bearer(on.Key),
+		} {
+			r := opsCall(t, http.MethodGet, on.Server.URL+path, auth)
+			if r.status != http.StatusUnauthorized || !strings.Contains(r.header.Get("WWW-Authenticate"), "Basic") {
+				t.Errorf("%s with %s: status %d, WWW-Authenticate %q", path, name, r.status, r.header.Get("WWW-Authenticate"))
+			}
+		}
+		// Without ADMIN_TOKEN the routes do not exist, whatever is sent.
+		if r := opsCall(t, http.MethodGet, off.Server.URL+path, bearer(token)); r.status != http.StatusNotFound {
+			t.Errorf("%s without ADMIN_TOKEN: status %d", path, r.status)
+		}
+	}
+	if r := opsCall(t, http.MethodGet, on.Server.URL+"/admin/queues", basic(token)); r.status != 200 ||
+		!strings.Contains(r.header.Get("Content-Type"), "text/html") {
+		t.Errorf("asynqmon UI with basic auth: status %d, %s", r.status, r.header.Get("Content-Type"))
+	}
+	createJob(t, on, on.Host.PageURL())
+	r := opsCall(t, http.MethodGet, on.Server.URL+"/admin/queues/api/queues", bearer(token))
+	if r.status != 200 || !strings.Contains(string(r.body), on.Config.QueuePrefix+jobs.QueueBatch) {
+		t.Errorf("asynqmon queues: status %d: %s", r.status, r.body)
+	}
+	if r := opsCall(t, http.MethodGet, on.Server.URL+"/admin/api/jobs", bearer(token)); r.status != 200 {
+		t.Errorf("admin API with bearer: status %d: %s", r.status, r.body)
+	}
+}
+
+func TestAdminAPISteersJobs(t *testing.T) {
+	t.Parallel()
+	const token = "operator-secret"
+	e := apptest.Start(t, apptest.Options{NoWorker: true, Configure: func(c *app.Config) { c.AdminToken = token }})
+	root := e.Server.URL + "/admin/api/jobs"
+	id := createJob(t, e, e.Host.PageURL())
+	queue := e.Config.QueuePrefix + jobs.QueueBatch
+	task := jobs.TaskID(id, jobs.TypeResolve)
+	auth := bearer(token)
+
+	list := decode[struct{ Data []adminJob }](t, opsCall(t, http.MethodGet, root+"?state=queued", auth))
+	if len(list.Data) != 1 || list.Data[0].ID != id || len(list.Data[0].Tasks) != 1 ||
+		list.Data[0].Tasks[0].State != "pending" || list.Data[0].Tasks[0].Type != jobs.TypeResolve {
+		t.Fatalf("queued jobs: %+v", list.Data)
+	}
+	if r := opsCall(t, http.MethodGet, root+"?state=succeeded", auth); len(decode[struct{ Data []adminJob }](t, r).Data) != 0 {
+		t.Errorf("succeeded jobs: %s", r.body)
+	}
+	if r := opsCall(t, http.MethodGet, root+"?state=bogus", auth); r.status != 400 {
+		t.Errorf("bad state: status %d", r.status)
+	}
+
+	type retried struct {
+		Action  string   `json:"action"`
+		Job     adminJob `json:"job"`
+		RetryOf string   `json:"retry_of"`
+	}
+	retry := func(wantStatus int) retried {
+		t.Helper()
+		r := opsCall(t, http.MethodPost, root+"/"+id+"/retry", auth)
+		if r.status != wantStatus {
+			t.Fatalf("retry: status %d, want %d: %s", r.status, wantStatus, r.body)
+		}
+		return decode[retried](t, r)
+	}
+	// A pending stage is already on its way.
+	if r := opsCall(t, http.MethodPost, root+"/"+id+"/retry", auth); r.status != http.StatusConflict || !strings.Contains(string(r.body), "not_retryable") {
+		t.Fatalf("retry of a pending job: status %d: %s", r.status, r.body)
+	}
+	// An archived stage runs again now.
+	if err := e.Deps.Inspector.ArchiveTask(queue, task); err != nil {
+		t.Fatal(err)
+	}
+	if got := retry(200); got.Action != jobs.RetryRunNow || got.Job.Tasks[0].State != "pending" {
+		t.Fatalf("retry of an archived stage: %+v", got)
+	}
+	// A lost stage is enqueued again.
+	if err := e.Deps.Inspector.DeleteTask(queue, task); err != nil {
+		t.Fatal(err)
+	}
+	if got := retry(200); got.Action != jobs.RetryRequeued || len(got.Job.Tasks) != 1 || got.Job.Tasks[0].State != "pending" {
+		t.Fatalf("retry of a lost stage: %+v", got)
+	}
+	// Cancel ends it once and removes its task.
+	c := decode[adminJob](t, opsCall(t, http.MethodPost, root+"/"+id+"/cancel", auth))
+	if c.State != "canceled" || len(c.Tasks) != 0 {
+		t.Fatalf("cancel: %+v", c)
+	}
+	if r := opsCall(t, http.MethodPost, root+"/"+id+"/cancel", auth); r.status != http.StatusConflict {
+		t.Errorf("second cancel: status %d", r.status)
+	}
+	// A canceled job is resubmitted as a new one.
+	got := retry(http.StatusCreated)
+	if got.Action != jobs.RetryResubmitted || got.RetryOf != id || got.Job.ID == id || got.Job.State != "queued" ||
+		got.Job.URL != e.Host.PageURL() || len(got.Job.Tasks) != 1 || got.Job.Tasks[0].State != "pending" {
+		t.Fatalf("retry of a canceled job: %+v", got)
+	}
+	if r := opsCall(t, http.MethodGet, root+"/"+got.Job.ID, auth); r.status != 200 {
+		t.Errorf("get the new job: status %d", r.status)
+	}
+	if r := opsCall(t, http.MethodGet, root+"/00000000-0000-0000-0000-000000000000", auth); r.status != 404 {
+		t.Errorf("unknown job: status %d", r.status)
+	}
+}
+
+// metricValue returns the value of the series whose line starts with
+// prefix (name and labels), or -1 when there is none.
+func metricValue(body, prefix string) float64 {
+	for _, line := range strings.Split(body, "\n") {
+		if rest, ok := strings.CutPrefix(line, prefix+" "); ok {
+			v, err := strconv.ParseFloat(rest, 64)
+			if err == nil {
+				return v
+			}
+		}
+	}
+	return -1
+}
+
+func TestMetricsAfterJobs(t *testing.T) {
+	t.Parallel()
+	e := apptest.Start(t, apptest.Options{STT: true})
+	ctx := context.Background()
+	if _, err := e.Client.Chat.Completions.New(ctx, userMessage(e.Host.PageURL())); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Client.Chat.Completions.New(ctx, userMessage(e.Host.NoSubsPageURL())); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Client.Chat.Completions.New(ctx, userMessage(e.Host.URL("/gone.html"))); err == nil {
+		t.Fatal("a missing page was summarized")
+	}
+	// A stage's duration is recorded when its handler returns, which can be
+	// after the client got its answer: stopping the worker waits for that.
+	e.Worker.Stop()
+	r := opsCall(t, http.MethodGet, e.Server.URL+"/metrics", nil)
+	if r.status != 200 {
+		t.Fatalf("/metrics: status %d", r.status)
+	}
+	body := string(r.body)
+	p := e.Config.QueuePrefix
+	atLeast := map[string]float64{
+		`recap_http_requests_total{code="200",method="POST",route="/api/v1/chat/completions"}`:                 2,
+		`recap_http_request_duration_seconds_count{method="POST",route="/api/v1/chat/completions"}`:            3,
+		`recap_stage_duration_seconds_count{outcome="ok",stage="media:resolve"}`:                               2,
+		`recap_stage_duration_seconds_count{outcome="ok",stage="media:transcript"}`:                            2,
+		`recap_stage_duration_seconds_count{outcome="ok",stage="summary:generate"}`:                            2,
+		`recap_stage_duration_seconds_count{outcome="failed",stage="media:resolve"}`:                           1,
+		`recap_jobs_finished_total{code="",state="succeeded"}`:                                                 2,
+		`recap_jobs_finished_total{code="video_unavailable",state="failed"}`:                                   1,
+		`recap_media_failures_total{cause="unavailable",tool="yt-dlp"}`:                                        1,
+		`recap_llm_calls_total{outcome="200"}`:                                                                 2,
+		`recap_llm_call_duration_seconds_count`:                                                                2,
+		`recap_llm_tokens_total{kind="prompt",model="fake-model"}`:                                             1,
+		`recap_llm_tokens_total{kind="completion",model="fake-model"}`:                                         1,
+		`recap_stt_calls_total{outcome="200"}`:                                                                 1,
+		`recap_stt_call_duration_seconds_count`:                                                                1,
+		`recap_stt_audio_seconds_total`:                                                                        10,
+		`recap_jobs{state="queued"}`:                                                                           0,
+		`recap_queue_tasks{queue="` + p + `interactive",state="pending"}`:                                      0,
+		`recap_queue_latency_seconds{queue="` + p + `batch"}`:                                                  0,
+		`recap_credits_held_seconds`:                                                                           0,
+		`recap_credits_seconds_total{kind="hold"}`:                                                             120,
+		`recap_credits_seconds_total{kind="capture"}`:                                                          120,
+		`recap_source_up{source="postgres"}`:                                                                   1,
+		`recap_source_up{source="redis"}`:                                                                      1,
+		`recap_http_request_duration_seconds_bucket{method="POST",route="/api/v1/chat/completions",le="+Inf"}`: 3,
+	}
+	for series, min := range atLeast {
+		if v := metricValue(body, series); v < min {
+			t.Errorf("%s = %v, want at least %v", series, v, min)
+		}
+	}
+	// Unknown paths share one label value, so probes cannot grow the series.
+	opsCall(t, http.MethodGet, e.Server.URL+"/no/such/path", nil)
+	body = string(opsCall(t, http.MethodGet, e.Server.URL+"/metrics", nil).body)
+	if metricValue(body, `recap_http_requests_total{code="200",method="GET",route="/metrics"}`) != 1 {
+		t.Error("the first scrape was not counted")
+	}
+	if metricValue(body, `recap_http_requests_total{code="404",method="GET",route="unmatched"}`) != 1 ||
+		regexp.MustCompile(`route="/no/such`).MatchString(body) {
+		t.Error("an unmatched path got its own route label")
+	}
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	t.Parallel()
+	e := apptest.Start(t, apptest.Options{NoWorker: true})
+	if r := opsCall(t, http.MethodGet, e.Server.URL+"/healthz", nil); r.status != 200 {
+		t.Errorf("/healthz: %d", r.status)
+	}
+	type ready struct {
+		Status string            `json:"status"`
+		Checks map[string]string `json:"checks"`
+	}
+	got := decode[ready](t, opsCall(t, http.MethodGet, e.Server.URL+"/readyz", nil))
+	if got.Status != "ready" || got.Checks["postgres"] != "ok" || got.Checks["redis"] != "ok" || got.Checks["migrations"] != "ok" {
+		t.Fatalf("/readyz: %+v", got)
+	}
+	// A migration not applied makes the replica unready.
+	if _, err := e.Store.Pool().Exec(context.Background(), `DELETE FROM schema_migrations WHERE name = '001_init.sql'`); err != nil {
+		t.Fatal(err)
+	}
+	r := opsCall(t, http.MethodGet, e.Server.URL+"/readyz", nil)
+	got = decode[ready](t, r)
+	if r.status != http.StatusServiceUnavailable || got.Status != "unavailable" || !strings.Contains(got.Checks["migrations"], "001_init.sql") {
+		t.Fatalf("/readyz with a pending migration: %d %+v", r.status, got)
+	}
+}
+
+// TestBatchPool gives batch jobs their own pool: both queues are served.
+func TestBatchPool(t *testing.T) {
+	t.Parallel()
+	e := apptest.Start(t, apptest.Options{Configure: func(c *app.Config) {
+		c.WorkerConcurrency, c.BatchConcurrency, c.TranscriptConcurrency = 1, 1, 1
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	id := createJob(t, e, e.Host.PageURL())
+	resp, err := e.Client.Chat.Completions.New(ctx, userMessage(e.Host.PageURL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSummary(t, resp.Choices[0].Message.Content)
+	var last jobs.Event
+	if err := e.Deps.Events.Follow(ctx, id, "0", time.Second, nil, func(ev jobs.Event) error { last = ev; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if last.Type != jobs.EventResult {
+		t.Fatalf("the batch job ended with %+v", last)
+	}
+	checkSummary(t, last.Result.Markdown)
+}

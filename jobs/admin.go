@@ -1,0 +1,139 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/recap/recap/store"
+)
+
+// ErrNotRetryable means a job has nothing to retry: it succeeded, or its
+// stage is already queued or running.
+var ErrNotRetryable = errors.New("not retryable")
+
+// What Retry did.
+const (
+	// RetryRunNow moved a stage waiting for its retry back-off (or archived)
+	// to the front of its queue.
+	RetryRunNow = "run_now"
+	// RetryRequeued enqueued the stage of an unfinished job whose task was
+	// lost.
+	RetryRequeued = "requeued"
+	// RetryResubmitted created a new job with the failed or canceled job's
+	// request; the old job keeps its history and its settled credits.
+	RetryResubmitted = "resubmitted"
+)
+
+// TaskView is a job's stage task as asynq holds it.
+type TaskView struct {
+	ID            string     `json:"id"`
+	Type          string     `json:"type"`
+	Queue         string     `json:"queue"`
+	State         string     `json:"state"`
+	Retried       int        `json:"retried"`
+	MaxRetry      int        `json:"max_retry"`
+	LastError     string     `json:"last_error,omitempty"`
+	LastFailedAt  *time.Time `json:"last_failed_at,omitempty"`
+	NextProcessAt *time.Time `json:"next_process_at,omitempty"`
+}
+
+// stageOf is the task type that moves a job on from its state.
+func stageOf(state string) string {
+	switch state {
+	case store.StateTranscribing:
+		return TypeTranscript
+	case store.StateSummarizing:
+		return TypeSummary
+	}
+	return TypeResolve
+}
+
+func (c *Client) queueOf(j *store.Job) string {
+	q := j.Queue
+	if q == "" {
+		q = QueueInteractive
+	}
+	return c.cfg.QueuePrefix + q
+}
+
+// Tasks returns the stage tasks of a job that asynq still holds (finished
+// stage tasks are not kept).
+func (c *Client) Tasks(j *store.Job) ([]TaskView, error) {
+	if c.cfg.Inspector == nil {
+		return nil, errors.New("tasks: no asynq inspector configured")
+	}
+	queue := c.queueOf(j)
+	var out []TaskView
+	for _, typ := range []string{TypeResolve, TypeTranscript, TypeSummary, TypeWebhook} {
+		q := queue
+		if typ == TypeWebhook {
+			q = c.cfg.QueuePrefix + QueueBatch
+		}
+		ti, err := c.cfg.Inspector.GetTaskInfo(q, TaskID(j.ID, typ))
+		if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("tasks: %w", err)
+		}
+		tv := TaskView{ID: ti.ID, Type: ti.Type, Queue: ti.Queue, State: ti.State.String(), Retried: ti.Retried,
+			MaxRetry: ti.MaxRetry, LastError: ti.LastErr}
+		if !ti.LastFailedAt.IsZero() {
+			t := ti.LastFailedAt
+			tv.LastFailedAt = &t
+		}
+		if !ti.NextProcessAt.IsZero() {
+			t := ti.NextProcessAt
+			tv.NextProcessAt = &t
+		}
+		out = append(out, tv)
+	}
+	return out, nil
+}
+
+// Retry acts on a job an operator wants to see run again. An unfinished
+// job's stage waiting for its back-off runs now, and a lost one is
+// enqueued again; a failed or canceled job is resubmitted as a new job
+// (the ledger allows one hold per job, so the old one cannot be reused).
+// It returns what it did and the job that will run.
+func (c *Client) Retry(ctx context.Context, j *store.Job) (string, *store.Job, error) {
+	switch j.State {
+	case store.StateSucceeded:
+		return "", nil, fmt.Errorf("job %s succeeded: %w", j.ID, ErrNotRetryable)
+	case store.StateFailed, store.StateCanceled:
+		nj := &store.Job{AccountID: j.AccountID, APIKeyID: j.APIKeyID, Kind: j.Kind, Queue: j.Queue, URL: j.URL,
+			VideoKey: j.VideoKey, Prompt: j.Prompt, Model: j.Model, AudioLanguage: j.AudioLanguage,
+			OutputLanguage: j.OutputLanguage, Images: j.Images, History: j.History, Refresh: j.Refresh,
+			WebhookURL: j.WebhookURL, RequestHash: j.RequestHash}
+		if err := c.Submit(ctx, nj); err != nil {
+			return "", nil, err
+		}
+		return RetryResubmitted, nj, nil
+	}
+	tasks, err := c.Tasks(j)
+	if err != nil {
+		return "", nil, err
+	}
+	for _, t := range tasks {
+		if t.Type == TypeWebhook {
+			continue
+		}
+		switch t.State {
+		case "pending", "active":
+			return "", nil, fmt.Errorf("job %s: stage %s is already %s: %w", j.ID, t.Type, t.State, ErrNotRetryable)
+		case "retry", "scheduled", "archived":
+			if err := c.cfg.Inspector.RunTask(t.Queue, t.ID); err != nil {
+				return "", nil, fmt.Errorf("retry: %w", err)
+			}
+			return RetryRunNow, j, nil
+		}
+	}
+	if err := c.Enqueue(ctx, j, stageOf(j.State)); err != nil {
+		return "", nil, err
+	}
+	return RetryRequeued, j, nil
+}
