@@ -383,7 +383,8 @@ func TestFaultLLMHangs(t *testing.T) {
 	e.Fake.SetHang(true)
 	ids := e.SubmitBatch(t, "", e.Host.PageURL())
 	j := e.WaitJobs(t, 2*time.Minute, ids...)[0]
-	if j.State != store.StateFailed || j.ErrorCode != jobs.CodeUpstream || !strings.Contains(j.ErrorMessage, "language model") {
+	if j.State != store.StateFailed || j.ErrorCode != jobs.CodeUpstream ||
+		!(strings.Contains(j.ErrorMessage, "language model") || strings.Contains(j.ErrorMessage, "timed out")) {
 		t.Fatalf("job %s %s %q, want failed %s", j.State, j.ErrorCode, j.ErrorMessage, jobs.CodeUpstream)
 	}
 	// Three attempts (MaxRetry 2), each ended by its time-out; then asynq

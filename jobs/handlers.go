@@ -190,6 +190,12 @@ func (w *Worker) stage(typ string, fn stageFunc) asynq.Handler {
 			return nil
 		}
 		je := asError(err)
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) && je.Code == CodeInternal {
+			// The stage ran out of time somewhere that is not an upstream
+			// call of its own (waiting for a lock a hung attempt still held,
+			// say): say so rather than "processing failed".
+			je = &Error{Code: CodeUpstream, Message: fmt.Sprintf("the %s stage timed out after %s", typ, w.cfg.Timeouts.of(typ)), Err: err}
+		}
 		retry, ok1 := asynq.GetRetryCount(ctx)
 		maxRetry, ok2 := asynq.GetMaxRetry(ctx)
 		if errors.Is(ctx.Err(), context.Canceled) {
