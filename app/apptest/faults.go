@@ -218,29 +218,17 @@ func (e *Env) WorkerEnv(extra ...string) []string {
 	return append(env, extra...)
 }
 
-var (
-	buildOnce sync.Once
-	buildDir  string
-	buildErr  error
-)
-
-// BuildWorker compiles cmd/worker once per test binary and returns its path.
+// BuildWorker compiles cmd/worker into the test's temporary directory and
+// returns its path (the build cache makes every build after the first a
+// link step).
 func BuildWorker(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "recap-worker-bin-")
-		if buildErr != nil {
-			return
-		}
-		out, err := exec.Command("go", "build", "-o", filepath.Join(buildDir, "worker"), "github.com/recap/recap/cmd/worker").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build cmd/worker: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	bin := filepath.Join(t.TempDir(), "worker")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/recap/recap/cmd/worker").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build cmd/worker: %v\n%s", err, out)
 	}
-	return filepath.Join(buildDir, "worker")
+	return bin
 }
 
 // Process is a worker running as a real subprocess.
