@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,7 +31,7 @@ import (
 //
 //	go test ./app -run '^$' -bench CachedCompletions -benchtime 3x
 func BenchmarkCachedCompletions(b *testing.B) {
-	e := apptest.Start(b, apptest.Options{Configure: func(c *app.Config) { c.LogLevel = "error" }})
+	e := apptest.Start(b, apptest.Options{Configure: func(c *app.Config) { c.LogLevel = "error"; c.RateLimitRPM = 10_000_000 }})
 	body := `{"model":"bibigpt","messages":[{"role":"user","content":"` + e.Host.PageURL() + `"}]}`
 	tr := &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}
 	client := &http.Client{Transport: tr}
@@ -140,9 +142,12 @@ func (fixedMedia) SplitAudio(context.Context, string, string, float64) ([]media.
 //
 //	go test ./app -run '^$' -bench Batch -benchtime 1x
 func BenchmarkBatch(b *testing.B) {
-	const n, slots = 1000, 50
+	n, slots := 1000, 50
+	if v, err := strconv.Atoi(os.Getenv("RECAP_BENCH_JOBS")); err == nil && v > 0 {
+		n = v
+	}
 	const resolveD, subsD, llmD = 100 * time.Millisecond, 100 * time.Millisecond, 300 * time.Millisecond
-	e := apptest.Start(b, apptest.Options{NoWorker: true, Minutes: 10 * n})
+	e := apptest.Start(b, apptest.Options{NoWorker: true, Minutes: int64(10 * n), Configure: func(c *app.Config) { c.RateLimitRPM = 10_000_000 }})
 	fake := summarizetest.New(b, summarizetest.Options{Delay: llmD})
 	var external atomic.Int64
 	var handlerNs atomic.Int64
@@ -209,7 +214,7 @@ func BenchmarkBatch(b *testing.B) {
 			b.Fatalf("%d jobs did not succeed", failed)
 		}
 		ext := time.Duration(external.Load()) + time.Duration(n)*llmD
-		ideal := ext / slots
+		ideal := ext / time.Duration(slots)
 		handlers := time.Duration(handlerNs.Load())
 		inHandler := handlers - ext
 		overhead := wall - ideal
