@@ -15,6 +15,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/recap/recap/app"
+	"github.com/recap/recap/app/apptest"
 	"github.com/recap/recap/media/mediatest"
 )
 
@@ -57,7 +58,7 @@ func TestDevModeServesCompletionEndToEnd(t *testing.T) {
 	dir := stateDir(t)
 	host := mediatest.NewHost(t)
 	var out bytes.Buffer
-	logs := &syncBuffer{}
+	logs := &apptest.SyncBuffer{}
 	d := startDev(t, dir, &out, logs)
 	closed := false
 	t.Cleanup(func() {

@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,27 +20,9 @@ import (
 	"github.com/recap/recap/store"
 )
 
-// syncBuffer collects logs written from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // assertNotStored fails when any secret appears in the logs or in any
 // row of any table of the environment's schema.
-func assertNotStored(t *testing.T, e *apptest.Env, logs *syncBuffer, secrets ...string) {
+func assertNotStored(t *testing.T, e *apptest.Env, logs *apptest.SyncBuffer, secrets ...string) {
 	t.Helper()
 	ctx := context.Background()
 	rows, err := e.Store.Pool().Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`)
@@ -106,7 +87,7 @@ func expiredToken(t *testing.T, e *apptest.Env) string {
 // and no secret reaches the logs or the database.
 func TestUnauthorized(t *testing.T) {
 	t.Parallel()
-	logs := &syncBuffer{}
+	logs := &apptest.SyncBuffer{}
 	e := apptest.Start(t, apptest.Options{Log: logs})
 	ctx := context.Background()
 	revoked, revokedSecret := e.NewKey(t, "revoked", 10)
@@ -298,7 +279,7 @@ func (f *flow) api(method, path, token, body string) int {
 // and a client app would.
 func TestOAuth(t *testing.T) {
 	t.Parallel()
-	logs := &syncBuffer{}
+	logs := &apptest.SyncBuffer{}
 	e := apptest.Start(t, apptest.Options{Log: logs, Minutes: 10})
 	ctx := context.Background()
 	const redirect = "http://127.0.0.1:1/callback"

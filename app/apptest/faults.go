@@ -234,7 +234,7 @@ func BuildWorker(t testing.TB) string {
 // Process is a worker running as a real subprocess.
 type Process struct {
 	Cmd  *exec.Cmd
-	log  *syncBuffer
+	log  *SyncBuffer
 	done chan struct{}
 	err  error
 }
@@ -245,7 +245,7 @@ func (e *Env) StartWorkerProcess(t testing.TB, extra ...string) *Process {
 	t.Helper()
 	cmd := exec.Command(BuildWorker(t))
 	cmd.Env = e.WorkerEnv(extra...)
-	p := &Process{Cmd: cmd, log: &syncBuffer{}, done: make(chan struct{})}
+	p := &Process{Cmd: cmd, log: &SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -279,18 +279,22 @@ func (p *Process) Wait(t testing.TB, timeout time.Duration) error {
 // Log is what the process wrote so far.
 func (p *Process) Log() string { return p.log.String() }
 
-type syncBuffer struct {
+// SyncBuffer collects output written from many goroutines (logs,
+// subprocess output) for tests to read.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+// Write appends p.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+// String returns what was written so far.
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
@@ -314,7 +318,7 @@ func StartRedis(t testing.TB) string {
 		l.Close()
 		cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 			"--dir", t.TempDir(), "--logfile", "")
-		var out syncBuffer
+		var out SyncBuffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
