@@ -491,7 +491,7 @@ func (s *Server) transcribe(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, fmt.Sprintf("fake error %d", status))
 		return
 	}
-	dur, err := probeDuration(r.Context(), tmp.Name())
+	dur, err := measureDuration(r.Context(), tmp.Name())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "unreadable audio: "+err.Error())
 		return
@@ -530,7 +530,18 @@ func (s *Server) transcribe(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// probeDuration measures media with ffprobe, as a real service decodes it.
+// measureDuration measures an uploaded file: Ogg Opus/Vorbis from its page
+// headers, anything else with ffprobe, as a real service decodes it.
+func measureDuration(ctx context.Context, path string) (float64, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		if d, err := oggDuration(b); err == nil {
+			return d, nil
+		}
+	}
+	return probeDuration(ctx, path)
+}
+
+// probeDuration measures media with ffprobe.
 func probeDuration(ctx context.Context, path string) (float64, error) {
 	out, err := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-show_entries", "format=duration",
 		"-of", "default=noprint_wrappers=1:nokey=1", path).Output()
