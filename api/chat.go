@@ -86,22 +86,30 @@ func readBody(r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
-// admitURL checks a URL's target and returns its canonical video key.
-func (s *Server) admitURL(ctx context.Context, u string) (string, error) {
-	if err := jobs.CheckURLPolicy(ctx, u, jobs.URLPolicy{AllowPrivate: s.cfg.AllowPrivateNetworks, Allow: s.cfg.AllowedNetworks}); err != nil {
-		switch {
-		case errors.Is(err, jobs.ErrURLNotAllowed):
-			return "", badRequest("url_not_allowed", "messages", "The URL %q points at a private, loopback or link-local address, which this server does not fetch.", truncate(u, 100))
-		case errors.Is(err, jobs.ErrBadURL):
-			return "", badRequest("invalid_url", "messages", "%q is not an http(s) URL.", truncate(u, 100))
-		}
-		return "", badRequest("invalid_url", "messages", "The host of %q could not be resolved.", truncate(u, 100))
-	}
+// urlKey checks that u is an http(s) URL and returns its canonical video
+// key. It touches no network: a cache hit never needs to.
+func urlKey(u string) (string, error) {
 	key, err := jobs.VideoKey(u)
 	if err != nil {
 		return "", badRequest("invalid_url", "messages", "%q is not an http(s) URL.", truncate(u, 100))
 	}
 	return key, nil
+}
+
+// admitTarget checks where a URL that is about to be fetched points (DNS
+// included): private, loopback and link-local targets are refused unless
+// the policy admits them.
+func (s *Server) admitTarget(ctx context.Context, u string) error {
+	err := jobs.CheckURLPolicy(ctx, u, jobs.URLPolicy{AllowPrivate: s.cfg.AllowPrivateNetworks, Allow: s.cfg.AllowedNetworks})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, jobs.ErrURLNotAllowed):
+		return badRequest("url_not_allowed", "messages", "The URL %q points at a private, loopback or link-local address, which this server does not fetch.", truncate(u, 100))
+	case errors.Is(err, jobs.ErrBadURL):
+		return badRequest("invalid_url", "messages", "%q is not an http(s) URL.", truncate(u, 100))
+	}
+	return badRequest("invalid_url", "messages", "The host of %q could not be resolved.", truncate(u, 100))
 }
 
 func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
@@ -132,7 +140,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if p.URL != "" {
-		if j.VideoKey, err = s.admitURL(ctx, p.URL); err != nil {
+		if j.VideoKey, err = urlKey(p.URL); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
@@ -153,7 +161,10 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	plan, planErr := s.planChat(r, j)
+	// Without an Idempotency-Key a cache hit is answered and recorded in one
+	// statement; with one, the plan only reads, and is carried out by the
+	// request that claims the key.
+	plan, planErr := s.planChat(r, j, idem == "")
 	if idem != "" {
 		// The plan is made before the key is claimed, so that a replay is
 		// never refused for what happened since (a balance the first
@@ -197,6 +208,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		switch {
+		case plan.recorded:
 		case plan.cached != nil:
 			err = s.cfg.Store.CreateCachedJob(ctx, j, plan.cached)
 		case plan.attach != nil:
@@ -230,19 +242,30 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 type chatPlan struct {
 	cached *store.Summary
 	attach *store.Job
+	// recorded: j is already stored as the cache hit's job.
+	recorded bool
 }
 
-// planChat decides how to answer j without writing anything. An empty
-// balance refuses new paid work at once.
-func (s *Server) planChat(r *http.Request, j *store.Job) (chatPlan, error) {
+// planChat decides how to answer j. It writes nothing, except that with
+// record a cache hit is recorded as j in the same statement that finds it.
+// An empty balance refuses new paid work at once; a URL about to be
+// fetched is checked against the network policy.
+func (s *Server) planChat(r *http.Request, j *store.Job, record bool) (chatPlan, error) {
 	ctx := r.Context()
 	key := caller(r)
 	// A summary made before for the same video, prompt, model and languages
 	// answers at once, free, without the queue.
 	if !j.Refresh && j.Kind == "summary" && j.URL != "" {
-		sm, err := s.cfg.Store.CachedSummary(ctx, j.VideoKey, j.AudioLanguage, jobs.PromptHash(j.Prompt, j.Images), j.Model, j.OutputLanguage)
+		var sm *store.Summary
+		var err error
+		promptHash := jobs.PromptHash(j.Prompt, j.Images)
+		if record {
+			sm, err = s.cfg.Store.CreateJobFromCache(ctx, j, promptHash)
+		} else {
+			sm, err = s.cfg.Store.CachedSummary(ctx, j.VideoKey, j.AudioLanguage, promptHash, j.Model, j.OutputLanguage)
+		}
 		if err == nil {
-			return chatPlan{cached: sm}, nil
+			return chatPlan{cached: sm, recorded: record}, nil
 		}
 		if !errors.Is(err, store.ErrNotFound) {
 			return chatPlan{}, err
@@ -263,6 +286,11 @@ func (s *Server) planChat(r *http.Request, j *store.Job) (chatPlan, error) {
 			return chatPlan{attach: prev}, nil
 		}
 		if !errors.Is(err, store.ErrNotFound) {
+			return chatPlan{}, err
+		}
+	}
+	if j.URL != "" {
+		if err := s.admitTarget(ctx, j.URL); err != nil {
 			return chatPlan{}, err
 		}
 	}

@@ -82,7 +82,10 @@ func (s *Server) handleCreateJobs(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, err)
 			return
 		}
-		vk, err := s.admitURL(ctx, u)
+		vk, err := urlKey(u)
+		if err == nil {
+			err = s.admitTarget(ctx, u)
+		}
 		if err != nil {
 			if ae, ok := err.(*Error); ok {
 				ae.Param = param

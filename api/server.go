@@ -29,6 +29,7 @@ type Store interface {
 	ListJobs(ctx context.Context, f store.JobFilter) ([]store.Job, error)
 	Transcript(ctx context.Context, id int64) (*store.Transcript, error)
 	CachedSummary(ctx context.Context, videoKey, language, promptHash, model, outputLanguage string) (*store.Summary, error)
+	CreateJobFromCache(ctx context.Context, j *store.Job, promptHash string) (*store.Summary, error)
 	CreateCachedJob(ctx context.Context, j *store.Job, sm *store.Summary) error
 
 	// Credits, idempotency and OAuth2 (credits.go, idempotency.go, oauth.go).

@@ -380,6 +380,76 @@ func (s *Store) CreateCachedJob(ctx context.Context, j *Job, sm *Summary) error 
 	return nil
 }
 
+// CreateJobFromCache answers j from the summary cache in one round trip to
+// Postgres: when a summary exists for j's video, audio language, prompt
+// (promptHash), model and output language, it records j as a succeeded,
+// free job pointing at that summary and returns the summary; otherwise it
+// returns ErrNotFound and writes nothing.
+//
+// Lookup and insert are one statement, sent in one pipeline with
+// SET LOCAL synchronous_commit = off: the record of a free cache hit need
+// not wait for its WAL flush (a crash can lose the last milliseconds of
+// such records, never work or money), and this is the hot path.
+func (s *Store) CreateJobFromCache(ctx context.Context, j *Job, promptHash string) (*Summary, error) {
+	images, _ := json.Marshal(nonNil(j.Images))
+	var keyID any
+	if j.APIKeyID != 0 {
+		keyID = j.APIKeyID
+	}
+	var (
+		sm    Summary
+		ch    []byte
+		found bool
+	)
+	b := &pgx.Batch{}
+	b.Queue(`SET LOCAL synchronous_commit = off`)
+	b.Queue(`WITH s AS (
+			SELECT s.id, s.transcript_id, s.prompt_hash, s.model, s.output_language, s.markdown,
+				s.chapters, s.prompt_tokens, s.completion_tokens, s.truncated, s.created_at
+			FROM summaries s JOIN transcripts t ON t.id = s.transcript_id
+			WHERE t.video_key = $5 AND t.language = $8 AND s.prompt_hash = $14 AND s.model = $7 AND s.output_language = $9
+			ORDER BY t.created_at DESC, s.created_at DESC LIMIT 1
+		), ins AS (
+			INSERT INTO jobs (id, account_id, api_key_id, kind, queue, url, video_key, prompt, model,
+				audio_language, output_language, images, stream, refresh, webhook_url, request_hash, state, progress,
+				transcript_id, summary_id, result_model, prompt_tokens, completion_tokens, resolved_at, transcribed_at, finished_at,
+				title, duration)
+			SELECT gen_random_uuid(), $1,$2,'summary',$3,$4,$5,$6,$7,$8,$9,$10,$11,false,$12,$13,'succeeded',100,
+				s.transcript_id, s.id, s.model, s.prompt_tokens, s.completion_tokens, now(), now(), now(),
+				coalesce(v.title, ''), coalesce(v.duration, 0)
+			FROM s LEFT JOIN videos v ON v.key = $5
+			RETURNING id, state, created_at, updated_at, title, duration
+		)
+		SELECT s.id, s.transcript_id, s.prompt_hash, s.model, s.output_language, s.markdown,
+			s.chapters, s.prompt_tokens, s.completion_tokens, s.truncated, s.created_at,
+			ins.id, ins.state, ins.created_at, ins.updated_at, ins.title, ins.duration
+		FROM s, ins`,
+		j.AccountID, keyID, j.Queue, j.URL, j.VideoKey, j.Prompt, j.Model, j.AudioLanguage, j.OutputLanguage, images, j.Stream,
+		j.WebhookURL, j.RequestHash, promptHash,
+	).QueryRow(func(row pgx.Row) error {
+		err := row.Scan(&sm.ID, &sm.TranscriptID, &sm.PromptHash, &sm.Model, &sm.OutputLanguage, &sm.Markdown, &ch,
+			&sm.PromptTokens, &sm.CompletionTokens, &sm.Truncated, &sm.CreatedAt,
+			&j.ID, &j.State, &j.CreatedAt, &j.UpdatedAt, &j.Title, &j.Duration)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		found = err == nil
+		return err
+	})
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, fmt.Errorf("job from cache: %w", err)
+	}
+	if !found {
+		return nil, ErrNotFound
+	}
+	if err := json.Unmarshal(ch, &sm.Chapters); err != nil {
+		return nil, fmt.Errorf("job from cache: %w", err)
+	}
+	j.TranscriptID, j.SummaryID = &sm.TranscriptID, &sm.ID
+	j.ResultModel, j.Progress = sm.Model, 100
+	return &sm, nil
+}
+
 // createCachedJob inserts a cached job through q: the pool's transaction
 // above, or an idempotent request's (JobTx), which keeps the default
 // synchronous commit because it also records the Idempotency-Key.
