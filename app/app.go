@@ -107,7 +107,22 @@ func (d *Deps) Close() {
 
 // NewAPI builds the HTTP API.
 func NewAPI(cfg Config, d *Deps) *api.Server {
+	// Key lookups are served from memory while a LISTEN connection hears
+	// of every key change (store.KeyCache); it stops with d.Close.
+	keys := store.NewKeyCache(store.KeyCacheConfig{Store: d.Store, Logger: d.Log})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		keys.Run(ctx, nil)
+	}()
+	d.closers = append(d.closers, func() error {
+		cancel()
+		<-done
+		return nil
+	})
 	s := api.New(api.Config{
+		Keys:                 keys,
 		Store:                d.Store,
 		Jobs:                 d.Jobs,
 		Logger:               d.Log,

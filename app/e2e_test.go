@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openai/openai-go/v3"
 
@@ -243,5 +245,50 @@ func TestNoSubtitlesSpeechToText(t *testing.T) {
 		if !strings.Contains(content, ts) {
 			t.Errorf("summary lacks %s from the transcribed segments:\n%s", ts, content)
 		}
+	}
+}
+
+// TestRevokedKeyStopsWorking: a key the API has been answering (and so
+// caches) is refused soon after its revocation commits, whether it was
+// revoked through Recap or by SQL. The revocation is announced to the API
+// asynchronously, so the test watches for the refusal with a deadline.
+func TestRevokedKeyStopsWorking(t *testing.T) {
+	t.Parallel()
+	e := apptest.Start(t, apptest.Options{NoWorker: true})
+	ctx := context.Background()
+	for _, viaSQL := range []bool{false, true} {
+		k, secret := e.NewKey(t, fmt.Sprint("revoke-sql-", viaSQL), 10)
+		for range 3 {
+			if res, b := call(t, http.MethodGet, e.URL+"/models", secret, ""); res.StatusCode != 200 {
+				t.Fatalf("before revocation: %d %s", res.StatusCode, b)
+			}
+		}
+		var err error
+		if viaSQL {
+			_, err = e.Store.Pool().Exec(ctx, `UPDATE api_keys SET revoked_at = now() WHERE id = $1`, k.ID)
+		} else {
+			err = e.Store.RevokeKey(ctx, k.ID)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		revokedAt := time.Now()
+		for {
+			res, b := call(t, http.MethodGet, e.URL+"/models", secret, "")
+			if res.StatusCode == 401 {
+				t.Logf("refused %v after the revocation committed", time.Since(revokedAt).Round(time.Millisecond))
+				break
+			}
+			if res.StatusCode != 200 {
+				t.Fatalf("after revocation: %d %s", res.StatusCode, b)
+			}
+			if time.Since(revokedAt) > 5*time.Second {
+				t.Fatal("revoked key still accepted 5 s after its revocation")
+			}
+		}
+	}
+	// The other keys still work.
+	if res, b := call(t, http.MethodGet, e.URL+"/models", e.Key, ""); res.StatusCode != 200 {
+		t.Fatalf("other key: %d %s", res.StatusCode, b)
 	}
 }

@@ -286,6 +286,9 @@ func TestJobsAPI(t *testing.T) {
 
 	// Listing, newest first, two pages.
 	res, b = do(t, e, http.MethodGet, "/jobs?limit=2", e.Key, "", nil)
+	if res.StatusCode != 200 {
+		t.Fatalf("list: %d %s", res.StatusCode, b)
+	}
 	var page struct {
 		Data       []jobs.View `json:"data"`
 		HasMore    bool        `json:"has_more"`

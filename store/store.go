@@ -41,6 +41,7 @@ type Config struct {
 // concurrent use.
 type Store struct {
 	pool *pgxpool.Pool
+	hits *hitBatcher
 }
 
 // Open connects and pings the database, failing fast with a clear message.
@@ -65,7 +66,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("store: postgres unreachable at %s: %w", redact(cfg.URL), err)
 	}
-	return &Store{pool: pool}, nil
+	s := &Store{pool: pool}
+	s.hits = &hitBatcher{exec: s.execHits}
+	return s, nil
 }
 
 // Close releases the pool.
@@ -182,11 +185,6 @@ func (s *Store) WithLock(ctx context.Context, key string, fn func(ctx context.Co
 		}
 	}()
 	return fn(ctx)
-}
-
-func isUniqueViolation(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23505"
 }
 
 func isCheckViolation(err error) bool {

@@ -1,0 +1,252 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Cache hits are the hot path of the API: a popular video's summary is
+// asked for again and again, and each answer must still be recorded as a
+// job (the caller gets its id, lists it, audits it). One statement per hit
+// makes Postgres the bottleneck, so concurrent hits are combined: the
+// first caller to find no flush running becomes the flusher and records
+// everything pending in one statement; callers arriving meanwhile queue up
+// for the next flush, which a finishing flusher starts at once. There is
+// no timer: an idle server answers a lone hit with one round trip, a busy
+// one amortizes each round trip over all the hits that arrived during the
+// previous one.
+const (
+	hitsMaxBatch    = 256
+	hitsMaxInFlight = 2
+	hitsTimeout     = 10 * time.Second
+)
+
+// cacheHit is one pending CreateJobFromCache call.
+type cacheHit struct {
+	j          *Job
+	promptHash string
+	sm         *Summary
+	err        error
+	done       chan struct{}
+}
+
+// hitBatcher combines concurrent cache hits into shared statements.
+type hitBatcher struct {
+	exec func(ctx context.Context, batch []*cacheHit)
+
+	mu       sync.Mutex
+	pending  []*cacheHit
+	inFlight int
+}
+
+// do records h, in a statement shared with the hits pending at the time,
+// and returns when it is done or ctx ends.
+func (b *hitBatcher) do(ctx context.Context, h *cacheHit) error {
+	h.done = make(chan struct{})
+	b.mu.Lock()
+	b.pending = append(b.pending, h)
+	var batch []*cacheHit
+	if b.inFlight < hitsMaxInFlight {
+		b.inFlight++
+		batch = b.take()
+	}
+	b.mu.Unlock()
+	if batch != nil {
+		b.flush(ctx, batch, true)
+	}
+	select {
+	case <-h.done:
+		return nil
+	case <-ctx.Done():
+		// The hit may still be recorded by the flush it is part of: a
+		// job row whose reply nobody read, free and harmless.
+		return ctx.Err()
+	}
+}
+
+// take removes up to hitsMaxBatch pending hits; b.mu is held.
+func (b *hitBatcher) take() []*cacheHit {
+	n := min(len(b.pending), hitsMaxBatch)
+	batch := b.pending[:n:n]
+	b.pending = b.pending[n:]
+	if len(b.pending) == 0 {
+		b.pending = nil
+	}
+	return batch
+}
+
+// flush executes batch, then whatever queued up meanwhile, holding one
+// in-flight slot. A caller flushing inline hands the follow-up flushes to
+// a goroutine, so its own reply is not held back by later arrivals.
+func (b *hitBatcher) flush(ctx context.Context, batch []*cacheHit, inline bool) {
+	ctx = context.WithoutCancel(ctx)
+	for {
+		fctx, cancel := context.WithTimeout(ctx, hitsTimeout)
+		b.exec(fctx, batch)
+		cancel()
+		for _, h := range batch {
+			close(h.done)
+		}
+		b.mu.Lock()
+		if len(b.pending) == 0 {
+			b.inFlight--
+			b.mu.Unlock()
+			return
+		}
+		batch = b.take()
+		b.mu.Unlock()
+		if inline {
+			go b.flush(ctx, batch, false)
+			return
+		}
+	}
+}
+
+// CreateJobFromCache answers j from the summary cache: when a summary
+// exists for j's video, audio language, prompt (promptHash), model and
+// output language, it records j as a succeeded, free job pointing at that
+// summary and returns the summary; otherwise it returns ErrNotFound and
+// writes nothing.
+//
+// Lookup and insert are one statement, shared with the other cache hits
+// arriving at the same moment (see hitBatcher), sent in one pipeline with
+// SET LOCAL synchronous_commit = off: the record of a free cache hit need
+// not wait for its WAL flush (a crash can lose the last milliseconds of
+// such records, never work or money).
+func (s *Store) CreateJobFromCache(ctx context.Context, j *Job, promptHash string) (*Summary, error) {
+	h := &cacheHit{j: j, promptHash: promptHash}
+	if err := s.hits.do(ctx, h); err != nil {
+		return nil, fmt.Errorf("job from cache: %w", err)
+	}
+	if h.err != nil {
+		return nil, h.err
+	}
+	return h.sm, nil
+}
+
+// execHits looks up and records a batch of cache hits in one statement.
+// When the statement fails and the batch has more than one hit, each is
+// retried alone, so one bad row cannot fail its neighbours.
+func (s *Store) execHits(ctx context.Context, batch []*cacheHit) {
+	err := s.execHitsOnce(ctx, batch)
+	if err == nil {
+		return
+	}
+	if len(batch) == 1 {
+		batch[0].err = fmt.Errorf("job from cache: %w", err)
+		return
+	}
+	for _, h := range batch {
+		if err := s.execHitsOnce(ctx, []*cacheHit{h}); err != nil {
+			h.err = fmt.Errorf("job from cache: %w", err)
+		}
+	}
+}
+
+const hitsSQL = `WITH req AS (
+	SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
+		$8::text[], $9::text[], $10::text[], $11::text[], $12::boolean[], $13::text[], $14::text[], $15::text[])
+		AS r(id, account_id, api_key_id, queue, url, video_key, prompt, model, audio_language, output_language,
+			images, stream, webhook_url, request_hash, prompt_hash)
+), hit AS (
+	SELECT r.*, s.* FROM req r CROSS JOIN LATERAL (
+		SELECT s.id AS s_id, s.transcript_id AS s_transcript_id, s.prompt_hash AS s_prompt_hash, s.model AS s_model,
+			s.output_language AS s_output_language, s.markdown AS s_markdown, s.chapters AS s_chapters,
+			s.prompt_tokens AS s_prompt_tokens, s.completion_tokens AS s_completion_tokens,
+			s.truncated AS s_truncated, s.created_at AS s_created_at
+		FROM summaries s JOIN transcripts t ON t.id = s.transcript_id
+		WHERE t.video_key = r.video_key AND t.language = r.audio_language AND s.prompt_hash = r.prompt_hash
+			AND s.model = r.model AND s.output_language = r.output_language
+		ORDER BY t.created_at DESC, s.created_at DESC LIMIT 1) s
+), ins AS (
+	INSERT INTO jobs (id, account_id, api_key_id, kind, queue, url, video_key, prompt, model,
+		audio_language, output_language, images, stream, refresh, webhook_url, request_hash, state, progress,
+		transcript_id, summary_id, result_model, prompt_tokens, completion_tokens, resolved_at, transcribed_at, finished_at,
+		title, duration)
+	SELECT h.id, h.account_id, h.api_key_id, 'summary', h.queue, h.url, h.video_key, h.prompt, h.model,
+		h.audio_language, h.output_language, h.images::jsonb, h.stream, false, h.webhook_url, h.request_hash, 'succeeded', 100,
+		h.s_transcript_id, h.s_id, h.s_model, h.s_prompt_tokens, h.s_completion_tokens, now(), now(), now(),
+		coalesce(v.title, ''), coalesce(v.duration, 0)
+	FROM hit h LEFT JOIN videos v ON v.key = h.video_key
+	RETURNING id, state, created_at, updated_at, title, duration
+)
+SELECT ins.id, ins.state, ins.created_at, ins.updated_at, ins.title, ins.duration,
+	h.s_id, h.s_transcript_id, h.s_prompt_hash, h.s_model, h.s_output_language, h.s_markdown, h.s_chapters,
+	h.s_prompt_tokens, h.s_completion_tokens, h.s_truncated, h.s_created_at
+FROM ins JOIN hit h ON h.id = ins.id`
+
+func (s *Store) execHitsOnce(ctx context.Context, batch []*cacheHit) error {
+	n := len(batch)
+	var (
+		ids                                                  = make([]string, n)
+		accounts                                             = make([]int64, n)
+		keys                                                 = make([]*int64, n)
+		queues, urls, videoKeys, prompts, models, audioLangs = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		outLangs, images, webhooks, hashes, promptHashes     = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		streams                                              = make([]bool, n)
+	)
+	byID := make(map[string]*cacheHit, n)
+	for i, h := range batch {
+		j := h.j
+		ids[i] = uuid.NewString()
+		byID[ids[i]] = h
+		accounts[i] = j.AccountID
+		if j.APIKeyID != 0 {
+			keys[i] = &j.APIKeyID
+		}
+		queues[i], urls[i], videoKeys[i], prompts[i], models[i] = j.Queue, j.URL, j.VideoKey, j.Prompt, j.Model
+		audioLangs[i], outLangs[i], webhooks[i], hashes[i], promptHashes[i] = j.AudioLanguage, j.OutputLanguage, j.WebhookURL, j.RequestHash, h.promptHash
+		im, _ := json.Marshal(nonNil(j.Images))
+		images[i] = string(im)
+		streams[i] = j.Stream
+	}
+	found := make(map[*cacheHit]bool, n)
+	b := &pgx.Batch{}
+	b.Queue(`SET LOCAL synchronous_commit = off`)
+	b.Queue(hitsSQL, ids, accounts, keys, queues, urls, videoKeys, prompts, models, audioLangs, outLangs,
+		images, streams, webhooks, hashes, promptHashes).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var (
+				id, state, title string
+				created, updated time.Time
+				duration         float64
+				sm               Summary
+				chapters         []byte
+			)
+			if err := rows.Scan(&id, &state, &created, &updated, &title, &duration,
+				&sm.ID, &sm.TranscriptID, &sm.PromptHash, &sm.Model, &sm.OutputLanguage, &sm.Markdown, &chapters,
+				&sm.PromptTokens, &sm.CompletionTokens, &sm.Truncated, &sm.CreatedAt); err != nil {
+				return err
+			}
+			h := byID[id]
+			if h == nil {
+				return fmt.Errorf("unexpected job id %s", id)
+			}
+			if err := json.Unmarshal(chapters, &sm.Chapters); err != nil {
+				return err
+			}
+			j := h.j
+			j.ID, j.State, j.CreatedAt, j.UpdatedAt, j.Title, j.Duration = id, state, created, updated, title, duration
+			j.TranscriptID, j.SummaryID = &sm.TranscriptID, &sm.ID
+			j.ResultModel, j.Progress = sm.Model, 100
+			h.sm = &sm
+			found[h] = true
+		}
+		return rows.Err()
+	})
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
+	for _, h := range batch {
+		if !found[h] {
+			h.err = ErrNotFound
+		}
+	}
+	return nil
+}
