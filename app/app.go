@@ -54,7 +54,7 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Deps, error) {
 	if err := cfg.RequireServices(); err != nil {
 		return nil, err
 	}
-	st, err := store.Open(ctx, store.Config{URL: cfg.DatabaseURL, MaxConns: int32(2*cfg.WorkerConcurrency + 16)})
+	st, err := store.Open(ctx, store.Config{URL: cfg.DatabaseURL, MaxConns: int32(2*(cfg.WorkerConcurrency+cfg.BatchConcurrency) + 16)})
 	if err != nil {
 		return nil, err
 	}
@@ -240,6 +240,9 @@ func newServer(cfg Config, d *Deps, concurrency int, queues map[string]int, base
 		BaseContext:     func() context.Context { return base },
 		Logger:          asynqLogger{d.Log},
 		LogLevel:        asynq.WarnLevel,
+		// asynq polls its queues (no blocking pop); it sleeps
+		// QueuePoll/2..3×QueuePoll/2 whenever they are all empty.
+		TaskCheckInterval: cfg.QueuePoll,
 	}
 	if cfg.RetryDelay > 0 {
 		delay := cfg.RetryDelay

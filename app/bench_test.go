@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"slices"
@@ -151,6 +152,8 @@ func BenchmarkBatch(b *testing.B) {
 	fake := summarizetest.New(b, summarizetest.Options{Delay: llmD})
 	var external atomic.Int64
 	var handlerNs atomic.Int64
+	var stageMu sync.Mutex
+	stageNs, stageN := map[string]time.Duration{}, map[string]int{}
 	w := jobs.NewWorker(jobs.WorkerConfig{Store: e.Store, Events: e.Deps.Events, Asynq: e.Deps.Asynq, QueuePrefix: e.Config.QueuePrefix,
 		Media:      fixedMedia{resolve: resolveD, subtitles: subsD, busy: &external},
 		LLM:        summarize.New(summarize.Config{BaseURL: fake.URL(), APIKey: "x", Model: "fake-model"}),
@@ -158,11 +161,16 @@ func BenchmarkBatch(b *testing.B) {
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	mux := w.Mux()
 	srv := asynq.NewServer(e.Deps.RedisOpt, asynq.Config{Concurrency: slots, Queues: jobs.Queues(e.Config.QueuePrefix),
-		LogLevel: asynq.ErrorLevel})
+		LogLevel: asynq.ErrorLevel, TaskCheckInterval: e.Config.QueuePoll})
 	if err := srv.Start(asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
 		start := time.Now()
 		err := mux.ProcessTask(ctx, t)
-		handlerNs.Add(int64(time.Since(start)))
+		d := time.Since(start)
+		handlerNs.Add(int64(d))
+		stageMu.Lock()
+		stageNs[t.Type()] += d
+		stageN[t.Type()]++
+		stageMu.Unlock()
 		return err
 	})); err != nil {
 		b.Fatal(err)
@@ -177,6 +185,11 @@ func BenchmarkBatch(b *testing.B) {
 		body, _ := json.Marshal(map[string]any{"urls": urls})
 		external.Store(0)
 		handlerNs.Store(0)
+		stageMu.Lock()
+		clear(stageNs)
+		clear(stageN)
+		stageMu.Unlock()
+		llmCalls := fake.ChatCalls()
 		start := time.Now()
 		req, _ := http.NewRequest(http.MethodPost, e.URL+"/jobs", strings.NewReader(string(body)))
 		req.Header.Set("Authorization", "Bearer "+e.Key)
@@ -213,7 +226,8 @@ func BenchmarkBatch(b *testing.B) {
 		if failed > 0 {
 			b.Fatalf("%d jobs did not succeed", failed)
 		}
-		ext := time.Duration(external.Load()) + time.Duration(n)*llmD
+		llmCalls = fake.ChatCalls() - llmCalls
+		ext := time.Duration(external.Load()) + time.Duration(llmCalls)*llmD
 		ideal := ext / time.Duration(slots)
 		handlers := time.Duration(handlerNs.Load())
 		inHandler := handlers - ext
@@ -227,6 +241,12 @@ func BenchmarkBatch(b *testing.B) {
 		fmt.Printf("| ideal wall time = external / slots | %s |\n", ideal.Round(time.Millisecond))
 		fmt.Printf("| Recap inside stage handlers (Postgres, Redis, enqueue), summed | %s (%.1f%% of handler time) |\n",
 			inHandler.Round(time.Millisecond), 100*inHandler.Seconds()/handlers.Seconds())
+		stageMu.Lock()
+		for _, typ := range slices.Sorted(maps.Keys(stageN)) {
+			fmt.Printf("| stage %s: %d runs, mean %s |\n", typ, stageN[typ], (stageNs[typ] / time.Duration(stageN[typ])).Round(100*time.Microsecond))
+		}
+		stageMu.Unlock()
+		fmt.Printf("| LLM calls | %d |\n", llmCalls)
 		fmt.Printf("| Recap overhead = wall − ideal (API + queue + Postgres + idle slots) | %s (%.1f%% of wall) |\n",
 			overhead.Round(time.Millisecond), 100*overhead.Seconds()/wall.Seconds())
 	}

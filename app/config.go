@@ -50,6 +50,11 @@ type Config struct {
 	// RetryDelay, when set, replaces asynq's exponential backoff between
 	// retries with a fixed delay (tests use it; RETRY_DELAY_MS).
 	RetryDelay time.Duration
+	// QueuePoll is how long an idle worker waits before looking at its
+	// queues again (QUEUE_POLL_MS, default 50 ms; asynq's own default is
+	// 1 s, paid again at every stage hand-off of a pipeline whose queues
+	// just ran empty).
+	QueuePoll time.Duration
 	// RateLimitRPM is the requests per minute of keys created without --rpm.
 	RateLimitRPM int
 
@@ -137,6 +142,7 @@ func Load(getenv func(string) string) (Config, error) {
 		SummaryConcurrency:    num("SUMMARY_CONCURRENCY", 0),
 	}
 	c.RetryDelay = time.Duration(num("RETRY_DELAY_MS", 0)) * time.Millisecond
+	c.QueuePoll = time.Duration(num("QUEUE_POLL_MS", 50)) * time.Millisecond
 	c.MaxDownloadBytes = int64(num("MAX_DOWNLOAD_BYTES", 0))
 	if c.MaxDownloadBytes == 0 {
 		c.MaxDownloadBytes = int64(c.MaxMediaSeconds) * 160 << 10

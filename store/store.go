@@ -42,6 +42,11 @@ type Config struct {
 type Store struct {
 	pool *pgxpool.Pool
 	hits *hitBatcher
+	// locks admits at most half the pool's connections into WithLock:
+	// a lock holder keeps one connection and needs another for its work,
+	// so unbounded holders could take every connection and wait forever
+	// for one more.
+	locks chan struct{}
 }
 
 // Open connects and pings the database, failing fast with a clear message.
@@ -66,7 +71,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("store: postgres unreachable at %s: %w", redact(cfg.URL), err)
 	}
-	s := &Store{pool: pool}
+	s := &Store{pool: pool, locks: make(chan struct{}, max(1, pool.Config().MaxConns/2))}
 	s.hits = &hitBatcher{exec: s.execHits}
 	return s, nil
 }
@@ -168,6 +173,12 @@ func (s *Store) Pending(ctx context.Context) ([]string, error) {
 // lives on a dedicated connection, so a crashed worker releases it with
 // its connection; concurrent stages for one video serialize here.
 func (s *Store) WithLock(ctx context.Context, key string, fn func(ctx context.Context) error) error {
+	select {
+	case s.locks <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("lock %s: %w", key, ctx.Err())
+	}
+	defer func() { <-s.locks }()
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("lock %s: %w", key, err)

@@ -3,8 +3,10 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/recap/recap/store"
 	"github.com/recap/recap/store/storetest"
@@ -155,5 +157,44 @@ func TestListJobsCursor(t *testing.T) {
 			t.Fatal("duplicate across pages")
 		}
 		seen[j.ID] = true
+	}
+}
+
+// TestWithLockSmallPool: more lock holders than the pool has connections,
+// each needing a second connection for its work, all finish (holders are
+// admitted up to half the pool, so one is always left for the work).
+func TestWithLockSmallPool(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s, err := store.Open(ctx, store.Config{URL: storetest.NewURL(t), MaxConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- s.WithLock(ctx, fmt.Sprint("video:", i), func(ctx context.Context) error {
+				_, err := s.Video(ctx, fmt.Sprint("video:", i))
+				if errors.Is(err, store.ErrNotFound) {
+					err = nil
+				}
+				return err
+			})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }
