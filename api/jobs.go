@@ -120,11 +120,11 @@ func (s *Server) handleCreateJobs(w http.ResponseWriter, r *http.Request) {
 				if balErr != nil {
 					return nil, balErr
 				}
+				if err := tx.CreateJobs(ctx, batch); err != nil {
+					return nil, err
+				}
 				ids := make([]string, 0, len(batch))
 				for _, j := range batch {
-					if err := tx.CreateJob(ctx, j); err != nil {
-						return nil, err
-					}
 					ids = append(ids, j.ID)
 				}
 				return ids, nil
@@ -156,16 +156,15 @@ func (s *Server) handleCreateJobs(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, balErr)
 		return
 	}
+	if idem != "" {
+		s.cfg.Jobs.StartAll(ctx, batch) // already stored with the key
+	} else if err := s.cfg.Jobs.SubmitAll(ctx, batch); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	// A job that could not be queued is already failed, and shown so.
 	views := make([]jobs.View, 0, len(batch))
 	for _, j := range batch {
-		start := s.cfg.Jobs.Submit
-		if idem != "" {
-			start = s.cfg.Jobs.Start // already stored with the key
-		}
-		if err := start(ctx, j); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
 		views = append(views, jobs.ViewOf(j, nil))
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"object": "list", "data": views})

@@ -23,6 +23,7 @@ import (
 	"github.com/recap/recap/app/apptest"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/media"
+	"github.com/recap/recap/store"
 	"github.com/recap/recap/summarize"
 	"github.com/recap/recap/summarize/summarizetest"
 )
@@ -154,7 +155,15 @@ func BenchmarkBatch(b *testing.B) {
 	var handlerNs atomic.Int64
 	var stageMu sync.Mutex
 	stageNs, stageN := map[string]time.Duration{}, map[string]int{}
-	w := jobs.NewWorker(jobs.WorkerConfig{Store: e.Store, Events: e.Deps.Events, Asynq: e.Deps.Asynq, QueuePrefix: e.Config.QueuePrefix,
+	// The worker's own pool, sized as app.Connect sizes a worker's: each
+	// slot may hold a video's advisory lock on one connection and work on
+	// another.
+	st, err := store.Open(context.Background(), store.Config{URL: e.Config.DatabaseURL, MaxConns: int32(2*slots + 16)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(st.Close)
+	w := jobs.NewWorker(jobs.WorkerConfig{Store: st, Events: e.Deps.Events, Asynq: e.Deps.Asynq, QueuePrefix: e.Config.QueuePrefix,
 		Media:      fixedMedia{resolve: resolveD, subtitles: subsD, busy: &external},
 		LLM:        summarize.New(summarize.Config{BaseURL: fake.URL(), APIKey: "x", Model: "fake-model"}),
 		Extractive: summarize.NewExtractive(summarize.ExtractiveConfig{}), PriceCachedTranscript: true,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/hibiken/asynq"
 
@@ -15,6 +16,7 @@ import (
 // JobStore is what the client needs from persistence.
 type JobStore interface {
 	CreateJob(ctx context.Context, j *store.Job) error
+	CreateJobs(ctx context.Context, list []*store.Job) error
 	Job(ctx context.Context, id string) (*store.Job, error)
 	Finish(ctx context.Context, id string, o store.Outcome) (bool, error)
 }
@@ -74,6 +76,55 @@ func (c *Client) Start(ctx context.Context, j *store.Job) error {
 		return err
 	}
 	return nil
+}
+
+// SubmitAll stores many jobs in one statement (all or none), then starts
+// them as StartAll does.
+func (c *Client) SubmitAll(ctx context.Context, list []*store.Job) error {
+	if err := c.cfg.Store.CreateJobs(ctx, list); err != nil {
+		return err
+	}
+	c.StartAll(ctx, list)
+	return nil
+}
+
+// startParallel bounds the enqueues StartAll runs at once.
+const startParallel = 8
+
+// StartAll announces stored jobs in one round trip and enqueues them a
+// few at a time. A job whose announcement or enqueue fails is failed at
+// once (its State and error set on it), as Start does; the others go on.
+func (c *Client) StartAll(ctx context.Context, list []*store.Job) {
+	ids := make([]string, len(list))
+	for i, j := range list {
+		ids[i] = j.ID
+	}
+	errs, err := c.cfg.Events.PublishAll(ctx, ids, Event{Type: EventState, State: store.StateQueued})
+	if err != nil {
+		errs = make([]error, len(list))
+		for i := range errs {
+			errs[i] = err
+		}
+	}
+	sem := make(chan struct{}, startParallel)
+	var wg sync.WaitGroup
+	for i, j := range list {
+		if errs[i] == nil {
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				errs[i] = c.Enqueue(ctx, j, TypeResolve)
+			}()
+		}
+	}
+	wg.Wait()
+	for i, j := range list {
+		if errs[i] != nil {
+			c.abandon(ctx, j.ID, errs[i])
+			j.State, j.ErrorCode, j.ErrorMessage = store.StateFailed, CodeInternal, "could not queue the job: "+errs[i].Error()
+		}
+	}
 }
 
 func (c *Client) abandon(ctx context.Context, id string, cause error) {

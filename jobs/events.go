@@ -120,6 +120,35 @@ func (e *Events) Publish(ctx context.Context, jobID string, ev Event) (string, e
 	return add.Val(), nil
 }
 
+// PublishAll appends the same event to many jobs' streams in one round
+// trip (a batch's "queued"). It returns one error per job, nil where the
+// event was published.
+func (e *Events) PublishAll(ctx context.Context, jobIDs []string, ev Event) ([]error, error) {
+	data, err := json.Marshal(ev)
+	if err != nil {
+		return nil, fmt.Errorf("publish: %w", err)
+	}
+	ttl := e.ttl
+	if !ev.Terminal() {
+		ttl = 7 * e.ttl
+	}
+	pipe := e.rdb.Pipeline()
+	adds := make([]*redis.StringCmd, len(jobIDs))
+	for i, id := range jobIDs {
+		key := e.key(id)
+		adds[i] = pipe.XAdd(ctx, &redis.XAddArgs{Stream: key, MaxLen: e.maxLen, Approx: true, Values: []any{"e", data}})
+		pipe.Expire(ctx, key, ttl)
+	}
+	_, _ = pipe.Exec(ctx) // errors are per command, below
+	errs := make([]error, len(jobIDs))
+	for i, a := range adds {
+		if a.Err() != nil {
+			errs[i] = fmt.Errorf("publish: %w", a.Err())
+		}
+	}
+	return errs, nil
+}
+
 // Read returns the events after afterID ("" or "0" = from the start),
 // waiting up to block for at least one. It returns no events and no error
 // when nothing arrived in time.

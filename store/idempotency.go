@@ -21,6 +21,9 @@ type JobTx struct{ tx pgx.Tx }
 // CreateJob is Store.CreateJob inside the transaction.
 func (t *JobTx) CreateJob(ctx context.Context, j *Job) error { return createJob(ctx, t.tx, j) }
 
+// CreateJobs is Store.CreateJobs inside the transaction.
+func (t *JobTx) CreateJobs(ctx context.Context, list []*Job) error { return createJobs(ctx, t.tx, list) }
+
 // CreateCachedJob is Store.CreateCachedJob inside the transaction.
 func (t *JobTx) CreateCachedJob(ctx context.Context, j *Job, sm *Summary) error {
 	return createCachedJob(ctx, t.tx, j, sm)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -141,6 +142,89 @@ func createJob(ctx context.Context, q querier, j *Job) error {
 	return nil
 }
 
+// CreateJobs inserts queued jobs in one statement (all or none) and sets
+// their IDs and timestamps: a batch of a thousand URLs costs one round
+// trip, not a thousand.
+func (s *Store) CreateJobs(ctx context.Context, list []*Job) error {
+	return createJobs(ctx, s.pool, list)
+}
+
+type queryer interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func createJobs(ctx context.Context, q queryer, list []*Job) error {
+	n := len(list)
+	if n == 0 {
+		return nil
+	}
+	var (
+		ids, kinds, queues, urls, videoKeys = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		prompts, models, audio, output      = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		images, history, webhooks, hashes   = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		accounts                            = make([]int64, n)
+		keys                                = make([]*int64, n)
+		streams, refresh                    = make([]bool, n), make([]bool, n)
+	)
+	byID := make(map[string]*Job, n)
+	for i, j := range list {
+		if j.Kind == "" {
+			j.Kind = "summary"
+		}
+		if j.Queue == "" {
+			j.Queue = "interactive"
+		}
+		ids[i] = uuid.NewString()
+		byID[ids[i]] = j
+		accounts[i] = j.AccountID
+		if j.APIKeyID != 0 {
+			keys[i] = &j.APIKeyID
+		}
+		kinds[i], queues[i], urls[i], videoKeys[i] = j.Kind, j.Queue, j.URL, j.VideoKey
+		prompts[i], models[i], audio[i], output[i] = j.Prompt, j.Model, j.AudioLanguage, j.OutputLanguage
+		im, _ := json.Marshal(nonNil(j.Images))
+		hi, _ := json.Marshal(nonNilMsgs(j.History))
+		images[i], history[i], webhooks[i], hashes[i] = string(im), string(hi), j.WebhookURL, j.RequestHash
+		streams[i], refresh[i] = j.Stream, j.Refresh
+	}
+	rows, err := q.Query(ctx, `INSERT INTO jobs (id, account_id, api_key_id, kind, queue, url, video_key, prompt, model,
+		audio_language, output_language, images, history, stream, refresh, webhook_url, request_hash)
+		SELECT id, account_id, api_key_id, kind, queue, url, video_key, prompt, model,
+			audio_language, output_language, images::jsonb, history::jsonb, stream, refresh, webhook_url, request_hash
+		FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+			$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::boolean[], $15::boolean[], $16::text[], $17::text[])
+			AS r(id, account_id, api_key_id, kind, queue, url, video_key, prompt, model,
+				audio_language, output_language, images, history, stream, refresh, webhook_url, request_hash)
+		RETURNING id, state, created_at, updated_at`,
+		ids, accounts, keys, kinds, queues, urls, videoKeys, prompts, models, audio, output, images, history,
+		streams, refresh, webhooks, hashes)
+	if err != nil {
+		return fmt.Errorf("create jobs: %w", err)
+	}
+	defer rows.Close()
+	seen := 0
+	for rows.Next() {
+		var id, state string
+		var created, updated time.Time
+		if err := rows.Scan(&id, &state, &created, &updated); err != nil {
+			return fmt.Errorf("create jobs: %w", err)
+		}
+		j := byID[id]
+		if j == nil {
+			return fmt.Errorf("create jobs: unexpected id %s", id)
+		}
+		j.ID, j.State, j.CreatedAt, j.UpdatedAt = id, state, created, updated
+		seen++
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("create jobs: %w", err)
+	}
+	if seen != n {
+		return fmt.Errorf("create jobs: %d of %d inserted", seen, n)
+	}
+	return nil
+}
+
 // Job returns a job by id.
 func (s *Store) Job(ctx context.Context, id string) (*Job, error) {
 	if !validUUID(id) {
@@ -240,28 +324,61 @@ func (s *Store) Finish(ctx context.Context, id string, o Outcome) (bool, error) 
 	if !Terminal(o.State) {
 		return false, fmt.Errorf("finish job: %q is not a terminal state", o.State)
 	}
-	ended := false
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE jobs SET state = $2, error_code = $3, error_message = $4,
-			summary_id = coalesce($5, summary_id), result_markdown = $6, result_model = $7,
-			prompt_tokens = $8, completion_tokens = $9, progress = CASE WHEN $2 = 'succeeded' THEN 100 ELSE progress END,
-			finished_at = now(), updated_at = now()
-			WHERE id = $1 AND state NOT IN ('succeeded','failed','canceled')`,
-			id, o.State, o.ErrorCode, o.ErrorMessage, o.SummaryID, o.ResultMarkdown, o.ResultModel, o.PromptTokens, o.CompletionTokens)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return nil
-		}
-		ended = true
-		_, err = settleTx(ctx, tx, id, o.State == StateSucceeded)
-		return err
-	})
+	ended, err := s.finish(ctx, id, o)
 	if err != nil {
 		return false, fmt.Errorf("finish job: %w", err)
 	}
 	return ended, nil
+}
+
+// finish ends the job and settles its hold in one transaction whose last
+// statement, the update of the account row, goes out with the COMMIT in
+// one round trip: the many jobs of one account's batch all update that
+// row, and its lock is then held for no client round trip.
+func (s *Store) finish(ctx context.Context, id string, o Outcome) (bool, error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Release()
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck
+		}
+	}()
+	tag, err := tx.Exec(ctx, `UPDATE jobs SET state = $2, error_code = $3, error_message = $4,
+		summary_id = coalesce($5, summary_id), result_markdown = $6, result_model = $7,
+		prompt_tokens = $8, completion_tokens = $9, progress = CASE WHEN $2 = 'succeeded' THEN 100 ELSE progress END,
+		finished_at = now(), updated_at = now()
+		WHERE id = $1 AND state NOT IN ('succeeded','failed','canceled')`,
+		id, o.State, o.ErrorCode, o.ErrorMessage, o.SummaryID, o.ResultMarkdown, o.ResultModel, o.PromptTokens, o.CompletionTokens)
+	if err != nil {
+		return false, err
+	}
+	if tag.RowsAffected() == 0 {
+		return false, nil // the deferred rollback ends the transaction
+	}
+	upd, err := settleEntry(ctx, tx, id, o.State == StateSucceeded)
+	if err != nil {
+		return false, err
+	}
+	b := &pgx.Batch{}
+	if upd != nil {
+		b.Queue(upd.sql, upd.args...)
+	}
+	b.Queue(`COMMIT`)
+	// The COMMIT goes through the connection, past the pgx.Tx; the
+	// connection is idle again when it is released.
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return false, err
+	}
+	committed = true
+	return true, nil
 }
 
 // JobFilter selects an account's jobs for listing.

@@ -63,28 +63,24 @@ func (s *Store) Grant(ctx context.Context, accountID, seconds int64, note string
 // returns nil without a second entry. ErrInsufficientCredits when the
 // balance does not cover it.
 func (s *Store) Hold(ctx context.Context, accountID int64, jobID string, seconds int64) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO ledger_entries (account_id, job_id, kind, balance_delta, held_delta)
-			VALUES ($1, $2, 'hold', $3, $4) ON CONFLICT (job_id, kind) DO NOTHING`, accountID, jobID, -seconds, seconds)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return nil // already held
-		}
-		if _, err := tx.Exec(ctx, `UPDATE accounts SET balance = balance - $2, held = held + $2 WHERE id = $1`, accountID, seconds); err != nil {
-			if isCheckViolation(err) {
-				return ErrInsufficientCredits
-			}
-			return err
-		}
-		_, err = tx.Exec(ctx, `UPDATE jobs SET cost_seconds = $2 WHERE id = $1`, jobID, seconds)
-		return err
-	})
-	if err != nil && !errors.Is(err, ErrInsufficientCredits) {
+	// One statement: a batch of one account's jobs all update its row, so
+	// the row lock must be held for no client round trip, only from the
+	// UPDATE to the commit.
+	_, err := s.pool.Exec(ctx, `WITH ins AS (
+			INSERT INTO ledger_entries (account_id, job_id, kind, balance_delta, held_delta)
+			VALUES ($1, $2, 'hold', $3, $4) ON CONFLICT (job_id, kind) DO NOTHING RETURNING 1
+		), job AS (
+			UPDATE jobs SET cost_seconds = $4 WHERE id = $2 AND EXISTS (SELECT 1 FROM ins) RETURNING 1
+		)
+		UPDATE accounts SET balance = balance - $4, held = held + $4 WHERE id = $1 AND EXISTS (SELECT 1 FROM ins)`,
+		accountID, jobID, -seconds, seconds)
+	if isCheckViolation(err) {
+		return ErrInsufficientCredits
+	}
+	if err != nil {
 		return fmt.Errorf("hold: %w", err)
 	}
-	return err
+	return nil
 }
 
 // Settle captures (success) or releases (failure, cancel) a job's hold,
@@ -105,6 +101,26 @@ func (s *Store) Settle(ctx context.Context, jobID string, capture bool) (bool, e
 }
 
 func settleTx(ctx context.Context, tx pgx.Tx, jobID string, capture bool) (bool, error) {
+	upd, err := settleEntry(ctx, tx, jobID, capture)
+	if err != nil || upd == nil {
+		return false, err
+	}
+	if _, err := tx.Exec(ctx, upd.sql, upd.args...); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// statement is SQL with its arguments.
+type statement struct {
+	sql  string
+	args []any
+}
+
+// settleEntry records the capture or release of a job's hold and returns
+// the account update that completes it, for the caller to run last in the
+// transaction; nil when the job has no hold or was settled already.
+func settleEntry(ctx context.Context, tx pgx.Tx, jobID string, capture bool) (*statement, error) {
 	kind := KindRelease
 	if capture {
 		kind = KindCapture
@@ -112,17 +128,17 @@ func settleTx(ctx context.Context, tx pgx.Tx, jobID string, capture bool) (bool,
 	var accountID, held int64
 	err := tx.QueryRow(ctx, `SELECT account_id, held_delta FROM ledger_entries WHERE job_id = $1 AND kind = 'hold' FOR UPDATE`, jobID).Scan(&accountID, &held)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
+		return nil, nil
 	}
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	var done bool
 	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM ledger_entries WHERE job_id = $1 AND kind IN ('capture','release'))`, jobID).Scan(&done); err != nil {
-		return false, err
+		return nil, err
 	}
 	if done {
-		return false, nil
+		return nil, nil
 	}
 	bal := int64(0)
 	if !capture {
@@ -130,12 +146,9 @@ func settleTx(ctx context.Context, tx pgx.Tx, jobID string, capture bool) (bool,
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO ledger_entries (account_id, job_id, kind, balance_delta, held_delta)
 		VALUES ($1, $2, $3, $4, $5)`, accountID, jobID, kind, bal, -held); err != nil {
-		return false, err
+		return nil, err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE accounts SET balance = balance + $2, held = held - $3 WHERE id = $1`, accountID, bal, held); err != nil {
-		return false, err
-	}
-	return true, nil
+	return &statement{`UPDATE accounts SET balance = balance + $2, held = held - $3 WHERE id = $1`, []any{accountID, bal, held}}, nil
 }
 
 // Balance returns an account's position.
