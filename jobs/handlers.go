@@ -11,6 +11,7 @@ import (
 	"math"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -505,13 +506,12 @@ func (w *Worker) summary(ctx context.Context, j *store.Job) error {
 	}
 	sum := w.summarizer(j.Model)
 	model := w.summaryModel(j)
-	onDelta := func(s string) {
-		if s != "" {
-			w.publish(ctx, j.ID, Event{Type: EventDelta, Text: s})
-		}
-	}
+	deltas := &deltaPublisher{publish: func(text string) { w.publish(ctx, j.ID, Event{Type: EventDelta, Text: text}) }}
+	defer deltas.flush()
+	onDelta := deltas.add
 	if j.TranscriptID == nil { // images only
 		res, err := sum.Summarize(ctx, summarize.Request{Prompt: j.Prompt, Model: model, OutputLanguage: j.OutputLanguage, Images: j.Images}, onDelta)
+		deltas.flush()
 		if err != nil {
 			return llmError(err)
 		}
@@ -529,6 +529,7 @@ func (w *Worker) summary(ctx context.Context, j *store.Job) error {
 		}
 		res, err := sum.Answer(ctx, summarize.Question{Title: j.Title, Segments: segs, History: hist, Question: j.Prompt,
 			Model: model, OutputLanguage: j.OutputLanguage}, onDelta)
+		deltas.flush()
 		if err != nil {
 			return llmError(err)
 		}
@@ -552,6 +553,7 @@ func (w *Worker) summary(ctx context.Context, j *store.Job) error {
 		w.publish(ctx, j.ID, Event{Type: EventProgress, Message: "Summarizing…"})
 		res, err := sum.Summarize(ctx, summarize.Request{Title: j.Title, Duration: t.Duration, Segments: segs, Prompt: j.Prompt,
 			Model: model, OutputLanguage: j.OutputLanguage, Images: j.Images}, onDelta)
+		deltas.flush()
 		if err != nil {
 			return llmError(err)
 		}
@@ -569,6 +571,52 @@ func (w *Worker) summary(ctx context.Context, j *store.Job) error {
 		r.Chapters = append(r.Chapters, Chapter(c))
 	}
 	return w.succeed(ctx, j, &sm.ID, r)
+}
+
+// deltaWindow is the longest a summary's text waits before it goes out.
+// An LLM streams a token every few milliseconds; one event (a Redis round
+// trip) per token would make the stream the summary stage's main cost.
+const deltaWindow = 40 * time.Millisecond
+
+// deltaPublisher coalesces the LLM's text deltas into one event per
+// deltaWindow, in order.
+type deltaPublisher struct {
+	publish func(text string)
+
+	pubMu sync.Mutex // orders publishes: the timer's and flush's
+	mu    sync.Mutex
+	buf   strings.Builder
+	timer *time.Timer
+}
+
+// add buffers text and makes sure it goes out within deltaWindow.
+func (d *deltaPublisher) add(text string) {
+	if text == "" {
+		return
+	}
+	d.mu.Lock()
+	d.buf.WriteString(text)
+	if d.timer == nil {
+		d.timer = time.AfterFunc(deltaWindow, d.flush)
+	}
+	d.mu.Unlock()
+}
+
+// flush publishes what is buffered now.
+func (d *deltaPublisher) flush() {
+	d.pubMu.Lock()
+	defer d.pubMu.Unlock()
+	d.mu.Lock()
+	text := d.buf.String()
+	d.buf.Reset()
+	if d.timer != nil {
+		d.timer.Stop()
+		d.timer = nil
+	}
+	d.mu.Unlock()
+	if text != "" {
+		d.publish(text)
+	}
 }
 
 func (w *Worker) succeed(ctx context.Context, j *store.Job, summaryID *int64, r *Result) error {

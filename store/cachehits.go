@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -14,18 +13,8 @@ import (
 // Cache hits are the hot path of the API: a popular video's summary is
 // asked for again and again, and each answer must still be recorded as a
 // job (the caller gets its id, lists it, audits it). One statement per hit
-// makes Postgres the bottleneck, so concurrent hits are combined: the
-// first caller to find no flush running becomes the flusher and records
-// everything pending in one statement; callers arriving meanwhile queue up
-// for the next flush, which a finishing flusher starts at once. There is
-// no timer: an idle server answers a lone hit with one round trip, a busy
-// one amortizes each round trip over all the hits that arrived during the
-// previous one.
-const (
-	hitsMaxBatch    = 256
-	hitsMaxInFlight = 2
-	hitsTimeout     = 10 * time.Second
-)
+// makes Postgres the bottleneck, so concurrent hits are combined by a
+// combiner (combiner.go) into shared statements.
 
 // cacheHit is one pending CreateJobFromCache call.
 type cacheHit struct {
@@ -33,79 +22,6 @@ type cacheHit struct {
 	promptHash string
 	sm         *Summary
 	err        error
-	done       chan struct{}
-}
-
-// hitBatcher combines concurrent cache hits into shared statements.
-type hitBatcher struct {
-	exec func(ctx context.Context, batch []*cacheHit)
-
-	mu       sync.Mutex
-	pending  []*cacheHit
-	inFlight int
-}
-
-// do records h, in a statement shared with the hits pending at the time,
-// and returns when it is done or ctx ends.
-func (b *hitBatcher) do(ctx context.Context, h *cacheHit) error {
-	h.done = make(chan struct{})
-	b.mu.Lock()
-	b.pending = append(b.pending, h)
-	var batch []*cacheHit
-	if b.inFlight < hitsMaxInFlight {
-		b.inFlight++
-		batch = b.take()
-	}
-	b.mu.Unlock()
-	if batch != nil {
-		b.flush(ctx, batch, true)
-	}
-	select {
-	case <-h.done:
-		return nil
-	case <-ctx.Done():
-		// The hit may still be recorded by the flush it is part of: a
-		// job row whose reply nobody read, free and harmless.
-		return ctx.Err()
-	}
-}
-
-// take removes up to hitsMaxBatch pending hits; b.mu is held.
-func (b *hitBatcher) take() []*cacheHit {
-	n := min(len(b.pending), hitsMaxBatch)
-	batch := b.pending[:n:n]
-	b.pending = b.pending[n:]
-	if len(b.pending) == 0 {
-		b.pending = nil
-	}
-	return batch
-}
-
-// flush executes batch, then whatever queued up meanwhile, holding one
-// in-flight slot. A caller flushing inline hands the follow-up flushes to
-// a goroutine, so its own reply is not held back by later arrivals.
-func (b *hitBatcher) flush(ctx context.Context, batch []*cacheHit, inline bool) {
-	ctx = context.WithoutCancel(ctx)
-	for {
-		fctx, cancel := context.WithTimeout(ctx, hitsTimeout)
-		b.exec(fctx, batch)
-		cancel()
-		for _, h := range batch {
-			close(h.done)
-		}
-		b.mu.Lock()
-		if len(b.pending) == 0 {
-			b.inFlight--
-			b.mu.Unlock()
-			return
-		}
-		batch = b.take()
-		b.mu.Unlock()
-		if inline {
-			go b.flush(ctx, batch, false)
-			return
-		}
-	}
 }
 
 // CreateJobFromCache answers j from the summary cache: when a summary
@@ -115,7 +31,7 @@ func (b *hitBatcher) flush(ctx context.Context, batch []*cacheHit, inline bool) 
 // writes nothing.
 //
 // Lookup and insert are one statement, shared with the other cache hits
-// arriving at the same moment (see hitBatcher), sent in one pipeline with
+// arriving at the same moment (see combiner), sent in one pipeline with
 // SET LOCAL synchronous_commit = off: the record of a free cache hit need
 // not wait for its WAL flush (a crash can lose the last milliseconds of
 // such records, never work or money).

@@ -22,7 +22,9 @@ type JobTx struct{ tx pgx.Tx }
 func (t *JobTx) CreateJob(ctx context.Context, j *Job) error { return createJob(ctx, t.tx, j) }
 
 // CreateJobs is Store.CreateJobs inside the transaction.
-func (t *JobTx) CreateJobs(ctx context.Context, list []*Job) error { return createJobs(ctx, t.tx, list) }
+func (t *JobTx) CreateJobs(ctx context.Context, list []*Job) error {
+	return createJobs(ctx, t.tx, list)
+}
 
 // CreateCachedJob is Store.CreateCachedJob inside the transaction.
 func (t *JobTx) CreateCachedJob(ctx context.Context, j *Job, sm *Summary) error {

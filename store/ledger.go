@@ -63,24 +63,64 @@ func (s *Store) Grant(ctx context.Context, accountID, seconds int64, note string
 // returns nil without a second entry. ErrInsufficientCredits when the
 // balance does not cover it.
 func (s *Store) Hold(ctx context.Context, accountID int64, jobID string, seconds int64) error {
-	// One statement: a batch of one account's jobs all update its row, so
-	// the row lock must be held for no client round trip, only from the
-	// UPDATE to the commit.
-	_, err := s.pool.Exec(ctx, `WITH ins AS (
-			INSERT INTO ledger_entries (account_id, job_id, kind, balance_delta, held_delta)
-			VALUES ($1, $2, 'hold', $3, $4) ON CONFLICT (job_id, kind) DO NOTHING RETURNING 1
-		), job AS (
-			UPDATE jobs SET cost_seconds = $4 WHERE id = $2 AND EXISTS (SELECT 1 FROM ins) RETURNING 1
-		)
-		UPDATE accounts SET balance = balance - $4, held = held + $4 WHERE id = $1 AND EXISTS (SELECT 1 FROM ins)`,
-		accountID, jobID, -seconds, seconds)
-	if isCheckViolation(err) {
-		return ErrInsufficientCredits
-	}
-	if err != nil {
+	// Every job of a batch holds on its account's one row; one statement
+	// per hold would queue them all on that row's lock. Concurrent holds
+	// are combined instead: one statement, one lock, one commit.
+	h := &holdReq{accountID: accountID, jobID: jobID, seconds: seconds}
+	if err := s.holds.do(ctx, h); err != nil {
 		return fmt.Errorf("hold: %w", err)
 	}
-	return nil
+	return h.err
+}
+
+// holdReq is one pending Hold.
+type holdReq struct {
+	accountID int64
+	jobID     string
+	seconds   int64
+	err       error
+}
+
+// execHolds places a batch of holds in one statement. When it fails (an
+// account the batch's sum overdraws, above all) each hold is placed alone,
+// so a hold fails only for its own sake.
+func (s *Store) execHolds(ctx context.Context, batch []*holdReq) {
+	if len(batch) > 1 {
+		if err := s.holdAll(ctx, batch); err == nil {
+			return
+		}
+	}
+	for _, h := range batch {
+		h.err = s.holdAll(ctx, []*holdReq{h})
+		if isCheckViolation(h.err) {
+			h.err = ErrInsufficientCredits
+		} else if h.err != nil {
+			h.err = fmt.Errorf("hold: %w", h.err)
+		}
+	}
+}
+
+// holdAll is one statement: the ledger entries (a job held already is
+// skipped: Hold is idempotent per job), the jobs' cost, and each account's
+// row updated once by its total, so its lock is held from that update to
+// the commit, for no client round trip.
+func (s *Store) holdAll(ctx context.Context, batch []*holdReq) error {
+	accounts, jobIDs, seconds := make([]int64, len(batch)), make([]string, len(batch)), make([]int64, len(batch))
+	for i, h := range batch {
+		accounts[i], jobIDs[i], seconds[i] = h.accountID, h.jobID, h.seconds
+	}
+	_, err := s.pool.Exec(ctx, `WITH ins AS (
+			INSERT INTO ledger_entries (account_id, job_id, kind, balance_delta, held_delta)
+			SELECT a, j, 'hold', -n, n FROM unnest($1::bigint[], $2::uuid[], $3::bigint[]) AS r(a, j, n)
+			ON CONFLICT (job_id, kind) DO NOTHING
+			RETURNING account_id, job_id, held_delta
+		), job AS (
+			UPDATE jobs SET cost_seconds = ins.held_delta FROM ins WHERE jobs.id = ins.job_id RETURNING 1
+		)
+		UPDATE accounts SET balance = balance - t.n, held = held + t.n
+		FROM (SELECT account_id, sum(held_delta) AS n FROM ins GROUP BY account_id) t
+		WHERE accounts.id = t.account_id`, accounts, jobIDs, seconds)
+	return err
 }
 
 // Settle captures (success) or releases (failure, cancel) a job's hold,

@@ -40,8 +40,9 @@ type Config struct {
 // Store is the Postgres-backed persistence layer. It is safe for
 // concurrent use.
 type Store struct {
-	pool *pgxpool.Pool
-	hits *hitBatcher
+	pool  *pgxpool.Pool
+	hits  *combiner[*cacheHit]
+	holds *combiner[*holdReq]
 	// locks admits at most half the pool's connections into WithLock:
 	// a lock holder keeps one connection and needs another for its work,
 	// so unbounded holders could take every connection and wait forever
@@ -72,7 +73,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("store: postgres unreachable at %s: %w", redact(cfg.URL), err)
 	}
 	s := &Store{pool: pool, locks: make(chan struct{}, max(1, pool.Config().MaxConns/2))}
-	s.hits = &hitBatcher{exec: s.execHits}
+	s.hits = &combiner[*cacheHit]{exec: s.execHits}
+	s.holds = &combiner[*holdReq]{exec: s.execHolds}
 	return s, nil
 }
 

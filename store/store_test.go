@@ -198,3 +198,53 @@ func TestWithLockSmallPool(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentHoldsOneAccount: many jobs of one account hold at once
+// (combined into shared statements); exactly as many as the balance covers
+// succeed, the rest get ErrInsufficientCredits, a job held twice is held
+// once, and the books balance.
+func TestConcurrentHoldsOneAccount(t *testing.T) {
+	t.Parallel()
+	s, k := setup(t, 10)
+	ctx := context.Background()
+	const n = 30
+	list := make([]*store.Job, n)
+	for i := range list {
+		list[i] = newJob(t, s, k)
+	}
+	errs := make([]error, 2*n)
+	var wg sync.WaitGroup
+	for i := range 2 * n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.Hold(ctx, k.AccountID, list[i%n].ID, 60) // each job twice
+		}()
+	}
+	wg.Wait()
+	held := map[string]bool{}
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			held[list[i%n].ID] = true
+		case !errors.Is(err, store.ErrInsufficientCredits):
+			t.Fatalf("hold %d: %v", i, err)
+		}
+	}
+	var entries int
+	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM ledger_entries WHERE kind = 'hold'`).Scan(&entries); err != nil {
+		t.Fatal(err)
+	}
+	if entries != 10 || len(held) != 10 {
+		t.Fatalf("%d hold entries, %d jobs held; want 10 (10 minutes of credit)", entries, len(held))
+	}
+	bal, err := s.Balance(ctx, k.AccountID)
+	if err != nil || bal.Available != 0 || bal.Held != 600 {
+		t.Fatalf("balance %+v %v", bal, err)
+	}
+	var costs int
+	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM jobs WHERE cost_seconds = 60`).Scan(&costs); err != nil || costs != 10 {
+		t.Fatalf("%d jobs priced (%v), want 10", costs, err)
+	}
+	storetest.CheckLedger(t, s)
+}
