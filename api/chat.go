@@ -208,9 +208,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		switch {
-		case plan.recorded:
-		case plan.cached != nil:
-			err = s.cfg.Store.CreateCachedJob(ctx, j, plan.cached)
+		case plan.cached != nil: // recorded by planChat
 		case plan.attach != nil:
 			j = plan.attach
 		default:
@@ -242,8 +240,6 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 type chatPlan struct {
 	cached *store.Summary
 	attach *store.Job
-	// recorded: j is already stored as the cache hit's job.
-	recorded bool
 }
 
 // planChat decides how to answer j. It writes nothing, except that with
@@ -265,7 +261,7 @@ func (s *Server) planChat(r *http.Request, j *store.Job, record bool) (chatPlan,
 			sm, err = s.cfg.Store.CachedSummary(ctx, j.VideoKey, j.AudioLanguage, promptHash, j.Model, j.OutputLanguage)
 		}
 		if err == nil {
-			return chatPlan{cached: sm, recorded: record}, nil
+			return chatPlan{cached: sm}, nil
 		}
 		if !errors.Is(err, store.ErrNotFound) {
 			return chatPlan{}, err

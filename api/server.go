@@ -30,7 +30,6 @@ type Store interface {
 	Transcript(ctx context.Context, id int64) (*store.Transcript, error)
 	CachedSummary(ctx context.Context, videoKey, language, promptHash, model, outputLanguage string) (*store.Summary, error)
 	CreateJobFromCache(ctx context.Context, j *store.Job, promptHash string) (*store.Summary, error)
-	CreateCachedJob(ctx context.Context, j *store.Job, sm *store.Summary) error
 
 	// Credits, idempotency and OAuth2 (credits.go, idempotency.go, oauth.go).
 	KeyByAccessToken(ctx context.Context, token string) (*store.APIKey, error)

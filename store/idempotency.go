@@ -26,7 +26,8 @@ func (t *JobTx) CreateJobs(ctx context.Context, list []*Job) error {
 	return createJobs(ctx, t.tx, list)
 }
 
-// CreateCachedJob is Store.CreateCachedJob inside the transaction.
+// CreateCachedJob records a job answered from the summary cache inside
+// the transaction.
 func (t *JobTx) CreateCachedJob(ctx context.Context, j *Job, sm *Summary) error {
 	return createCachedJob(ctx, t.tx, j, sm)
 }

@@ -479,27 +479,10 @@ func nonNilMsgs(s []Message) []Message {
 	return s
 }
 
-// CreateCachedJob records a job answered entirely from the summary cache:
-// it is born succeeded, costs nothing, and never touches the queue.
-func (s *Store) CreateCachedJob(ctx context.Context, j *Job, sm *Summary) error {
-	// The record of a free cache hit does not need to wait for its WAL
-	// flush: losing the last milliseconds of such records in a crash loses
-	// no work and no money, and the cached path is the hot one.
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
-			return err
-		}
-		return createCachedJob(ctx, tx, j, sm)
-	})
-	if err != nil {
-		return fmt.Errorf("create cached job: %w", err)
-	}
-	return nil
-}
-
-// createCachedJob inserts a cached job through q: the pool's transaction
-// above, or an idempotent request's (JobTx), which keeps the default
-// synchronous commit because it also records the Idempotency-Key.
+// createCachedJob records a job answered entirely from the summary cache
+// (born succeeded, free, never queued) in an idempotent request's
+// transaction (JobTx), which also records the Idempotency-Key. Requests
+// without a key use CreateJobFromCache.
 func createCachedJob(ctx context.Context, q querier, j *Job, sm *Summary) error {
 	images, _ := json.Marshal(nonNil(j.Images))
 	var keyID any
