@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -75,6 +76,9 @@ func (s *Server) handleCreateJobs(w http.ResponseWriter, r *http.Request) {
 	}
 	key := caller(r)
 	batch := make([]*store.Job, 0, len(req.URLs))
+	// A batch is mostly many videos of a few sites: each host's addresses
+	// are checked once.
+	admitted := map[string]bool{}
 	for i, u := range req.URLs {
 		u = strings.TrimSpace(u)
 		param := "urls[" + strconv.Itoa(i) + "]"
@@ -83,8 +87,14 @@ func (s *Server) handleCreateJobs(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		vk, err := urlKey(u)
-		if err == nil {
-			err = s.admitTarget(ctx, u)
+		host := ""
+		if pu, perr := url.Parse(u); perr == nil {
+			host = pu.Hostname()
+		}
+		if err == nil && !admitted[host] {
+			if err = s.admitTarget(ctx, u); err == nil && host != "" {
+				admitted[host] = true
+			}
 		}
 		if err != nil {
 			if ae, ok := err.(*Error); ok {
