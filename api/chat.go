@@ -221,6 +221,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("X-Recap-Job-Id", j.ID)
 	if plan.cached != nil {
+		s.cfg.Metrics.SummaryCacheHit()
 		sm := plan.cached
 		res := &jobs.Result{Markdown: sm.Markdown, Model: sm.Model, PromptTokens: sm.PromptTokens,
 			CompletionTokens: sm.CompletionTokens, Cached: true, Truncated: sm.Truncated}

@@ -217,6 +217,10 @@ func TestMetricsAfterJobs(t *testing.T) {
 	if _, err := e.Client.Chat.Completions.New(ctx, userMessage(e.Host.URL("/gone.html"))); err == nil {
 		t.Fatal("a missing page was summarized")
 	}
+	// The first video again: a summary-cache hit, answered by the API.
+	if _, err := e.Client.Chat.Completions.New(ctx, userMessage(e.Host.PageURL())); err != nil {
+		t.Fatal(err)
+	}
 	// A stage's duration is recorded when its handler returns, which can be
 	// after the client got its answer: stopping the worker waits for that.
 	e.Worker.Stop()
@@ -233,7 +237,8 @@ func TestMetricsAfterJobs(t *testing.T) {
 		`recap_stage_duration_seconds_count{outcome="ok",stage="media:transcript"}`:                            2,
 		`recap_stage_duration_seconds_count{outcome="ok",stage="summary:generate"}`:                            2,
 		`recap_stage_duration_seconds_count{outcome="failed",stage="media:resolve"}`:                           1,
-		`recap_jobs_finished_total{code="",state="succeeded"}`:                                                 2,
+		`recap_jobs_finished_total{code="",state="succeeded"}`:                                                 3,
+		`recap_summary_cache_hits_total`:                                                                       1,
 		`recap_jobs_finished_total{code="video_unavailable",state="failed"}`:                                   1,
 		`recap_media_failures_total{cause="unavailable",tool="yt-dlp"}`:                                        1,
 		`recap_llm_calls_total{outcome="200"}`:                                                                 2,

@@ -26,6 +26,7 @@ type Metrics struct {
 
 	stageDuration *prometheus.HistogramVec
 	jobsFinished  *prometheus.CounterVec
+	cacheHits     prometheus.Counter
 	mediaFailures *prometheus.CounterVec
 
 	llmCalls    *prometheus.CounterVec
@@ -58,6 +59,8 @@ func New() *Metrics {
 			Help: "Pipeline stage run time, by stage and outcome (ok, retry, failed).", Buckets: stageBuckets}, []string{"stage", "outcome"}),
 		jobsFinished: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "recap_jobs_finished_total",
 			Help: "Jobs that reached a terminal state in this process, by state and error code."}, []string{"state", "code"}),
+		cacheHits: prometheus.NewCounter(prometheus.CounterOpts{Name: "recap_summary_cache_hits_total",
+			Help: "Completions answered by the API from the summary cache, without the queue (each also counts as a succeeded job)."}),
 		mediaFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "recap_media_failures_total",
 			Help: "Failed yt-dlp and ffmpeg runs, by tool and cause."}, []string{"tool", "cause"}),
 		llmCalls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "recap_llm_calls_total",
@@ -73,7 +76,7 @@ func New() *Metrics {
 		sttAudioSeconds: prometheus.NewCounter(prometheus.CounterOpts{Name: "recap_stt_audio_seconds_total",
 			Help: "Seconds of audio transcribed by the speech-to-text service."}),
 	}
-	reg.MustRegister(m.httpRequests, m.httpDuration, m.stageDuration, m.jobsFinished, m.mediaFailures,
+	reg.MustRegister(m.httpRequests, m.httpDuration, m.stageDuration, m.jobsFinished, m.cacheHits, m.mediaFailures,
 		m.llmCalls, m.llmDuration, m.llmTokens, m.sttCalls, m.sttDuration, m.sttAudioSeconds)
 	reg.MustRegister(sourceCollector{m})
 	return m
@@ -102,6 +105,16 @@ func (m *Metrics) ObserveStage(stage, outcome string, d time.Duration) {
 		return
 	}
 	m.stageDuration.WithLabelValues(stage, outcome).Observe(d.Seconds())
+}
+
+// SummaryCacheHit counts a completion answered from the summary cache: a
+// job born succeeded in the API process.
+func (m *Metrics) SummaryCacheHit() {
+	if m == nil {
+		return
+	}
+	m.cacheHits.Inc()
+	m.jobsFinished.WithLabelValues("succeeded", "").Inc()
 }
 
 // JobFinished counts a job reaching its terminal state.
