@@ -100,8 +100,9 @@ func (s *Store) execHolds(ctx context.Context, batch []*holdReq) {
 	}
 }
 
-// holdAll is one statement: the ledger entries (a job held already is
-// skipped: Hold is idempotent per job), the jobs' cost, and each account's
+// holdAll is one statement: the ledger entries (a job held already, or
+// ended already, is skipped: Hold is idempotent per job and never holds
+// for a job nothing will settle), the jobs' cost, and each account's
 // row updated once by its total, so its lock is held from that update to
 // the commit, for no client round trip.
 func (s *Store) holdAll(ctx context.Context, batch []*holdReq) error {
@@ -109,9 +110,16 @@ func (s *Store) holdAll(ctx context.Context, batch []*holdReq) error {
 	for i, h := range batch {
 		accounts[i], jobIDs[i], seconds[i] = h.accountID, h.jobID, h.seconds
 	}
-	_, err := s.pool.Exec(ctx, `WITH ins AS (
+	_, err := s.pool.Exec(ctx, `WITH live AS (
+			-- Only jobs still running are held, and their rows are locked
+			-- against a concurrent Finish: either it ends the job first and
+			-- no hold is placed, or it waits for this hold and releases it.
+			SELECT r.a, r.j, r.n FROM unnest($1::bigint[], $2::uuid[], $3::bigint[]) AS r(a, j, n)
+			JOIN jobs ON jobs.id = r.j AND jobs.state NOT IN ('succeeded','failed','canceled')
+			FOR SHARE OF jobs
+		), ins AS (
 			INSERT INTO ledger_entries (account_id, job_id, kind, balance_delta, held_delta)
-			SELECT a, j, 'hold', -n, n FROM unnest($1::bigint[], $2::uuid[], $3::bigint[]) AS r(a, j, n)
+			SELECT a, j, 'hold', -n, n FROM live
 			ON CONFLICT (job_id, kind) DO NOTHING
 			RETURNING account_id, job_id, held_delta
 		), job AS (

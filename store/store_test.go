@@ -247,4 +247,20 @@ func TestConcurrentHoldsOneAccount(t *testing.T) {
 		t.Fatalf("%d jobs priced (%v), want 10", costs, err)
 	}
 	storetest.CheckLedger(t, s)
+
+	// A job that has ended is never held: nothing would settle it.
+	ended := newJob(t, s, k)
+	if _, err := s.Finish(ctx, ended.ID, store.Outcome{State: store.StateCanceled}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Grant(ctx, k.AccountID, 60, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Hold(ctx, k.AccountID, ended.ID, 60); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM ledger_entries WHERE job_id = $1`, ended.ID).Scan(&entries); err != nil || entries != 0 {
+		t.Fatalf("%d ledger entries for an ended job (%v)", entries, err)
+	}
+	storetest.CheckLedger(t, s)
 }
