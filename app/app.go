@@ -109,18 +109,22 @@ func (d *Deps) Close() {
 func NewAPI(cfg Config, d *Deps) *api.Server {
 	// Key lookups are served from memory while a LISTEN connection hears
 	// of every key change (store.KeyCache); it stops with d.Close.
-	keys := store.NewKeyCache(store.KeyCacheConfig{Store: d.Store, Logger: d.Log})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		keys.Run(ctx, nil)
-	}()
-	d.closers = append(d.closers, func() error {
-		cancel()
-		<-done
-		return nil
-	})
+	var keys api.KeyLookup = d.Store
+	if cfg.KeyCacheTTL > 0 {
+		kc := store.NewKeyCache(store.KeyCacheConfig{Store: d.Store, TTL: cfg.KeyCacheTTL, Logger: d.Log})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			kc.Run(ctx, nil)
+		}()
+		d.closers = append(d.closers, func() error {
+			cancel()
+			<-done
+			return nil
+		})
+		keys = kc
+	}
 	s := api.New(api.Config{
 		Keys:                 keys,
 		Store:                d.Store,

@@ -55,6 +55,10 @@ type Config struct {
 	// 1 s, paid again at every stage hand-off of a pipeline whose queues
 	// just ran empty).
 	QueuePoll time.Duration
+	// KeyCacheTTL is how long an API key lookup is served from memory
+	// (KEY_CACHE_SECONDS, default 60; 0 turns the cache off, e.g. behind
+	// a transaction-pooling PgBouncer, where LISTEN hears nothing).
+	KeyCacheTTL time.Duration
 	// RateLimitRPM is the requests per minute of keys created without --rpm.
 	RateLimitRPM int
 
@@ -143,6 +147,10 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.RetryDelay = time.Duration(num("RETRY_DELAY_MS", 0)) * time.Millisecond
 	c.QueuePoll = time.Duration(num("QUEUE_POLL_MS", 50)) * time.Millisecond
+	c.KeyCacheTTL = time.Duration(num("KEY_CACHE_SECONDS", 60)) * time.Second
+	if c.KeyCacheTTL < 0 {
+		errs = append(errs, errors.New("KEY_CACHE_SECONDS must be 0 (off) or more"))
+	}
 	c.MaxDownloadBytes = int64(num("MAX_DOWNLOAD_BYTES", 0))
 	if c.MaxDownloadBytes == 0 {
 		c.MaxDownloadBytes = int64(c.MaxMediaSeconds) * 160 << 10

@@ -40,3 +40,34 @@ func TestLoadResilience(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadCachesAndPolling: the key cache and the queue poll interval.
+func TestLoadCachesAndPolling(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		env     map[string]string
+		keyTTL  time.Duration
+		poll    time.Duration
+		errName string
+	}{
+		{map[string]string{}, time.Minute, 50 * time.Millisecond, ""},
+		{map[string]string{"KEY_CACHE_SECONDS": "0", "QUEUE_POLL_MS": "200"}, 0, 200 * time.Millisecond, ""},
+		{map[string]string{"KEY_CACHE_SECONDS": "-1"}, 0, 0, "KEY_CACHE_SECONDS"},
+		{map[string]string{"KEY_CACHE_SECONDS": "soon"}, 0, 0, "KEY_CACHE_SECONDS"},
+	}
+	for _, c := range cases {
+		cfg, err := Load(func(k string) string { return c.env[k] })
+		if c.errName != "" {
+			if err == nil || !strings.Contains(err.Error(), c.errName) {
+				t.Errorf("%v: error %v does not name %s", c.env, err, c.errName)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%v: %v", c.env, err)
+		}
+		if cfg.KeyCacheTTL != c.keyTTL || cfg.QueuePoll != c.poll {
+			t.Errorf("%v: key cache %v, poll %v; want %v, %v", c.env, cfg.KeyCacheTTL, cfg.QueuePoll, c.keyTTL, c.poll)
+		}
+	}
+}
