@@ -168,6 +168,17 @@ type stageFunc func(ctx context.Context, j *store.Job) error
 // terminal state (which settles its credit hold in the same transaction).
 func (w *Worker) stage(typ string, fn stageFunc) asynq.Handler {
 	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+		// asynq retries or archives a task the moment its deadline passes,
+		// without waiting for the handler. The stage works to a slightly
+		// earlier deadline, so that on a last attempt it records the
+		// failure itself (with its real cause) while the task is still
+		// active, rather than leaving an archived task for the reconciler.
+		if dl, ok := ctx.Deadline(); ok {
+			margin := min(time.Until(dl)/10, 5*time.Second)
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, dl.Add(-margin))
+			defer cancel()
+		}
 		var p payload
 		if err := json.Unmarshal(t.Payload(), &p); err != nil || p.JobID == "" {
 			return fmt.Errorf("%s: bad payload: %w", typ, asynq.SkipRetry)
