@@ -157,12 +157,7 @@ func (s *Server) handleAdminGetJob(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	aj, err := s.adminView(r, j)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, aj)
+	replyJob(s, w, r, http.StatusOK, j, s.adminView)
 }
 
 func (s *Server) handleAdminRetry(w http.ResponseWriter, r *http.Request) {
@@ -220,10 +215,5 @@ func (s *Server) handleAdminCancel(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	aj, err := s.adminView(r, j)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, aj)
+	replyJob(s, w, r, http.StatusOK, j, s.adminView)
 }

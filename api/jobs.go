@@ -196,18 +196,24 @@ func (s *Server) view(r *http.Request, j *store.Job) (jobs.View, error) {
 	return jobs.ViewOf(j, sm), nil
 }
 
+// replyJob answers with the view of j, or with the error of making it.
+func replyJob[V any](s *Server, w http.ResponseWriter, r *http.Request, status int, j *store.Job,
+	view func(*http.Request, *store.Job) (V, error)) {
+	v, err := view(r, j)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, status, v)
+}
+
 func (s *Server) handleGetJob(w http.ResponseWriter, r *http.Request) {
 	j, err := s.ownJob(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	v, err := s.view(r, j)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, v)
+	replyJob(s, w, r, http.StatusOK, j, s.view)
 }
 
 func (s *Server) handleCancelJob(w http.ResponseWriter, r *http.Request) {
@@ -224,12 +230,7 @@ func (s *Server) handleCancelJob(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	v, err := s.view(r, j)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, v)
+	replyJob(s, w, r, http.StatusOK, j, s.view)
 }
 
 func encodeCursor(j *store.Job) string {
