@@ -19,7 +19,7 @@ var ErrIdempotencyReused = errors.New("idempotency key reused with a different r
 type JobTx struct{ tx pgx.Tx }
 
 // CreateJob is Store.CreateJob inside the transaction.
-func (t *JobTx) CreateJob(ctx context.Context, j *Job) error { return createJob(ctx, t.tx, j) }
+func (t *JobTx) CreateJob(ctx context.Context, j *Job) error { return createJobs(ctx, t.tx, []*Job{j}) }
 
 // CreateJobs is Store.CreateJobs inside the transaction.
 func (t *JobTx) CreateJobs(ctx context.Context, list []*Job) error {

@@ -114,32 +114,8 @@ type querier interface {
 }
 
 // CreateJob inserts a queued job and sets its ID and timestamps.
-func (s *Store) CreateJob(ctx context.Context, j *Job) error { return createJob(ctx, s.pool, j) }
-
-func createJob(ctx context.Context, q querier, j *Job) error {
-	if j.Kind == "" {
-		j.Kind = "summary"
-	}
-	if j.Queue == "" {
-		j.Queue = "interactive"
-	}
-	images, _ := json.Marshal(nonNil(j.Images))
-	history, _ := json.Marshal(nonNilMsgs(j.History))
-	var keyID any
-	if j.APIKeyID != 0 {
-		keyID = j.APIKeyID
-	}
-	err := q.QueryRow(ctx, `INSERT INTO jobs (id, account_id, api_key_id, kind, queue, url, video_key, prompt, model,
-		audio_language, output_language, images, history, stream, refresh, webhook_url, request_hash)
-		VALUES (gen_random_uuid(), $1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)
-		RETURNING id, state, created_at, updated_at`,
-		j.AccountID, keyID, j.Kind, j.Queue, j.URL, j.VideoKey, j.Prompt, j.Model,
-		j.AudioLanguage, j.OutputLanguage, images, history, j.Stream, j.Refresh, j.WebhookURL, j.RequestHash,
-	).Scan(&j.ID, &j.State, &j.CreatedAt, &j.UpdatedAt)
-	if err != nil {
-		return fmt.Errorf("create job: %w", err)
-	}
-	return nil
+func (s *Store) CreateJob(ctx context.Context, j *Job) error {
+	return createJobs(ctx, s.pool, []*Job{j})
 }
 
 // CreateJobs inserts queued jobs in one statement (all or none) and sets
