@@ -53,9 +53,7 @@ export DEBIAN_FRONTEND=noninteractive
 . /etc/os-release
 echo "Installing ${missing[*]} with apt-get…" >&2
 if [[ " ${missing[*]} " == *" yt-dlp "* ]] && [ "${ID:-}" = debian ] && [ "${VERSION_CODENAME:-}" = bookworm ]; then
-  if ! grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/; then
-    echo 'deb http://deb.debian.org/debian bookworm-backports main' | $sudo tee /etc/apt/sources.list.d/bookworm-backports.list >/dev/null
-  fi
+  $sudo "$(dirname "$0")/apt-backports.sh"
   $sudo apt-get update -q
   $sudo apt-get install -y -q -t bookworm-backports yt-dlp
   rest=()
