@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/recap/recap/api"
+	"github.com/recap/recap/core"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/media"
 	"github.com/recap/recap/metrics"
@@ -54,6 +55,11 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Deps, error) {
 	if err := cfg.RequireServices(); err != nil {
 		return nil, err
 	}
+	// REDIS_URL is checked before anything opens: a typo fails at once.
+	target, err := ParseRedisURL(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
 	st, err := store.Open(ctx, store.Config{URL: cfg.DatabaseURL, MaxConns: int32(2*(cfg.WorkerConcurrency+cfg.BatchConcurrency) + 16)})
 	if err != nil {
 		return nil, err
@@ -62,27 +68,17 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Deps, error) {
 		st.Close()
 		return nil, err
 	}
-	ropt, err := redis.ParseURL(cfg.RedisURL)
-	if err != nil {
-		st.Close()
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
-	}
-	// Every streaming client holds a connection in XREAD BLOCK.
-	ropt.PoolSize = 1024
-	rdb := redis.NewClient(ropt)
+	// Every streaming client holds a connection in XREAD BLOCK (per node
+	// in a cluster).
+	rdb := target.Client(1024)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := rdb.Ping(pctx).Err(); err != nil {
+	if err := pingRedis(pctx, target, rdb); err != nil {
 		st.Close()
 		rdb.Close()
-		return nil, fmt.Errorf("redis unreachable at %s: %w", ropt.Addr, err)
+		return nil, fmt.Errorf("redis unreachable at %s: %w", target, err)
 	}
-	aopt, err := asynq.ParseRedisURI(cfg.RedisURL)
-	if err != nil {
-		st.Close()
-		rdb.Close()
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
-	}
+	aopt := target.AsynqOpt()
 	d := &Deps{Store: st, Redis: rdb, RedisOpt: aopt, Log: log, Metrics: metrics.New(),
 		Asynq:     asynq.NewClient(aopt),
 		Inspector: asynq.NewInspector(aopt),
