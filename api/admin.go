@@ -11,6 +11,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/recap/recap/core"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/store"
 )
@@ -73,7 +74,7 @@ func (s *Server) MountAdmin(cfg AdminConfig) {
 }
 
 func (s *Server) adminView(r *http.Request, j *store.Job) (adminJob, error) {
-	v, err := s.view(r, j)
+	v, err := s.core.View(r.Context(), j)
 	if err != nil {
 		return adminJob{}, err
 	}
@@ -93,7 +94,7 @@ func (s *Server) adminView(r *http.Request, j *store.Job) (adminJob, error) {
 func (s *Server) handleAdminListJobs(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := store.JobFilter{State: q.Get("state"), Limit: 50}
-	if f.State != "" && !validState(f.State) {
+	if f.State != "" && !core.ValidState(f.State) {
 		s.writeError(w, r, badRequest("invalid_state", "state", "'state' must be one of queued, resolving, transcribing, summarizing, succeeded, failed, canceled."))
 		return
 	}
@@ -114,7 +115,7 @@ func (s *Server) handleAdminListJobs(w http.ResponseWriter, r *http.Request) {
 		f.Limit = n
 	}
 	if c := q.Get("cursor"); c != "" {
-		t, id, ok := decodeCursor(c)
+		t, id, ok := core.DecodeCursor(c)
 		if !ok {
 			s.writeError(w, r, badRequest("invalid_cursor", "cursor", "'cursor' is not a cursor this API returned."))
 			return
@@ -142,7 +143,7 @@ func (s *Server) handleAdminListJobs(w http.ResponseWriter, r *http.Request) {
 	}
 	out := map[string]any{"object": "list", "data": data, "has_more": more}
 	if more {
-		out["next_cursor"] = encodeCursor(&list[len(list)-1])
+		out["next_cursor"] = core.EncodeCursor(&list[len(list)-1])
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -157,7 +158,12 @@ func (s *Server) handleAdminGetJob(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	replyJob(s, w, r, http.StatusOK, j, s.adminView)
+	v, err := s.adminView(r, j)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 func (s *Server) handleAdminRetry(w http.ResponseWriter, r *http.Request) {
@@ -215,5 +221,10 @@ func (s *Server) handleAdminCancel(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	replyJob(s, w, r, http.StatusOK, j, s.adminView)
+	v, err := s.adminView(r, j)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
 }

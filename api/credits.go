@@ -57,7 +57,7 @@ func minutes(sec int64) float64 { return math.Round(float64(sec)/60*100) / 100 }
 
 func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
 	k := caller(r)
-	bal, err := s.cfg.Store.Balance(r.Context(), k.AccountID)
+	bal, err := s.core.Account(r.Context(), k)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

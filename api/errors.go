@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
+	"github.com/recap/recap/core"
 	"github.com/recap/recap/jobs"
-	"github.com/recap/recap/store"
 )
 
 // Error is an API error in OpenAI's shape:
@@ -35,56 +36,60 @@ var errUnauthorized = &Error{Status: http.StatusUnauthorized, Type: "invalid_req
 
 var errNotFound = &Error{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "not_found", Message: "No such resource."}
 
-// jobErrorStatus maps a job's failure code to an HTTP status.
-func jobErrorStatus(code string) (int, string) {
-	switch code {
-	case jobs.CodeInsufficientQuota:
-		return http.StatusTooManyRequests, "insufficient_quota"
-	case jobs.CodeURLNotAllowed, jobs.CodeUnsupported, jobs.CodeMediaTooLong, jobs.CodeLive, jobs.CodeNoTranscript, jobs.CodeTooLarge:
+// statusOf is the HTTP status and OpenAI error type of a use-case error
+// kind: the one place that decides them.
+func statusOf(k core.Kind) (int, string) {
+	switch k {
+	case core.KindInvalid:
 		return http.StatusBadRequest, "invalid_request_error"
-	case jobs.CodeUnavailable:
+	case core.KindNotFound:
 		return http.StatusNotFound, "invalid_request_error"
-	case jobs.CodeCanceled:
-		return 499, "invalid_request_error"
-	case jobs.CodeUpstream, jobs.CodeTranscription:
+	case core.KindQuota:
+		return http.StatusTooManyRequests, "insufficient_quota"
+	case core.KindConflict:
+		return http.StatusConflict, "invalid_request_error"
+	case core.KindTimeout:
+		return http.StatusGatewayTimeout, "api_error"
+	case core.KindUpstream:
 		return http.StatusBadGateway, "api_error"
+	case core.KindCanceled:
+		return 499, "invalid_request_error"
+	case core.KindRateLimited:
+		return http.StatusTooManyRequests, "rate_limit_error"
 	}
 	return http.StatusInternalServerError, "api_error"
 }
 
-// jobError turns a failed job's error into an API error.
-func jobError(e *jobs.ErrorInfo) *Error {
-	status, typ := jobErrorStatus(e.Code)
-	ae := &Error{Status: status, Type: typ, Code: e.Code, Message: e.Message}
-	if e.Code == jobs.CodeInsufficientQuota {
-		ae.Header = http.Header{"X-Should-Retry": {"false"}}
+// fromCore turns a use-case error into an API error.
+func fromCore(e *core.Error) *Error {
+	status, typ := statusOf(e.Kind)
+	ae := &Error{Status: status, Type: typ, Code: e.Code, Param: e.Param, Message: e.Message}
+	if e.RetryAfter > 0 || e.NoRetry {
+		ae.Header = http.Header{}
+		if e.RetryAfter > 0 {
+			ae.Header.Set("Retry-After", strconv.Itoa(e.RetryAfter))
+		}
+		if e.NoRetry {
+			ae.Header.Set("X-Should-Retry", "false")
+		}
 	}
 	return ae
 }
 
-// asAPIError maps any error to an API error: the one place that decides
-// statuses for errors that are not already API errors.
+// jobError turns a failed job's error into an API error.
+func jobError(e *jobs.ErrorInfo) *Error { return fromCore(core.JobError(e)) }
+
+// asAPIError maps any error to an API error: transport errors are already
+// API errors; everything else goes through the use cases' classification.
 func asAPIError(err error) *Error {
 	var ae *Error
 	if errors.As(err, &ae) {
 		return ae
 	}
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return errNotFound
-	case errors.Is(err, store.ErrInsufficientCredits):
-		return insufficientQuota("Your credit balance is too low for this request.")
-	case errors.Is(err, store.ErrIdempotencyReused):
-		return errIdempotencyReused
-	}
-	return &Error{Status: http.StatusInternalServerError, Type: "api_error", Code: "internal_error",
-		Message: "The server had an error while processing your request."}
+	return fromCore(core.As(err))
 }
 
-func insufficientQuota(msg string) *Error {
-	return &Error{Status: http.StatusTooManyRequests, Type: "insufficient_quota", Code: "insufficient_quota", Message: msg,
-		Header: http.Header{"X-Should-Retry": {"false"}}}
-}
+func insufficientQuota(msg string) *Error { return fromCore(core.InsufficientQuota(msg)) }
 
 type errorBody struct {
 	Error errorFields `json:"error"`

@@ -4,8 +4,7 @@ import (
 	"crypto/sha256"
 	"net/http"
 
-	"github.com/recap/recap/jobs"
-	"github.com/recap/recap/store"
+	"github.com/recap/recap/core"
 )
 
 // MaxIdempotencyKey bounds the Idempotency-Key header.
@@ -30,59 +29,20 @@ func idempotencyKey(r *http.Request) (string, error) {
 	return k, nil
 }
 
-// requestDigest identifies what an Idempotency-Key stands for: the route
-// and the exact body bytes, so the key used for another request (or on
-// another route) is refused rather than silently answered.
-func requestDigest(r *http.Request, body []byte) []byte {
+// idempotency is the request's Idempotency-Key with what it stands for:
+// the route and the exact body bytes, so the key used for another request
+// (or on another route) is refused rather than silently answered. The
+// /v1 and /api/v1 forms of a route are one route.
+func idempotency(r *http.Request, body []byte) (core.Idempotency, error) {
+	k, err := idempotencyKey(r)
+	if err != nil || k == "" {
+		return core.Idempotency{}, err
+	}
 	h := sha256.New()
-	h.Write([]byte(r.Method + " " + r.URL.Path + "\n"))
+	h.Write([]byte(r.Method + " " + canonicalPath(r.URL.Path) + "\n"))
 	h.Write(body)
-	return h.Sum(nil)
+	return core.Idempotency{Key: k, Digest: h.Sum(nil)}, nil
 }
-
-var errIdempotencyReused = &Error{Status: http.StatusConflict, Type: "invalid_request_error", Code: "idempotency_key_reused",
-	Param: "Idempotency-Key", Message: "This Idempotency-Key was already used with a different request in the last 24 hours; use a new key for a new request.",
-	Header: http.Header{"X-Should-Retry": {"false"}}}
 
 // replayed marks a reply that repeats an earlier request's.
 func replayed(w http.ResponseWriter) { w.Header().Set("Idempotent-Replayed", "true") }
-
-// resultOf rebuilds a succeeded job's result from its row, as the job's
-// result event carried it, so a replay answers exactly as the first
-// reply did even after the event stream has expired.
-func resultOf(j *store.Job, sm *store.Summary) *jobs.Result {
-	r := &jobs.Result{Markdown: j.ResultMarkdown, Model: j.ResultModel, PromptTokens: j.PromptTokens, CompletionTokens: j.CompletionTokens}
-	if sm != nil {
-		r.Markdown, r.Model, r.Truncated = sm.Markdown, sm.Model, sm.Truncated
-		for _, c := range sm.Chapters {
-			r.Chapters = append(r.Chapters, jobs.Chapter(c))
-		}
-	}
-	return r
-}
-
-// replyChat answers a chat completion with a job that already exists: a
-// finished one from its row, a running one by following its events.
-func (s *Server) replyChat(w http.ResponseWriter, r *http.Request, j *store.Job, model string, stream, includeUsage bool) {
-	w.Header().Set("X-Recap-Job-Id", j.ID)
-	switch j.State {
-	case store.StateSucceeded:
-		var sm *store.Summary
-		if j.SummaryID != nil {
-			var err error
-			if sm, err = s.cfg.Store.Summary(r.Context(), *j.SummaryID); err != nil {
-				s.writeError(w, r, err)
-				return
-			}
-		}
-		writeCached(w, j, model, resultOf(j, sm), stream, includeUsage)
-	case store.StateFailed, store.StateCanceled:
-		s.writeError(w, r, jobError(&jobs.ErrorInfo{Code: j.ErrorCode, Message: j.ErrorMessage}))
-	default:
-		if stream {
-			s.streamJob(w, r, j, model, includeUsage)
-			return
-		}
-		s.waitJob(w, r, j, model)
-	}
-}

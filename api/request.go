@@ -3,21 +3,22 @@ package api
 import (
 	"bytes"
 	"encoding/json"
-	"net/url"
 	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/recap/recap/core"
 )
 
 // Request limits; each over-limit request gets a 400 naming the limit.
 const (
 	MaxBodyBytes    = 1 << 20
-	MaxURLLength    = 2048
+	MaxURLLength    = core.MaxURLLength
 	MaxMessages     = 100
 	MaxParts        = 50
-	MaxPromptRunes  = 8000
-	MaxImages       = 8
-	MaxHistoryRunes = 64000
+	MaxPromptRunes  = core.MaxPromptRunes
+	MaxImages       = core.MaxImages
+	MaxHistoryRunes = core.MaxHistoryRunes
 )
 
 // chatRequest is the body of POST /api/v1/chat/completions: OpenAI's chat
@@ -82,8 +83,6 @@ type historyMessage struct {
 
 var urlRE = regexp.MustCompile(`https?://[^\s<>"'\x60]+`)
 
-var langRE = regexp.MustCompile(`^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$`)
-
 // ParseChatRequest validates a chat completion body. It never panics; every
 // problem is an *Error with status 400.
 func ParseChatRequest(body []byte) (*Parsed, error) {
@@ -98,6 +97,12 @@ func ParseChatRequest(body []byte) (*Parsed, error) {
 	if dec.More() {
 		return nil, badRequest("invalid_json", "", "The request body has data after the JSON object.")
 	}
+	return parseChat(req)
+}
+
+// parseChat validates a decoded chat request (or a Responses request in
+// its shape).
+func parseChat(req chatRequest) (*Parsed, error) {
 	if len(req.Messages) == 0 {
 		return nil, badRequest("missing_messages", "messages", "'messages' must hold at least one message.")
 	}
@@ -105,8 +110,8 @@ func ParseChatRequest(body []byte) (*Parsed, error) {
 		return nil, badRequest("too_many_messages", "messages", "'messages' holds %d messages; the limit is %d.", len(req.Messages), MaxMessages)
 	}
 	for _, f := range []struct{ name, v string }{{"audio_language", req.AudioLanguage}, {"output_language", req.OutputLanguage}} {
-		if f.v != "" && f.v != "auto" && !langRE.MatchString(f.v) {
-			return nil, badRequest("invalid_language", f.name, "'%s' must be a language code such as 'en' or 'zh-Hans'.", f.name)
+		if err := core.CheckLanguage(f.name, f.v); err != nil {
+			return nil, asAPIError(err)
 		}
 	}
 	msgs := make([]parsedMessage, 0, len(req.Messages))
@@ -118,7 +123,7 @@ func ParseChatRequest(body []byte) (*Parsed, error) {
 		msgs = append(msgs, pm)
 	}
 	p := &Parsed{Model: strings.TrimSpace(req.Model), Stream: req.Stream, Refresh: req.Refresh,
-		AudioLanguage: normLang(req.AudioLanguage), OutputLanguage: normLang(req.OutputLanguage),
+		AudioLanguage: core.NormLang(req.AudioLanguage), OutputLanguage: core.NormLang(req.OutputLanguage),
 		IncludeUsage: req.StreamOptions != nil && req.StreamOptions.IncludeUsage}
 
 	last := -1
@@ -174,14 +179,6 @@ func ParseChatRequest(body []byte) (*Parsed, error) {
 	return p, nil
 }
 
-func normLang(s string) string {
-	s = strings.TrimSpace(s)
-	if s == "auto" {
-		return ""
-	}
-	return strings.ReplaceAll(s, "_", "-")
-}
-
 func parseMessage(i int, m chatMessage) (parsedMessage, error) {
 	pm := parsedMessage{Role: m.Role}
 	switch m.Role {
@@ -225,7 +222,7 @@ func parseMessage(i int, m chatMessage) (parsedMessage, error) {
 	for j, part := range parts {
 		param := "messages[" + itoa(i) + "].content[" + itoa(j) + "]"
 		switch part.Type {
-		case "text", "input_text":
+		case "text", "input_text", "output_text":
 			texts = append(texts, part.Text)
 		case "video_url":
 			u, err := partURL(part.VideoURL)
@@ -235,7 +232,7 @@ func parseMessage(i int, m chatMessage) (parsedMessage, error) {
 			if pm.Video == "" {
 				pm.Video = u
 			}
-		case "image_url":
+		case "image_url", "input_image":
 			u, err := partURL(part.ImageURL)
 			if err != nil || u == "" {
 				return pm, badRequest("invalid_image_url", param+".image_url", "'image_url' must be a URL string or an object {\"url\": ...}.")
@@ -290,18 +287,11 @@ func videoAndPrompt(i int, m parsedMessage) (string, string, error) {
 	return video, strings.TrimSpace(text), nil
 }
 
-// checkURLSyntax refuses what is not an absolute http(s) URL. Where the host
-// points is checked separately (it needs DNS).
+// checkURLSyntax refuses what is not an absolute http(s) URL (the use
+// cases' rule, as an API error).
 func checkURLSyntax(raw, param string, image bool) error {
-	if image && strings.HasPrefix(raw, "data:image/") {
-		return nil
-	}
-	if len(raw) > MaxURLLength {
-		return badRequest("url_too_long", param, "The URL is %d characters long; the limit is %d.", len(raw), MaxURLLength)
-	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
-		return badRequest("invalid_url", param, "%q is not an http(s) URL.", truncate(raw, 100))
+	if err := core.CheckURLSyntax(raw, param, image); err != nil {
+		return asAPIError(err)
 	}
 	return nil
 }

@@ -5,72 +5,53 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
 
+	"github.com/recap/recap/core"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/metrics"
 	"github.com/recap/recap/store"
 )
 
-// Store is what the API reads and writes directly.
+// Store is what the API reads directly: keys and tokens for
+// authentication, OAuth2 clients and codes, and jobs for the operators'
+// routes. Everything a request decides goes through Config.Core.
 type Store interface {
 	KeyBySecret(ctx context.Context, secret string) (*store.APIKey, error)
-	Balance(ctx context.Context, accountID int64) (*store.Balance, error)
-	Job(ctx context.Context, id string) (*store.Job, error)
-	AccountJob(ctx context.Context, accountID int64, id string) (*store.Job, error)
-	ActiveJobByHash(ctx context.Context, accountID int64, hash string) (*store.Job, error)
-	Summary(ctx context.Context, id int64) (*store.Summary, error)
-	ListJobs(ctx context.Context, f store.JobFilter) ([]store.Job, error)
-	Transcript(ctx context.Context, id int64) (*store.Transcript, error)
-	CachedSummary(ctx context.Context, videoKey, language, promptHash, model, outputLanguage string) (*store.Summary, error)
-	CreateJobFromCache(ctx context.Context, j *store.Job, promptHash string) (*store.Summary, error)
-
-	// Credits, idempotency and OAuth2 (credits.go, idempotency.go, oauth.go).
 	KeyByAccessToken(ctx context.Context, token string) (*store.APIKey, error)
-	Idempotent(ctx context.Context, accountID int64, key string, requestHash []byte, ttl time.Duration,
-		create func(ctx context.Context, tx *store.JobTx) ([]string, error)) ([]string, bool, error)
-	AccountJobs(ctx context.Context, accountID int64, ids []string) ([]store.Job, error)
+	Job(ctx context.Context, id string) (*store.Job, error)
+	ListJobs(ctx context.Context, f store.JobFilter) ([]store.Job, error)
 	OAuthStore
 }
 
 // Config configures the server.
 type Config struct {
+	// Core carries out every request's use case.
+	Core   *core.Service
 	Store  Store
 	Jobs   *jobs.Client
 	Logger *slog.Logger
-	// AllowPrivateNetworks admits URLs of loopback/private hosts (dev, tests).
-	AllowPrivateNetworks bool
-	// AllowedNetworks are internal ranges admitted anyway (EGRESS_ALLOW),
-	// matching what the worker's egress proxy lets through.
-	AllowedNetworks []netip.Prefix
-	// DefaultModel is the model "bibigpt" maps to (LLM_MODEL); empty means
-	// the offline extractive summarizer.
-	DefaultModel string
-	// Models are further models offered as "bibigpt/<name>".
-	Models []string
-	// SyncWait bounds how long a non-stream completion waits (default 600s).
-	SyncWait time.Duration
-	// PricedWait bounds how long a stream waits for the job's price before
-	// it sends headers (default 10s).
-	PricedWait time.Duration
 	// Heartbeat is the SSE keep-alive interval (default 15s).
 	Heartbeat time.Duration
 	// Limiter rate-limits each key's requests; nil means no limits.
 	Limiter *RateLimiter
-	// IdempotencyTTL is how long an Idempotency-Key is remembered (default 24h).
-	IdempotencyTTL time.Duration
 	// OAuth sets the OAuth2 token lifetimes.
 	OAuth OAuthConfig
 	// Metrics records every request by route; nil records nothing.
 	Metrics *metrics.Metrics
 	// Keys looks API keys up (a store.KeyCache); nil uses Store.
 	Keys KeyLookup
+	// CORS lets browser pages of other origins call the API; the zero
+	// value turns it off.
+	CORS CORSConfig
+	// MCP, when set, is served at /mcp behind the same authentication.
+	MCP http.Handler
 }
 
 // KeyLookup finds the key a bearer secret belongs to (store.ErrNotFound
@@ -82,8 +63,10 @@ type KeyLookup interface {
 // Server is the HTTP API.
 type Server struct {
 	cfg    Config
+	core   *core.Service
 	log    *slog.Logger
 	router *mux.Router
+	cors   *cors
 }
 
 // New returns the API server.
@@ -91,23 +74,14 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.SyncWait <= 0 {
-		cfg.SyncWait = 600 * time.Second
-	}
-	if cfg.PricedWait <= 0 {
-		cfg.PricedWait = 10 * time.Second
-	}
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 15 * time.Second
-	}
-	if cfg.IdempotencyTTL <= 0 {
-		cfg.IdempotencyTTL = 24 * time.Hour
 	}
 	cfg.OAuth = cfg.OAuth.withDefaults()
 	if cfg.Keys == nil {
 		cfg.Keys = cfg.Store
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, router: mux.NewRouter()}
+	s := &Server{cfg: cfg, core: cfg.Core, log: cfg.Logger, router: mux.NewRouter(), cors: newCORS(cfg.CORS)}
 	s.routes()
 	return s
 }
@@ -117,6 +91,9 @@ func (s *Server) Router() *mux.Router { return s.router }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.cors.handle(w, r, s.router) {
+		return
+	}
 	if s.cfg.Metrics != nil {
 		s.serveObserved(w, r)
 		return
@@ -124,29 +101,90 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.router.ServeHTTP(w, r)
 }
 
+// BasePaths are the prefixes the API is served under: BibiGPT's and the
+// one OpenAI clients configured with a base URL ending in /v1 use.
+var BasePaths = []string{"/api/v1", "/v1"}
+
+// canonicalPath names a route by its /api/v1 form, whichever prefix the
+// request used, so both forms are one route (for idempotency digests).
+func canonicalPath(p string) string {
+	if rest, ok := strings.CutPrefix(p, "/v1/"); ok {
+		return "/api/v1/" + rest
+	}
+	return p
+}
+
 func (s *Server) routes() {
-	s.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errNotFound) })
-	s.router.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, &Error{Status: http.StatusMethodNotAllowed, Type: "invalid_request_error", Code: "method_not_allowed", Message: "Method not allowed."})
+	// gorilla/mux reports a method mismatch inside one of several
+	// subrouters as not found: the methods the path takes decide.
+	s.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(s.allowed(r)) > 0 {
+			s.methodNotAllowed(w, r)
+			return
+		}
+		s.writeError(w, r, errNoRoute(r))
 	})
+	s.router.MethodNotAllowedHandler = http.HandlerFunc(s.methodNotAllowed)
 	s.router.HandleFunc("/api/auth/authorize", s.handleAuthorize).Methods(http.MethodGet, http.MethodPost)
 	s.router.HandleFunc("/api/auth/token", s.handleToken).Methods(http.MethodPost)
-	v1 := s.router.PathPrefix("/api/v1").Subrouter()
-	v1.Use(s.authenticate, s.rateLimit, s.requireScope)
-	v1.HandleFunc("/me", s.handleMe).Methods(http.MethodGet)
-	v1.HandleFunc("/chat/completions", s.handleChat).Methods(http.MethodPost)
-	v1.HandleFunc("/models", s.handleModels).Methods(http.MethodGet)
-	v1.HandleFunc("/jobs", s.handleCreateJobs).Methods(http.MethodPost)
-	v1.HandleFunc("/jobs", s.handleListJobs).Methods(http.MethodGet)
-	v1.HandleFunc("/jobs/{id}", s.handleGetJob).Methods(http.MethodGet)
-	v1.HandleFunc("/jobs/{id}", s.handleCancelJob).Methods(http.MethodDelete)
-	v1.HandleFunc("/jobs/{id}/events", s.handleJobEvents).Methods(http.MethodGet)
-	v1.HandleFunc("/transcripts/{id}", s.handleTranscript).Methods(http.MethodGet)
+	for _, base := range BasePaths {
+		v1 := s.router.PathPrefix(base).Subrouter()
+		v1.Use(s.authenticate, s.rateLimit, s.requireScope)
+		v1.HandleFunc("/me", s.handleMe).Methods(http.MethodGet)
+		v1.HandleFunc("/chat/completions", s.handleChat).Methods(http.MethodPost)
+		v1.HandleFunc("/responses", s.handleResponses).Methods(http.MethodPost)
+		v1.HandleFunc("/models", s.handleModels).Methods(http.MethodGet)
+		v1.HandleFunc("/models/{id:.+}", s.handleModel).Methods(http.MethodGet)
+		v1.HandleFunc("/jobs", s.handleCreateJobs).Methods(http.MethodPost)
+		v1.HandleFunc("/jobs", s.handleListJobs).Methods(http.MethodGet)
+		v1.HandleFunc("/jobs/{id}", s.handleGetJob).Methods(http.MethodGet)
+		v1.HandleFunc("/jobs/{id}", s.handleCancelJob).Methods(http.MethodDelete)
+		v1.HandleFunc("/jobs/{id}/events", s.handleJobEvents).Methods(http.MethodGet)
+		v1.HandleFunc("/transcripts/{id}", s.handleTranscript).Methods(http.MethodGet)
+	}
+	if s.cfg.MCP != nil {
+		s.router.Handle("/mcp", s.authenticate(s.rateLimit(s.cfg.MCP))).Methods(http.MethodGet, http.MethodPost, http.MethodDelete)
+	}
+}
+
+// errNoRoute is the 404 of a path no route serves: it says where the API
+// lives, for a client configured with the wrong base URL.
+func errNoRoute(r *http.Request) *Error {
+	return &Error{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "not_found",
+		Message: fmt.Sprintf("No route for %s %s. The API is served under /api/v1 and /v1 (for example POST /v1/chat/completions, "+
+			"POST /v1/responses, GET /v1/models); MCP clients connect to /mcp.", r.Method, truncate(r.URL.Path, 100))}
+}
+
+// allowed lists the methods the router serves r's path with.
+func (s *Server) allowed(r *http.Request) []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		rr := r.Clone(r.Context())
+		rr.Method = m
+		var match mux.RouteMatch
+		if s.router.Match(rr, &match) && match.MatchErr == nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// methodNotAllowed answers a known route asked with a wrong method: 405
+// with the methods it takes in Allow.
+func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	allow := s.allowed(r)
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	s.writeError(w, r, &Error{Status: http.StatusMethodNotAllowed, Type: "invalid_request_error", Code: "method_not_allowed",
+		Message: fmt.Sprintf("%s is not allowed on %s; use %s.", r.Method, truncate(r.URL.Path, 100), strings.Join(allow, " or "))})
 }
 
 type ctxKey int
 
 const keyCtx ctxKey = 1
+
+// CallerOf returns the key a request was authenticated with (nil before
+// authentication), for doors mounted behind the API's authentication.
+func CallerOf(r *http.Request) *store.APIKey { return caller(r) }
 
 // caller returns the authenticated key of a request.
 func caller(r *http.Request) *store.APIKey {

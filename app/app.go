@@ -16,6 +16,7 @@ import (
 	"github.com/recap/recap/api"
 	"github.com/recap/recap/core"
 	"github.com/recap/recap/jobs"
+	"github.com/recap/recap/mcp"
 	"github.com/recap/recap/media"
 	"github.com/recap/recap/metrics"
 	"github.com/recap/recap/store"
@@ -121,18 +122,24 @@ func NewAPI(cfg Config, d *Deps) *api.Server {
 		})
 		keys = kc
 	}
+	uc := core.New(core.Config{
+		Store:        d.Store,
+		Jobs:         d.Jobs,
+		Policy:       core.Policy{AllowPrivate: cfg.AllowPrivateNetworks, Allow: cfg.EgressAllow},
+		DefaultModel: cfg.LLMModel,
+		Models:       cfg.LLMModels,
+		SyncWait:     cfg.SyncWait,
+	})
 	s := api.New(api.Config{
-		Keys:                 keys,
-		Store:                d.Store,
-		Jobs:                 d.Jobs,
-		Logger:               d.Log,
-		AllowPrivateNetworks: cfg.AllowPrivateNetworks,
-		AllowedNetworks:      cfg.EgressAllow,
-		DefaultModel:         cfg.LLMModel,
-		Models:               cfg.LLMModels,
-		SyncWait:             cfg.SyncWait,
-		Limiter:              api.NewRateLimiter(d.Redis, "recap:"+cfg.QueuePrefix, cfg.RateLimitRPM),
-		Metrics:              d.Metrics,
+		Core:    uc,
+		Keys:    keys,
+		Store:   d.Store,
+		Jobs:    d.Jobs,
+		Logger:  d.Log,
+		Limiter: api.NewRateLimiter(d.Redis, "recap:"+cfg.QueuePrefix, cfg.RateLimitRPM),
+		Metrics: d.Metrics,
+		CORS:    api.CORSConfig{Origins: cfg.CORSOrigins},
+		MCP:     mcp.Authenticated(mcp.New(mcp.Config{Core: uc, Logger: d.Log}), api.CallerOf),
 	})
 	mountOps(cfg, d, s)
 	return s
@@ -199,6 +206,7 @@ func newWorker(cfg Config, d *Deps) (p *workerParts, err error) {
 		STTConcurrency:        cfg.STTConcurrency,
 		WebhookSecret:         []byte(cfg.WebhookSecret),
 		AllowPrivateNetworks:  cfg.AllowPrivateNetworks,
+		AllowedNetworks:       cfg.EgressAllow,
 		Metrics:               d.Metrics,
 		StageConcurrency: map[string]int{jobs.TypeResolve: cfg.ResolveConcurrency,
 			jobs.TypeTranscript: cfg.TranscriptConcurrency, jobs.TypeSummary: cfg.SummaryConcurrency},

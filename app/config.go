@@ -16,6 +16,9 @@ type Config struct {
 	DatabaseURL string
 	RedisURL    string
 	ListenAddr  string
+	// MetricsAddr is where the worker serves /metrics, /healthz and /readyz
+	// (METRICS_ADDR, default :9090); the API serves them on ListenAddr.
+	MetricsAddr string
 
 	LLMBaseURL       string
 	LLMAPIKey        string
@@ -61,6 +64,10 @@ type Config struct {
 	KeyCacheTTL time.Duration
 	// RateLimitRPM is the requests per minute of keys created without --rpm.
 	RateLimitRPM int
+
+	// CORSOrigins are the browser origins allowed to call the API
+	// (CORS_ORIGINS, comma list; "*" for any, without credentials).
+	CORSOrigins []string
 
 	// AdminToken guards /admin (asynqmon and the admin API); empty turns
 	// them off.
@@ -115,6 +122,7 @@ func Load(getenv func(string) string) (Config, error) {
 		DatabaseURL:           str("DATABASE_URL", ""),
 		RedisURL:              str("REDIS_URL", ""),
 		ListenAddr:            str("LISTEN_ADDR", ":8080"),
+		MetricsAddr:           str("METRICS_ADDR", ":9090"),
 		LLMBaseURL:            str("LLM_BASE_URL", ""),
 		LLMAPIKey:             str("LLM_API_KEY", ""),
 		LLMModel:              str("LLM_MODEL", ""),
@@ -157,6 +165,11 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	res, resErrs := loadResilience(getenv)
 	c.Resilience, errs = res, append(errs, resErrs...)
+	for _, o := range strings.Split(str("CORS_ORIGINS", ""), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.CORSOrigins = append(c.CORSOrigins, o)
+		}
+	}
 	for _, m := range strings.Split(str("LLM_MODELS", ""), ",") {
 		if m = strings.TrimSpace(m); m != "" {
 			c.LLMModels = append(c.LLMModels, m)

@@ -19,7 +19,6 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/recap/recap/media"
 	"github.com/recap/recap/store"
 )
 
@@ -55,15 +54,13 @@ func enqueueWebhook(ctx context.Context, cl *asynq.Client, prefix string, j *sto
 	return nil
 }
 
-// webhookClient refuses to connect to forbidden addresses at dial time,
-// so a webhook URL cannot be pointed at internal services.
-func webhookClient(allowPrivate bool) *http.Client {
+// webhookClient refuses to connect to addresses the network policy forbids
+// (EGRESS_ALLOW included) at dial time, so a webhook URL cannot be pointed
+// at internal services.
+func webhookClient(policy URLPolicy) *http.Client {
 	d := &net.Dialer{Timeout: 10 * time.Second, Control: func(_, address string, _ syscall.RawConn) error {
-		if allowPrivate {
-			return nil
-		}
 		ap, err := netip.ParseAddrPort(address)
-		if err != nil || media.IsForbiddenIP(ap.Addr()) {
+		if err != nil || !policy.Permits(ap.Addr()) {
 			return fmt.Errorf("webhook: address %s not allowed: %w", address, ErrURLNotAllowed)
 		}
 		return nil

@@ -1,0 +1,151 @@
+package core
+
+import (
+	"context"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/recap/recap/jobs"
+	"github.com/recap/recap/store"
+)
+
+// BatchRequest asks for the summaries of many videos as background jobs.
+type BatchRequest struct {
+	Caller         *Caller
+	URLs           []string
+	Prompt         string
+	Model          string
+	AudioLanguage  string
+	OutputLanguage string
+	WebhookURL     string
+	Refresh        bool
+	Idempotency    Idempotency
+}
+
+// Batch is the jobs a BatchRequest made (or, Replayed, the jobs the first
+// request with the same Idempotency-Key made, as they are now).
+type Batch struct {
+	Jobs     []jobs.View
+	Replayed bool
+}
+
+// CreateJobs validates a batch, checks every URL against the network
+// policy and the balance, then stores and queues all its jobs at once. A
+// job that could not be queued is already failed, and shown so.
+func (s *Service) CreateJobs(ctx context.Context, r BatchRequest) (*Batch, error) {
+	if len(r.URLs) == 0 || len(r.URLs) > MaxBatchURLs {
+		return nil, Invalid("invalid_urls", "urls", "'urls' must hold 1 to %d URLs; it holds %d.", MaxBatchURLs, len(r.URLs))
+	}
+	if err := CheckText("prompt", r.Prompt); err != nil {
+		return nil, err
+	}
+	if n := utf8.RuneCountInString(r.Prompt); n > MaxPromptRunes {
+		return nil, Invalid("prompt_too_long", "prompt", "The prompt is %d characters long; the limit is %d.", n, MaxPromptRunes)
+	}
+	for _, f := range []struct{ name, v string }{{"audio_language", r.AudioLanguage}, {"output_language", r.OutputLanguage}} {
+		if err := CheckLanguage(f.name, f.v); err != nil {
+			return nil, err
+		}
+	}
+	model, err := s.ResolveModel(r.Model)
+	if err != nil {
+		return nil, err
+	}
+	if r.WebhookURL != "" {
+		if err := CheckURLSyntax(r.WebhookURL, "webhook_url", false); err != nil {
+			return nil, err
+		}
+		if err := s.admit(ctx, r.WebhookURL, "webhook_url", purposeWebhook); err != nil {
+			return nil, err
+		}
+	}
+	key := r.Caller
+	batch := make([]*store.Job, 0, len(r.URLs))
+	// A batch is mostly many videos of a few sites: each host's addresses
+	// are checked once.
+	admitted := map[string]bool{}
+	for i, u := range r.URLs {
+		u = strings.TrimSpace(u)
+		param := "urls[" + strconv.Itoa(i) + "]"
+		if err := CheckURLSyntax(u, param, false); err != nil {
+			return nil, err
+		}
+		vk, err := videoKey(u, param)
+		host := ""
+		if pu, perr := url.Parse(u); perr == nil {
+			host = pu.Hostname()
+		}
+		if err == nil && !admitted[host] {
+			if err = s.admit(ctx, u, param, purposeVideo); err == nil && host != "" {
+				admitted[host] = true
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		j := &store.Job{AccountID: key.AccountID, APIKeyID: key.ID, Queue: jobs.QueueBatch, URL: u, VideoKey: vk,
+			Prompt: strings.TrimSpace(r.Prompt), Model: model, AudioLanguage: NormLang(r.AudioLanguage),
+			OutputLanguage: NormLang(r.OutputLanguage), WebhookURL: r.WebhookURL, Refresh: r.Refresh}
+		j.RequestHash = requestHash(j)
+		batch = append(batch, j)
+	}
+	var balErr error
+	bal, err := s.cfg.Store.Balance(ctx, key.AccountID)
+	switch {
+	case err != nil:
+		balErr = err
+	case bal.Available <= 0:
+		balErr = errEmptyBalance
+	}
+	if idem := r.Idempotency.Key; idem != "" {
+		// A replay is answered with the first request's jobs as they are
+		// now, whatever the balance has become since.
+		ids, again, err := s.cfg.Store.Idempotent(ctx, key.AccountID, idem, r.Idempotency.Digest, s.cfg.IdempotencyTTL,
+			func(ctx context.Context, tx *store.JobTx) ([]string, error) {
+				if balErr != nil {
+					return nil, balErr
+				}
+				if err := tx.CreateJobs(ctx, batch); err != nil {
+					return nil, err
+				}
+				ids := make([]string, 0, len(batch))
+				for _, j := range batch {
+					ids = append(ids, j.ID)
+				}
+				return ids, nil
+			})
+		if err != nil {
+			return nil, err
+		}
+		if again {
+			list, err := s.cfg.Store.AccountJobs(ctx, key.AccountID, ids)
+			if err != nil {
+				return nil, err
+			}
+			views := make([]jobs.View, 0, len(list))
+			for i := range list {
+				v, err := s.View(ctx, &list[i])
+				if err != nil {
+					return nil, err
+				}
+				views = append(views, v)
+			}
+			return &Batch{Jobs: views, Replayed: true}, nil
+		}
+		s.cfg.Jobs.StartAll(ctx, batch) // already stored with the key
+	} else {
+		if balErr != nil {
+			return nil, balErr
+		}
+		if err := s.cfg.Jobs.SubmitAll(ctx, batch); err != nil {
+			return nil, err
+		}
+	}
+	views := make([]jobs.View, 0, len(batch))
+	for _, j := range batch {
+		views = append(views, jobs.ViewOf(j, nil))
+	}
+	return &Batch{Jobs: views}, nil
+}

@@ -1,0 +1,101 @@
+// Package core is Recap's use-case layer: every decision a request goes
+// through, whatever door it came in by (HTTP chat completions, the
+// Responses API, the jobs API, MCP, the web page). Doors parse their wire
+// format into the typed requests here, make one call, and write the typed
+// result or *Error in their own format; they hold no business rules.
+//
+// The decisions: which models exist, which URLs may be fetched (one
+// network policy for videos, images and webhooks), the canonical video
+// key, the summary cache, attaching a repeated request to its running job,
+// balance checks before any work, idempotency, follow-up questions, job
+// queries, cancellation and transcripts.
+package core
+
+import (
+	"context"
+	"time"
+
+	"github.com/recap/recap/jobs"
+	"github.com/recap/recap/store"
+)
+
+// Store is the persistence the use cases need.
+type Store interface {
+	Balance(ctx context.Context, accountID int64) (*store.Balance, error)
+	AccountJob(ctx context.Context, accountID int64, id string) (*store.Job, error)
+	AccountJobs(ctx context.Context, accountID int64, ids []string) ([]store.Job, error)
+	ActiveJobByHash(ctx context.Context, accountID int64, hash string) (*store.Job, error)
+	Summary(ctx context.Context, id int64) (*store.Summary, error)
+	ListJobs(ctx context.Context, f store.JobFilter) ([]store.Job, error)
+	Transcript(ctx context.Context, id int64) (*store.Transcript, error)
+	LatestTranscript(ctx context.Context, videoKey, language string) (*store.Transcript, error)
+	CachedSummary(ctx context.Context, videoKey, language, promptHash, model, outputLanguage string) (*store.Summary, error)
+	CreateJobFromCache(ctx context.Context, j *store.Job, promptHash string) (*store.Summary, error)
+	Idempotent(ctx context.Context, accountID int64, key string, requestHash []byte, ttl time.Duration,
+		create func(ctx context.Context, tx *store.JobTx) ([]string, error)) ([]string, bool, error)
+}
+
+// Queue submits, starts and cancels jobs (a *jobs.Client).
+type Queue interface {
+	Submit(ctx context.Context, j *store.Job) error
+	Start(ctx context.Context, j *store.Job) error
+	SubmitAll(ctx context.Context, list []*store.Job) error
+	StartAll(ctx context.Context, list []*store.Job)
+	Cancel(ctx context.Context, j *store.Job) (bool, error)
+	Events() *jobs.Events
+}
+
+// Config configures a Service.
+type Config struct {
+	Store Store
+	Jobs  Queue
+	// Policy decides which hosts Recap and its providers may fetch from:
+	// videos, images and webhooks alike.
+	Policy Policy
+	// DefaultModel is the model "bibigpt" maps to (LLM_MODEL); empty means
+	// the offline extractive summarizer.
+	DefaultModel string
+	// Models are further models offered as "bibigpt/<name>" (LLM_MODELS).
+	Models []string
+	// IdempotencyTTL is how long an Idempotency-Key is remembered (default 24h).
+	IdempotencyTTL time.Duration
+	// SyncWait bounds how long Wait waits for a job (default 600s).
+	SyncWait time.Duration
+	// PricedWait bounds how long AwaitStart waits for a job's price
+	// (default 10s).
+	PricedWait time.Duration
+}
+
+// Service carries out the use cases.
+type Service struct {
+	cfg Config
+}
+
+// New returns a Service.
+func New(cfg Config) *Service {
+	if cfg.IdempotencyTTL <= 0 {
+		cfg.IdempotencyTTL = 24 * time.Hour
+	}
+	if cfg.SyncWait <= 0 {
+		cfg.SyncWait = 600 * time.Second
+	}
+	if cfg.PricedWait <= 0 {
+		cfg.PricedWait = 10 * time.Second
+	}
+	return &Service{cfg: cfg}
+}
+
+// Caller is who a request acts for: an API key, or the key an OAuth2
+// access token was issued for.
+type Caller = store.APIKey
+
+// Events returns the job event streams doors relay.
+func (s *Service) Events() *jobs.Events { return s.cfg.Jobs.Events() }
+
+// Idempotency is a request's Idempotency-Key and what it stands for (a
+// digest of the request as the door received it): the key used again for
+// another request is refused.
+type Idempotency struct {
+	Key    string
+	Digest []byte
+}

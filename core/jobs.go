@@ -1,0 +1,293 @@
+package core
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/recap/recap/jobs"
+	"github.com/recap/recap/store"
+)
+
+// Job returns the caller's job; anyone else's is KindNotFound.
+func (s *Service) Job(ctx context.Context, c *Caller, id string) (*store.Job, error) {
+	return s.cfg.Store.AccountJob(ctx, c.AccountID, id)
+}
+
+// View renders a job as clients see it, with its summary when it has one.
+func (s *Service) View(ctx context.Context, j *store.Job) (jobs.View, error) {
+	var sm *store.Summary
+	if j.SummaryID != nil {
+		var err error
+		if sm, err = s.cfg.Store.Summary(ctx, *j.SummaryID); err != nil {
+			return jobs.View{}, err
+		}
+	}
+	return jobs.ViewOf(j, sm), nil
+}
+
+// JobView is Job then View.
+func (s *Service) JobView(ctx context.Context, c *Caller, id string) (jobs.View, error) {
+	j, err := s.Job(ctx, c, id)
+	if err != nil {
+		return jobs.View{}, err
+	}
+	return s.View(ctx, j)
+}
+
+// Cancel ends the caller's queued or running job as canceled and returns
+// it as it is now; a job that had ended is returned unchanged.
+func (s *Service) Cancel(ctx context.Context, c *Caller, id string) (jobs.View, error) {
+	j, err := s.Job(ctx, c, id)
+	if err != nil {
+		return jobs.View{}, err
+	}
+	if _, err := s.cfg.Jobs.Cancel(ctx, j); err != nil {
+		return jobs.View{}, err
+	}
+	return s.JobView(ctx, c, id)
+}
+
+// ListRequest pages through the caller's jobs, newest first.
+type ListRequest struct {
+	Caller *Caller
+	// State filters by state ("" for all).
+	State string
+	// Limit is the page size, 1 to 100 (0: 20).
+	Limit int
+	// Cursor is a page's NextCursor.
+	Cursor string
+}
+
+// Page is one page of jobs.
+type Page struct {
+	Jobs       []jobs.View
+	HasMore    bool
+	NextCursor string
+}
+
+// ListJobs returns a page of the caller's jobs.
+func (s *Service) ListJobs(ctx context.Context, r ListRequest) (*Page, error) {
+	f := store.JobFilter{AccountID: r.Caller.AccountID, State: r.State, Limit: 20}
+	if f.State != "" && !ValidState(f.State) {
+		return nil, Invalid("invalid_state", "state", "'state' must be one of queued, resolving, transcribing, summarizing, succeeded, failed, canceled.")
+	}
+	if r.Limit != 0 {
+		if r.Limit < 1 || r.Limit > 100 {
+			return nil, Invalid("invalid_limit", "limit", "'limit' must be an integer from 1 to 100.")
+		}
+		f.Limit = r.Limit
+	}
+	if r.Cursor != "" {
+		t, id, ok := DecodeCursor(r.Cursor)
+		if !ok {
+			return nil, Invalid("invalid_cursor", "cursor", "'cursor' is not a cursor this API returned.")
+		}
+		f.BeforeTime, f.BeforeID = &t, id
+	}
+	f.Limit++ // one more tells whether there is a next page
+	list, err := s.cfg.Store.ListJobs(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	p := &Page{HasMore: len(list) == f.Limit, Jobs: make([]jobs.View, 0, len(list))}
+	if p.HasMore {
+		list = list[:f.Limit-1]
+	}
+	for i := range list {
+		v, err := s.View(ctx, &list[i])
+		if err != nil {
+			return nil, err
+		}
+		p.Jobs = append(p.Jobs, v)
+	}
+	if p.HasMore {
+		p.NextCursor = EncodeCursor(&list[len(list)-1])
+	}
+	return p, nil
+}
+
+// ValidState reports whether s names a job state.
+func ValidState(s string) bool {
+	switch s {
+	case store.StateQueued, store.StateResolving, store.StateTranscribing, store.StateSummarizing,
+		store.StateSucceeded, store.StateFailed, store.StateCanceled:
+		return true
+	}
+	return false
+}
+
+// EncodeCursor is the page cursor that continues after j.
+func EncodeCursor(j *store.Job) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(j.CreatedAt.UTC().Format(time.RFC3339Nano) + "|" + j.ID))
+}
+
+// DecodeCursor reads a cursor EncodeCursor made.
+func DecodeCursor(c string) (time.Time, string, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return time.Time{}, "", false
+	}
+	ts, id, ok := strings.Cut(string(b), "|")
+	if !ok {
+		return time.Time{}, "", false
+	}
+	t, err := time.Parse(time.RFC3339Nano, ts)
+	return t, id, err == nil
+}
+
+// EventsFrom is where a caller's job event stream starts.
+type EventsFrom struct {
+	Job *store.Job
+	// Expired is set when the job ended long ago and its stream is gone:
+	// the door answers with View instead.
+	Expired bool
+	View    jobs.View
+}
+
+// JobEvents prepares following the caller's job from an event id ("0":
+// from the start).
+func (s *Service) JobEvents(ctx context.Context, c *Caller, id, after string) (*EventsFrom, error) {
+	j, err := s.Job(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	if !ValidEventID(after) {
+		return nil, Invalid("invalid_event_id", "Last-Event-ID", "Last-Event-ID must be an event id this API sent.")
+	}
+	out := &EventsFrom{Job: j}
+	// A job that ended long ago may have an expired stream: then its final
+	// state comes from the job row.
+	if store.Terminal(j.State) {
+		evs, err := s.Events().Read(ctx, j.ID, "0", -1)
+		if err == nil && len(evs) == 0 {
+			if out.View, err = s.View(ctx, j); err == nil {
+				out.Expired = true
+			}
+		}
+	}
+	return out, nil
+}
+
+// ValidEventID reports whether id is "0" or a Redis stream entry id.
+func ValidEventID(id string) bool {
+	if id == "0" {
+		return true
+	}
+	ms, seq, ok := strings.Cut(id, "-")
+	if !ok {
+		return false
+	}
+	_, err1 := strconv.ParseUint(ms, 10, 64)
+	_, err2 := strconv.ParseUint(seq, 10, 64)
+	return err1 == nil && err2 == nil
+}
+
+// Transcript formats.
+const (
+	FormatJSON = "json"
+	FormatSRT  = "srt"
+	FormatVTT  = "vtt"
+	FormatTXT  = "txt"
+)
+
+// Transcript returns the transcript of the caller's job, to be written
+// in format (checked here).
+func (s *Service) Transcript(ctx context.Context, c *Caller, id, format string) (*store.Job, *store.Transcript, error) {
+	j, err := s.Job(ctx, c, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := CheckTranscriptFormat(format); err != nil {
+		return nil, nil, err
+	}
+	if j.TranscriptID == nil {
+		return nil, nil, NotFound("transcript_not_ready", "Job %s has no transcript (state %s).", j.ID, j.State)
+	}
+	t, err := s.cfg.Store.Transcript(ctx, *j.TranscriptID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return j, t, nil
+}
+
+// CheckTranscriptFormat refuses a format FormatTranscript cannot write.
+func CheckTranscriptFormat(format string) error {
+	switch format {
+	case FormatJSON, FormatSRT, FormatVTT, FormatTXT:
+		return nil
+	}
+	return Invalid("invalid_format", "format", "'format' must be json, srt, vtt or txt.")
+}
+
+// FormatTranscript writes a transcript as srt, vtt or txt and returns the
+// text and its content type.
+func FormatTranscript(t *store.Transcript, format string) (string, string) {
+	var b strings.Builder
+	switch format {
+	case FormatSRT:
+		for i, sg := range t.Segments {
+			fmt.Fprintf(&b, "%d\n%s --> %s\n%s\n\n", i+1, ClockStamp(sg.Start, ","), ClockStamp(sg.End, ","), sg.Text)
+		}
+		return b.String(), "application/x-subrip; charset=utf-8"
+	case FormatVTT:
+		b.WriteString("WEBVTT\n\n")
+		for _, sg := range t.Segments {
+			fmt.Fprintf(&b, "%s --> %s\n%s\n\n", ClockStamp(sg.Start, "."), ClockStamp(sg.End, "."), sg.Text)
+		}
+		return b.String(), "text/vtt; charset=utf-8"
+	}
+	for _, sg := range t.Segments {
+		fmt.Fprintf(&b, "[%s] %s\n", ShortStamp(sg.Start), sg.Text)
+	}
+	return b.String(), "text/plain; charset=utf-8"
+}
+
+// ClockStamp formats seconds as hh:mm:ss<sep>mmm.
+func ClockStamp(sec float64, sep string) string {
+	ms := int64(math.Round(math.Max(sec, 0) * 1000))
+	return fmt.Sprintf("%02d:%02d:%02d%s%03d", ms/3600000, ms/60000%60, ms/1000%60, sep, ms%1000)
+}
+
+// ShortStamp formats seconds as mm:ss, or h:mm:ss from an hour on.
+func ShortStamp(sec float64) string {
+	sc := int64(math.Max(sec, 0))
+	if sc >= 3600 {
+		return fmt.Sprintf("%d:%02d:%02d", sc/3600, sc/60%60, sc%60)
+	}
+	return fmt.Sprintf("%02d:%02d", sc/60, sc%60)
+}
+
+// Account is the caller's balance.
+func (s *Service) Account(ctx context.Context, c *Caller) (*store.Balance, error) {
+	return s.cfg.Store.Balance(ctx, c.AccountID)
+}
+
+// TranscriptByURL returns the newest transcript of a video in a language
+// ("" for the one detected), as any caller may have made it: transcripts,
+// like summaries, are shared by everyone who asks for the same video.
+func (s *Service) TranscriptByURL(ctx context.Context, rawURL, language string) (*store.Transcript, error) {
+	if err := CheckURLSyntax(rawURL, "url", false); err != nil {
+		return nil, err
+	}
+	if err := CheckLanguage("language", language); err != nil {
+		return nil, err
+	}
+	key, err := videoKey(rawURL, "url")
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.cfg.Store.LatestTranscript(ctx, key, NormLang(language))
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, NotFound("transcript_not_ready", "There is no transcript of %s yet: summarize it first.", truncate(rawURL, 100))
+		}
+		return nil, err
+	}
+	return t, nil
+}

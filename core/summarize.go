@@ -1,0 +1,327 @@
+package core
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/recap/recap/jobs"
+	"github.com/recap/recap/store"
+)
+
+// Message is one earlier message of a conversation (a follow-up's
+// history).
+type Message struct {
+	Role    string
+	Content string
+}
+
+// SummarizeRequest asks for a video's summary, or (FollowUp) for an answer
+// to a question about a video summarized before. Doors fill it from their
+// wire format; Submit validates it.
+type SummarizeRequest struct {
+	Caller *Caller
+	// URL is the video ("" for a request about images only).
+	URL string
+	// Param names where the URL came from, for errors ("messages", "input").
+	Param string
+	// Prompt is the caller's instruction, or the follow-up question.
+	Prompt         string
+	Model          string
+	AudioLanguage  string
+	OutputLanguage string
+	// Images are image URLs (http(s) or data:image/) sent with the prompt.
+	Images []string
+	// FollowUp asks a question about the video with History as context.
+	FollowUp bool
+	History  []Message
+	// Refresh skips the caches.
+	Refresh bool
+	// Stream tells the job the caller follows it live.
+	Stream      bool
+	Idempotency Idempotency
+}
+
+// Submission is how a request is being answered.
+type Submission struct {
+	// Job is the job that answers (a new one, the running one the same
+	// request attached to, or the record of a cache hit).
+	Job *store.Job
+	// Model is the model name replies carry.
+	Model string
+	// Result is set when the answer is ready: a summary from the cache, or
+	// a replayed request whose job has succeeded.
+	Result *jobs.Result
+	// CacheHit marks a Result from the summary cache.
+	CacheHit bool
+	// Failed is set for a replayed request whose job failed.
+	Failed *Error
+	// Replayed marks an answer to a repeated Idempotency-Key.
+	Replayed bool
+}
+
+// plan is what a summary request will do: answer from the summary cache,
+// attach to the same request's running job, or (neither set) start a new
+// job.
+type plan struct {
+	cached *store.Summary
+	attach *store.Job
+}
+
+func (r *SummarizeRequest) param() string {
+	if r.Param == "" {
+		return "messages"
+	}
+	return r.Param
+}
+
+// validate checks what the doors' parsers cannot know about: text limits
+// and characters, languages, URL syntax.
+func (r *SummarizeRequest) validate() error {
+	p := r.param()
+	if r.Caller == nil {
+		return &Error{Kind: KindInternal, Code: "internal_error", Message: "The request has no caller."}
+	}
+	if err := CheckText(p, r.Prompt); err != nil {
+		return err
+	}
+	if n := utf8.RuneCountInString(r.Prompt); n > MaxPromptRunes {
+		return Invalid("prompt_too_long", p, "The prompt is %d characters long; the limit is %d.", n, MaxPromptRunes)
+	}
+	for _, f := range []struct{ name, v string }{{"audio_language", r.AudioLanguage}, {"output_language", r.OutputLanguage}} {
+		if err := CheckLanguage(f.name, f.v); err != nil {
+			return err
+		}
+	}
+	r.AudioLanguage, r.OutputLanguage = NormLang(r.AudioLanguage), NormLang(r.OutputLanguage)
+	if r.URL != "" {
+		if err := CheckURLSyntax(r.URL, p, false); err != nil {
+			return err
+		}
+	}
+	if len(r.Images) > MaxImages {
+		return Invalid("too_many_images", p, "The message holds %d images; the limit is %d.", len(r.Images), MaxImages)
+	}
+	for _, im := range r.Images {
+		if err := CheckURLSyntax(im, p, true); err != nil {
+			return err
+		}
+	}
+	if r.URL == "" && len(r.Images) == 0 {
+		return Invalid("missing_video_url", p, "No video URL found: send a 'video_url' part, or put an http(s) URL of a video in the message text.")
+	}
+	total := 0
+	for i, m := range r.History {
+		if err := CheckText(fmt.Sprintf("%s[%d].content", p, i), m.Content); err != nil {
+			return err
+		}
+		total += utf8.RuneCountInString(m.Content)
+	}
+	if total > MaxHistoryRunes {
+		return Invalid("conversation_too_long", p, "The conversation is %d characters long; the limit is %d.", total, MaxHistoryRunes)
+	}
+	return nil
+}
+
+// Submit decides how a summary (or follow-up) request is answered and
+// starts that: from the summary cache (recorded as a job of its own), by
+// attaching to the same request's running job, or by a new job. An
+// Idempotency-Key repeated with the same request answers with the first
+// request's job; with another request, KindConflict.
+func (s *Service) Submit(ctx context.Context, r SummarizeRequest) (*Submission, error) {
+	if err := r.validate(); err != nil {
+		return nil, err
+	}
+	model, err := s.ResolveModel(r.Model)
+	if err != nil {
+		return nil, err
+	}
+	key := r.Caller
+	j := &store.Job{AccountID: key.AccountID, APIKeyID: key.ID, Kind: "summary", Queue: jobs.QueueInteractive, URL: r.URL, Prompt: r.Prompt,
+		Model: model, AudioLanguage: r.AudioLanguage, OutputLanguage: r.OutputLanguage, Images: r.Images,
+		Stream: r.Stream, Refresh: r.Refresh}
+	if r.FollowUp {
+		j.Kind = "answer"
+		for _, m := range r.History {
+			j.History = append(j.History, store.Message{Role: m.Role, Content: m.Content})
+		}
+	}
+	if r.URL != "" {
+		if j.VideoKey, err = videoKey(r.URL, r.param()); err != nil {
+			return nil, err
+		}
+	}
+	for _, im := range r.Images {
+		if strings.HasPrefix(im, "data:") {
+			continue
+		}
+		if err := s.admit(ctx, im, r.param(), purposeImage); err != nil {
+			return nil, err
+		}
+	}
+	j.RequestHash = requestHash(j)
+	sub := &Submission{Model: ReplyModel(r.Model, model)}
+	idem := r.Idempotency.Key
+	// Without an Idempotency-Key a cache hit is answered and recorded in one
+	// statement; with one, the plan only reads, and is carried out by the
+	// request that claims the key.
+	pl, planErr := s.plan(ctx, key, j, r.param(), idem == "")
+	if idem != "" {
+		// The plan is made before the key is claimed, so that a replay is
+		// never refused for what happened since (a balance the first
+		// request spent); it is carried out only by the claiming request.
+		ids, again, err := s.cfg.Store.Idempotent(ctx, key.AccountID, idem, r.Idempotency.Digest, s.cfg.IdempotencyTTL,
+			func(ctx context.Context, tx *store.JobTx) ([]string, error) {
+				if planErr != nil {
+					return nil, planErr
+				}
+				var err error
+				switch {
+				case pl.cached != nil:
+					err = tx.CreateCachedJob(ctx, j, pl.cached)
+				case pl.attach != nil:
+					j = pl.attach
+				default:
+					err = tx.CreateJob(ctx, j)
+				}
+				if err != nil {
+					return nil, err
+				}
+				return []string{j.ID}, nil
+			})
+		if err != nil {
+			return nil, err
+		}
+		if again {
+			return s.replay(ctx, key, ids, sub)
+		}
+		if pl.cached == nil && pl.attach == nil {
+			if err := s.cfg.Jobs.Start(ctx, j); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		if planErr != nil {
+			return nil, planErr
+		}
+		switch {
+		case pl.cached != nil: // recorded by plan
+		case pl.attach != nil:
+			j = pl.attach
+		default:
+			if err := s.cfg.Jobs.Submit(ctx, j); err != nil {
+				return nil, err
+			}
+		}
+	}
+	sub.Job = j
+	if sm := pl.cached; sm != nil {
+		sub.CacheHit = true
+		sub.Result = &jobs.Result{Markdown: sm.Markdown, Model: sm.Model, PromptTokens: sm.PromptTokens,
+			CompletionTokens: sm.CompletionTokens, Cached: true, Truncated: sm.Truncated}
+	}
+	return sub, nil
+}
+
+// plan decides how to answer j. It writes nothing, except that with
+// record a cache hit is recorded as j in the same statement that finds it.
+// An empty balance refuses new paid work at once; a URL about to be
+// fetched is checked against the network policy.
+func (s *Service) plan(ctx context.Context, key *Caller, j *store.Job, param string, record bool) (plan, error) {
+	// A summary made before for the same video, prompt, model and languages
+	// answers at once, free, without the queue.
+	if !j.Refresh && j.Kind == "summary" && j.URL != "" {
+		var sm *store.Summary
+		var err error
+		promptHash := jobs.PromptHash(j.Prompt, j.Images)
+		if record {
+			sm, err = s.cfg.Store.CreateJobFromCache(ctx, j, promptHash)
+		} else {
+			sm, err = s.cfg.Store.CachedSummary(ctx, j.VideoKey, j.AudioLanguage, promptHash, j.Model, j.OutputLanguage)
+		}
+		if err == nil {
+			return plan{cached: sm}, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return plan{}, err
+		}
+	}
+	bal, err := s.cfg.Store.Balance(ctx, key.AccountID)
+	if err != nil {
+		return plan{}, err
+	}
+	if bal.Available <= 0 && j.Kind != "answer" && j.URL != "" {
+		return plan{}, errEmptyBalance
+	}
+	// The same request again (a client retrying after job_still_running)
+	// attaches to the job already running instead of starting another.
+	if !j.Refresh {
+		prev, err := s.cfg.Store.ActiveJobByHash(ctx, key.AccountID, j.RequestHash)
+		if err == nil {
+			return plan{attach: prev}, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return plan{}, err
+		}
+	}
+	if j.URL != "" {
+		if err := s.admit(ctx, j.URL, param, purposeVideo); err != nil {
+			return plan{}, err
+		}
+	}
+	return plan{}, nil
+}
+
+// replay answers a repeated idempotent request with the first request's
+// job: a finished one with its result or error, a running one to follow.
+func (s *Service) replay(ctx context.Context, key *Caller, ids []string, sub *Submission) (*Submission, error) {
+	list, err := s.cfg.Store.AccountJobs(ctx, key.AccountID, ids)
+	if err != nil {
+		return nil, err
+	}
+	if len(list) != 1 {
+		return nil, fmt.Errorf("idempotent replay: %d jobs for a completion", len(list))
+	}
+	j := &list[0]
+	sub.Job, sub.Replayed = j, true
+	switch j.State {
+	case store.StateSucceeded:
+		var sm *store.Summary
+		if j.SummaryID != nil {
+			if sm, err = s.cfg.Store.Summary(ctx, *j.SummaryID); err != nil {
+				return nil, err
+			}
+		}
+		sub.Result = ResultOf(j, sm)
+	case store.StateFailed, store.StateCanceled:
+		sub.Failed = JobError(&jobs.ErrorInfo{Code: j.ErrorCode, Message: j.ErrorMessage})
+	}
+	return sub, nil
+}
+
+// ResultOf rebuilds a succeeded job's result from its row, as the job's
+// result event carried it, so a replay answers exactly as the first reply
+// did even after the event stream has expired.
+func ResultOf(j *store.Job, sm *store.Summary) *jobs.Result {
+	r := &jobs.Result{Markdown: j.ResultMarkdown, Model: j.ResultModel, PromptTokens: j.PromptTokens, CompletionTokens: j.CompletionTokens}
+	if sm != nil {
+		r.Markdown, r.Model, r.Truncated = sm.Markdown, sm.Model, sm.Truncated
+		for _, c := range sm.Chapters {
+			r.Chapters = append(r.Chapters, jobs.Chapter(c))
+		}
+	}
+	return r
+}
+
+// requestHash identifies a request for attaching repeats to a running job.
+func requestHash(j *store.Job) string {
+	h := sha256.New()
+	enc := json.NewEncoder(h)
+	enc.Encode([]any{j.Kind, j.VideoKey, j.URL, j.Prompt, j.Model, j.AudioLanguage, j.OutputLanguage, j.Images, j.History}) //nolint:errcheck
+	return hex.EncodeToString(h.Sum(nil))
+}

@@ -1,0 +1,316 @@
+// Package mcp is Recap's MCP door: a Model Context Protocol server
+// (Streamable HTTP transport, github.com/modelcontextprotocol/go-sdk)
+// whose tools summarize videos, fetch transcripts and answer questions
+// about them through the same use cases as the HTTP API, with the same
+// keys, scopes, credits and rate limits.
+package mcp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/recap/recap/core"
+	"github.com/recap/recap/jobs"
+	"github.com/recap/recap/store"
+)
+
+// CallerKey is the key of auth.TokenInfo.Extra under which the
+// authenticating middleware leaves the caller's *store.APIKey.
+const CallerKey = "recap_key"
+
+// Config configures the MCP server.
+type Config struct {
+	Core *core.Service
+	// Version is reported to clients in the initialize handshake.
+	Version string
+	Logger  *slog.Logger
+	// Heartbeat is how often a waiting tool call re-checks its job
+	// (default 15s).
+	Heartbeat time.Duration
+}
+
+// Tool names.
+const (
+	ToolSummarize     = "summarize_video"
+	ToolGetTranscript = "get_transcript"
+	ToolAsk           = "ask_video"
+	ToolGetJob        = "get_job"
+)
+
+// New returns the MCP endpoint: a stateless Streamable HTTP handler (any
+// API replica answers any request; progress notifications travel on the
+// tool call's own response stream). It expects an authenticating
+// middleware in front that sets auth.TokenInfo with the caller under
+// CallerKey.
+func New(cfg Config) http.Handler {
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 15 * time.Second
+	}
+	if cfg.Version == "" {
+		cfg.Version = "1"
+	}
+	t := &tools{cfg: cfg}
+	srv := sdk.NewServer(&sdk.Implementation{Name: "recap", Title: "Recap video summaries", Version: cfg.Version},
+		&sdk.ServerOptions{Instructions: "Recap summarizes videos (YouTube, Bilibili, any page yt-dlp reads, direct media files) " +
+			"with timestamps. Call summarize_video with a URL; ask_video answers questions from the transcript; " +
+			"get_transcript returns the timed text."})
+	sdk.AddTool(srv, &sdk.Tool{Name: ToolSummarize, Title: "Summarize a video",
+		Description: "Summarize a video from its URL. Returns the summary in markdown with [mm:ss] timestamps, and the job id. " +
+			"Long videos can take minutes; progress is reported when the call carries a progress token. Costs credit by the video's length (cached summaries are free)."},
+		t.summarize)
+	sdk.AddTool(srv, &sdk.Tool{Name: ToolGetTranscript, Title: "Get a video's transcript",
+		Description: "The transcript of a job (job_id) or of a video summarized before (url), with timestamps, as txt (default), srt or vtt."},
+		t.transcript)
+	sdk.AddTool(srv, &sdk.Tool{Name: ToolAsk, Title: "Ask about a video",
+		Description: "Answer a question about a video from its transcript (transcribed first if needed). Costs credit like a summary when the video is new."},
+		t.ask)
+	sdk.AddTool(srv, &sdk.Tool{Name: ToolGetJob, Title: "Get a job",
+		Description: "The state, progress, result or error of a job, by the job id summarize_video or the HTTP API returned."},
+		t.getJob)
+	return sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return srv },
+		&sdk.StreamableHTTPOptions{Stateless: true, Logger: cfg.Logger})
+}
+
+type tools struct {
+	cfg Config
+}
+
+// SummarizeInput is summarize_video's input.
+type SummarizeInput struct {
+	URL            string `json:"url" jsonschema:"the video's URL (http or https)"`
+	Prompt         string `json:"prompt,omitempty" jsonschema:"what to focus on, or how to write the summary"`
+	OutputLanguage string `json:"output_language,omitempty" jsonschema:"language code of the summary, e.g. en or zh-Hans"`
+	Model          string `json:"model,omitempty" jsonschema:"model id from GET /v1/models; default bibigpt"`
+}
+
+// SummaryOutput is summarize_video's and ask_video's structured output.
+type SummaryOutput struct {
+	JobID    string `json:"job_id"`
+	Markdown string `json:"markdown"`
+	Model    string `json:"model"`
+	Cached   bool   `json:"cached"`
+}
+
+// TranscriptInput is get_transcript's input.
+type TranscriptInput struct {
+	JobID    string `json:"job_id,omitempty" jsonschema:"a job id; give this or url"`
+	URL      string `json:"url,omitempty" jsonschema:"a video URL summarized before; give this or job_id"`
+	Language string `json:"language,omitempty" jsonschema:"with url: the transcript's language code ('' = detected)"`
+	Format   string `json:"format,omitempty" jsonschema:"txt (default), srt or vtt"`
+}
+
+// TranscriptOutput is get_transcript's structured output.
+type TranscriptOutput struct {
+	VideoKey string `json:"video_key"`
+	Language string `json:"language"`
+	Format   string `json:"format"`
+	Text     string `json:"text"`
+}
+
+// AskInput is ask_video's input.
+type AskInput struct {
+	URL      string `json:"url" jsonschema:"the video's URL"`
+	Question string `json:"question" jsonschema:"the question to answer from the video's transcript"`
+	Model    string `json:"model,omitempty" jsonschema:"model id; default bibigpt"`
+}
+
+// JobInput is get_job's input.
+type JobInput struct {
+	JobID string `json:"job_id" jsonschema:"the job id"`
+}
+
+// caller is the authenticated key of a tool call.
+func caller(req *sdk.CallToolRequest) *store.APIKey {
+	if req.Extra == nil || req.Extra.TokenInfo == nil {
+		return nil
+	}
+	k, _ := req.Extra.TokenInfo.Extra[CallerKey].(*store.APIKey)
+	return k
+}
+
+// toolError is a tool result that reports err to the model: Recap's error
+// code first, so agents can branch on it.
+func toolError(err error) *sdk.CallToolResult {
+	e := core.As(err)
+	return &sdk.CallToolResult{IsError: true, Content: []sdk.Content{&sdk.TextContent{Text: e.Code + ": " + e.Message}}}
+}
+
+func (t *tools) need(req *sdk.CallToolRequest, scope string) (*store.APIKey, *sdk.CallToolResult) {
+	k := caller(req)
+	if k == nil {
+		return nil, toolError(&core.Error{Kind: core.KindInvalid, Code: "invalid_api_key", Message: "This call carries no API key."})
+	}
+	if !slices.Contains(k.Scopes, scope) {
+		return nil, toolError(&core.Error{Kind: core.KindInvalid, Code: "insufficient_scope",
+			Message: "This key or token lacks the '" + scope + "' scope this tool needs."})
+	}
+	return k, nil
+}
+
+func (t *tools) summarize(ctx context.Context, req *sdk.CallToolRequest, in SummarizeInput) (*sdk.CallToolResult, SummaryOutput, error) {
+	k, denied := t.need(req, "write")
+	if denied != nil {
+		return denied, SummaryOutput{}, nil
+	}
+	return t.run(ctx, req, core.SummarizeRequest{Caller: k, URL: strings.TrimSpace(in.URL), Param: "url", Prompt: strings.TrimSpace(in.Prompt),
+		Model: in.Model, OutputLanguage: in.OutputLanguage})
+}
+
+func (t *tools) ask(ctx context.Context, req *sdk.CallToolRequest, in AskInput) (*sdk.CallToolResult, SummaryOutput, error) {
+	k, denied := t.need(req, "write")
+	if denied != nil {
+		return denied, SummaryOutput{}, nil
+	}
+	q := strings.TrimSpace(in.Question)
+	if q == "" {
+		return toolError(core.Invalid("missing_question", "question", "'question' must hold the question to answer.")), SummaryOutput{}, nil
+	}
+	return t.run(ctx, req, core.SummarizeRequest{Caller: k, URL: strings.TrimSpace(in.URL), Param: "url", Prompt: q, Model: in.Model, FollowUp: true})
+}
+
+// run submits a request and waits for its answer, reporting the job's
+// progress to a client that sent a progress token.
+func (t *tools) run(ctx context.Context, req *sdk.CallToolRequest, r core.SummarizeRequest) (*sdk.CallToolResult, SummaryOutput, error) {
+	if r.URL == "" {
+		return toolError(core.Invalid("missing_video_url", "url", "'url' must hold the video's URL.")), SummaryOutput{}, nil
+	}
+	uc := t.cfg.Core
+	sub, err := uc.Submit(ctx, r)
+	if err != nil {
+		return toolError(err), SummaryOutput{}, nil
+	}
+	res := sub.Result
+	if sub.Failed != nil {
+		return toolError(sub.Failed), SummaryOutput{}, nil
+	}
+	if res == nil {
+		res, err = t.wait(ctx, req, sub.Job.ID)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, SummaryOutput{}, ctx.Err()
+			}
+			return toolError(err), SummaryOutput{}, nil
+		}
+	}
+	out := SummaryOutput{JobID: sub.Job.ID, Markdown: res.Markdown, Model: sub.Model, Cached: sub.CacheHit}
+	return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: res.Markdown}}}, out, nil
+}
+
+// stageSpan is the share of the progress bar each state starts at.
+var stageSpan = map[string]float64{store.StateQueued: 0, store.StateResolving: 5, store.StateTranscribing: 15, store.StateSummarizing: 60}
+
+// wait follows a job to its end. Without a progress token it is Wait;
+// with one, every state and progress event becomes a progress
+// notification (0 to 100, never going back).
+func (t *tools) wait(ctx context.Context, req *sdk.CallToolRequest, jobID string) (*jobs.Result, error) {
+	token := req.Params.GetProgressToken()
+	if token == nil {
+		return t.cfg.Core.Wait(ctx, jobID, t.cfg.Heartbeat)
+	}
+	var done float64
+	notify := func(p float64, msg string) {
+		if p < done {
+			p = done
+		}
+		done = p
+		// A client that stopped listening does not stop the job.
+		_ = req.Session.NotifyProgress(ctx, &sdk.ProgressNotificationParams{ProgressToken: token, Progress: p, Total: 100, Message: msg})
+	}
+	var final *jobs.Event
+	err := t.cfg.Core.Events().Follow(ctx, jobID, "0", t.cfg.Heartbeat, nil, func(ev jobs.Event) error {
+		switch ev.Type {
+		case jobs.EventState:
+			if base, ok := stageSpan[ev.State]; ok {
+				notify(base, core.StateMessage(ev.State))
+			}
+		case jobs.EventProgress:
+			if ev.Message != "" {
+				notify(done+0.5*(100-done)/10, ev.Message)
+			}
+		}
+		if ev.Terminal() {
+			final = &ev
+		}
+		return nil
+	})
+	if final == nil {
+		if err == nil {
+			err = errors.New("event stream ended without a result")
+		}
+		return nil, fmt.Errorf("follow job %s: %w", jobID, err)
+	}
+	if final.Type == jobs.EventError {
+		return nil, core.JobError(final.Error)
+	}
+	notify(100, "Done")
+	return final.Result, nil
+}
+
+func (t *tools) transcript(ctx context.Context, req *sdk.CallToolRequest, in TranscriptInput) (*sdk.CallToolResult, TranscriptOutput, error) {
+	k, denied := t.need(req, "read")
+	if denied != nil {
+		return denied, TranscriptOutput{}, nil
+	}
+	format := strings.TrimSpace(in.Format)
+	if format == "" {
+		format = core.FormatTXT
+	}
+	if format == core.FormatJSON {
+		return toolError(core.Invalid("invalid_format", "format", "'format' must be txt, srt or vtt.")), TranscriptOutput{}, nil
+	}
+	var tr *store.Transcript
+	var err error
+	switch {
+	case in.JobID != "":
+		_, tr, err = t.cfg.Core.Transcript(ctx, k, in.JobID, format)
+	case in.URL != "":
+		if err = core.CheckTranscriptFormat(format); err == nil {
+			tr, err = t.cfg.Core.TranscriptByURL(ctx, strings.TrimSpace(in.URL), in.Language)
+		}
+	default:
+		err = core.Invalid("missing_job_id", "job_id", "Give 'job_id' or 'url'.")
+	}
+	if err != nil {
+		return toolError(err), TranscriptOutput{}, nil
+	}
+	text, _ := core.FormatTranscript(tr, format)
+	out := TranscriptOutput{VideoKey: tr.VideoKey, Language: tr.Language, Format: format, Text: text}
+	return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: text}}}, out, nil
+}
+
+func (t *tools) getJob(ctx context.Context, req *sdk.CallToolRequest, in JobInput) (*sdk.CallToolResult, jobs.View, error) {
+	k, denied := t.need(req, "read")
+	if denied != nil {
+		return denied, jobs.View{}, nil
+	}
+	v, err := t.cfg.Core.JobView(ctx, k, strings.TrimSpace(in.JobID))
+	if err != nil {
+		return toolError(err), jobs.View{}, nil
+	}
+	b, _ := json.MarshalIndent(v, "", "  ")
+	return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: string(b)}}}, v, nil
+}
+
+// Authenticated hands the caller that callerOf finds on a request (set by
+// the API's own authentication, which runs first) to the MCP server as
+// the request's auth.TokenInfo, where tool calls find it.
+func Authenticated(next http.Handler, callerOf func(*http.Request) *store.APIKey) http.Handler {
+	return auth.RequireBearerToken(func(_ context.Context, _ string, r *http.Request) (*auth.TokenInfo, error) {
+		k := callerOf(r)
+		if k == nil {
+			return nil, auth.ErrInvalidToken
+		}
+		return &auth.TokenInfo{Scopes: k.Scopes, UserID: strconv.FormatInt(k.ID, 10), Extra: map[string]any{CallerKey: k}}, nil
+	}, &auth.RequireBearerTokenOptions{AllowMissingExpiration: true})(next)
+}
