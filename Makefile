@@ -23,6 +23,7 @@ migrate:
 
 test:           ## the test command CI runs
 	$(GO) test -race -timeout 20m ./...
+	cd deploy && $(GO) test -timeout 5m ./...   # compose, Dockerfile, kustomize (a module of its own)
 
 vet:
 	$(GO) vet ./...
