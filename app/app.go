@@ -189,7 +189,7 @@ func newWorker(cfg Config, d *Deps) (p *workerParts, err error) {
 	}
 	p.media, err = media.New(media.Config{YtDlpPath: cfg.YtDlpPath, FFmpegPath: cfg.FFmpegPath, FFprobePath: cfg.FFprobePath,
 		TempDir: p.dir.Path(), Egress: p.egress, MaxFileSize: cfg.MaxDownloadBytes,
-		MaxDuration: time.Duration(cfg.MaxMediaSeconds) * time.Second, Logger: d.Log})
+		MaxDuration: time.Duration(cfg.MaxMediaSeconds) * time.Second, Isolation: cfg.DownloadNetNS, Logger: d.Log})
 	if err != nil {
 		return nil, err
 	}

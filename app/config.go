@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/recap/recap/media"
 )
 
 // Config is every setting, read once from the environment.
@@ -37,6 +39,9 @@ type Config struct {
 	FFmpegPath  string
 	FFprobePath string
 	TempDir     string
+	// DownloadNetNS runs yt-dlp and ffmpeg in network namespaces of their
+	// own (DOWNLOAD_NETNS: auto, on, off; see media.Isolation).
+	DownloadNetNS media.Isolation
 
 	AllowPrivateNetworks  bool
 	MaxMediaSeconds       float64
@@ -162,6 +167,11 @@ func Load(getenv func(string) string) (Config, error) {
 	c.MaxDownloadBytes = int64(num("MAX_DOWNLOAD_BYTES", 0))
 	if c.MaxDownloadBytes == 0 {
 		c.MaxDownloadBytes = int64(c.MaxMediaSeconds) * 160 << 10
+	}
+	if iso, err := media.ParseIsolation(getenv("DOWNLOAD_NETNS")); err != nil {
+		errs = append(errs, fmt.Errorf("DOWNLOAD_NETNS: %w", err))
+	} else {
+		c.DownloadNetNS = iso
 	}
 	res, resErrs := loadResilience(getenv)
 	c.Resilience, errs = res, append(errs, resErrs...)

@@ -723,6 +723,9 @@ func mediaError(err error) error {
 		return permanent(CodeLive, "live streams cannot be summarized", err)
 	case errors.Is(err, media.ErrTooLarge):
 		return permanent(CodeTooLarge, "the media file is larger than this server accepts", err)
+	case errors.Is(err, media.ErrUnconfinable):
+		return permanent(CodeUnsupported, "the video is only offered in a form this server will not download "+
+			"(RTMP, RTSP, or an HLS stream only ffmpeg can read, which is kept off the network); try another URL", err)
 	}
 	return &Error{Code: CodeUpstream, Message: "fetching the video failed: " + err.Error(), Err: err}
 }

@@ -93,6 +93,8 @@ func mediaCause(err error) string {
 		return "live"
 	case errors.Is(err, media.ErrTooLarge):
 		return "too_large"
+	case errors.Is(err, media.ErrUnconfinable):
+		return "unconfinable"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
 	}

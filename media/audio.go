@@ -51,7 +51,9 @@ var errSizeExceeded = fmt.Errorf("download: %w", ErrTooLarge)
 func (c *Client) downloadAudio(ctx context.Context, url, out string, progress func(float64)) (string, error) {
 	maxSecs := int64(c.cfg.MaxDuration / time.Second)
 	args := []string{
-		"-f", "bestaudio/best",
+		// Formats a native downloader fetches over HTTP(S) only (see
+		// confine.go); yt-dlp's base options keep ffmpeg off the network.
+		"-f", audioFormat,
 		"--newline",
 		"--no-mtime",
 		"--max-filesize", strconv.FormatInt(c.cfg.MaxFileSize, 10),
@@ -59,9 +61,6 @@ func (c *Client) downloadAudio(ctx context.Context, url, out string, progress fu
 		// stops the run (exit 101), a long video is skipped.
 		"--break-match-filters", "!is_live",
 		"--match-filters", fmt.Sprintf("duration<?%d", maxSecs),
-		// yt-dlp's own downloaders for every protocol, so ffmpeg never
-		// touches the network; ffmpeg only fixes up local files.
-		"--downloader", "native",
 		"--ffmpeg-location", c.cfg.FFmpegPath,
 		"-o", filepath.Join(out, "audio.%(ext)s"),
 		"--", url,

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,6 +45,10 @@ type Config struct {
 	// MaxDuration refuses longer media before downloading when the site
 	// reports a duration; default 4h.
 	MaxDuration time.Duration
+	// Isolation chooses whether subprocesses run in network namespaces
+	// of their own (see Isolation); yt-dlp runs are isolated only with
+	// Egress, whose listener is then their one way out.
+	Isolation Isolation
 	// Logger receives debug lines about subprocesses; default discards.
 	Logger *slog.Logger
 }
@@ -51,6 +57,9 @@ type Config struct {
 type Client struct {
 	cfg Config
 	log *slog.Logger
+	// jail, when set, starts every subprocess in a network namespace of
+	// its own.
+	jail *jailer
 
 	mu      sync.Mutex
 	procs   map[*exec.Cmd]struct{} // running subprocesses, for Close
@@ -114,8 +123,27 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Client{cfg: cfg, log: cfg.Logger}, nil
+	c := &Client{cfg: cfg, log: cfg.Logger}
+	if cfg.Isolation != IsolationOff {
+		j, err := newJailer(cfg.FFmpegPath)
+		switch {
+		case err == nil:
+			c.jail = j
+		case cfg.Isolation == IsolationRequired:
+			return nil, fmt.Errorf("media: DOWNLOAD_NETNS=on: %w (run the worker as root or with CAP_SYS_ADMIN on Linux, or set DOWNLOAD_NETNS=auto)", err)
+		default:
+			c.log.Warn("media: downloads run without a network namespace; the protocol allow-lists alone keep them behind the egress proxy", "reason", err)
+		}
+	}
+	if c.jail != nil && cfg.Egress == nil && cfg.Isolation == IsolationRequired {
+		return nil, errors.New("media: DOWNLOAD_NETNS=on needs the egress proxy: an isolated yt-dlp has no other way out")
+	}
+	return c, nil
 }
+
+// Isolated reports whether subprocesses run in network namespaces of
+// their own (yt-dlp's only with an egress proxy), for readiness reports.
+func (c *Client) Isolated() bool { return c.jail != nil }
 
 // ytdlpBaseArgs are the options every yt-dlp run gets: no user or system
 // configuration, no plugins, no playlists, no post-download commands, no
@@ -130,6 +158,7 @@ func (c *Client) ytdlpBaseArgs() []string {
 		"--no-color",
 		"--socket-timeout", strconv.Itoa(max(1, int(c.cfg.SocketTimeout.Seconds()))),
 	}
+	args = append(args, confinementArgs()...)
 	if c.cfg.Proxy != "" {
 		args = append(args, "--proxy", c.cfg.Proxy)
 	}
@@ -153,7 +182,15 @@ func (c *Client) runYtDlp(ctx context.Context, maxBytes int64, args []string, st
 		full = append(full, "--proxy", run.ProxyURL())
 	}
 	full = append(full, args...)
-	res := c.run(ctx, c.cfg.YtDlpPath, full, stdoutLine)
+	p := proc{bin: c.cfg.YtDlpPath, args: full, stdoutLine: stdoutLine}
+	if run != nil {
+		// Isolated, the run's one way out is a listener of the egress proxy
+		// at the proxy's own address inside its namespace.
+		p.listen, p.serve = c.cfg.Egress.Addr(), c.cfg.Egress.serveJailed
+	} else {
+		p.noJail = true // an external proxy (or none) lies outside any namespace
+	}
+	res := c.runProc(ctx, p)
 	if run != nil {
 		res.denied, res.overLimit = run.Denied(), run.OverLimit()
 	}
@@ -245,21 +282,30 @@ func (c *Client) childEnv() []string {
 
 // startCmd starts a subprocess and registers it for Close, atomically, so
 // a process is either refused after Close or killed by it.
-func (c *Client) startCmd(cmd *exec.Cmd) error {
+// With a jailer the process starts in a network namespace of its own,
+// listening there on listen (unless empty); a namespace that cannot be
+// made fails the start.
+func (c *Client) startCmd(cmd *exec.Cmd, jailed bool, listen string) (net.Listener, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return ErrClosed
+		return nil, ErrClosed
 	}
-	if err := cmd.Start(); err != nil {
-		return err
+	var ln net.Listener
+	if jailed && c.jail != nil {
+		var err error
+		if ln, err = c.jail.start(cmd, listen, (*exec.Cmd).Start); err != nil {
+			return nil, err
+		}
+	} else if err := cmd.Start(); err != nil {
+		return nil, err
 	}
 	if c.procs == nil {
 		c.procs = map[*exec.Cmd]struct{}{}
 	}
 	c.procs[cmd] = struct{}{}
 	c.running.Add(1)
-	return nil
+	return ln, nil
 }
 
 func (c *Client) done(cmd *exec.Cmd) {
@@ -308,16 +354,31 @@ func killGroup(cmd *exec.Cmd) error {
 // run executes bin and collects its output. stdoutLine, when non-nil,
 // receives each stdout line as it arrives (and stdout is not kept).
 func (c *Client) run(ctx context.Context, bin string, args []string, stdoutLine func(string)) procResult {
-	return c.runLines(ctx, bin, args, stdoutLine, nil)
+	return c.runProc(ctx, proc{bin: bin, args: args, stdoutLine: stdoutLine})
 }
 
 // runStderrLines is run with a callback for each stderr line (ffmpeg's
 // filters log there); stderr is still kept for error messages.
 func (c *Client) runStderrLines(ctx context.Context, bin string, args []string, stderrLine func(string)) procResult {
-	return c.runLines(ctx, bin, args, nil, stderrLine)
+	return c.runProc(ctx, proc{bin: bin, args: args, stderrLine: stderrLine})
 }
 
-func (c *Client) runLines(ctx context.Context, bin string, args []string, stdoutLine, stderrLine func(string)) procResult {
+// proc describes one subprocess run.
+type proc struct {
+	bin                    string
+	args                   []string
+	stdoutLine, stderrLine func(string)
+	// noJail runs the process in the worker's own network namespace even
+	// when the client isolates subprocesses.
+	noJail bool
+	// listen, when set, is an address to listen on inside the process's
+	// namespace; serve is handed the listener while the process runs.
+	listen string
+	serve  func(net.Listener)
+}
+
+func (c *Client) runProc(ctx context.Context, p proc) procResult {
+	bin, args, stdoutLine, stderrLine := p.bin, p.args, p.stdoutLine, p.stderrLine
 	cmd := c.command(ctx, bin, args...)
 	stdout := &limitedBuffer{max: maxToolOutput}
 	stderr := &limitedBuffer{max: 1 << 20, tail: true}
@@ -344,9 +405,15 @@ func (c *Client) runLines(ctx context.Context, bin string, args []string, stdout
 	cmd.Stdout = attach(stdout, stdoutLine)
 	cmd.Stderr = attach(stderr, stderrLine)
 	start := time.Now()
-	err := c.startCmd(cmd)
+	ln, err := c.startCmd(cmd, !p.noJail, p.listen)
 	if err == nil {
+		if ln != nil {
+			p.serve(ln)
+		}
 		err = cmd.Wait()
+		if ln != nil {
+			ln.Close()
+		}
 		c.done(cmd)
 	}
 	for _, pw := range pipes {
@@ -400,9 +467,14 @@ func ytdlpError(op string, res procResult) error {
 	if res.overLimit {
 		return fmt.Errorf("%s: %w: the download went over its byte cap", op, ErrTooLarge)
 	}
+	if unconfinedDownload(res.stderr) {
+		return errUnconfinable(op, "the stream can only be fetched by ffmpeg (encryption yt-dlp's own HLS downloader does not handle, or a live stream)")
+	}
 	msg := lastErrorLine(res.stderr)
 	low := strings.ToLower(msg)
 	switch {
+	case refusedSchemeRE.MatchString(low):
+		return fmt.Errorf("%s: %w: the site sent yt-dlp to a URL scheme it never follows (file://, a redirect off http(s)): %s", op, ErrURLNotAllowed, msg)
 	case strings.Contains(low, "unsupported url"):
 		return fmt.Errorf("%s: %w: %s", op, ErrUnsupported, msg)
 	case containsAny(low, unavailableMarkers):
@@ -413,6 +485,13 @@ func ytdlpError(op string, res procResult) error {
 	}
 	return fmt.Errorf("%s: yt-dlp: %s: %w", op, msg, res.err)
 }
+
+// refusedSchemeRE matches yt-dlp's refusals of a URL that is not http(s):
+// a scheme no request handler takes, file:// URLs, and a redirect it
+// would not follow (urllib and requests refuse to leave http(s) and
+// report the redirect itself as the error; a redirect loop is reported
+// the same way but says so).
+var refusedSchemeRE = regexp.MustCompile(`unsupported url scheme|no connection adapters were found|file:// urls are disabled|http error 30[12378]: [a-z ]+(?:$|\(caused by)`)
 
 // unavailableMarkers are fragments of yt-dlp error messages that mean the
 // video is gone or not viewable, as opposed to a network hiccup.

@@ -87,6 +87,12 @@ func StartEgress(cfg EgressConfig) (*Egress, error) {
 // Addr is the proxy's listening address (127.0.0.1:port).
 func (e *Egress) Addr() string { return e.ln.Addr().String() }
 
+// serveJailed serves a listener made inside a download's network
+// namespace until it is closed (or the proxy is).
+func (e *Egress) serveJailed(ln net.Listener) {
+	go e.srv.Serve(ln) //nolint:errcheck // ends when ln or the proxy closes
+}
+
 // Close stops the proxy and cuts every open connection.
 func (e *Egress) Close() error {
 	e.mu.Lock()
@@ -312,6 +318,15 @@ func (e *Egress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer res.Body.Close()
+	if to := offHTTPRedirect(res); to != "" {
+		// Clients must not follow it; one that would is stopped here, and
+		// the run is told why (a permanent refusal, not a retry).
+		msg := fmt.Sprintf("%s redirected to a %s URL", r.URL.Redacted(), to)
+		run.deny(msg)
+		e.log.Warn("egress: refused", "target", r.URL.Host, "reason", msg)
+		http.Error(w, "recap egress policy: "+msg, http.StatusForbidden)
+		return
+	}
 	stripHop(res.Header)
 	for k, v := range res.Header {
 		w.Header()[k] = v
@@ -335,6 +350,19 @@ func (e *Egress) refuse(w http.ResponseWriter, run *egressRun, target string, er
 		return
 	}
 	http.Error(w, "upstream: "+err.Error(), http.StatusBadGateway)
+}
+
+// offHTTPRedirect returns the scheme of a redirect's target when that is
+// not http(s) (file:, ftp:, gopher:...), else "".
+func offHTTPRedirect(res *http.Response) string {
+	if res.StatusCode < 300 || res.StatusCode > 399 {
+		return ""
+	}
+	loc, err := res.Location()
+	if err != nil || loc.Scheme == "http" || loc.Scheme == "https" {
+		return ""
+	}
+	return loc.Scheme + ":"
 }
 
 var errOverLimit = errors.New("egress: byte cap exceeded")

@@ -39,6 +39,11 @@ var (
 	ErrLive = errors.New("live stream")
 	// ErrTooLarge means the download exceeded Config.MaxFileSize.
 	ErrTooLarge = errors.New("media too large")
+	// ErrUnconfinable means every format of the video needs a downloader
+	// that Recap cannot keep behind the egress proxy (RTMP, RTSP, an HLS
+	// stream that only ffmpeg can fetch): it is refused rather than let
+	// out.
+	ErrUnconfinable = errors.New("format needs a downloader that cannot be confined")
 	// ErrSTTPermanent means the speech-to-text service rejected the request
 	// in a way a retry cannot fix (a 4xx other than 408 and 429).
 	ErrSTTPermanent = errors.New("speech-to-text rejected the request")

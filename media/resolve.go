@@ -62,6 +62,9 @@ type ytdlpInfo struct {
 	LiveStatus        string                  `json:"live_status"`
 	Subtitles         map[string][]ytdlpTrack `json:"subtitles"`
 	AutomaticCaptions map[string][]ytdlpTrack `json:"automatic_captions"`
+	Formats           []struct {
+		Protocol string `json:"protocol"`
+	} `json:"formats"`
 }
 
 // Resolve runs yt-dlp --dump-json and returns the video's metadata. An
@@ -94,6 +97,13 @@ func parseInfo(data []byte) (*Info, error) {
 	}
 	if y.Type == "playlist" || y.Type == "multi_video" {
 		return nil, fmt.Errorf("%w: a playlist, not a video", ErrUnsupported)
+	}
+	protocols := make([]string, len(y.Formats))
+	for i, f := range y.Formats {
+		protocols[i] = f.Protocol
+	}
+	if refused := unconfinableProtocols(protocols); len(refused) > 0 {
+		return nil, errUnconfinable("formats", "every format of the video needs "+strings.Join(refused, ", "))
 	}
 	info := &Info{
 		ID:          y.ID,
