@@ -1,0 +1,236 @@
+package app_test
+
+// Redis high availability: a whole Recap (API, worker, reconciler) on
+// real Sentinel and Cluster deployments started by the tests on loopback
+// (apptest.StartSentinels, apptest.StartCluster). Each runs the same
+// suite: distinct videos in a batch, synchronous and streaming
+// completions, jobs submitted after the disruption, the per-key rate
+// limit, and Env.CheckInvariants at the end.
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openai/openai-go/v3"
+
+	"github.com/recap/recap/app"
+	"github.com/recap/recap/app/apptest"
+	"github.com/recap/recap/media/mediatest"
+	"github.com/recap/recap/store"
+)
+
+// haPages adds n pages, each a distinct video (its own page URL, so its
+// own canonical key and yt-dlp id) of the test talk, and returns them.
+func haPages(e *apptest.Env, n int) []string {
+	tok := token()
+	out := make([]string, n)
+	for i := range out {
+		p := fmt.Sprintf("/ha-%s-%d.html", tok, i)
+		e.Host.Serve(p, mediatest.PageHandler(fmt.Sprintf("HA talk %d", i), mediatest.MediaPath, mediatest.SubtitlePath))
+		out[i] = e.Host.URL(p)
+	}
+	return out
+}
+
+// haCompletion is one chat completion the suite runs in the background.
+type haCompletion struct {
+	stream  bool
+	jobID   string
+	content string
+	err     error
+}
+
+// runCompletion asks for a summary of url and records the job id (the
+// completion id is "chatcmpl-" + job id) and the content.
+func runCompletion(ctx context.Context, cl openai.Client, url string, c *haCompletion) {
+	p := userMessage(url)
+	if !c.stream {
+		resp, err := cl.Chat.Completions.New(ctx, p)
+		if err != nil {
+			c.err = err
+			return
+		}
+		c.jobID, c.content = strings.TrimPrefix(resp.ID, "chatcmpl-"), resp.Choices[0].Message.Content
+		return
+	}
+	s := cl.Chat.Completions.NewStreaming(ctx, p)
+	var acc openai.ChatCompletionAccumulator
+	for s.Next() {
+		acc.AddChunk(s.Current())
+	}
+	if c.err = s.Err(); c.err == nil {
+		if len(acc.Choices) == 0 {
+			c.err = fmt.Errorf("stream ended without a choice")
+			return
+		}
+		c.jobID, c.content = strings.TrimPrefix(acc.ID, "chatcmpl-"), acc.Choices[0].Message.Content
+	}
+}
+
+// haSuite runs jobs on a Recap whose REDIS_URL is redisURL and calls
+// disrupt while they are in flight (some queued, some resolving, some
+// summarizing). Every job must succeed, each charged exactly once, each
+// stream with exactly one terminal event; the rate limit must hold.
+func haSuite(t *testing.T, redisURL string, disrupt func(e *apptest.Env)) *apptest.Env {
+	t.Helper()
+	logs := &apptest.SyncBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("Recap's warnings and errors:\n%s", warnings(logs.String(), 60))
+		}
+	})
+	e := apptest.Start(t, apptest.Options{Log: logs, LLMDelay: 800 * time.Millisecond, Configure: func(c *app.Config) {
+		fast(c)
+		c.RedisURL = redisURL
+		c.WorkerConcurrency = 6
+		c.SyncWait = 3 * time.Minute
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	pages := haPages(e, 10)
+
+	// In flight: a batch of six videos and two completions, one of them
+	// streaming, on two more.
+	ids := e.SubmitBatch(t, "", pages[:6]...)
+	comps := make([]*haCompletion, 2)
+	var wg sync.WaitGroup
+	for i := range comps {
+		comps[i] = &haCompletion{stream: i%2 == 1}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runCompletion(ctx, e.Client, pages[6+i], comps[i])
+		}()
+	}
+	apptest.Poll(t, 2*time.Minute, "a job summarizing while others are still queued or resolving", func() bool {
+		summarizing, early := 0, 0
+		for _, id := range ids {
+			j, err := e.Store.Job(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch j.State {
+			case store.StateSummarizing:
+				summarizing++
+			case store.StateQueued, store.StateResolving, store.StateTranscribing:
+				early++
+			}
+		}
+		return summarizing > 0 && early > 0
+	})
+
+	disrupt(e)
+
+	// After: a batch and a completion go through the same deployment.
+	ids = append(ids, e.SubmitBatch(t, "", pages[8])...)
+	after := &haCompletion{}
+	runCompletion(ctx, e.Client, pages[9], after)
+	comps = append(comps, after)
+	wg.Wait()
+	for i, c := range comps {
+		if c.err != nil {
+			t.Errorf("completion %d (stream %v): %v", i, c.stream, c.err)
+			continue
+		}
+		checkSummary(t, c.content)
+		ids = append(ids, c.jobID)
+	}
+
+	for _, j := range e.WaitJobs(t, 3*time.Minute, ids...) {
+		if j.State != store.StateSucceeded {
+			t.Errorf("job %s: %s %s %s", j.ID, j.State, j.ErrorCode, j.ErrorMessage)
+		}
+	}
+	e.CheckInvariants(t, ids...)
+	for _, id := range ids {
+		if k := e.LedgerKinds(t, id); k["hold"] != 1 || k["capture"] != 1 || k["release"] != 0 {
+			t.Errorf("job %s ledger %v, want one hold and one capture", id, k)
+		}
+	}
+	if len(ids) != len(pages) {
+		t.Errorf("%d jobs accounted for, want %d", len(ids), len(pages))
+	}
+	checkRateLimit(t, e)
+	return e
+}
+
+// checkRateLimit: a key of 3 requests a minute gets 3 (the limiter's
+// budget lives in Redis, so the remaining count goes down) and a 429.
+// A limiter that could not reach Redis would let every request through
+// without headers.
+func checkRateLimit(t *testing.T, e *apptest.Env) {
+	t.Helper()
+	_, secret, err := e.Store.CreateKey(context.Background(), store.NewKey{Name: "ha-rpm", Seconds: 60, RPM: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for range 4 {
+		req, _ := http.NewRequest(http.MethodGet, e.URL+"/models", nil)
+		req.Header.Set("Authorization", "Bearer "+secret)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		got = append(got, strconv.Itoa(res.StatusCode)+"/"+res.Header.Get("X-Ratelimit-Remaining-Requests"))
+	}
+	if want := []string{"200/2", "200/1", "200/0", "429/0"}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("rate limit over HA Redis: status/remaining %v, want %v", got, want)
+	}
+}
+
+// TestRedisSentinelFailover: REDIS_URL names three sentinels; while jobs
+// run, SENTINEL FAILOVER promotes the replica. Nothing is lost (the
+// reconciler re-enqueues a stage whose task the old master took with
+// it), nothing is charged twice, and Recap ends up writing to the new
+// master.
+func TestRedisSentinelFailover(t *testing.T) {
+	t.Parallel()
+	s := apptest.StartSentinels(t)
+	oldMaster := s.Master.Addr
+	e := haSuite(t, s.URL, func(*apptest.Env) { s.Failover(t) })
+	if s.Master.Addr == oldMaster {
+		t.Fatal("no failover happened")
+	}
+	// Recap's connections follow the new master.
+	port, err := e.Deps.Redis.ConfigGet(context.Background(), "port").Result()
+	if err != nil || port["port"] != strconv.Itoa(s.Master.Port) {
+		t.Errorf("Recap's Redis is on port %v (%v), want the new master's %d", port, err, s.Master.Port)
+	}
+}
+
+// TestRedisCluster: REDIS_URL names a three-master Redis Cluster. asynq's
+// queues (hash-tagged per queue), the event streams and the rate limiter
+// spread over the masters; every job finishes.
+func TestRedisCluster(t *testing.T) {
+	t.Parallel()
+	c := apptest.StartCluster(t)
+	haSuite(t, c.URL, func(*apptest.Env) {})
+	spread := 0
+	for _, n := range c.KeysPerNode(t) {
+		if n > 0 {
+			spread++
+		}
+	}
+	if spread < 2 {
+		t.Errorf("keys per node %v: Recap's keys did not spread over the cluster", c.KeysPerNode(t))
+	}
+}
+
+// warnings is the last n log lines at WARN or ERROR.
+func warnings(log string, n int) string {
+	var out []string
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, `"level":"WARN"`) || strings.Contains(l, `"level":"ERROR"`) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out[max(0, len(out)-n):], "\n")
+}
