@@ -21,6 +21,7 @@ import (
 	"github.com/recap/recap/metrics"
 	"github.com/recap/recap/store"
 	"github.com/recap/recap/summarize"
+	"github.com/recap/recap/web"
 )
 
 // NewLogger builds the process logger: JSON unless LOG_FORMAT=text.
@@ -142,6 +143,7 @@ func NewAPI(cfg Config, d *Deps) *api.Server {
 		MCP:     mcp.Authenticated(mcp.New(mcp.Config{Core: uc, Logger: d.Log}), api.CallerOf),
 	})
 	mountOps(cfg, d, s)
+	web.Mount(s.Router(), web.New(web.Config{OAuthClientID: cfg.WebOAuthClientID}))
 	return s
 }
 

@@ -73,6 +73,9 @@ type Config struct {
 	// CORSOrigins are the browser origins allowed to call the API
 	// (CORS_ORIGINS, comma list; "*" for any, without credentials).
 	CORSOrigins []string
+	// WebOAuthClientID is the public OAuth2 client the web page signs in
+	// with (WEB_OAUTH_CLIENT_ID); empty hides the page's "Sign in".
+	WebOAuthClientID string
 
 	// AdminToken guards /admin (asynqmon and the admin API); empty turns
 	// them off.
@@ -153,6 +156,7 @@ func Load(getenv func(string) string) (Config, error) {
 		WebhookSecret:         str("WEBHOOK_SECRET", ""),
 		RateLimitRPM:          num("RATE_LIMIT_RPM", 600),
 		AdminToken:            str("ADMIN_TOKEN", ""),
+		WebOAuthClientID:      str("WEB_OAUTH_CLIENT_ID", ""),
 		BatchConcurrency:      num("BATCH_CONCURRENCY", 0),
 		ResolveConcurrency:    num("RESOLVE_CONCURRENCY", 0),
 		TranscriptConcurrency: num("TRANSCRIPT_CONCURRENCY", 0),
