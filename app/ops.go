@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/hibiken/asynqmon"
 
@@ -101,4 +105,93 @@ func watch(cfg Config, d *Deps) {
 		}
 		return nil
 	})
+}
+
+// Ops is the worker's operator endpoint on METRICS_ADDR: /metrics,
+// /healthz and /readyz. The API serves the same routes on LISTEN_ADDR.
+type Ops struct {
+	srv *http.Server
+	ln  net.Listener
+	// accepting is whether the worker takes tasks: false until it started
+	// and again once it is draining, so /readyz says so.
+	accepting atomic.Bool
+	done      chan struct{}
+}
+
+// StartOps listens on cfg.MetricsAddr and serves the operator routes over
+// d: its metrics, and readiness that checks Postgres, Redis, migrations
+// and whether the worker is taking tasks (see SetAccepting).
+func StartOps(cfg Config, d *Deps) (*Ops, error) {
+	ln, err := net.Listen("tcp", cfg.MetricsAddr)
+	if err != nil {
+		return nil, fmt.Errorf("METRICS_ADDR: %w", err)
+	}
+	o := &Ops{ln: ln, done: make(chan struct{})}
+	checks := append(readyChecks(d), api.Check{Name: "worker", Fn: func(context.Context) error {
+		if !o.accepting.Load() {
+			return errors.New("not taking tasks")
+		}
+		return nil
+	}})
+	mux := http.NewServeMux()
+	// GET patterns match HEAD too.
+	mux.Handle("GET /metrics", d.Metrics.Handler())
+	mux.Handle("GET /healthz", api.HealthHandler())
+	mux.Handle("GET /readyz", api.ReadyHandler(checks...))
+	o.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		defer close(o.done)
+		if err := o.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.Log.Error("ops server", "err", err)
+		}
+	}()
+	return o, nil
+}
+
+// Addr is the address the routes are served on (the port chosen when
+// METRICS_ADDR asked for port 0).
+func (o *Ops) Addr() string { return o.ln.Addr().String() }
+
+// SetAccepting tells /readyz whether the worker takes tasks.
+func (o *Ops) SetAccepting(v bool) { o.accepting.Store(v) }
+
+// Shutdown stops serving; a scrape in flight may finish until ctx ends.
+func (o *Ops) Shutdown(ctx context.Context) error {
+	err := o.srv.Shutdown(ctx)
+	if err != nil {
+		o.srv.Close()
+	}
+	<-o.done
+	return err
+}
+
+// Probe is a container health check without curl: it GETs path on the
+// process's own listen address (":8080" is asked on 127.0.0.1) and
+// succeeds on 200 within 5 seconds.
+func Probe(ctx context.Context, listenAddr, path string) error {
+	host, port, err := net.SplitHostPort(listenAddr)
+	if err != nil {
+		return fmt.Errorf("probe: listen address %q: %w", listenAddr, err)
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	u := "http://" + net.JoinHostPort(host, port) + path
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return fmt.Errorf("probe: %w", err)
+	}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := c.Do(req)
+	if err != nil {
+		return fmt.Errorf("probe %s: %w", u, err)
+	}
+	defer res.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("probe %s: status %d", u, res.StatusCode)
+	}
+	return nil
 }

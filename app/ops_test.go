@@ -1,10 +1,14 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -238,7 +242,7 @@ func TestMetricsAfterJobs(t *testing.T) {
 		`recap_stage_duration_seconds_count{outcome="ok",stage="summary:generate"}`:                            2,
 		`recap_stage_duration_seconds_count{outcome="failed",stage="media:resolve"}`:                           1,
 		`recap_jobs_finished_total{code="",state="succeeded"}`:                                                 3,
-		`recap_summary_cache_hits_total`:                                                                       1,
+		`recap_cache_hits_total{cache="summary"}`:                                                              1,
 		`recap_jobs_finished_total{code="video_unavailable",state="failed"}`:                                   1,
 		`recap_media_failures_total{cause="unavailable",tool="yt-dlp"}`:                                        1,
 		`recap_llm_calls_total{outcome="200"}`:                                                                 2,
@@ -322,4 +326,133 @@ func TestBatchPool(t *testing.T) {
 		t.Fatalf("the batch job ended with %+v", last)
 	}
 	checkSummary(t, last.Result.Markdown)
+}
+
+// promtoolCheck runs `promtool check metrics` over a scrape, when promtool
+// is installed (.ci/run installs it).
+func promtoolCheck(t *testing.T, what string, body []byte) {
+	t.Helper()
+	path, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Logf("promtool not installed: %s not checked with it", what)
+		return
+	}
+	cmd := exec.Command(path, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(body)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics on %s: %v\n%s", what, err, out)
+	}
+}
+
+// TestMetricsPromtool runs the API and a worker as separate processes do
+// (each with its own connections and registry), summarizes a video, and
+// checks each process's /metrics: the worker's on METRICS_ADDR holds the
+// stage, LLM and media series, the API's the HTTP series, and promtool
+// accepts both.
+func TestMetricsPromtool(t *testing.T) {
+	t.Parallel()
+	e := apptest.Start(t, apptest.Options{NoWorker: true})
+	cfg := e.Config
+	cfg.MetricsAddr = "127.0.0.1:0"
+	wd, err := app.Connect(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(wd.Close)
+	ops, err := app.StartOps(cfg, wd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ops.Shutdown(context.Background()) })
+	// Not ready until the worker takes tasks.
+	if r := opsCall(t, http.MethodGet, "http://"+ops.Addr()+"/readyz", nil); r.status != http.StatusServiceUnavailable ||
+		!strings.Contains(string(r.body), `"worker":"not taking tasks"`) {
+		t.Fatalf("/readyz before the worker started: %d %s", r.status, r.body)
+	}
+	w, err := app.StartWorker(cfg, wd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	ops.SetAccepting(true)
+	if r := opsCall(t, http.MethodGet, "http://"+ops.Addr()+"/readyz", nil); r.status != 200 {
+		t.Fatalf("/readyz of a running worker: %d %s", r.status, r.body)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	resp, err := e.Client.Chat.Completions.New(ctx, userMessage(e.Host.PageURL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSummary(t, resp.Choices[0].Message.Content)
+	// Stage durations are recorded when the handler returns, which may be
+	// after the reply: stopping the worker waits for that.
+	w.Stop()
+
+	worker := opsCall(t, http.MethodGet, "http://"+ops.Addr()+"/metrics", nil)
+	api := opsCall(t, http.MethodGet, e.Server.URL+"/metrics", nil)
+	if worker.status != 200 || api.status != 200 {
+		t.Fatalf("/metrics: worker %d, api %d", worker.status, api.status)
+	}
+	for series, want := range map[string]bool{
+		`recap_stage_duration_seconds_count{outcome="ok",stage="summary:generate"}`:            true,
+		`recap_llm_calls_total{outcome="200"}`:                                                 true,
+		`recap_jobs_finished_total{code="",state="succeeded"}`:                                 true,
+		`recap_http_requests_total{code="200",method="POST",route="/api/v1/chat/completions"}`: false,
+	} {
+		if got := metricValue(string(worker.body), series) >= 1; got != want {
+			t.Errorf("worker /metrics: %s present = %v, want %v", series, got, want)
+		}
+	}
+	for series, want := range map[string]bool{
+		`recap_http_requests_total{code="200",method="POST",route="/api/v1/chat/completions"}`: true,
+		`recap_stage_duration_seconds_count{outcome="ok",stage="summary:generate"}`:            false,
+	} {
+		if got := metricValue(string(api.body), series) >= 1; got != want {
+			t.Errorf("api /metrics: %s present = %v, want %v", series, got, want)
+		}
+	}
+	// Both report the cluster-wide series.
+	for _, body := range [][]byte{worker.body, api.body} {
+		if metricValue(string(body), `recap_source_up{source="redis"}`) != 1 || metricValue(string(body), `recap_cache_hits_total{cache="summary"}`) < 0 {
+			t.Errorf("cluster-wide or cache series missing:\n%s", body)
+		}
+	}
+	promtoolCheck(t, "the worker's /metrics", worker.body)
+	promtoolCheck(t, "the API's /metrics", api.body)
+}
+
+// TestProbe is the images' HEALTHCHECK: `api healthcheck` and `worker
+// healthcheck` GET their own /healthz through app.Probe.
+func TestProbe(t *testing.T) {
+	t.Parallel()
+	e := apptest.Start(t, apptest.Options{NoWorker: true})
+	ctx := context.Background()
+	_, port, err := net.SplitHostPort(strings.TrimPrefix(e.Server.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A listen address without a host (or an unspecified one) is probed on
+	// loopback.
+	for _, addr := range []string{":" + port, "0.0.0.0:" + port, "127.0.0.1:" + port} {
+		if err := app.Probe(ctx, addr, "/healthz"); err != nil {
+			t.Errorf("probe %s: %v", addr, err)
+		}
+	}
+	if err := app.Probe(ctx, "127.0.0.1:"+port, "/nope"); err == nil || !strings.Contains(err.Error(), "status 404") {
+		t.Errorf("a 404 passed the probe: %v", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close()
+	if err := app.Probe(ctx, closed, "/healthz"); err == nil {
+		t.Error("a closed port passed the probe")
+	}
+	if err := app.Probe(ctx, "no-port", "/healthz"); err == nil || !strings.Contains(err.Error(), "listen address") {
+		t.Errorf("a malformed address: %v", err)
+	}
 }

@@ -26,7 +26,7 @@ type Metrics struct {
 
 	stageDuration *prometheus.HistogramVec
 	jobsFinished  *prometheus.CounterVec
-	cacheHits     prometheus.Counter
+	cacheHits     *prometheus.CounterVec
 	mediaFailures *prometheus.CounterVec
 
 	llmCalls    *prometheus.CounterVec
@@ -59,8 +59,8 @@ func New() *Metrics {
 			Help: "Pipeline stage run time, by stage and outcome (ok, retry, failed).", Buckets: stageBuckets}, []string{"stage", "outcome"}),
 		jobsFinished: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "recap_jobs_finished_total",
 			Help: "Jobs that reached a terminal state in this process, by state and error code."}, []string{"state", "code"}),
-		cacheHits: prometheus.NewCounter(prometheus.CounterOpts{Name: "recap_summary_cache_hits_total",
-			Help: "Completions answered by the API from the summary cache, without the queue (each also counts as a succeeded job)."}),
+		cacheHits: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "recap_cache_hits_total",
+			Help: "Requests answered from a cache without the queue, by cache (summary: each also counts as a succeeded job)."}, []string{"cache"}),
 		mediaFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "recap_media_failures_total",
 			Help: "Failed yt-dlp and ffmpeg runs, by tool and cause."}, []string{"tool", "cause"}),
 		llmCalls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "recap_llm_calls_total",
@@ -79,6 +79,9 @@ func New() *Metrics {
 	reg.MustRegister(m.httpRequests, m.httpDuration, m.stageDuration, m.jobsFinished, m.cacheHits, m.mediaFailures,
 		m.llmCalls, m.llmDuration, m.llmTokens, m.sttCalls, m.sttDuration, m.sttAudioSeconds)
 	reg.MustRegister(sourceCollector{m})
+	// Known label values start at zero, so rate() and absent() work from the
+	// first scrape rather than from the first hit.
+	m.cacheHits.WithLabelValues(CacheSummary)
 	return m
 }
 
@@ -107,13 +110,20 @@ func (m *Metrics) ObserveStage(stage, outcome string, d time.Duration) {
 	m.stageDuration.WithLabelValues(stage, outcome).Observe(d.Seconds())
 }
 
+// Caches counted by recap_cache_hits_total.
+const (
+	// CacheSummary is the summary cache: a completion answered without a job
+	// running.
+	CacheSummary = "summary"
+)
+
 // SummaryCacheHit counts a completion answered from the summary cache: a
 // job born succeeded in the API process.
 func (m *Metrics) SummaryCacheHit() {
 	if m == nil {
 		return
 	}
-	m.cacheHits.Inc()
+	m.cacheHits.WithLabelValues(CacheSummary).Inc()
 	m.jobsFinished.WithLabelValues("succeeded", "").Inc()
 }
 

@@ -8,6 +8,7 @@
 //	api oauth-clients create --name N --redirect-uri URI [--confidential]
 //	api oauth-clients list | api oauth-clients revoke ID
 //	api dev                               API + worker in one process (embedded Redis, private Postgres)
+//	api healthcheck                       exit 0 when this host's API answers /healthz (container HEALTHCHECK)
 //	api demo [URL]                        summarize a video (default: the sample talk) with progress bars
 package main
 
@@ -69,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return credits(ctx, cfg, args, stdout)
 	case "oauth-clients":
 		return oauthClients(ctx, cfg, args, stdout)
+	case "healthcheck":
+		return app.Probe(ctx, cfg.ListenAddr, "/healthz")
 	case "dev":
 		return dev(ctx, cfg, stdout, stderr)
 	case "demo":
@@ -92,6 +95,7 @@ const usage = `usage:
                                                    register an OAuth2 client (secret printed once)
   api oauth-clients list                           list OAuth2 clients
   api oauth-clients revoke ID                      revoke a client and its tokens
+  api healthcheck                                  exit 0 when the API on LISTEN_ADDR answers /healthz (container HEALTHCHECK)
   api dev                                          API + worker in one process; embedded Redis and a private
                                                    PostgreSQL in .recap/ when REDIS_URL / DATABASE_URL are unset
   api demo [URL]                                   summarize URL (default: the sample talk) in dev mode, with progress`
