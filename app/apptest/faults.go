@@ -214,6 +214,8 @@ func (e *Env) WorkerEnv(extra ...string) []string {
 		"PRICE_CACHED_TRANSCRIPT=" + b(c.PriceCachedTranscript),
 		"LOG_FORMAT=text",
 		"LOG_LEVEL=info",
+		// Its /metrics on a free port: parallel workers must not contend for :9090.
+		"METRICS_ADDR=127.0.0.1:0",
 	}
 	return append(env, extra...)
 }
