@@ -191,10 +191,21 @@ func newWorker(cfg Config, d *Deps) (p *workerParts, err error) {
 	}
 	p.media, err = media.New(media.Config{YtDlpPath: cfg.YtDlpPath, FFmpegPath: cfg.FFmpegPath, FFprobePath: cfg.FFprobePath,
 		TempDir: p.dir.Path(), Egress: p.egress, MaxFileSize: cfg.MaxDownloadBytes,
-		MaxDuration: time.Duration(cfg.MaxMediaSeconds) * time.Second, Isolation: cfg.DownloadNetNS, Logger: d.Log})
+		MaxDuration: time.Duration(cfg.MaxMediaSeconds) * time.Second, Isolation: cfg.DownloadNetNS, ExtraArgs: cfg.YtDlpExtraArgs, Logger: d.Log})
 	if err != nil {
 		return nil, err
 	}
+	// yt-dlp's version for recap_ytdlp_info (and a warning when it is old),
+	// read beside start-up rather than delaying it.
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if v, err := p.media.YtDlpVersion(ctx); err != nil {
+			d.Log.Warn("media: yt-dlp version unknown", "err", err)
+		} else {
+			d.Metrics.YtDlp(v.Version, v.Released)
+		}
+	}()
 	wc := jobs.WorkerConfig{
 		Store: d.Store, Media: p.media, Events: d.Events, Asynq: d.Asynq, Logger: d.Log,
 		Extractive:            summarize.NewExtractive(summarize.ExtractiveConfig{}),

@@ -42,6 +42,9 @@ type Config struct {
 	// DownloadNetNS runs yt-dlp and ffmpeg in network namespaces of their
 	// own (DOWNLOAD_NETNS: auto, on, off; see media.Isolation).
 	DownloadNetNS media.Isolation
+	// YtDlpExtraArgs are operator flags for every yt-dlp run
+	// (YTDLP_EXTRA_ARGS, checked against media's allow-list).
+	YtDlpExtraArgs []string
 
 	AllowPrivateNetworks  bool
 	MaxMediaSeconds       float64
@@ -176,6 +179,11 @@ func Load(getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("DOWNLOAD_NETNS: %w", err))
 	} else {
 		c.DownloadNetNS = iso
+	}
+	if extra, err := media.ParseExtraArgs(getenv("YTDLP_EXTRA_ARGS")); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.YtDlpExtraArgs = extra
 	}
 	res, resErrs := loadResilience(getenv)
 	c.Resilience, errs = res, append(errs, resErrs...)

@@ -50,21 +50,19 @@ var errSizeExceeded = fmt.Errorf("download: %w", ErrTooLarge)
 
 func (c *Client) downloadAudio(ctx context.Context, url, out string, progress func(float64)) (string, error) {
 	maxSecs := int64(c.cfg.MaxDuration / time.Second)
-	args := []string{
+	cmd := c.ytdlp().
 		// Formats a native downloader fetches over HTTP(S) only (see
-		// confine.go); yt-dlp's base options keep ffmpeg off the network.
-		"-f", audioFormat,
-		"--newline",
-		"--no-mtime",
-		"--max-filesize", strconv.FormatInt(c.cfg.MaxFileSize, 10),
+		// confine.go); the base options keep ffmpeg off the network.
+		Format(audioFormat).
+		Newline().
+		NoMtime().
+		MaxFileSize(strconv.FormatInt(c.cfg.MaxFileSize, 10)).
 		// Two filters so the refusal says which one failed: a live stream
 		// stops the run (exit 101), a long video is skipped.
-		"--break-match-filters", "!is_live",
-		"--match-filters", fmt.Sprintf("duration<?%d", maxSecs),
-		"--ffmpeg-location", c.cfg.FFmpegPath,
-		"-o", filepath.Join(out, "audio.%(ext)s"),
-		"--", url,
-	}
+		BreakMatchFilters("!is_live").
+		MatchFilters(fmt.Sprintf("duration<?%d", maxSecs)).
+		FFmpegLocation(c.cfg.FFmpegPath).
+		Output(filepath.Join(out, "audio.%(ext)s"))
 
 	dctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -88,7 +86,7 @@ func (c *Client) downloadAudio(ctx context.Context, url, out string, progress fu
 
 	var tooLarge, filtered, lastPct atomic.Value
 	lastPct.Store(-1.0)
-	res := c.runYtDlp(dctx, c.cfg.MaxFileSize+pageBytes, args, func(line string) {
+	res := c.runYtDlp(dctx, c.cfg.MaxFileSize+pageBytes, cmd, []string{"--", url}, func(line string) {
 		switch {
 		case strings.Contains(line, "larger than max-filesize"):
 			tooLarge.Store(line)

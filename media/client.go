@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -45,6 +44,9 @@ type Config struct {
 	// MaxDuration refuses longer media before downloading when the site
 	// reports a duration; default 4h.
 	MaxDuration time.Duration
+	// ExtraArgs are operator flags for every yt-dlp run (YTDLP_EXTRA_ARGS,
+	// see ParseExtraArgs); only flags on the allow-list are accepted.
+	ExtraArgs []string
 	// Isolation chooses whether subprocesses run in network namespaces
 	// of their own (see Isolation); yt-dlp runs are isolated only with
 	// Egress, whose listener is then their one way out.
@@ -60,6 +62,11 @@ type Client struct {
 	// jail, when set, starts every subprocess in a network namespace of
 	// its own.
 	jail *jailer
+	// extra are the operator's YTDLP_EXTRA_ARGS.
+	extra []extraFlag
+
+	versionMu sync.Mutex
+	version   YtDlpVersion
 
 	mu      sync.Mutex
 	procs   map[*exec.Cmd]struct{} // running subprocesses, for Close
@@ -124,6 +131,18 @@ func New(cfg Config) (*Client, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	c := &Client{cfg: cfg, log: cfg.Logger}
+	extra, err := parseExtraArgs(cfg.ExtraArgs)
+	if err != nil {
+		return nil, fmt.Errorf("media: %w", err)
+	}
+	c.extra = extra
+	for _, f := range extra {
+		if f.name == "--proxy" && cfg.Egress != nil {
+			// Every run's --proxy is the egress proxy, whose checks are the
+			// point; an operator proxy would replace it.
+			return nil, errors.New("media: YTDLP_EXTRA_ARGS: --proxy cannot be combined with the egress proxy (the worker always uses it); a site that needs another path needs it at the network level, such as a VPN or gateway for the worker")
+		}
+	}
 	if cfg.Isolation != IsolationOff {
 		j, err := newJailer(cfg.FFmpegPath)
 		switch {
@@ -144,58 +163,6 @@ func New(cfg Config) (*Client, error) {
 // Isolated reports whether subprocesses run in network namespaces of
 // their own (yt-dlp's only with an egress proxy), for readiness reports.
 func (c *Client) Isolated() bool { return c.jail != nil }
-
-// ytdlpBaseArgs are the options every yt-dlp run gets: no user or system
-// configuration, no plugins, no playlists, no post-download commands, no
-// cache in $HOME.
-func (c *Client) ytdlpBaseArgs() []string {
-	args := []string{
-		"--ignore-config",
-		"--no-plugin-dirs", // supported since yt-dlp 2025.01
-		"--no-playlist",
-		"--no-exec",
-		"--no-cache-dir",
-		"--no-color",
-		"--socket-timeout", strconv.Itoa(max(1, int(c.cfg.SocketTimeout.Seconds()))),
-	}
-	args = append(args, confinementArgs()...)
-	if c.cfg.Proxy != "" {
-		args = append(args, "--proxy", c.cfg.Proxy)
-	}
-	return args
-}
-
-// runYtDlp runs yt-dlp with the fixed base options, then args (which end
-// with "--" and the URL, or load a saved info JSON). With an egress proxy
-// the run goes through it with its own credentials and may receive at most
-// maxBytes (0 = no cap); what the proxy refused or cut is reported in the
-// result for ytdlpError.
-func (c *Client) runYtDlp(ctx context.Context, maxBytes int64, args []string, stdoutLine func(string)) procResult {
-	full := c.ytdlpBaseArgs()
-	var run *EgressRun
-	if c.cfg.Egress != nil {
-		var err error
-		if run, err = c.cfg.Egress.Begin(maxBytes); err != nil {
-			return procResult{err: err}
-		}
-		defer run.End()
-		full = append(full, "--proxy", run.ProxyURL())
-	}
-	full = append(full, args...)
-	p := proc{bin: c.cfg.YtDlpPath, args: full, stdoutLine: stdoutLine}
-	if run != nil {
-		// Isolated, the run's one way out is a listener of the egress proxy
-		// at the proxy's own address inside its namespace.
-		p.listen, p.serve = c.cfg.Egress.Addr(), c.cfg.Egress.serveJailed
-	} else {
-		p.noJail = true // an external proxy (or none) lies outside any namespace
-	}
-	res := c.runProc(ctx, p)
-	if run != nil {
-		res.denied, res.overLimit = run.Denied(), run.OverLimit()
-	}
-	return res
-}
 
 // procResult is what a finished subprocess left behind.
 type procResult struct {

@@ -22,7 +22,8 @@ import (
 //  2. Every ffmpeg and ffprobe run reads local files only: Recap's own runs
 //     carry -protocol_whitelist file, and the ffmpeg runs yt-dlp starts get
 //     the same through --downloader-args, with post-download fix-ups (the
-//     other place yt-dlp runs ffmpeg) turned off. ffmpeg cannot be given
+//     other place yt-dlp runs ffmpeg) turned off (Client.ytdlp sets
+//     these options on every run). ffmpeg cannot be given
 //     HTTP through the proxy instead: for https it reaches the proxy with
 //     its httpproxy protocol, the very one a hostile playlist names to
 //     dial a forbidden host, so no allow-list can admit the one and refuse
@@ -55,16 +56,6 @@ var audioFormat = "bestaudio" + protocolFilter + "/best" + protocolFilter
 // ffprobe run: local files only (and pipes for Recap's own encodes), so an
 // HLS playlist hidden in a "media" file cannot make ffmpeg fetch anything.
 const ffmpegInputWhitelist = "file"
-
-// confinementArgs are the yt-dlp options of layers 1 and 2 above, given to
-// every run.
-func confinementArgs() []string {
-	return []string{
-		"--downloader", "native",
-		"--downloader-args", "ffmpeg_i:-protocol_whitelist " + ffmpegInputWhitelist,
-		"--fixup", "never",
-	}
-}
 
 // unconfinableProtocols returns the protocols of formats that no native
 // downloader can fetch, when those are all the video offers (nil when at

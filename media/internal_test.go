@@ -1,7 +1,9 @@
 package media
 
 import (
+	"context"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -66,20 +68,29 @@ func TestPickTracks(t *testing.T) {
 	}
 }
 
+// Every yt-dlp run gets the base and confinement options through
+// go-ytdlp's builder, the operator's flags, and the URL last after "--".
 func TestYtdlpBaseArgs(t *testing.T) {
 	t.Parallel()
-	c, err := New(Config{Proxy: "http://127.0.0.1:3128"})
+	c, err := New(Config{Proxy: "http://127.0.0.1:3128", ExtraArgs: []string{"--extractor-args", "youtube:player_client=web"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := c.ytdlpBaseArgs()
-	for _, want := range []string{"--ignore-config", "--no-plugin-dirs", "--no-playlist", "--socket-timeout", "--proxy"} {
-		found := false
-		for _, a := range got {
-			found = found || a == want
+	got, err := c.ytdlpArgs(context.Background(), c.ytdlp().DumpJSON(), "--", "https://example.com/v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := " " + strings.Join(got, " ") + " "
+	for _, want := range []string{
+		"--ignore-config", "--no-plugin-dirs", "--no-playlist", "--no-exec", "--no-cache-dir", "--socket-timeout 30",
+		"--proxy http://127.0.0.1:3128", "--downloader native", "--downloader-args ffmpeg_i:-protocol_whitelist file",
+		"--fixup never", "--extractor-args youtube:player_client=web", "--dump-json",
+	} {
+		if !strings.Contains(joined, " "+want+" ") {
+			t.Errorf("args %q lack %q", got, want)
 		}
-		if !found {
-			t.Errorf("base args %v lack %s", got, want)
-		}
+	}
+	if n := len(got); n < 2 || got[n-2] != "--" || got[n-1] != "https://example.com/v" {
+		t.Errorf("args %q do not end with -- and the URL", got)
 	}
 }

@@ -7,11 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
+
+	ytdlp "github.com/lrstanley/go-ytdlp"
 )
 
 // SubtitleTrack is one downloadable subtitle format of one language.
@@ -24,12 +27,15 @@ type SubtitleTrack struct {
 
 // Info is the metadata yt-dlp reports for a video.
 type Info struct {
-	ID          string `json:"id"`
-	Extractor   string `json:"extractor"`
-	Title       string `json:"title"`
-	WebpageURL  string `json:"webpage_url"`
-	Uploader    string `json:"uploader"`
-	Description string `json:"description"`
+	ID        string `json:"id"`
+	Extractor string `json:"extractor"`
+	// ExtractorKey is yt-dlp's extractor class ("Youtube", "BiliBili",
+	// "Generic"); with ID it names the video across URL forms.
+	ExtractorKey string `json:"extractor_key,omitempty"`
+	Title        string `json:"title"`
+	WebpageURL   string `json:"webpage_url"`
+	Uploader     string `json:"uploader"`
+	Description  string `json:"description"`
 	// Language is the video's spoken language when the site says so.
 	Language string `json:"language"`
 	// Duration is 0 when unknown, which is common with the generic extractor.
@@ -43,47 +49,34 @@ type Info struct {
 	raw []byte
 }
 
-type ytdlpTrack struct {
-	Ext string `json:"ext"`
-	URL string `json:"url"`
-}
-
-type ytdlpInfo struct {
-	Type              string                  `json:"_type"`
-	ID                string                  `json:"id"`
-	Extractor         string                  `json:"extractor"`
-	Title             string                  `json:"title"`
-	WebpageURL        string                  `json:"webpage_url"`
-	Uploader          string                  `json:"uploader"`
-	Description       string                  `json:"description"`
-	Language          string                  `json:"language"`
-	Duration          *float64                `json:"duration"`
-	IsLive            *bool                   `json:"is_live"`
-	LiveStatus        string                  `json:"live_status"`
-	Subtitles         map[string][]ytdlpTrack `json:"subtitles"`
-	AutomaticCaptions map[string][]ytdlpTrack `json:"automatic_captions"`
-	Formats           []struct {
-		Protocol string `json:"protocol"`
-	} `json:"formats"`
-}
-
 // Resolve runs yt-dlp --dump-json and returns the video's metadata. An
 // unsupported URL is ErrUnsupported, a missing or private video
 // ErrUnavailable; other failures are wrapped and worth a retry. A live
 // stream resolves with IsLive set: the caller decides.
 func (c *Client) Resolve(ctx context.Context, url string) (*Info, error) {
-	res := c.runYtDlp(ctx, pageBytes, []string{"--dump-json", "--skip-download", "--no-progress", "--", url}, nil)
+	cmd := c.ytdlp().DumpJSON().SkipDownload().NoProgress()
+	res := c.runYtDlp(ctx, pageBytes, cmd, []string{"--", url}, nil)
 	if res.err != nil {
 		return nil, ytdlpError("resolve", res)
 	}
-	info, err := parseInfo(res.stdout)
+	info, err := parseInfo(res.stdout, c.log)
 	if err != nil {
 		return nil, fmt.Errorf("resolve: %w", err)
 	}
 	return info, nil
 }
 
-func parseInfo(data []byte) (*Info, error) {
+// subtitleExts holds the one field of yt-dlp's subtitle entries that
+// go-ytdlp's ExtractedSubtitle lacks: the format ("vtt", "srt", "json3"),
+// which decides the parser and the track's rank.
+type subtitleExts struct {
+	Subtitles         map[string][]struct{ Ext string } `json:"subtitles"`
+	AutomaticCaptions map[string][]struct{ Ext string } `json:"automatic_captions"`
+}
+
+// parseInfo reads the first JSON object yt-dlp printed into go-ytdlp's
+// ExtractedInfo and keeps what Recap uses.
+func parseInfo(data []byte, log *slog.Logger) (*Info, error) {
 	// A playlist URL prints one JSON object per entry; the first one is the
 	// video --no-playlist settled on.
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -91,40 +84,65 @@ func parseInfo(data []byte) (*Info, error) {
 	if err := dec.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("yt-dlp printed no metadata: %w", err)
 	}
-	var y ytdlpInfo
-	if err := json.Unmarshal(raw, &y); err != nil {
-		return nil, fmt.Errorf("decode yt-dlp metadata: %w", err)
+	y, err := ytdlp.ParseExtractedInfo(&raw)
+	if err != nil {
+		// go-ytdlp's types are strict (an int field given 1280.0 fails the
+		// whole parse, and ParseExtractedInfo then returns nothing):
+		// decode again, keep the fields that fit and say which did not.
+		var typeErr *json.UnmarshalTypeError
+		if !errors.As(err, &typeErr) {
+			return nil, fmt.Errorf("decode yt-dlp metadata: %w", err)
+		}
+		y = &ytdlp.ExtractedInfo{}
+		_ = json.Unmarshal(raw, y) // the same type error again; the rest is filled in
+		log.Debug("media: yt-dlp metadata field of an unexpected type", "err", err)
 	}
-	if y.Type == "playlist" || y.Type == "multi_video" {
+	if y.Type == ytdlp.ExtractedTypePlaylist || y.Type == ytdlp.ExtractedTypeMultiVideo {
 		return nil, fmt.Errorf("%w: a playlist, not a video", ErrUnsupported)
 	}
-	protocols := make([]string, len(y.Formats))
-	for i, f := range y.Formats {
-		protocols[i] = f.Protocol
+	protocols := make([]string, 0, len(y.Formats))
+	for _, f := range y.Formats {
+		if f != nil {
+			protocols = append(protocols, str(f.Protocol))
+		}
 	}
 	if refused := unconfinableProtocols(protocols); len(refused) > 0 {
 		return nil, errUnconfinable("formats", "every format of the video needs "+strings.Join(refused, ", "))
 	}
 	info := &Info{
-		ID:          y.ID,
-		Extractor:   y.Extractor,
-		Title:       y.Title,
-		WebpageURL:  y.WebpageURL,
-		Uploader:    y.Uploader,
-		Description: y.Description,
-		Language:    y.Language,
-		IsLive:      (y.IsLive != nil && *y.IsLive) || y.LiveStatus == "is_live" || y.LiveStatus == "is_upcoming",
-		raw:         raw,
+		ID:           y.ID,
+		Extractor:    str(y.Extractor),
+		ExtractorKey: str(y.ExtractorKey),
+		Title:        str(y.Title),
+		WebpageURL:   str(y.WebpageURL),
+		Uploader:     str(y.Uploader),
+		Description:  str(y.Description),
+		IsLive: (y.IsLive != nil && *y.IsLive) || (y.LiveStatus != nil &&
+			(*y.LiveStatus == ytdlp.ExtractedLiveStatusIsLive || *y.LiveStatus == ytdlp.ExtractedLiveStatusIsUpcoming)),
+		raw: raw,
+	}
+	if y.ExtractedFormat != nil { // the top-level format fields, when yt-dlp printed any
+		info.Language = str(y.Language)
 	}
 	if y.Duration != nil && *y.Duration > 0 {
 		info.Duration = *y.Duration
 	}
-	info.Subtitles = flattenTracks(y.Subtitles, false)
-	info.AutoCaptions = flattenTracks(y.AutomaticCaptions, true)
+	var exts subtitleExts
+	_ = json.Unmarshal(raw, &exts) // same document: it decoded above
+	info.Subtitles = flattenTracks(y.Subtitles, exts.Subtitles, false)
+	info.AutoCaptions = flattenTracks(y.AutomaticCaptions, exts.AutomaticCaptions, true)
 	return info, nil
 }
 
-func flattenTracks(m map[string][]ytdlpTrack, auto bool) []SubtitleTrack {
+// str dereferences one of go-ytdlp's optional strings.
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func flattenTracks(m map[string][]*ytdlp.ExtractedSubtitle, exts map[string][]struct{ Ext string }, auto bool) []SubtitleTrack {
 	langs := make([]string, 0, len(m))
 	for l := range m {
 		if l == "live_chat" || l == "rechat" || l == "danmaku" { // chat replays, not speech
@@ -135,8 +153,15 @@ func flattenTracks(m map[string][]ytdlpTrack, auto bool) []SubtitleTrack {
 	sort.Strings(langs)
 	var out []SubtitleTrack
 	for _, l := range langs {
-		for _, t := range m[l] {
-			out = append(out, SubtitleTrack{Lang: l, Ext: t.Ext, URL: t.URL, Auto: auto})
+		for i, t := range m[l] {
+			if t == nil {
+				continue
+			}
+			var ext string
+			if i < len(exts[l]) {
+				ext = exts[l][i].Ext
+			}
+			out = append(out, SubtitleTrack{Lang: l, Ext: ext, URL: t.URL, Auto: auto})
 		}
 	}
 	return out
@@ -242,27 +267,28 @@ func (c *Client) fetchTrack(ctx context.Context, url string, info *Info, tr Subt
 	}
 	defer os.RemoveAll(dir)
 
-	args := []string{"--skip-download", "--no-progress"}
+	cmd := c.ytdlp().SkipDownload().NoProgress()
 	if tr.Auto {
-		args = append(args, "--write-auto-subs")
+		cmd.WriteAutoSubs()
 	} else {
-		args = append(args, "--write-subs")
+		cmd.WriteSubs()
 	}
-	args = append(args,
-		"--sub-langs", regexp.QuoteMeta(tr.Lang),
-		"--sub-format", tr.Ext,
-		"-o", filepath.Join(dir, "sub.%(ext)s"),
-	)
+	format := tr.Ext
+	if format == "" {
+		format = "vtt/srt"
+	}
+	cmd.SubLangs(regexp.QuoteMeta(tr.Lang)).SubFormat(format).Output(filepath.Join(dir, "sub.%(ext)s"))
+	var positional []string
 	if len(info.raw) > 0 {
 		infoPath := filepath.Join(dir, "info.json")
 		if err := os.WriteFile(infoPath, info.raw, 0o600); err != nil {
 			return nil, fmt.Errorf("fetch subtitles: %w", err)
 		}
-		args = append(args, "--load-info-json", infoPath)
+		cmd.LoadInfoJSON(infoPath)
 	} else {
-		args = append(args, "--", url)
+		positional = []string{"--", url}
 	}
-	res := c.runYtDlp(ctx, pageBytes, args, nil)
+	res := c.runYtDlp(ctx, pageBytes, cmd, positional, nil)
 	if res.err != nil {
 		return nil, ytdlpError("fetch subtitles", res)
 	}

@@ -39,6 +39,7 @@ type Metrics struct {
 
 	mu      sync.Mutex
 	sources []source
+	media   *mediaSeries // see media.go
 }
 
 // New returns the series registered on a fresh registry, with the Go
