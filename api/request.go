@@ -48,6 +48,16 @@ type contentPart struct {
 	Text     string          `json:"text"`
 	VideoURL json.RawMessage `json:"video_url"`
 	ImageURL json.RawMessage `json:"image_url"`
+	// File is OpenAI's file part: {"file_id"} of an upload, or inline
+	// {"file_data": "data:…;base64,…", "filename"}.
+	File *struct {
+		FileID   string `json:"file_id"`
+		FileData string `json:"file_data"`
+		Filename string `json:"filename"`
+	} `json:"file"`
+	// FileID and FileData are the Responses API's input_file fields.
+	FileID   string `json:"file_id"`
+	FileData string `json:"file_data"`
 }
 
 // parsedMessage is a message reduced to what Recap uses.
@@ -232,6 +242,16 @@ func parseMessage(i int, m chatMessage) (parsedMessage, error) {
 			if pm.Video == "" {
 				pm.Video = u
 			}
+		case "file", "input_file":
+			// The file stands where a video URL would: core takes a file id
+			// or a data: URL as the video reference.
+			ref, err := filePart(part, param)
+			if err != nil {
+				return pm, err
+			}
+			if pm.Video == "" {
+				pm.Video = ref
+			}
 		case "image_url", "input_image":
 			u, err := partURL(part.ImageURL)
 			if err != nil || u == "" {
@@ -242,7 +262,7 @@ func parseMessage(i int, m chatMessage) (parsedMessage, error) {
 			}
 			pm.Images = append(pm.Images, u)
 		default:
-			return pm, badRequest("invalid_content_type", param+".type", "Content part type %q is not supported; use 'text', 'video_url' or 'image_url'.", part.Type)
+			return pm, badRequest("invalid_content_type", param+".type", "Content part type %q is not supported; use 'text', 'video_url', 'file' or 'image_url'.", part.Type)
 		}
 	}
 	pm.Text = strings.Join(texts, "\n")
@@ -279,7 +299,7 @@ func videoAndPrompt(i int, m parsedMessage) (string, string, error) {
 	} else if strings.TrimSpace(text) == video {
 		text = ""
 	}
-	if video != "" {
+	if video != "" && !core.IsFileRef(video) && !core.IsFileData(video) {
 		if err := checkURLSyntax(video, "messages["+itoa(i)+"].content", false); err != nil {
 			return "", "", err
 		}
@@ -306,4 +326,38 @@ func truncate(s string, n int) string {
 func itoa(i int) string {
 	b, _ := json.Marshal(i)
 	return string(b)
+}
+
+// filePart reads a `file` content part: an uploaded file's id, or inline
+// base64 content as a data: URL (within the request body's limit).
+func filePart(part contentPart, param string) (string, error) {
+	f := part.File
+	if f == nil && (part.FileID != "" || part.FileData != "") {
+		f = &struct {
+			FileID   string `json:"file_id"`
+			FileData string `json:"file_data"`
+			Filename string `json:"filename"`
+		}{FileID: part.FileID, FileData: part.FileData}
+	}
+	if f == nil {
+		return "", badRequest("invalid_file", param+".file", "A 'file' part needs an object {\"file_id\": \"file-…\"} or {\"file_data\": \"data:audio/…;base64,…\"}.")
+	}
+	id, data := strings.TrimSpace(f.FileID), strings.TrimSpace(f.FileData)
+	switch {
+	case id != "" && data != "":
+		return "", badRequest("invalid_file", param+".file", "Send either 'file_id' or 'file_data', not both.")
+	case id != "":
+		if !core.IsFileRef(id) || len(id) > 64 {
+			return "", badRequest("invalid_file_id", param+".file.file_id", "%q is not a file id (they look like 'file-…').", truncate(id, 70))
+		}
+		return id, nil
+	case data != "":
+		if !strings.HasPrefix(data, "data:") {
+			// Bare base64, as some clients send it: the content is probed
+			// anyway, so the type in the data URL is only a hint.
+			data = "data:application/octet-stream;base64," + data
+		}
+		return data, nil
+	}
+	return "", badRequest("invalid_file", param+".file", "A 'file' part needs 'file_id' or 'file_data'.")
 }

@@ -141,6 +141,11 @@ func (s *Server) routes() {
 		v1.HandleFunc("/jobs/{id}", s.handleCancelJob).Methods(http.MethodDelete)
 		v1.HandleFunc("/jobs/{id}/events", s.handleJobEvents).Methods(http.MethodGet)
 		v1.HandleFunc("/transcripts/{id}", s.handleTranscript).Methods(http.MethodGet)
+		v1.HandleFunc("/files", s.handleCreateFile).Methods(http.MethodPost)
+		v1.HandleFunc("/files", s.handleListFiles).Methods(http.MethodGet)
+		v1.HandleFunc("/files/{id}", s.handleGetFile).Methods(http.MethodGet)
+		v1.HandleFunc("/files/{id}", s.handleDeleteFile).Methods(http.MethodDelete)
+		v1.HandleFunc("/audio/transcriptions", s.handleTranscription).Methods(http.MethodPost)
 	}
 	if s.cfg.MCP != nil {
 		s.router.Handle("/mcp", s.authenticate(s.rateLimit(s.cfg.MCP))).Methods(http.MethodGet, http.MethodPost, http.MethodDelete)

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/recap/recap/api"
+	"github.com/recap/recap/blob"
 	"github.com/recap/recap/core"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/mcp"
@@ -47,6 +48,11 @@ type Deps struct {
 	Log       *slog.Logger
 	// Metrics is this process's Prometheus series (served at /metrics).
 	Metrics *metrics.Metrics
+
+	// The upload bucket (BLOB_URL), opened on first use (files.go).
+	bucketOnce sync.Once
+	bucket     *blob.Bucket
+	bucketErr  error
 
 	closers []func() error
 }
@@ -130,7 +136,9 @@ func NewAPI(cfg Config, d *Deps) *api.Server {
 		DefaultModel: cfg.LLMModel,
 		Models:       cfg.LLMModels,
 		SyncWait:     cfg.SyncWait,
+		Files:        filesConfig(cfg, d),
 	})
+	startFilePurge(d, uc)
 	s := api.New(api.Config{
 		Core:    uc,
 		Keys:    keys,
@@ -234,6 +242,9 @@ func newWorker(cfg Config, d *Deps) (p *workerParts, err error) {
 	if cfg.STTBaseURL != "" {
 		wc.Transcriber = media.NewTranscriber(media.TranscriberConfig{BaseURL: cfg.STTBaseURL, APIKey: cfg.STTAPIKey, Model: cfg.STTModel,
 			HTTPClient: &http.Client{Transport: d.Metrics.Transport(metrics.ServiceSTT, nil)}})
+	}
+	if wc.Files, err = workerFiles(cfg, d); err != nil {
+		return nil, err
 	}
 	p.w = jobs.NewWorker(wc)
 	// Stage contexts derive from base: cancelling it after the shutdown

@@ -6,6 +6,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -92,6 +93,19 @@ type Config struct {
 	TranscriptConcurrency int
 	SummaryConcurrency    int
 
+	// DataDir is where Recap keeps files on this host (DATA_DIR, default
+	// ./data); BlobURL defaults to file://<DataDir>/files.
+	DataDir string
+	// BlobURL is the bucket uploads are stored in (BLOB_URL): file://,
+	// s3://, gs://, azblob:// (mem:// for tests). The API and the workers
+	// must see the same bucket.
+	BlobURL string
+	// MaxUploadBytes caps one upload (MAX_UPLOAD_BYTES, default 2 GiB).
+	MaxUploadBytes int64
+	// FileTTL is how long uploads are kept (FILE_TTL_HOURS, default 168;
+	// 0 keeps them until deleted).
+	FileTTL time.Duration
+
 	// Resilience: time-outs, retries, reconciler, shutdown, egress policy.
 	Resilience
 }
@@ -165,6 +179,16 @@ func Load(getenv func(string) string) (Config, error) {
 		TranscriptConcurrency: num("TRANSCRIPT_CONCURRENCY", 0),
 		SummaryConcurrency:    num("SUMMARY_CONCURRENCY", 0),
 	}
+	c.DataDir = str("DATA_DIR", "data")
+	if abs, err := filepath.Abs(c.DataDir); err == nil {
+		c.DataDir = abs
+	}
+	c.BlobURL = str("BLOB_URL", "file://"+filepath.ToSlash(filepath.Join(c.DataDir, "files")))
+	c.MaxUploadBytes = int64(num("MAX_UPLOAD_BYTES", 2<<30))
+	if c.MaxUploadBytes == 0 {
+		c.MaxUploadBytes = 2 << 30
+	}
+	c.FileTTL = time.Duration(num("FILE_TTL_HOURS", 168)) * time.Hour
 	c.RetryDelay = time.Duration(num("RETRY_DELAY_MS", 0)) * time.Millisecond
 	c.QueuePoll = time.Duration(num("QUEUE_POLL_MS", 50)) * time.Millisecond
 	c.KeyCacheTTL = time.Duration(num("KEY_CACHE_SECONDS", 60)) * time.Second

@@ -64,6 +64,9 @@ type Config struct {
 	// PricedWait bounds how long AwaitStart waits for a job's price
 	// (default 10s).
 	PricedWait time.Duration
+	// Files configures uploads (the Files API, file content parts,
+	// transcriptions); the zero value turns them off.
+	Files FilesConfig
 }
 
 // Service carries out the use cases.

@@ -26,8 +26,13 @@ type Message struct {
 // wire format; Submit validates it.
 type SummarizeRequest struct {
 	Caller *Caller
-	// URL is the video ("" for a request about images only).
+	// URL is the video ("" for a request about images only). An uploaded
+	// file's id ("file-…") or inline content (a data: URL) stands for a
+	// file instead (a `file` content part).
 	URL string
+	// FileID names an uploaded file of the caller's to summarize instead
+	// of a URL (the same as URL holding the id).
+	FileID string
 	// Param names where the URL came from, for errors ("messages", "input").
 	Param string
 	// Prompt is the caller's instruction, or the follow-up question.
@@ -84,6 +89,9 @@ func (r *SummarizeRequest) param() string {
 // and characters, languages, URL syntax.
 func (r *SummarizeRequest) validate() error {
 	p := r.param()
+	if r.FileID != "" && r.URL == "" {
+		r.URL = r.FileID
+	}
 	if r.Caller == nil {
 		return &Error{Kind: KindInternal, Code: "internal_error", Message: "The request has no caller."}
 	}
@@ -99,7 +107,7 @@ func (r *SummarizeRequest) validate() error {
 		}
 	}
 	r.AudioLanguage, r.OutputLanguage = NormLang(r.AudioLanguage), NormLang(r.OutputLanguage)
-	if r.URL != "" {
+	if r.URL != "" && !IsFileRef(r.URL) && !IsFileData(r.URL) {
 		if err := CheckURLSyntax(r.URL, p, false); err != nil {
 			return err
 		}
@@ -151,7 +159,11 @@ func (s *Service) Submit(ctx context.Context, r SummarizeRequest) (*Submission, 
 			j.History = append(j.History, store.Message{Role: m.Role, Content: m.Content})
 		}
 	}
-	if r.URL != "" {
+	if IsFileRef(r.URL) || IsFileData(r.URL) {
+		if err := s.fileJob(ctx, &r, j); err != nil {
+			return nil, err
+		}
+	} else if r.URL != "" {
 		if j.VideoKey, err = videoKey(r.URL, r.param()); err != nil {
 			return nil, err
 		}
@@ -269,7 +281,7 @@ func (s *Service) plan(ctx context.Context, key *Caller, j *store.Job, param str
 			return plan{}, err
 		}
 	}
-	if j.URL != "" {
+	if j.URL != "" && !IsFileRef(j.URL) {
 		if err := s.admit(ctx, j.URL, param, purposeVideo); err != nil {
 			return plan{}, err
 		}

@@ -73,6 +73,8 @@ type WorkerConfig struct {
 	Media Media
 	// Transcriber is nil when no speech-to-text service is configured.
 	Transcriber Transcriber
+	// Files reads uploaded files; nil when no BLOB_URL is configured.
+	Files Files
 	// LLM is nil when no LLM is configured; Extractive then answers.
 	LLM        Summarizer
 	Extractive Summarizer
@@ -335,9 +337,9 @@ func (w *Worker) video(ctx context.Context, j *store.Job) (*store.Video, error) 
 				return err
 			}
 		}
-		info, err := w.cfg.Media.Resolve(ctx, j.URL)
+		info, err := w.resolveInfo(ctx, j)
 		if err != nil {
-			return mediaError(err)
+			return err
 		}
 		raw, _ := json.Marshal(info)
 		v = &store.Video{Key: j.VideoKey, URL: j.URL, Title: info.Title, Duration: info.Duration, IsLive: info.IsLive, Info: raw}
@@ -451,6 +453,9 @@ func (w *Worker) transcript(ctx context.Context, j *store.Job) error {
 	if err := w.cfg.Store.SetTranscript(ctx, j.ID, t.ID); err != nil {
 		return err
 	}
+	if j.Kind == KindTranscript {
+		return w.finishTranscript(ctx, j)
+	}
 	return w.next(ctx, j, TypeSummary)
 }
 
@@ -458,6 +463,9 @@ func (w *Worker) fetchTranscript(ctx context.Context, j *store.Job) (*store.Tran
 	v, err := w.cfg.Store.Video(ctx, j.VideoKey)
 	if err != nil {
 		return nil, err
+	}
+	if isFileJob(j) {
+		return w.fileTranscript(ctx, j, v)
 	}
 	var info media.Info
 	if err := json.Unmarshal(v.Info, &info); err != nil {

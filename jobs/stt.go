@@ -39,6 +39,12 @@ func (w *Worker) speechToText(ctx context.Context, j *store.Job, v *store.Video)
 	if err != nil {
 		return nil, mediaError(err)
 	}
+	return w.transcribeLocal(ctx, j, v, dir, path)
+}
+
+// transcribeLocal measures, prices and transcribes a local media file (a
+// download, or an uploaded file) in dir.
+func (w *Worker) transcribeLocal(ctx context.Context, j *store.Job, v *store.Video, dir, path string) (*store.Transcript, error) {
 	dur, err := w.cfg.Media.Probe(ctx, path)
 	if err != nil {
 		return nil, mediaError(err)

@@ -89,6 +89,8 @@ func Start(t testing.TB, opts Options) *Env {
 	cfg.LLMBaseURL = fake.URL()
 	cfg.LLMAPIKey = "test"
 	cfg.TempDir = t.TempDir()
+	// Uploads live in memory, shared by the API and workers of this Deps.
+	cfg.DataDir, cfg.BlobURL = cfg.TempDir, "mem://"
 	if opts.NoLLM {
 		cfg.LLMBaseURL, cfg.LLMModel = "", ""
 	}

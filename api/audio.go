@@ -1,0 +1,88 @@
+package api
+
+import (
+	"io"
+	"net/http"
+
+	"github.com/recap/recap/core"
+	"github.com/recap/recap/store"
+)
+
+// handleTranscription is POST /audio/transcriptions, Whisper's request:
+// multipart `file`, `model`, `language`, `prompt`, `response_format`,
+// `timestamp_granularities[]`, and (Recap's extension) `url` instead of a
+// file. The upload streams into storage; the transcription runs as a job
+// and is answered when it ends, or 504 job_still_running past
+// SYNC_WAIT_SECONDS.
+func (s *Server) handleTranscription(w http.ResponseWriter, r *http.Request) {
+	c := caller(r)
+	var fileID string
+	fields, err := s.multipartForm(w, r, func(name string, body io.Reader) error {
+		f, err := s.core.CreateFile(r.Context(), core.Upload{Caller: c, Filename: name, Purpose: core.PurposeTranscription, Body: body})
+		if err != nil {
+			return err
+		}
+		fileID = f.ID
+		return nil
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	grans := append(fields["timestamp_granularities[]"], fields["timestamp_granularities"]...)
+	res, err := s.core.Transcribe(r.Context(), core.TranscriptionRequest{Caller: c, FileID: fileID, URL: field(fields, "url"),
+		Model: field(fields, "model"), Language: field(fields, "language"), Prompt: field(fields, "prompt"),
+		ResponseFormat: field(fields, "response_format"), Granularities: grans, Heartbeat: s.cfg.Heartbeat})
+	if err != nil {
+		if r.Context().Err() != nil {
+			return // the client left; the job goes on
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("X-Recap-Job-Id", res.Job.ID)
+	t := res.Transcript
+	switch res.Format {
+	case core.TranscriptionText:
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, core.TranscriptText(t)+"\n") //nolint:errcheck
+	case core.TranscriptionSRT, core.TranscriptionVTT:
+		text, ctype := core.FormatTranscript(t, res.Format)
+		w.Header().Set("Content-Type", ctype)
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, text) //nolint:errcheck
+	case core.TranscriptionVerboseJSON:
+		writeJSON(w, http.StatusOK, verboseTranscription(t))
+	default:
+		writeJSON(w, http.StatusOK, map[string]any{"text": core.TranscriptText(t),
+			"usage": map[string]any{"type": "duration", "seconds": int64(t.Duration + 0.999)}})
+	}
+}
+
+type verboseSegment struct {
+	ID               int     `json:"id"`
+	Seek             int     `json:"seek"`
+	Start            float64 `json:"start"`
+	End              float64 `json:"end"`
+	Text             string  `json:"text"`
+	Tokens           []int   `json:"tokens"`
+	Temperature      float64 `json:"temperature"`
+	AvgLogprob       float64 `json:"avg_logprob"`
+	CompressionRatio float64 `json:"compression_ratio"`
+	NoSpeechProb     float64 `json:"no_speech_prob"`
+}
+
+// verboseTranscription is Whisper's verbose_json: the text, language,
+// duration and timed segments.
+func verboseTranscription(t *store.Transcript) map[string]any {
+	segs := make([]verboseSegment, 0, len(t.Segments))
+	for i, sg := range t.Segments {
+		segs = append(segs, verboseSegment{ID: i, Seek: int(sg.Start * 100), Start: sg.Start, End: sg.End, Text: sg.Text, Tokens: []int{}})
+	}
+	lang := t.Language
+	if lang == "" {
+		lang = "unknown"
+	}
+	return map[string]any{"task": "transcribe", "language": lang, "duration": t.Duration, "text": core.TranscriptText(t), "segments": segs}
+}
