@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -35,28 +36,14 @@ type Batch struct {
 // policy and the balance, then stores and queues all its jobs at once. A
 // job that could not be queued is already failed, and shown so.
 func (s *Service) CreateJobs(ctx context.Context, r BatchRequest) (*Batch, error) {
-	if len(r.URLs) == 0 || len(r.URLs) > MaxBatchURLs {
-		return nil, Invalid("invalid_urls", "urls", "'urls' must hold 1 to %d URLs; it holds %d.", MaxBatchURLs, len(r.URLs))
-	}
-	if err := CheckText("prompt", r.Prompt); err != nil {
+	if err := r.Validate(); err != nil {
 		return nil, err
-	}
-	if n := utf8.RuneCountInString(r.Prompt); n > MaxPromptRunes {
-		return nil, Invalid("prompt_too_long", "prompt", "The prompt is %d characters long; the limit is %d.", n, MaxPromptRunes)
-	}
-	for _, f := range []struct{ name, v string }{{"audio_language", r.AudioLanguage}, {"output_language", r.OutputLanguage}} {
-		if err := CheckLanguage(f.name, f.v); err != nil {
-			return nil, err
-		}
 	}
 	model, err := s.ResolveModel(r.Model)
 	if err != nil {
 		return nil, err
 	}
 	if r.WebhookURL != "" {
-		if err := CheckURLSyntax(r.WebhookURL, "webhook_url", false); err != nil {
-			return nil, err
-		}
 		if err := s.admit(ctx, r.WebhookURL, "webhook_url", purposeWebhook); err != nil {
 			return nil, err
 		}
@@ -69,9 +56,6 @@ func (s *Service) CreateJobs(ctx context.Context, r BatchRequest) (*Batch, error
 	for i, u := range r.URLs {
 		u = strings.TrimSpace(u)
 		param := "urls[" + strconv.Itoa(i) + "]"
-		if err := CheckURLSyntax(u, param, false); err != nil {
-			return nil, err
-		}
 		vk, err := videoKey(u, param)
 		host := ""
 		if pu, perr := url.Parse(u); perr == nil {
@@ -91,6 +75,46 @@ func (s *Service) CreateJobs(ctx context.Context, r BatchRequest) (*Batch, error
 		j.RequestHash = requestHash(j)
 		batch = append(batch, j)
 	}
+	return s.startBatch(ctx, r, batch)
+}
+
+// Validate checks a batch without the network or the database: counts,
+// text, languages and URL syntax.
+func (r *BatchRequest) Validate() error {
+	if r.Caller == nil {
+		return &Error{Kind: KindInternal, Code: "internal_error", Message: "The request has no caller."}
+	}
+	if len(r.URLs) == 0 || len(r.URLs) > MaxBatchURLs {
+		return Invalid("invalid_urls", "urls", "'urls' must hold 1 to %d URLs; it holds %d.", MaxBatchURLs, len(r.URLs))
+	}
+	if err := CheckText("prompt", r.Prompt); err != nil {
+		return err
+	}
+	if n := utf8.RuneCountInString(r.Prompt); n > MaxPromptRunes {
+		return Invalid("prompt_too_long", "prompt", "The prompt is %d characters long; the limit is %d.", n, MaxPromptRunes)
+	}
+	for _, f := range []struct{ name, v string }{{"audio_language", r.AudioLanguage}, {"output_language", r.OutputLanguage}} {
+		if err := CheckLanguage(f.name, f.v); err != nil {
+			return err
+		}
+	}
+	if r.WebhookURL != "" {
+		if err := CheckURLSyntax(r.WebhookURL, "webhook_url", false); err != nil {
+			return err
+		}
+	}
+	for i, u := range r.URLs {
+		if err := CheckURLSyntax(strings.TrimSpace(u), "urls["+strconv.Itoa(i)+"]", false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startBatch checks the balance, then stores the batch's jobs (under the
+// request's Idempotency-Key, when it has one) and queues those it covers.
+func (s *Service) startBatch(ctx context.Context, r BatchRequest, batch []*store.Job) (*Batch, error) {
+	key := r.Caller
 	var balErr error
 	bal, err := s.cfg.Store.Balance(ctx, key.AccountID)
 	switch {
@@ -98,6 +122,23 @@ func (s *Service) CreateJobs(ctx context.Context, r BatchRequest) (*Batch, error
 		balErr = err
 	case bal.Available <= 0:
 		balErr = errEmptyBalance
+	case bal.Available-MinPrice*bal.Unpriced < MinPrice:
+		balErr = InsufficientQuota(fmt.Sprintf("Your balance of %d s cannot cover one more video: %d of your jobs are not priced yet "+
+			"and each takes at least %d s.", bal.Available, bal.Unpriced, MinPrice))
+	}
+	// The jobs past what the balance covers at the smallest price are
+	// stored failed, never queued: no download starts that the ledger
+	// would refuse afterwards.
+	run, refused := batch, []*store.Job(nil)
+	if balErr == nil {
+		if covered := bal.Available/MinPrice - bal.Unpriced; covered < int64(len(batch)) {
+			run, refused = batch[:covered], batch[covered:]
+		}
+	}
+	start := func() {
+		s.cfg.Jobs.Refuse(ctx, refused, jobs.CodeInsufficientQuota, fmt.Sprintf(
+			"Not started: your balance of %d s covers %d of the %d videos of this batch at the smallest price of %d s each.",
+			bal.Available, len(run), len(batch), MinPrice))
 	}
 	if idem := r.Idempotency.Key; idem != "" {
 		// A replay is answered with the first request's jobs as they are
@@ -134,14 +175,17 @@ func (s *Service) CreateJobs(ctx context.Context, r BatchRequest) (*Batch, error
 			}
 			return &Batch{Jobs: views, Replayed: true}, nil
 		}
-		s.cfg.Jobs.StartAll(ctx, batch) // already stored with the key
+		start()
+		s.cfg.Jobs.StartAll(ctx, run) // already stored with the key
 	} else {
 		if balErr != nil {
 			return nil, balErr
 		}
-		if err := s.cfg.Jobs.SubmitAll(ctx, batch); err != nil {
+		if err := s.cfg.Store.CreateJobs(ctx, batch); err != nil {
 			return nil, err
 		}
+		start()
+		s.cfg.Jobs.StartAll(ctx, run)
 	}
 	views := make([]jobs.View, 0, len(batch))
 	for _, j := range batch {

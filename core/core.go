@@ -22,6 +22,7 @@ import (
 // Store is the persistence the use cases need.
 type Store interface {
 	Balance(ctx context.Context, accountID int64) (*store.Balance, error)
+	CreateJobs(ctx context.Context, list []*store.Job) error
 	AccountJob(ctx context.Context, accountID int64, id string) (*store.Job, error)
 	AccountJobs(ctx context.Context, accountID int64, ids []string) ([]store.Job, error)
 	ActiveJobByHash(ctx context.Context, accountID int64, hash string) (*store.Job, error)
@@ -39,9 +40,9 @@ type Store interface {
 type Queue interface {
 	Submit(ctx context.Context, j *store.Job) error
 	Start(ctx context.Context, j *store.Job) error
-	SubmitAll(ctx context.Context, list []*store.Job) error
 	StartAll(ctx context.Context, list []*store.Job)
 	Cancel(ctx context.Context, j *store.Job) (bool, error)
+	Refuse(ctx context.Context, list []*store.Job, code, msg string)
 	Events() *jobs.Events
 }
 

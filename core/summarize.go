@@ -14,6 +14,10 @@ import (
 	"github.com/recap/recap/store"
 )
 
+// MinPrice is the smallest price of a video, in credit seconds: jobs are
+// priced in whole minutes, rounded up.
+const MinPrice = 60
+
 // Message is one earlier message of a conversation (a follow-up's
 // history).
 type Message struct {
@@ -85,9 +89,10 @@ func (r *SummarizeRequest) param() string {
 	return r.Param
 }
 
-// validate checks what the doors' parsers cannot know about: text limits
-// and characters, languages, URL syntax.
-func (r *SummarizeRequest) validate() error {
+// Validate checks what the doors' parsers cannot know about: text limits
+// and characters (no NUL reaches Postgres), languages, URL syntax. It
+// touches no network and no database; Submit calls it first.
+func (r *SummarizeRequest) Validate() error {
 	p := r.param()
 	if r.FileID != "" && r.URL == "" {
 		r.URL = r.FileID
@@ -142,7 +147,7 @@ func (r *SummarizeRequest) validate() error {
 // Idempotency-Key repeated with the same request answers with the first
 // request's job; with another request, KindConflict.
 func (s *Service) Submit(ctx context.Context, r SummarizeRequest) (*Submission, error) {
-	if err := r.validate(); err != nil {
+	if err := r.Validate(); err != nil {
 		return nil, err
 	}
 	model, err := s.ResolveModel(r.Model)
@@ -267,8 +272,15 @@ func (s *Service) plan(ctx context.Context, key *Caller, j *store.Job, param str
 	if err != nil {
 		return plan{}, err
 	}
-	if bal.Available <= 0 && j.Kind != "answer" && j.URL != "" {
+	// Every request that will call a model needs credit: follow-ups and
+	// image questions too. A new video needs at least the smallest price
+	// beside what the account's unpriced running jobs will take.
+	if bal.Available <= 0 {
 		return plan{}, errEmptyBalance
+	}
+	if j.Kind == "summary" && j.URL != "" && bal.Available-MinPrice*bal.Unpriced < MinPrice {
+		return plan{}, InsufficientQuota(fmt.Sprintf("Your balance of %d s cannot cover one more video: %d of your jobs are not priced yet "+
+			"and each takes at least %d s. Wait for them to finish, or ask the operator to grant more minutes.", bal.Available, bal.Unpriced, MinPrice))
 	}
 	// The same request again (a client retrying after job_still_running)
 	// attaches to the job already running instead of starting another.

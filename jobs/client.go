@@ -127,6 +127,20 @@ func (c *Client) StartAll(ctx context.Context, list []*store.Job) {
 	}
 }
 
+// Refuse ends stored jobs that will not run as failed with code and msg,
+// without queueing them (a batch larger than its balance covers): their
+// rows and events say why, and no download is started for them.
+func (c *Client) Refuse(ctx context.Context, list []*store.Job, code, msg string) {
+	ctx = context.WithoutCancel(ctx)
+	for _, j := range list {
+		if ok, _ := c.cfg.Store.Finish(ctx, j.ID, store.Outcome{State: store.StateFailed, ErrorCode: code, ErrorMessage: msg}); ok {
+			c.cfg.Events.Publish(ctx, j.ID, Event{Type: EventError, State: store.StateFailed, Error: &ErrorInfo{Code: code, Message: msg}}) //nolint:errcheck
+			c.cfg.Metrics.JobFinished(store.StateFailed, code)
+		}
+		j.State, j.ErrorCode, j.ErrorMessage = store.StateFailed, code, msg
+	}
+}
+
 func (c *Client) abandon(ctx context.Context, id string, cause error) {
 	ctx = context.WithoutCancel(ctx)
 	msg := "could not queue the job: " + cause.Error()

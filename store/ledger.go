@@ -30,6 +30,11 @@ type Balance struct {
 	Held      int64
 	// UsedThisMonth is the captured seconds since the start of the month (UTC).
 	UsedThisMonth int64
+	// Unpriced counts the account's running summary jobs whose price is
+	// not known yet (no hold placed): admission keeps the smallest price
+	// of each aside, so a burst of new videos cannot all start downloads
+	// that the balance will refuse afterwards.
+	Unpriced int64
 }
 
 func grantTx(ctx context.Context, tx pgx.Tx, accountID, seconds int64, note string) error {
@@ -205,8 +210,10 @@ func (s *Store) Balance(ctx context.Context, accountID int64) (*Balance, error) 
 	monthStart := time.Now().UTC()
 	monthStart = time.Date(monthStart.Year(), monthStart.Month(), 1, 0, 0, 0, 0, time.UTC)
 	err := s.pool.QueryRow(ctx, `SELECT a.balance, a.held,
-		coalesce((SELECT -sum(held_delta) FROM ledger_entries WHERE account_id = a.id AND kind = 'capture' AND created_at >= $2), 0)
-		FROM accounts a WHERE a.id = $1`, accountID, monthStart).Scan(&b.Available, &b.Held, &b.UsedThisMonth)
+		coalesce((SELECT -sum(held_delta) FROM ledger_entries WHERE account_id = a.id AND kind = 'capture' AND created_at >= $2), 0),
+		(SELECT count(*) FROM jobs WHERE account_id = a.id AND kind = 'summary' AND cost_seconds = 0
+			AND state NOT IN ('succeeded','failed','canceled'))
+		FROM accounts a WHERE a.id = $1`, accountID, monthStart).Scan(&b.Available, &b.Held, &b.UsedThisMonth, &b.Unpriced)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
