@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -215,6 +216,20 @@ func TestPageSummarizesInBrowser(t *testing.T) {
 	screenshot(t, b, "page-desktop.png", 1280, 900)
 	screenshot(t, b, "page-phone.png", 390, 844)
 	b.run(t, "desktop again", chromedp.EmulateViewport(1280, 900))
+
+	t.Run("dark scheme", func(t *testing.T) {
+		var light, dark string
+		bg := `getComputedStyle(document.body).backgroundColor`
+		b.run(t, "light", eval(bg, &light))
+		b.run(t, "dark", emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}),
+			eval(bg, &dark))
+		screenshot(t, b, "page-dark.png", 1280, 900)
+		b.run(t, "light again", emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "light"}}),
+			chromedp.EmulateViewport(1280, 900))
+		if light == dark {
+			t.Errorf("prefers-color-scheme: dark changes nothing (background %s)", light)
+		}
+	})
 
 	t.Run("phone width has no sideways scroll", func(t *testing.T) {
 		var wide bool
