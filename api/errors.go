@@ -123,6 +123,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	for k, v := range ae.Header {
 		w.Header()[k] = v
 	}
+	// RFC 6750 §3 on every 401/403 (oauth_discovery.go), unless the route
+	// already challenged with a scheme of its own (the admin routes' Basic).
+	if (ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden) && w.Header().Get("WWW-Authenticate") == "" {
+		w.Header().Set("WWW-Authenticate", s.bearerChallenge(r, ae))
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(ae.Status)
 	w.Write(errorJSON(ae)) //nolint:errcheck

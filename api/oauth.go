@@ -35,6 +35,8 @@ type OAuthStore interface {
 	RedeemAuthCode(ctx context.Context, code string) (*store.AuthCode, error)
 	IssueTokens(ctx context.Context, c *store.AuthCode, accessTTL, refreshTTL time.Duration) (*store.TokenPair, error)
 	RefreshTokens(ctx context.Context, refresh, clientID string, scopes []string, accessTTL, refreshTTL time.Duration) (*store.TokenPair, error)
+	RevokeToken(ctx context.Context, token, clientID string) (bool, error)
+	IntrospectToken(ctx context.Context, token, clientID string) (*store.TokenInfo, error)
 }
 
 // OAuthConfig sets OAuth2 lifetimes.
@@ -47,6 +49,9 @@ type OAuthConfig struct {
 	// RefreshTTL is a refresh token's lifetime (default 30 days); each
 	// refresh issues a new one.
 	RefreshTTL time.Duration
+	// Issuer is the public base URL (see DiscoveryConfig); empty means
+	// each request's own.
+	Issuer string
 }
 
 func (c OAuthConfig) withDefaults() OAuthConfig {
@@ -188,8 +193,10 @@ func validVerifier(v string) bool {
 	return true
 }
 
-// redirectTo sends the person back to the client with params (and state).
-func redirectTo(w http.ResponseWriter, r *http.Request, req *authorizeRequest, params url.Values) {
+// redirectTo sends the person back to the client with params, state, and
+// the issuer (RFC 9207), so a client talking to several servers can tell
+// which one answered.
+func (s *Server) redirectTo(w http.ResponseWriter, r *http.Request, req *authorizeRequest, params url.Values) {
 	u, err := url.Parse(req.RedirectURI)
 	if err != nil { // registered URIs are checked at registration
 		http.Error(w, "bad redirect URI", http.StatusInternalServerError)
@@ -202,6 +209,7 @@ func redirectTo(w http.ResponseWriter, r *http.Request, req *authorizeRequest, p
 	if req.State != "" {
 		q.Set("state", req.State)
 	}
+	q.Set("iss", s.publicBase(r))
 	u.RawQuery = q.Encode()
 	w.Header().Set("Cache-Control", "no-store")
 	status := http.StatusFound
@@ -211,8 +219,8 @@ func redirectTo(w http.ResponseWriter, r *http.Request, req *authorizeRequest, p
 	http.Redirect(w, r, u.String(), status)
 }
 
-func redirectError(w http.ResponseWriter, r *http.Request, req *authorizeRequest, e *oauthError) {
-	redirectTo(w, r, req, url.Values{"error": {e.Code}, "error_description": {e.Description}})
+func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, req *authorizeRequest, e *oauthError) {
+	s.redirectTo(w, r, req, url.Values{"error": {e.Code}, "error_description": {e.Description}})
 }
 
 // handleAuthorize shows the consent page (GET) and takes its answer (POST).
@@ -228,7 +236,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if oerr != nil {
-		redirectError(w, r, req, oerr)
+		s.redirectError(w, r, req, oerr)
 		return
 	}
 	view := authorizeView{Req: req, Form: r.Form}
@@ -237,7 +245,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.PostForm.Get("decision") != "approve" {
-		redirectError(w, r, req, oauthErr("access_denied", "The owner did not approve the request."))
+		s.redirectError(w, r, req, oauthErr("access_denied", "The owner did not approve the request."))
 		return
 	}
 	secret := strings.TrimSpace(r.PostForm.Get("api_key"))
@@ -264,7 +272,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(granted) == 0 {
-		redirectError(w, r, req, oauthErr("access_denied", "No scope was approved."))
+		s.redirectError(w, r, req, oauthErr("access_denied", "No scope was approved."))
 		return
 	}
 	code, err := s.cfg.Store.CreateAuthCode(r.Context(), store.AuthCode{ClientID: req.Client.ID, APIKeyID: key.ID,
@@ -272,11 +280,11 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		ExpiresAt: time.Now().Add(s.cfg.OAuth.CodeTTL)})
 	if err != nil {
 		s.log.Error("oauth code", "err", err)
-		redirectError(w, r, req, &oauthError{Code: "server_error", Description: "The server had an error."})
+		s.redirectError(w, r, req, &oauthError{Code: "server_error", Description: "The server had an error."})
 		return
 	}
 	s.log.Info("oauth code issued", "client_id", req.Client.ID, "key_id", key.ID, "scopes", strings.Join(granted, " "))
-	redirectTo(w, r, req, url.Values{"code": {code}})
+	s.redirectTo(w, r, req, url.Values{"code": {code}})
 }
 
 // authorizeView is what the consent page shows.

@@ -6,6 +6,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -22,6 +23,10 @@ type Config struct {
 	// MetricsAddr is where the worker serves /metrics, /healthz and /readyz
 	// (METRICS_ADDR, default :9090); the API serves them on ListenAddr.
 	MetricsAddr string
+	// PublicURL is the API's address as clients reach it (PUBLIC_URL, e.g.
+	// https://recap.example.com): the OAuth2 issuer and the base of the
+	// discovery documents' URLs. Empty: taken from each request's Host.
+	PublicURL string
 
 	LLMBaseURL       string
 	LLMAPIKey        string
@@ -148,6 +153,7 @@ func Load(getenv func(string) string) (Config, error) {
 		RedisURL:              str("REDIS_URL", ""),
 		ListenAddr:            str("LISTEN_ADDR", ":8080"),
 		MetricsAddr:           str("METRICS_ADDR", ":9090"),
+		PublicURL:             strings.TrimRight(str("PUBLIC_URL", ""), "/"),
 		LLMBaseURL:            str("LLM_BASE_URL", ""),
 		LLMAPIKey:             str("LLM_API_KEY", ""),
 		LLMModel:              str("LLM_MODEL", ""),
@@ -223,6 +229,12 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.LLMBaseURL != "" && c.LLMModel == "" {
 		errs = append(errs, errors.New("LLM_MODEL is required when LLM_BASE_URL is set (e.g. LLM_MODEL=gpt-4o-mini)"))
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
+			u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			errs = append(errs, fmt.Errorf("PUBLIC_URL=%q: want the API's absolute http(s) URL, without query or fragment (e.g. https://recap.example.com)", c.PublicURL))
+		}
 	}
 	if c.STTChunkSeconds < 30 {
 		errs = append(errs, errors.New("STT_CHUNK_SECONDS must be at least 30"))

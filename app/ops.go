@@ -19,12 +19,15 @@ import (
 )
 
 // mountOps adds the operators' routes to the API: /metrics, /healthz,
-// /readyz, and with ADMIN_TOKEN set the asynqmon UI and the admin API.
+// /readyz, the OAuth2 discovery documents (with revocation and
+// introspection), and with ADMIN_TOKEN set the asynqmon UI and the admin
+// API.
 func mountOps(cfg Config, d *Deps, s *api.Server) {
 	r := s.Router()
 	r.Handle("/metrics", d.Metrics.Handler()).Methods(http.MethodGet)
 	r.Handle("/healthz", api.HealthHandler()).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/readyz", api.ReadyHandler(readyChecks(d)...)).Methods(http.MethodGet, http.MethodHead)
+	s.MountOAuthDiscovery(api.DiscoveryConfig{Issuer: cfg.PublicURL})
 	if cfg.AdminToken == "" {
 		return
 	}

@@ -347,3 +347,73 @@ func (s *Store) KeyByAccessToken(ctx context.Context, token string) (*APIKey, er
 	k.Scopes = both
 	return &k, nil
 }
+
+// Kinds of OAuth2 token, as RFC 7009 and RFC 7662 name them.
+const (
+	TokenAccess  = "access_token"
+	TokenRefresh = "refresh_token"
+)
+
+// RevokeToken revokes an access or refresh token of clientID (RFC 7009)
+// and reports whether it found one. Revoking a refresh token revokes its
+// whole grant: every token descended from the same authorization code.
+// Revoking an access token revokes its pair, whose refresh token then
+// works no more. A token that is unknown, already revoked, or another
+// client's is left alone and reported as not found, without an error:
+// the endpoint answers the same either way.
+func (s *Store) RevokeToken(ctx context.Context, token, clientID string) (bool, error) {
+	h := HashSecret(token)
+	tag, err := s.pool.Exec(ctx, `WITH t AS (
+			SELECT id, grant_id, refresh_sha256 = $1 AS refresh FROM oauth_tokens
+			WHERE (access_sha256 = $1 OR refresh_sha256 = $1) AND client_id = $2)
+		UPDATE oauth_tokens o SET revoked_at = now() FROM t
+		WHERE o.revoked_at IS NULL AND (o.id = t.id OR (t.refresh AND o.grant_id = t.grant_id))`, h, clientID)
+	if err != nil {
+		return false, fmt.Errorf("revoke token: %w", err)
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
+// TokenInfo is what introspection says about an active token.
+type TokenInfo struct {
+	// Kind is TokenAccess or TokenRefresh.
+	Kind     string
+	ClientID string
+	// APIKeyID and KeyName are the key the token acts for.
+	APIKeyID int64
+	KeyName  string
+	// Scopes are what the token allows: its grant narrowed to the key's.
+	Scopes    []string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+}
+
+// IntrospectToken describes an active token of clientID (RFC 7662). A
+// token that is unknown, expired, revoked, another client's, or whose key
+// or client was revoked is ErrNotFound: to the caller it is inactive.
+func (s *Store) IntrospectToken(ctx context.Context, token, clientID string) (*TokenInfo, error) {
+	var ti TokenInfo
+	var tokenScopes, keyScopes []string
+	err := s.pool.QueryRow(ctx, `SELECT CASE WHEN t.access_sha256 = $1 THEN 'access_token' ELSE 'refresh_token' END,
+			t.client_id, k.id, k.name, t.scopes, k.scopes, t.created_at,
+			CASE WHEN t.access_sha256 = $1 THEN t.access_expires_at ELSE t.refresh_expires_at END
+		FROM oauth_tokens t
+		JOIN api_keys k ON k.id = t.api_key_id
+		JOIN oauth_clients c ON c.id = t.client_id
+		WHERE (t.access_sha256 = $1 OR t.refresh_sha256 = $1) AND t.client_id = $2 AND t.revoked_at IS NULL
+		  AND CASE WHEN t.access_sha256 = $1 THEN t.access_expires_at ELSE t.refresh_expires_at END > now()
+		  AND k.revoked_at IS NULL AND c.revoked_at IS NULL`, HashSecret(token), clientID).
+		Scan(&ti.Kind, &ti.ClientID, &ti.APIKeyID, &ti.KeyName, &tokenScopes, &keyScopes, &ti.IssuedAt, &ti.ExpiresAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("introspect token: %w", err)
+	}
+	for _, sc := range tokenScopes {
+		if slices.Contains(keyScopes, sc) {
+			ti.Scopes = append(ti.Scopes, sc)
+		}
+	}
+	return &ti, nil
+}
