@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -99,6 +100,9 @@ type WorkerConfig struct {
 	WebhookSecret []byte
 	// AllowPrivateNetworks lets webhooks reach private addresses.
 	AllowPrivateNetworks bool
+	// AllowedNetworks are internal ranges webhooks may reach anyway
+	// (EGRESS_ALLOW), as everything else Recap fetches.
+	AllowedNetworks []netip.Prefix
 
 	// Inspector lets the reconciler see which stage tasks exist.
 	Inspector *asynq.Inspector
@@ -149,7 +153,7 @@ func NewWorker(cfg WorkerConfig) *Worker {
 		cfg.StuckFactor = 3
 	}
 	cfg.instrument()
-	return &Worker{cfg: cfg, log: cfg.Logger, webhooks: webhookClient(cfg.AllowPrivateNetworks)}
+	return &Worker{cfg: cfg, log: cfg.Logger, webhooks: webhookClient(URLPolicy{AllowPrivate: cfg.AllowPrivateNetworks, Allow: cfg.AllowedNetworks})}
 }
 
 // Mux returns an asynq handler serving every stage.

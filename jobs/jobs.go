@@ -37,6 +37,14 @@ const (
 	CodeCanceled          = "canceled"
 	CodeInternal          = "internal_error"
 	CodeTooLarge          = "media_too_large"
+
+	// A video site's refusal (media.UpstreamError) carries its own code;
+	// video_unavailable, unsupported_url and live_not_supported above are
+	// shared with it. Only upstream_blocked is retried.
+	CodeLoginRequired   = "login_required"
+	CodeUpstreamBlocked = "upstream_blocked"
+	CodeGeoRestricted   = "geo_restricted"
+	CodeDRMProtected    = "drm_protected"
 )
 
 // Error is a job failure with a code clients can branch on. Permanent

@@ -95,6 +95,14 @@ func mediaCause(err error) string {
 		return "too_large"
 	case errors.Is(err, media.ErrUnconfinable):
 		return "unconfinable"
+	case errors.Is(err, media.ErrLoginRequired):
+		return "login_required"
+	case errors.Is(err, media.ErrUpstreamBlocked):
+		return "upstream_blocked"
+	case errors.Is(err, media.ErrGeoRestricted):
+		return "geo_restricted"
+	case errors.Is(err, media.ErrDRMProtected):
+		return "drm_protected"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
 	}
@@ -114,6 +122,14 @@ func (o observedMedia) fail(ctx context.Context, tool string, err error) {
 		return
 	}
 	o.m.MediaFailure(tool, mediaCause(err))
+	var ue *media.UpstreamError
+	if errors.As(err, &ue) {
+		site := ue.Site
+		if site == "" {
+			site = "unknown"
+		}
+		o.m.UpstreamFailure(site, string(ue.Code))
+	}
 }
 
 func (o observedMedia) Resolve(ctx context.Context, url string) (*media.Info, error) {
