@@ -14,8 +14,9 @@
 #         is installed is scripts/install-worker-deps.sh, which CI
 #         (.ci/run) runs too.
 #
-# Both run as uid/gid 65532 and own /var/lib/recap/blobs, so one volume
-# mounted there in both (docker-compose.yml) is writable by each.
+# Both run as uid/gid 65532 with DATA_DIR=/var/lib/recap (uploads, and
+# the file:// blob store in files/ by default), so one volume mounted there
+# in both (docker-compose.yml) is writable by each.
 
 ARG GO_VERSION=1.26
 ARG DEBIAN_RELEASE=bookworm
@@ -27,7 +28,7 @@ RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     scripts/build-binaries.sh /out \
-    && install -d -o 65532 -g 65532 -m 0750 /out/var-lib-recap /out/var-lib-recap/blobs
+    && install -d -o 65532 -g 65532 -m 0750 /out/var-lib-recap /out/var-lib-recap/files
 
 # ---------------------------------------------------------------- api
 FROM gcr.io/distroless/static-debian12:nonroot AS api
@@ -35,6 +36,7 @@ COPY --from=build /out/api /usr/local/bin/api
 COPY --from=build --chown=65532:65532 /out/var-lib-recap /var/lib/recap
 USER 65532:65532
 ENV LISTEN_ADDR=:8080 \
+    DATA_DIR=/var/lib/recap \
     LOG_FORMAT=json
 EXPOSE 8080
 # The image has no curl: the binary probes its own /healthz.
@@ -53,13 +55,14 @@ RUN YTDLP_VERSION="${YTDLP_VERSION}" APT_CLEAN=1 /tmp/recap-scripts/install-work
     && groupadd --system --gid 65532 recap \
     && useradd --system --uid 65532 --gid recap --home-dir /var/lib/recap --create-home --shell /usr/sbin/nologin recap \
     && install -d -o recap -g recap -m 0700 /var/lib/recap/scratch \
-    && install -d -o recap -g recap -m 0750 /var/lib/recap/blobs
+    && install -d -o recap -g recap -m 0750 /var/lib/recap/files
 COPY --from=build /out/worker /usr/local/bin/worker
 USER 65532:65532
 WORKDIR /var/lib/recap
 # TEMP_DIR holds each job's downloads and audio chunks; mount a volume
 # (an emptyDir in Kubernetes) there when the root filesystem is read-only.
 ENV TEMP_DIR=/var/lib/recap/scratch \
+    DATA_DIR=/var/lib/recap \
     METRICS_ADDR=:9090 \
     HOME=/var/lib/recap \
     LOG_FORMAT=json

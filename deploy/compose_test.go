@@ -170,8 +170,8 @@ func dockerfile(t *testing.T) []string {
 
 // TestCompose: every service builds or names an image and has a health
 // check (but the one-shot migration), nothing is installed or compiled at
-// start-up, api and worker start after the migrations and share the blob
-// volume, and the worker gets longer than its drain to stop.
+// start-up, api and worker start after the migrations and share the data
+// volume (uploads), and the worker gets longer than its drain to stop.
 func TestCompose(t *testing.T) {
 	t.Parallel()
 	c := loadCompose(t, filepath.Join(root, "docker-compose.yml"))
@@ -189,7 +189,7 @@ func TestCompose(t *testing.T) {
 	}
 	blob := func(s service) string {
 		for _, v := range s.Volumes {
-			if parts := strings.Split(v, ":"); len(parts) >= 2 && parts[1] == "/var/lib/recap/blobs" {
+			if parts := strings.Split(v, ":"); len(parts) >= 2 && parts[1] == s.Environment["DATA_DIR"] {
 				return parts[0]
 			}
 		}
@@ -197,7 +197,7 @@ func TestCompose(t *testing.T) {
 	}
 	ab, wb := blob(c.Services["api"]), blob(c.Services["worker"])
 	if _, declared := c.Volumes[ab]; ab == "" || ab != wb || !declared {
-		t.Errorf("api (%q) and worker (%q) do not share a named blob volume", ab, wb)
+		t.Errorf("api (%q) and worker (%q) do not share a named volume at DATA_DIR", ab, wb)
 	}
 	for _, name := range []string{"api", "worker"} {
 		s := c.Services[name]

@@ -251,7 +251,8 @@ func installationProblems(objs []object, withSecret bool) report {
 		}
 		env := containerEnv(&r, objs, c, withSecret)
 		if withSecret {
-			for _, k := range []string{"DATABASE_URL", "REDIS_URL"} {
+			// BLOB_URL too: a file:// store on one pod is not seen by the others.
+			for _, k := range []string{"DATABASE_URL", "REDIS_URL", "BLOB_URL"} {
 				if env[k] != "(secret)" {
 					r.add("%s: %s does not come from the Secret", name, k)
 				}
@@ -293,6 +294,23 @@ func installationProblems(objs []object, withSecret bool) report {
 		}
 		if !writable {
 			r.add("the worker's TEMP_DIR %q is not a mounted volume (its root filesystem is read-only)", env["TEMP_DIR"])
+		}
+	}
+	// Both stage uploads in DATA_DIR: it must be writable.
+	for _, name := range []string{"recap-api", "recap-worker"} {
+		d := find(objs, "Deployment", name)
+		if d == nil {
+			continue
+		}
+		c := get(map[string]any(d), "spec", "template", "spec", "containers", 0)
+		env := containerEnv(&r, objs, c, withSecret)
+		mounts, _ := get(c, "volumeMounts").([]any)
+		found := false
+		for _, m := range mounts {
+			found = found || (env["DATA_DIR"] != "" && str(get(m, "mountPath")) == env["DATA_DIR"])
+		}
+		if !found {
+			r.add("%s: DATA_DIR %q is not a mounted volume", name, env["DATA_DIR"])
 		}
 	}
 	return r
