@@ -86,12 +86,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	req, err := p.summarizeRequest(r, body)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	sub, err := s.core.Submit(r.Context(), req)
+	sub, err := s.submit(r, body, p, "messages")
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -99,21 +94,42 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	s.replyChat(w, r, sub, p.Stream, p.IncludeUsage)
 }
 
-// replyChat answers a chat completion from its submission: a ready result
-// at once, a failed replay with its error, else by following the job.
-func (s *Server) replyChat(w http.ResponseWriter, r *http.Request, sub *core.Submission, stream, includeUsage bool) {
+// submit hands a parsed summary request to the use cases (param names the
+// field its URL came from) and, once it is accepted, sets the headers
+// every door's reply carries: the job id, and Idempotent-Replayed.
+func (s *Server) submit(r *http.Request, body []byte, p *Parsed, param string) (*core.Submission, error) {
+	req, err := p.summarizeRequest(r, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Param = param
+	sub, err := s.core.Submit(r.Context(), req)
+	if err != nil {
+		return nil, err
+	}
+	if sub.CacheHit {
+		s.cfg.Metrics.SummaryCacheHit()
+	}
+	return sub, nil
+}
+
+// announce sets the headers of a reply to an accepted submission.
+func announce(w http.ResponseWriter, sub *core.Submission) {
 	if sub.Replayed {
 		replayed(w)
 	}
+	w.Header().Set("X-Recap-Job-Id", sub.Job.ID)
+}
+
+// replyChat answers a chat completion from its submission: a ready result
+// at once, a failed replay with its error, else by following the job.
+func (s *Server) replyChat(w http.ResponseWriter, r *http.Request, sub *core.Submission, stream, includeUsage bool) {
+	announce(w, sub)
 	j := sub.Job
-	w.Header().Set("X-Recap-Job-Id", j.ID)
 	switch {
 	case sub.Failed != nil:
 		s.writeError(w, r, sub.Failed)
 	case sub.Result != nil:
-		if sub.CacheHit {
-			s.cfg.Metrics.SummaryCacheHit()
-		}
 		writeCached(w, j, sub.Model, sub.Result, stream, includeUsage)
 	case stream:
 		s.streamJob(w, r, j, sub.Model, includeUsage)

@@ -179,25 +179,13 @@ func (s *Server) handleResponses(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	req, err := p.summarizeRequest(r, body)
+	sub, err := s.submit(r, body, p, "input")
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	req.Param = "input"
-	sub, err := s.core.Submit(r.Context(), req)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if sub.Replayed {
-		replayed(w)
-	}
+	announce(w, sub)
 	j := sub.Job
-	w.Header().Set("X-Recap-Job-Id", j.ID)
-	if sub.CacheHit {
-		s.cfg.Metrics.SummaryCacheHit()
-	}
 	if p.Stream {
 		s.streamResponse(w, r, sub, rq.Instructions)
 		return
