@@ -34,7 +34,6 @@ func badRequest(code, param, format string, args ...any) *Error {
 var errUnauthorized = &Error{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "invalid_api_key",
 	Message: "Invalid or missing API key. Send it as 'Authorization: Bearer <key>'."}
 
-var errNotFound = &Error{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "not_found", Message: "No such resource."}
 
 // statusOf is the HTTP status and OpenAI error type of a use-case error
 // kind: the one place that decides them.
@@ -89,7 +88,6 @@ func asAPIError(err error) *Error {
 	return fromCore(core.As(err))
 }
 
-func insufficientQuota(msg string) *Error { return fromCore(core.InsufficientQuota(msg)) }
 
 type errorBody struct {
 	Error errorFields `json:"error"`
