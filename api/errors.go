@@ -34,7 +34,6 @@ func badRequest(code, param, format string, args ...any) *Error {
 var errUnauthorized = &Error{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "invalid_api_key",
 	Message: "Invalid or missing API key. Send it as 'Authorization: Bearer <key>'."}
 
-
 // statusOf is the HTTP status and OpenAI error type of a use-case error
 // kind: the one place that decides them.
 func statusOf(k core.Kind) (int, string) {
@@ -87,7 +86,6 @@ func asAPIError(err error) *Error {
 	}
 	return fromCore(core.As(err))
 }
-
 
 type errorBody struct {
 	Error errorFields `json:"error"`
