@@ -74,8 +74,8 @@ func runCompletion(ctx context.Context, cl openai.Client, url string, c *haCompl
 }
 
 // haSuite runs jobs on a Recap whose REDIS_URL is redisURL and calls
-// disrupt while they are in flight (some queued, some resolving, some
-// summarizing). Every job must succeed, each charged exactly once, each
+// disrupt while they are in flight (one past its download, three or
+// more still queued, resolving or transcribing). Every job must succeed, each charged exactly once, each
 // stream with exactly one terminal event; the rate limit must hold.
 func haSuite(t *testing.T, redisURL string, disrupt func(e *apptest.Env)) *apptest.Env {
 	t.Helper()
@@ -88,10 +88,10 @@ func haSuite(t *testing.T, redisURL string, disrupt func(e *apptest.Env)) *appte
 	e := apptest.Start(t, apptest.Options{Log: logs, LLMDelay: 800 * time.Millisecond, Configure: func(c *app.Config) {
 		fast(c)
 		c.RedisURL = redisURL
-		c.WorkerConcurrency = 6
-		c.SyncWait = 3 * time.Minute
+		c.WorkerConcurrency = 3
+		c.SyncWait = 8 * time.Minute
 	}})
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	pages := haPages(e, 10)
 
@@ -108,24 +108,26 @@ func haSuite(t *testing.T, redisURL string, disrupt func(e *apptest.Env)) *appte
 			runCompletion(ctx, e.Client, pages[6+i], comps[i])
 		}()
 	}
-	apptest.Poll(t, 2*time.Minute, "a job summarizing while others are still queued or resolving", func() bool {
-		summarizing, early := 0, 0
+	apptest.Poll(t, 5*time.Minute, "a job past its download while three are still running", func() bool {
+		past, running := 0, 0
 		for _, id := range ids {
 			j, err := e.Store.Job(ctx, id)
 			if err != nil {
 				t.Fatal(err)
 			}
 			switch j.State {
-			case store.StateSummarizing:
-				summarizing++
+			case store.StateSummarizing, store.StateSucceeded:
+				past++
 			case store.StateQueued, store.StateResolving, store.StateTranscribing:
-				early++
+				running++
 			}
 		}
-		return summarizing > 0 && early > 0
+		return past > 0 && running >= 3
 	})
 
+	t.Logf("disrupt at %s", time.Now().UTC().Format(time.RFC3339Nano))
 	disrupt(e)
+	t.Logf("disrupt done at %s", time.Now().UTC().Format(time.RFC3339Nano))
 
 	// After: a batch and a completion go through the same deployment.
 	ids = append(ids, e.SubmitBatch(t, "", pages[8])...)
@@ -142,7 +144,7 @@ func haSuite(t *testing.T, redisURL string, disrupt func(e *apptest.Env)) *appte
 		ids = append(ids, c.jobID)
 	}
 
-	for _, j := range e.WaitJobs(t, 3*time.Minute, ids...) {
+	for _, j := range e.WaitJobs(t, 5*time.Minute, ids...) {
 		if j.State != store.StateSucceeded {
 			t.Errorf("job %s: %s %s %s", j.ID, j.State, j.ErrorCode, j.ErrorMessage)
 		}
@@ -206,13 +208,20 @@ func TestRedisSentinelFailover(t *testing.T) {
 	}
 }
 
-// TestRedisCluster: REDIS_URL names a three-master Redis Cluster. asynq's
-// queues (hash-tagged per queue), the event streams and the rate limiter
-// spread over the masters; every job finishes.
+// TestRedisCluster: REDIS_URL names a three-master Redis Cluster. While
+// jobs run, every hash slot holding a key moves to another master (a live
+// reshard: clients meet ASK, TRYAGAIN and MOVED); every job finishes,
+// charged once, and Recap's keys end up spread over the masters.
 func TestRedisCluster(t *testing.T) {
 	t.Parallel()
 	c := apptest.StartCluster(t)
-	haSuite(t, c.URL, func(*apptest.Env) {})
+	haSuite(t, c.URL, func(*apptest.Env) {
+		if n := c.Reshard(t); n == 0 {
+			t.Error("the reshard found no slot holding a key")
+		} else {
+			t.Logf("resharded %d slots mid-run", n)
+		}
+	})
 	spread := 0
 	for _, n := range c.KeysPerNode(t) {
 		if n > 0 {

@@ -294,3 +294,85 @@ func (c *Cluster) KeysPerNode(t testing.TB) []int64 {
 	}
 	return out
 }
+
+// Reshard moves every hash slot that holds a key to the next node (node
+// i's to node i+1), as an operator adding capacity would, while clients
+// keep working: the target imports the slot, the source migrates it,
+// MIGRATE moves its keys in batches, then every node is told the new
+// owner. Clients meet ASK, TRYAGAIN and MOVED replies meanwhile. It
+// returns the number of slots moved.
+func (c *Cluster) Reshard(t testing.TB) int {
+	t.Helper()
+	ctx := context.Background()
+	n := len(c.Nodes)
+	clients := make([]*redis.Client, n)
+	ids := make([]string, n)
+	for i, p := range c.Nodes {
+		clients[i] = p.Client(t)
+		id, err := clients[i].Do(ctx, "CLUSTER", "MYID").Text()
+		if err != nil {
+			t.Fatalf("CLUSTER MYID on %s: %v", p.Addr, err)
+		}
+		ids[i] = id
+	}
+	// The slots each node holds keys in.
+	owned := make([]map[int64]bool, n)
+	for i, cl := range clients {
+		owned[i] = map[int64]bool{}
+		iter := cl.Scan(ctx, 0, "*", 1000).Iterator()
+		for iter.Next(ctx) {
+			slot, err := cl.ClusterKeySlot(ctx, iter.Val()).Result()
+			if err != nil {
+				t.Fatalf("CLUSTER KEYSLOT: %v", err)
+			}
+			owned[i][slot] = true
+		}
+		if err := iter.Err(); err != nil {
+			t.Fatalf("SCAN on %s: %v", c.Nodes[i].Addr, err)
+		}
+	}
+	moved := 0
+	for src := range n {
+		dst := (src + 1) % n
+		for slot := range owned[src] {
+			must := func(cl *redis.Client, args ...any) {
+				if err := cl.Do(ctx, args...).Err(); err != nil {
+					t.Fatalf("%v: %v", args, err)
+				}
+			}
+			must(clients[dst], "CLUSTER", "SETSLOT", slot, "IMPORTING", ids[src])
+			must(clients[src], "CLUSTER", "SETSLOT", slot, "MIGRATING", ids[dst])
+			for {
+				keys, err := clients[src].ClusterGetKeysInSlot(ctx, int(slot), 100).Result()
+				if err != nil {
+					t.Fatalf("CLUSTER GETKEYSINSLOT %d: %v", slot, err)
+				}
+				if len(keys) == 0 {
+					break
+				}
+				args := []any{"MIGRATE", "127.0.0.1", c.Nodes[dst].Port, "", 0, 5000, "KEYS"}
+				for _, k := range keys {
+					args = append(args, k)
+				}
+				must(clients[src], args...)
+			}
+			// The target first, then the source, then the rest (the order
+			// redis-cli uses, so no node ever points back at the source).
+			must(clients[dst], "CLUSTER", "SETSLOT", slot, "NODE", ids[dst])
+			must(clients[src], "CLUSTER", "SETSLOT", slot, "NODE", ids[dst])
+			for i := range n {
+				if i != src && i != dst {
+					must(clients[i], "CLUSTER", "SETSLOT", slot, "NODE", ids[dst])
+				}
+			}
+			moved++
+		}
+	}
+	for i, cl := range clients {
+		Poll(t, 60*time.Second, "cluster_state:ok on "+c.Nodes[i].Addr+" after the reshard", func() bool {
+			info, _ := cl.ClusterInfo(ctx).Result()
+			return strings.Contains(info, "cluster_state:ok")
+		})
+	}
+	return moved
+}
