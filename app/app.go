@@ -150,6 +150,7 @@ func NewAPI(cfg Config, d *Deps) *api.Server {
 		CORS:    api.CORSConfig{Origins: cfg.CORSOrigins},
 		MCP:     mcp.Authenticated(mcp.New(mcp.Config{Core: uc, Logger: d.Log}), api.CallerOf),
 	})
+	_ = (api.NewStreamLimiter(api.StreamLimiterConfig{Redis: d.Redis, Prefix: "recap:" + cfg.QueuePrefix, Max: cfg.MaxStreamsPerKey}))
 	mountOps(cfg, d, s)
 	web.Mount(s.Router(), web.New(web.Config{OAuthClientID: cfg.WebOAuthClientID}))
 	return s
@@ -199,12 +200,13 @@ func newWorker(cfg Config, d *Deps) (p *workerParts, err error) {
 	}
 	p.media, err = media.New(media.Config{YtDlpPath: cfg.YtDlpPath, FFmpegPath: cfg.FFmpegPath, FFprobePath: cfg.FFprobePath,
 		TempDir: p.dir.Path(), Egress: p.egress, MaxFileSize: cfg.MaxDownloadBytes,
-		MaxDuration: time.Duration(cfg.MaxMediaSeconds) * time.Second, Isolation: cfg.DownloadNetNS, ExtraArgs: cfg.YtDlpExtraArgs, Logger: d.Log})
+		MaxDuration: time.Duration(cfg.MaxMediaSeconds) * time.Second, Isolation: cfg.DownloadNetNS, ExtraArgs: cfg.YtDlpExtraArgs, CookiesDir: cfg.CookiesDir, Logger: d.Log})
 	if err != nil {
 		return nil, err
 	}
-	// yt-dlp's version for recap_ytdlp_info (and a warning when it is old),
-	// read beside start-up rather than delaying it.
+	// yt-dlp's version for recap_ytdlp_info (and a warning when it is old)
+	// and the operator cookies' expiry, read beside start-up rather than
+	// delaying it.
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -212,6 +214,15 @@ func newWorker(cfg Config, d *Deps) (p *workerParts, err error) {
 			d.Log.Warn("media: yt-dlp version unknown", "err", err)
 		} else {
 			d.Metrics.YtDlp(v.Version, v.Released)
+		}
+		sites, err := p.media.Cookies()
+		if err != nil {
+			d.Log.Warn("media: operator cookies", "err", err)
+		}
+		for _, s := range sites {
+			if !s.EarliestExpiry.IsZero() {
+				d.Metrics.CookieExpiry(s.Site, s.EarliestExpiry)
+			}
 		}
 	}()
 	wc := jobs.WorkerConfig{

@@ -51,6 +51,8 @@ type Config struct {
 	// YtDlpExtraArgs are operator flags for every yt-dlp run
 	// (YTDLP_EXTRA_ARGS, checked against media's allow-list).
 	YtDlpExtraArgs []string
+	// CookiesDir holds operator cookie files per site (COOKIES_DIR).
+	CookiesDir string
 
 	AllowPrivateNetworks  bool
 	MaxMediaSeconds       float64
@@ -78,6 +80,12 @@ type Config struct {
 	KeyCacheTTL time.Duration
 	// RateLimitRPM is the requests per minute of keys created without --rpm.
 	RateLimitRPM int
+	// MaxStreamsPerKey caps each key's concurrent streams across replicas
+	// (MAX_STREAMS_PER_KEY, default 100; 0 = no cap).
+	MaxStreamsPerKey int
+	// HTTP bounds slow clients: HTTP_BODY_TIMEOUT_SECONDS (30),
+	// HTTP_MIN_BODY_RATE bytes/s (1024), HTTP_IDLE_TIMEOUT_SECONDS (120).
+	HTTP HTTPTimeouts
 
 	// CORSOrigins are the browser origins allowed to call the API
 	// (CORS_ORIGINS, comma list; "*" for any, without credentials).
@@ -198,6 +206,10 @@ func Load(getenv func(string) string) (Config, error) {
 	c.RetryDelay = time.Duration(num("RETRY_DELAY_MS", 0)) * time.Millisecond
 	c.QueuePoll = time.Duration(num("QUEUE_POLL_MS", 50)) * time.Millisecond
 	c.KeyCacheTTL = time.Duration(num("KEY_CACHE_SECONDS", 60)) * time.Second
+	c.MaxStreamsPerKey = num("MAX_STREAMS_PER_KEY", 100)
+	c.HTTP = HTTPTimeouts{Body: time.Duration(num("HTTP_BODY_TIMEOUT_SECONDS", 30)) * time.Second,
+		MinBodyRate: num("HTTP_MIN_BODY_RATE", DefaultMinBodyRate),
+		Idle:        time.Duration(num("HTTP_IDLE_TIMEOUT_SECONDS", 120)) * time.Second}
 	if c.KeyCacheTTL < 0 {
 		errs = append(errs, errors.New("KEY_CACHE_SECONDS must be 0 (off) or more"))
 	}
@@ -215,6 +227,7 @@ func Load(getenv func(string) string) (Config, error) {
 	} else {
 		c.YtDlpExtraArgs = extra
 	}
+	c.CookiesDir = str("COOKIES_DIR", "")
 	res, resErrs := loadResilience(getenv)
 	c.Resilience, errs = res, append(errs, resErrs...)
 	for _, o := range strings.Split(str("CORS_ORIGINS", ""), ",") {

@@ -8,6 +8,7 @@ package app_test
 // limit, and Env.CheckInvariants at the end.
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net/http"
@@ -149,6 +150,9 @@ func haSuite(t *testing.T, redisURL string, disrupt func(e *apptest.Env)) *appte
 			t.Errorf("job %s: %s %s %s", j.ID, j.State, j.ErrorCode, j.ErrorMessage)
 		}
 	}
+	for _, id := range ids {
+		checkEventsEnd(t, e, id)
+	}
 	e.CheckInvariants(t, ids...)
 	for _, id := range ids {
 		if k := e.LedgerKinds(t, id); k["hold"] != 1 || k["capture"] != 1 || k["release"] != 0 {
@@ -160,6 +164,40 @@ func haSuite(t *testing.T, redisURL string, disrupt func(e *apptest.Env)) *appte
 	}
 	checkRateLimit(t, e)
 	return e
+}
+
+// checkEventsEnd: a client following a finished job's events from the
+// start (GET /jobs/{id}/events) gets its end — the result or error event,
+// or the job's final view — rather than keep-alives forever.
+func checkEventsEnd(t *testing.T, e *apptest.Env, id string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.URL+"/jobs/"+id+"/events", nil)
+	req.Header.Set("Authorization", "Bearer "+e.Key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Errorf("events of job %s: %v", id, err)
+		return
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	var seen []string
+	for sc.Scan() {
+		if ev, ok := strings.CutPrefix(sc.Text(), "event: "); ok {
+			seen = append(seen, ev)
+			if ev == "result" || ev == "error" || ev == "job" {
+				return
+			}
+		}
+	}
+	j, _ := e.Store.Job(context.Background(), id)
+	state := "unknown"
+	if j != nil {
+		state = j.State
+	}
+	t.Errorf("events of job %s (%s in Postgres) never ended: saw %v, then %v", id, state, seen, sc.Err())
 }
 
 // checkRateLimit: a key of 3 requests a minute gets 3 (the limiter's

@@ -64,7 +64,9 @@ type ErrorInfo struct {
 // EventsConfig configures the event streams.
 type EventsConfig struct {
 	Redis redis.UniversalClient
-	// Prefix namespaces the stream keys (default "recap:").
+	// Prefix namespaces the stream keys (default "recap:"). Every key is
+	// "{<Prefix>events}:<job id>": one hash tag, so one XREAD may name many
+	// streams on a Redis Cluster.
 	Prefix string
 	// TTL is how long a stream lives after its job ended (default 24h).
 	TTL time.Duration
@@ -73,12 +75,15 @@ type EventsConfig struct {
 }
 
 // Events publishes and reads per-job Redis Streams. Any API replica can
-// follow any job, and a reader resumes from any entry id.
+// follow any job, and a reader resumes from any entry id. The followers of
+// one Events share one reader (see fanout.go).
 type Events struct {
 	rdb    redis.UniversalClient
 	prefix string
+	tag    string
 	ttl    time.Duration
 	maxLen int64
+	fan    *fanout
 }
 
 // NewEvents returns the event streams over a Redis client.
@@ -92,10 +97,18 @@ func NewEvents(cfg EventsConfig) *Events {
 	if cfg.MaxLen <= 0 {
 		cfg.MaxLen = 100000
 	}
-	return &Events{rdb: cfg.Redis, prefix: cfg.Prefix, ttl: cfg.TTL, maxLen: cfg.MaxLen}
+	tag := "{" + cfg.Prefix + "events}"
+	return &Events{rdb: cfg.Redis, prefix: cfg.Prefix, tag: tag, ttl: cfg.TTL, maxLen: cfg.MaxLen, fan: newFanout(cfg.Redis, tag)}
 }
 
-func (e *Events) key(jobID string) string { return e.prefix + "events:" + jobID }
+// key is a job's stream. The hash tag puts every stream (and the readers'
+// wake streams) in one cluster slot: the price is that one node holds all
+// event streams, the gain one XREAD per process for all its followers.
+func (e *Events) key(jobID string) string { return e.tag + ":" + jobID }
+
+// Close lets go of every follower (their Follow returns ErrEventsClosed)
+// and stops the shared reader. Publish and Read still work.
+func (e *Events) Close() { e.fan.close() }
 
 // Publish appends an event to the job's stream and returns its id. A
 // terminal event also starts the stream's expiry.
@@ -166,53 +179,135 @@ func (e *Events) Read(ctx context.Context, jobID, afterID string, block time.Dur
 	var out []Event
 	for _, s := range res {
 		for _, m := range s.Messages {
-			var ev Event
-			raw, _ := m.Values["e"].(string)
-			if err := json.Unmarshal([]byte(raw), &ev); err != nil {
-				continue
+			if ev, ok := decodeEvent(m); ok {
+				out = append(out, ev)
 			}
-			ev.ID = m.ID
-			out = append(out, ev)
 		}
 	}
 	return out, nil
 }
 
-// Follow calls fn for every event after afterID until a terminal event,
-// an error from fn, or ctx ends. idle is called whenever nothing arrived
-// within every (for SSE keep-alives); it may be nil.
+// Follow calls fn for every event after afterID ("" or "0" = from the
+// start, "$" = only new ones) until a terminal event, an error from fn, or
+// ctx ends. idle is called whenever nothing arrived within every (for SSE
+// keep-alives); it may be nil. Followers share the process's one reader;
+// a follower that falls behind catches up with reads of its own.
 func (e *Events) Follow(ctx context.Context, jobID, afterID string, every time.Duration, idle func() error, fn func(Event) error) error {
 	if every <= 0 {
 		every = 15 * time.Second
 	}
-	last := afterID
+	last, err := e.position(ctx, jobID, afterID)
+	if err != nil {
+		return err
+	}
+	key := e.key(jobID)
 	for {
-		evs, err := e.Read(ctx, jobID, last, every)
+		fl, err := e.fan.subscribe(key, last)
 		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
 			return err
 		}
-		if len(evs) == 0 {
-			if err := ctx.Err(); err != nil {
+		ended, err := drain(ctx, fl, &last, every, idle, fn)
+		e.fan.unsubscribe(fl)
+		if ended || !errors.Is(err, errLagged) {
+			return err
+		}
+		// The reader let go of this follower: read on alone up to the end
+		// of the stream, then join the reader again.
+		for {
+			evs, err := e.Read(ctx, jobID, last.String(), -1)
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
 				return err
+			}
+			for _, ev := range evs {
+				last, _ = parseStreamID(ev.ID)
+				if err := fn(ev); err != nil {
+					return err
+				}
+				if ev.Terminal() {
+					return nil
+				}
+			}
+			if len(evs) < readCount {
+				break
+			}
+		}
+	}
+}
+
+// position parses where a follower starts; "$" is the stream's last entry.
+func (e *Events) position(ctx context.Context, jobID, afterID string) (streamID, error) {
+	switch afterID {
+	case "", "0":
+		return streamID{}, nil
+	case "$":
+		res, err := e.rdb.XRevRangeN(ctx, e.key(jobID), "+", "-", 1).Result()
+		if err != nil {
+			return streamID{}, fmt.Errorf("read events: %w", err)
+		}
+		if len(res) == 0 {
+			return streamID{}, nil
+		}
+		afterID = res[0].ID
+	}
+	id, ok := parseStreamID(afterID)
+	if !ok {
+		return streamID{}, fmt.Errorf("read events: invalid stream id %q", afterID)
+	}
+	return id, nil
+}
+
+// drain hands a follower's events to fn, calling idle when nothing came
+// within every. ended reports that Follow is over (a terminal event, an
+// error from fn or idle, ctx); otherwise err says why the reader let go.
+func drain(ctx context.Context, fl *follower, last *streamID, every time.Duration, idle func() error, fn func(Event) error) (ended bool, err error) {
+	hand := func(evs []Event) (bool, error) {
+		for _, ev := range evs {
+			*last, _ = parseStreamID(ev.ID)
+			if err := fn(ev); err != nil {
+				return true, err
+			}
+			if ev.Terminal() {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+	t := time.NewTimer(every)
+	defer t.Stop()
+	for {
+		select {
+		case evs := <-fl.ch:
+			if ended, err := hand(evs); ended {
+				return true, err
+			}
+			t.Reset(every)
+		case <-fl.done:
+			// What the reader handed over before it let go comes first
+			// (it hands nothing more once done is closed).
+			for len(fl.ch) > 0 {
+				if ended, err := hand(<-fl.ch); ended {
+					return true, err
+				}
+			}
+			if ctx.Err() != nil {
+				return true, ctx.Err()
+			}
+			return !errors.Is(fl.err, errLagged), fl.err
+		case <-t.C:
+			if err := ctx.Err(); err != nil {
+				return true, err
 			}
 			if idle != nil {
 				if err := idle(); err != nil {
-					return err
+					return true, err
 				}
 			}
-			continue
-		}
-		for _, ev := range evs {
-			last = ev.ID
-			if err := fn(ev); err != nil {
-				return err
-			}
-			if ev.Terminal() {
-				return nil
-			}
+			t.Reset(every)
+		case <-ctx.Done():
+			return true, ctx.Err()
 		}
 	}
 }

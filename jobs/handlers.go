@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -26,7 +27,9 @@ import (
 // Store is what the stages need from persistence.
 type Store interface {
 	JobStore
-	Advance(ctx context.Context, id, state string) (bool, error)
+	StartStage(ctx context.Context, id, state string) (store.Attempt, bool, error)
+	FailAttempt(ctx context.Context, id, code, msg string) error
+	RefundAttempt(ctx context.Context, id, state string) error
 	SetProgress(ctx context.Context, id string, pct float64) error
 	SetVideo(ctx context.Context, id, videoKey, title string, duration float64) error
 	SetTranscript(ctx context.Context, id string, transcriptID int64) error
@@ -126,6 +129,9 @@ type Worker struct {
 	cfg      WorkerConfig
 	log      *slog.Logger
 	webhooks *http.Client
+	// markerSeen is set once the reconciler has seen its Redis marker
+	// (see registerQueues).
+	markerSeen atomic.Bool
 }
 
 // NewWorker returns the stage handlers.
@@ -169,10 +175,37 @@ func (w *Worker) Mux() *asynq.ServeMux {
 
 type stageFunc func(ctx context.Context, j *store.Job) error
 
-// stage wraps a stage: it loads the job, skips ended ones, and turns a
-// permanent error or the last retry's error into the job's single
+// stageState is the job state a stage's run moves the job into.
+func stageState(typ string) string {
+	switch typ {
+	case TypeResolve:
+		return store.StateResolving
+	case TypeTranscript:
+		return store.StateTranscribing
+	}
+	return store.StateSummarizing
+}
+
+// callerCaused reports whether a permanent failure is the request's own
+// doing (the video is gone, too long, not allowed, the balance too low):
+// the job records it as its outcome, and the task ends as done rather
+// than archived, so asynq's failure counts and archive hold only what went
+// wrong on Recap's side or upstream.
+func callerCaused(code string) bool {
+	switch code {
+	case CodeNoTranscript, CodeMediaTooLong, CodeLive, CodeUnavailable, CodeUnsupported,
+		CodeURLNotAllowed, CodeInsufficientQuota, CodeTooLarge, CodeCanceled:
+		return true
+	}
+	return false
+}
+
+// stage wraps a stage: it loads the job, skips ended ones, moves the job
+// into the stage's state and counts the attempt in Postgres, and turns a
+// permanent error or the last attempt's error into the job's single
 // terminal state (which settles its credit hold in the same transaction).
 func (w *Worker) stage(typ string, fn stageFunc) asynq.Handler {
+	state := stageState(typ)
 	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
 		// asynq retries or archives a task the moment its deadline passes,
 		// without waiting for the handler. The stage works to a slightly
@@ -201,10 +234,41 @@ func (w *Worker) stage(typ string, fn stageFunc) asynq.Handler {
 		}
 		log := w.log.With("job_id", j.ID, "video_key", j.VideoKey, "stage", typ)
 		ctx = withLogger(ctx, log)
+		attempt, ok, err := w.startStage(ctx, j, state)
+		if err != nil {
+			return fmt.Errorf("%s: %w", typ, err)
+		}
+		if !ok {
+			// Ended meanwhile, or past this stage: a duplicate task (the
+			// reconciler's, after Redis lost the original) has nothing to do.
+			return nil
+		}
+		retry, ok1 := asynq.GetRetryCount(ctx)
+		maxRetry, ok2 := asynq.GetMaxRetry(ctx)
+		if !ok2 {
+			maxRetry = w.cfg.MaxRetry
+		}
+		budget := maxRetry + 1
+		if attempt.N > budget {
+			// Redis forgot this task's retries (a flush, a restart without
+			// persistence) and it came back with a fresh count; Postgres
+			// did not forget. The last attempt's failure was never recorded
+			// (its worker died, or its task was lost): record it now.
+			je := &Error{Code: CodeUpstream, Message: fmt.Sprintf("the %s stage gave up after %d attempts", typ, attempt.N-1)}
+			if attempt.LastErrorCode != "" {
+				je.Code = attempt.LastErrorCode
+			}
+			if attempt.LastError != "" {
+				je.Message += ": " + attempt.LastError
+			}
+			log.Warn("stage over its attempt budget", "attempt", attempt.N, "budget", budget)
+			w.fail(context.WithoutCancel(ctx), j.ID, je)
+			return fmt.Errorf("%s: %s: %w", typ, je.Message, asynq.SkipRetry)
+		}
 		start := time.Now()
 		err = fn(ctx, j)
 		if err == nil {
-			log.Info("stage done", "ms", time.Since(start).Milliseconds())
+			log.Info("stage done", "ms", time.Since(start).Milliseconds(), "attempt", attempt.N)
 			return nil
 		}
 		je := asError(err)
@@ -214,20 +278,23 @@ func (w *Worker) stage(typ string, fn stageFunc) asynq.Handler {
 			// say): say so rather than "processing failed".
 			je = &Error{Code: CodeUpstream, Message: fmt.Sprintf("the %s stage timed out after %s", typ, w.cfg.Timeouts.of(typ)), Err: err}
 		}
-		retry, ok1 := asynq.GetRetryCount(ctx)
-		maxRetry, ok2 := asynq.GetMaxRetry(ctx)
 		if errors.Is(ctx.Err(), context.Canceled) {
 			// Not the job's doing: a cancel (the job has ended: done), a
 			// shutdown (asynq puts the task back) or a lost lease (asynq
 			// retries it). Failing the job here would turn a worker restart
-			// into a failed job on its last attempt.
-			if cur, err2 := w.cfg.Store.Job(context.WithoutCancel(ctx), j.ID); err2 == nil && store.Terminal(cur.State) {
+			// into a failed job on its last attempt, and counting the run
+			// would let restarts use up its attempts.
+			bg := context.WithoutCancel(ctx)
+			if cur, err2 := w.cfg.Store.Job(bg, j.ID); err2 == nil && store.Terminal(cur.State) {
 				return nil
+			}
+			if err2 := w.cfg.Store.RefundAttempt(bg, j.ID, state); err2 != nil {
+				log.Warn("refund interrupted attempt", "err", err2)
 			}
 			log.Info("stage interrupted", "err", err, "retry", retry)
 			return fmt.Errorf("%s: interrupted: %w", typ, err)
 		}
-		last := je.Permanent || (ok1 && ok2 && retry >= maxRetry)
+		last := je.Permanent || attempt.N >= budget || (ok1 && retry >= maxRetry)
 		if ctx.Err() != nil && !last {
 			// Canceled or timed out: the job row tells which. A canceled job
 			// is already terminal; a time-out is retried.
@@ -235,12 +302,20 @@ func (w *Worker) stage(typ string, fn stageFunc) asynq.Handler {
 				return nil
 			}
 		}
-		log.Warn("stage failed", "err", err, "code", je.Code, "retry", retry, "final", last)
+		log.Warn("stage failed", "err", err, "code", je.Code, "attempt", attempt.N, "retry", retry, "final", last)
 		if !last {
+			if err2 := w.cfg.Store.FailAttempt(context.WithoutCancel(ctx), j.ID, je.Code, je.Message); err2 != nil {
+				log.Warn("record failed attempt", "err", err2)
+			}
 			w.publish(ctx, j.ID, Event{Type: EventProgress, Message: "Retrying after an error: " + je.Message})
 			return err
 		}
 		w.fail(context.WithoutCancel(ctx), j.ID, je)
+		if je.Permanent && callerCaused(je.Code) {
+			// A recorded outcome, not a queue failure (see callerCaused).
+			setOutcome(ctx, outcomeFailed)
+			return nil
+		}
 		return fmt.Errorf("%s: %w: %w", typ, err, asynq.SkipRetry)
 	})
 }
@@ -280,16 +355,18 @@ func (w *Worker) publish(ctx context.Context, jobID string, ev Event) {
 	}
 }
 
-func (w *Worker) advance(ctx context.Context, j *store.Job, state string) (bool, error) {
-	ok, err := w.cfg.Store.Advance(ctx, j.ID, state)
-	if err != nil {
-		return false, err
+// startStage moves the job into a stage's state, counting the attempt,
+// and tells its followers when the state changed.
+func (w *Worker) startStage(ctx context.Context, j *store.Job, state string) (store.Attempt, bool, error) {
+	a, ok, err := w.cfg.Store.StartStage(ctx, j.ID, state)
+	if err != nil || !ok {
+		return a, ok, err
 	}
-	if ok && j.State != state {
+	if j.State != state {
 		w.publish(ctx, j.ID, Event{Type: EventState, State: state})
 		j.State = state
 	}
-	return ok, nil
+	return a, true, nil
 }
 
 func (w *Worker) next(ctx context.Context, j *store.Job, typ string) error {
@@ -300,9 +377,6 @@ func (w *Worker) next(ctx context.Context, j *store.Job, typ string) error {
 // what cannot be processed, and places the credit hold when the
 // duration is known.
 func (w *Worker) resolve(ctx context.Context, j *store.Job) error {
-	if ok, err := w.advance(ctx, j, store.StateResolving); err != nil || !ok {
-		return err
-	}
 	if j.URL == "" { // images only: straight to the model
 		w.publish(ctx, j.ID, Event{Type: EventPriced})
 		return w.next(ctx, j, TypeSummary)
@@ -410,9 +484,6 @@ func (w *Worker) cachedForFree(ctx context.Context, j *store.Job) (bool, error) 
 // transcript gets the job's transcript: from the cache, from subtitles,
 // or from speech-to-text, once per video and language.
 func (w *Worker) transcript(ctx context.Context, j *store.Job) error {
-	if ok, err := w.advance(ctx, j, store.StateTranscribing); err != nil || !ok {
-		return err
-	}
 	var t *store.Transcript
 	lang := j.AudioLanguage
 	err := w.cfg.Store.WithLock(ctx, "transcript:"+j.VideoKey+":"+lang, func(ctx context.Context) error {
@@ -524,9 +595,6 @@ func toStoreSegments(segs []media.Segment, offset float64) []store.Segment {
 // and output language), or answers the job's question, or describes its
 // images, streaming the text to the job's followers.
 func (w *Worker) summary(ctx context.Context, j *store.Job) error {
-	if ok, err := w.advance(ctx, j, store.StateSummarizing); err != nil || !ok {
-		return err
-	}
 	sum := w.summarizer(j.Model)
 	model := w.summaryModel(j)
 	deltas := &deltaPublisher{publish: func(text string) { w.publish(ctx, j.ID, Event{Type: EventDelta, Text: text}) }}
@@ -722,6 +790,16 @@ func PromptHash(prompt string, images []string) string {
 // mediaError classifies a media failure: what cannot succeed on retry is
 // permanent, the rest is retried.
 func mediaError(err error) error {
+	// A site's refusal: its own code, message and retry rule (only a block
+	// that may lift is retried, with asynq's backoff; its last attempt
+	// records upstream_blocked).
+	var ue *media.UpstreamError
+	if errors.As(err, &ue) {
+		if ue.Retry {
+			return &Error{Code: string(ue.Code), Message: ue.Message(), Err: err}
+		}
+		return permanent(string(ue.Code), ue.Message(), err)
+	}
 	switch {
 	case errors.Is(err, media.ErrURLNotAllowed):
 		return permanent(CodeURLNotAllowed, "the video URL points at an address this server may not contact", err)

@@ -31,9 +31,12 @@ func (w *Worker) observe(next asynq.Handler) asynq.Handler {
 			return next.ProcessTask(ctx, t)
 		}
 		start := time.Now()
-		err := next.ProcessTask(ctx, t)
+		var set string
+		err := next.ProcessTask(context.WithValue(ctx, outcomeKey{}, &set), t)
 		outcome := outcomeOK
 		switch {
+		case set != "":
+			outcome = set
 		case errors.Is(err, asynq.SkipRetry):
 			outcome = outcomeFailed
 		case err != nil:
@@ -42,6 +45,17 @@ func (w *Worker) observe(next asynq.Handler) asynq.Handler {
 		w.cfg.Metrics.ObserveStage(t.Type(), outcome, time.Since(start))
 		return err
 	})
+}
+
+type outcomeKey struct{}
+
+// setOutcome tells observe how a stage run ended when its error does not
+// say: a failure recorded as the job's outcome returns nil to asynq (so it
+// is not a queue failure) but is still a failed run in the metrics.
+func setOutcome(ctx context.Context, outcome string) {
+	if p, ok := ctx.Value(outcomeKey{}).(*string); ok {
+		*p = outcome
+	}
 }
 
 // limit is asynq middleware capping how many runs of each stage this

@@ -20,6 +20,17 @@ import (
 // stage gave up (an archived task, when the handler could not record the
 // failure) or that has been active far longer than its stage may run is
 // failed, which releases its credit hold exactly once.
+//
+// Redis may lose everything at once (FLUSHDB, a restart without
+// persistence). asynq's clients remember that they registered their queues
+// and never do it again, so without help the inspector would answer "queue
+// not found" for every task from then on: each pass re-registers the
+// queues. Tasks that were active when the data went are still running on
+// their workers, which report them in their heartbeats; a pass does not
+// requeue a job until the heartbeats had time to come back after a loss,
+// and never requeues a job whose stage a worker reports running. A
+// requeued task starts again at zero retries, but the stage counts its
+// attempts in Postgres (Store.StartStage), which keeps the budget.
 
 // ReconcileStats counts what one pass did.
 type ReconcileStats struct {
@@ -52,6 +63,76 @@ func (w *Worker) stuckAfter(typ string) time.Duration {
 	return time.Duration(w.cfg.StuckFactor)*w.cfg.Timeouts.of(typ) + w.cfg.ReconcileGrace
 }
 
+// asynqQueuesKey is the set of queue names asynq's inspector checks
+// before it looks a task up (asynq's internal base.AllQueues).
+const asynqQueuesKey = "asynq:queues"
+
+// heartbeatsBack is how long after a loss of Redis data the workers'
+// heartbeats (every 5 s in asynq) have surely reported their active tasks
+// again.
+const heartbeatsBack = 11 * time.Second
+
+// pass is the state of one reconcile pass.
+type pass struct {
+	// lost is when Redis last lost its data, as far as anyone noticed.
+	lost time.Time
+	// active are the stage tasks workers report running, by task id;
+	// loaded on first use.
+	active map[string]*asynq.WorkerInfo
+}
+
+// registerQueues puts the worker's queues back into asynq's queue set
+// (a no-op unless Redis lost it) and returns when Redis was last found
+// without its data. A marker key tells: only a loss removes it, and the
+// first pass to miss it, in a worker that saw it before, sets it to the
+// time of the loss; a worker that never saw it (a new deployment, or a
+// worker started after the loss) sets it to zero, "no loss known".
+func (w *Worker) registerQueues(ctx context.Context) (time.Time, error) {
+	if w.cfg.Events == nil {
+		return time.Time{}, nil
+	}
+	rdb := w.cfg.Events.rdb
+	var names []any
+	for q := range Queues(w.cfg.QueuePrefix) {
+		names = append(names, q)
+	}
+	marker := w.cfg.Events.prefix + "reconciler:alive"
+	var lost int64
+	if w.markerSeen.Load() {
+		lost = time.Now().UnixMilli()
+	}
+	pipe := rdb.Pipeline()
+	pipe.SAdd(ctx, asynqQueuesKey, names...)
+	pipe.SetNX(ctx, marker, lost, 0)
+	get := pipe.Get(ctx, marker)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return time.Time{}, fmt.Errorf("register queues: %w", err)
+	}
+	ms, err := get.Int64()
+	if err != nil {
+		return time.Time{}, fmt.Errorf("register queues: %w", err)
+	}
+	w.markerSeen.Store(true)
+	return time.UnixMilli(ms), nil
+}
+
+// activeTask returns the worker running a task, if a worker reports one.
+func (w *Worker) activeTask(p *pass, id string) (*asynq.WorkerInfo, error) {
+	if p.active == nil {
+		servers, err := w.cfg.Inspector.Servers()
+		if err != nil {
+			return nil, err
+		}
+		p.active = map[string]*asynq.WorkerInfo{}
+		for _, s := range servers {
+			for _, wi := range s.ActiveWorkers {
+				p.active[wi.TaskID] = wi
+			}
+		}
+	}
+	return p.active[id], nil
+}
+
 // Reconcile runs one pass over every non-terminal job not updated within
 // the grace period. It needs WorkerConfig.Inspector.
 func (w *Worker) Reconcile(ctx context.Context) (ReconcileStats, error) {
@@ -59,6 +140,11 @@ func (w *Worker) Reconcile(ctx context.Context) (ReconcileStats, error) {
 	if w.cfg.Inspector == nil {
 		return st, errors.New("reconcile: no asynq inspector configured")
 	}
+	lost, err := w.registerQueues(ctx)
+	if err != nil {
+		return st, fmt.Errorf("reconcile: %w", err)
+	}
+	p := &pass{lost: lost}
 	before := time.Now().Add(-w.cfg.ReconcileGrace)
 	var cur store.StaleCursor
 	for {
@@ -69,7 +155,7 @@ func (w *Worker) Reconcile(ctx context.Context) (ReconcileStats, error) {
 		for i := range page {
 			j := &page[i]
 			st.Checked++
-			if err := w.reconcileJob(ctx, j, &st); err != nil {
+			if err := w.reconcileJob(ctx, p, j, &st); err != nil {
 				// Redis unreachable, most likely: acting on a half-read queue
 				// would requeue or fail jobs that are fine. Stop the pass.
 				return st, fmt.Errorf("reconcile job %s: %w", j.ID, err)
@@ -83,7 +169,7 @@ func (w *Worker) Reconcile(ctx context.Context) (ReconcileStats, error) {
 	}
 }
 
-func (w *Worker) reconcileJob(ctx context.Context, j *store.Job, st *ReconcileStats) error {
+func (w *Worker) reconcileJob(ctx context.Context, p *pass, j *store.Job, st *ReconcileStats) error {
 	stages := stagesFrom(j.State)
 	if len(stages) == 0 {
 		return nil
@@ -93,11 +179,20 @@ func (w *Worker) reconcileJob(ctx context.Context, j *store.Job, st *ReconcileSt
 	// Each stage enqueues the next before it completes, so checking in
 	// pipeline order cannot miss a live task that moved on meanwhile.
 	for _, typ := range stages {
-		info, err := w.cfg.Inspector.GetTaskInfo(queue, TaskID(j.ID, typ))
+		id := TaskID(j.ID, typ)
+		info, err := w.cfg.Inspector.GetTaskInfo(queue, id)
 		if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
-			continue
-		}
-		if err != nil {
+			// Redis has no record of the task; its worker may still be
+			// running it (the record went with a flush).
+			wi, err := w.activeTask(p, id)
+			if err != nil {
+				return err
+			}
+			if wi == nil {
+				continue
+			}
+			info = &asynq.TaskInfo{ID: id, Queue: queue, Type: typ, State: asynq.TaskStateActive}
+		} else if err != nil {
 			return err
 		}
 		switch info.State {
@@ -130,7 +225,13 @@ func (w *Worker) reconcileJob(ctx context.Context, j *store.Job, st *ReconcileSt
 		}
 	}
 	// No task anywhere. Enqueue the stage the state implies, unless the job
-	// moved while we looked (then a task exists again, or it ended).
+	// moved while we looked (then a task exists again, or it ended), or
+	// Redis lost its data so recently that the workers may not have
+	// reported their active tasks yet.
+	if since := time.Since(p.lost); since < heartbeatsBack {
+		log.Info("reconcile: waiting for worker heartbeats after a loss of Redis data", "since", since.Round(time.Millisecond))
+		return nil
+	}
 	cur, err := w.cfg.Store.Job(ctx, j.ID)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {

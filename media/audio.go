@@ -86,7 +86,7 @@ func (c *Client) downloadAudio(ctx context.Context, url, out string, progress fu
 
 	var tooLarge, filtered, lastPct atomic.Value
 	lastPct.Store(-1.0)
-	res := c.runYtDlp(dctx, c.cfg.MaxFileSize+pageBytes, cmd, []string{"--", url}, func(line string) {
+	res := c.runYtDlp(dctx, c.cfg.MaxFileSize+pageBytes, url, cmd, []string{"--", url}, func(line string) {
 		switch {
 		case strings.Contains(line, "larger than max-filesize"):
 			tooLarge.Store(line)

@@ -44,6 +44,9 @@ type Config struct {
 	// MaxDuration refuses longer media before downloading when the site
 	// reports a duration; default 4h.
 	MaxDuration time.Duration
+	// CookiesDir holds the operator's Netscape cookie files, one per site
+	// named by its domain ("youtube.com.txt"); see cookies.go. Empty: none.
+	CookiesDir string
 	// ExtraArgs are operator flags for every yt-dlp run (YTDLP_EXTRA_ARGS,
 	// see ParseExtraArgs); only flags on the allow-list are accepted.
 	ExtraArgs []string
@@ -136,6 +139,20 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("media: %w", err)
 	}
 	c.extra = extra
+	if cfg.CookiesDir != "" {
+		if st, err := os.Stat(cfg.CookiesDir); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("media: COOKIES_DIR %q is not a readable directory", cfg.CookiesDir)
+		}
+		sites, err := c.Cookies()
+		if err != nil {
+			return nil, fmt.Errorf("media: %w", err)
+		}
+		for _, s := range sites {
+			if !s.EarliestExpiry.IsZero() && s.EarliestExpiry.Before(time.Now()) {
+				c.log.Warn("media: some operator cookies have expired; export fresh ones", "site", s.Site, "earliest_expiry", s.EarliestExpiry)
+			}
+		}
+	}
 	for _, f := range extra {
 		if f.name == "--proxy" && cfg.Egress != nil {
 			// Every run's --proxy is the egress proxy, whose checks are the
@@ -422,8 +439,10 @@ func scanLines(r io.Reader, fn func(string)) {
 	}
 }
 
-// ytdlpError turns a failed yt-dlp run into a sentinel when the cause is
-// permanent, else a wrapped error carrying yt-dlp's last ERROR line.
+// ytdlpError turns a failed yt-dlp run into what Recap branches on: a
+// refusal of the egress proxy or of a URL scheme, the byte cap, a format
+// that cannot be confined, a site's refusal (*UpstreamError, classified by
+// code), else a wrapped error carrying yt-dlp's last ERROR line.
 func ytdlpError(op string, res procResult) error {
 	if errors.Is(res.err, context.Canceled) || errors.Is(res.err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s: %w", op, res.err)
@@ -439,13 +458,11 @@ func ytdlpError(op string, res procResult) error {
 	}
 	msg := lastErrorLine(res.stderr)
 	low := strings.ToLower(msg)
-	switch {
-	case refusedSchemeRE.MatchString(low):
+	if refusedSchemeRE.MatchString(low) {
 		return fmt.Errorf("%s: %w: the site sent yt-dlp to a URL scheme it never follows (file://, a redirect off http(s)): %s", op, ErrURLNotAllowed, msg)
-	case strings.Contains(low, "unsupported url"):
-		return fmt.Errorf("%s: %w: %s", op, ErrUnsupported, msg)
-	case containsAny(low, unavailableMarkers):
-		return fmt.Errorf("%s: %w: %s", op, ErrUnavailable, msg)
+	}
+	if ue := classifyUpstream(msg, res.stderr); ue != nil {
+		return fmt.Errorf("%s: %w", op, ue)
 	}
 	if msg == "" {
 		return fmt.Errorf("%s: yt-dlp: %w", op, res.err)
@@ -460,27 +477,8 @@ func ytdlpError(op string, res procResult) error {
 // the same way but says so).
 var refusedSchemeRE = regexp.MustCompile(`unsupported url scheme|no connection adapters were found|file:// urls are disabled|http error 30[12378]: [a-z ]+(?:$|\(caused by)`)
 
-// unavailableMarkers are fragments of yt-dlp error messages that mean the
-// video is gone or not viewable, as opposed to a network hiccup.
-var unavailableMarkers = []string{
-	"http error 404", "http error 410",
-	"video unavailable", "private video", "this video is private",
-	"has been removed", "has been terminated", "is not available",
-	"does not exist", "no longer available", "members-only",
-	"sign in to confirm your age", "this live event will begin",
-	"premieres in", "copyright claim", "account associated with this video",
-	"not available in your country", "geo restrict",
-}
-
-func containsAny(s string, subs []string) bool {
-	for _, x := range subs {
-		if strings.Contains(s, x) {
-			return true
-		}
-	}
-	return false
-}
-
+// lastErrorLine is yt-dlp's (or ffmpeg's) last ERROR line, else its last
+// line.
 func lastErrorLine(stderr string) string {
 	lines := strings.Split(strings.TrimSpace(stderr), "\n")
 	for i := len(lines) - 1; i >= 0; i-- {

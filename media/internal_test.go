@@ -2,6 +2,8 @@ package media
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -53,6 +55,33 @@ func TestPickTracks(t *testing.T) {
 		{"fr", []string{"fr.vtt"}},
 		{"ja", nil},
 	}
+	// Bilibili: manual, then its AI subtitles, then automatic captions,
+	// for each language.
+	bili := &Info{
+		Subtitles: []SubtitleTrack{
+			{Lang: "ai-zh", Ext: "srt"}, {Lang: "zh-Hans", Ext: "srt"}, {Lang: "ai-en", Ext: "srt"}, {Lang: "danmaku", Ext: "xml"},
+		},
+		AutoCaptions: []SubtitleTrack{{Lang: "zh", Ext: "vtt", Auto: true}},
+	}
+	for _, tt := range []struct {
+		lang string
+		want []string
+	}{
+		{"zh", []string{"zh-Hans.srt", "ai-zh.srt", "auto:zh.vtt"}},
+		{"en", []string{"ai-en.srt"}},
+	} {
+		var got []string
+		for _, tr := range pickTracks(bili, tt.lang) {
+			s := tr.Lang + "." + tr.Ext
+			if tr.Auto {
+				s = "auto:" + s
+			}
+			got = append(got, s)
+		}
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("bilibili pickTracks(%q) = %v, want %v", tt.lang, got, tt.want)
+		}
+	}
 	for _, tt := range tests {
 		var got []string
 		for _, tr := range pickTracks(info, tt.lang) {
@@ -92,5 +121,40 @@ func TestYtdlpBaseArgs(t *testing.T) {
 	}
 	if n := len(got); n < 2 || got[n-2] != "--" || got[n-1] != "https://example.com/v" {
 		t.Errorf("args %q do not end with -- and the URL", got)
+	}
+}
+
+// A URL finds its site's cookie file by its host, any subdomain, or a
+// short-link domain of the site; nothing else.
+func TestCookieSite(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, f := range []string{"youtube.com.txt", "bilibili.com.txt", "127.0.0.1.txt"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("# Netscape HTTP Cookie File\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "vimeo.com.txt"), 0o700); err != nil { // a directory is no file
+		t.Fatal(err)
+	}
+	for url, want := range map[string]string{
+		"https://www.youtube.com/watch?v=x":    "youtube.com",
+		"https://m.youtube.com/watch?v=x":      "youtube.com",
+		"https://youtu.be/x":                   "youtube.com",
+		"https://www.bilibili.com/video/BV1x":  "bilibili.com",
+		"https://b23.tv/BV1x":                  "bilibili.com",
+		"http://127.0.0.1:8080/v.html":         "127.0.0.1",
+		"https://vimeo.com/1":                  "",
+		"https://notyoutube.com/x":             "",
+		"https://youtube.com.evil.example/x":   "",
+		"https://example.com/../../etc/passwd": "",
+		"not a url\x7f":                        "",
+	} {
+		if got := cookieSite(dir, url); got != want {
+			t.Errorf("cookieSite(%q) = %q, want %q", url, got, want)
+		}
+	}
+	if got := cookieSite("", "https://youtu.be/x"); got != "" {
+		t.Errorf("no COOKIES_DIR: %q", got)
 	}
 }

@@ -2,6 +2,7 @@ package media
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -55,7 +56,7 @@ type Info struct {
 // stream resolves with IsLive set: the caller decides.
 func (c *Client) Resolve(ctx context.Context, url string) (*Info, error) {
 	cmd := c.ytdlp().DumpJSON().SkipDownload().NoProgress()
-	res := c.runYtDlp(ctx, pageBytes, cmd, []string{"--", url}, nil)
+	res := c.runYtDlp(ctx, pageBytes, url, cmd, []string{"--", url}, nil)
 	if res.err != nil {
 		return nil, ytdlpError("resolve", res)
 	}
@@ -194,7 +195,7 @@ func (c *Client) Subtitles(ctx context.Context, url string, info *Info, lang str
 		if i == 3 { // the rest are unlikely to fare better; let STT take over
 			break
 		}
-		segs, err := c.fetchTrack(ctx, url, info, tr)
+		segs, rolling, err := c.fetchTrack(ctx, url, info, tr)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, SubtitleTrack{}, fmt.Errorf("subtitles: %w", ctx.Err())
@@ -203,7 +204,9 @@ func (c *Client) Subtitles(ctx context.Context, url string, info *Info, lang str
 			c.log.Warn("media: subtitle track failed", "lang", tr.Lang, "ext", tr.Ext, "auto", tr.Auto, "err", err)
 			continue
 		}
-		if tr.Auto {
+		if tr.Auto && !rolling {
+			// Automatic captions not shaped as rolling lines may still
+			// overlap word by word.
 			segs = DedupeCaptions(segs)
 		}
 		if len(segs) > 0 {
@@ -219,7 +222,10 @@ func (c *Client) Subtitles(ctx context.Context, url string, info *Info, lang str
 	return nil, SubtitleTrack{}, fmt.Errorf("subtitles: %w (tracks were empty)", ErrNoSubtitles)
 }
 
-// pickTracks orders the usable tracks best first.
+// pickTracks orders the usable tracks best first: subtitles written by
+// people, then a site's machine-made subtitles offered as such (Bilibili's
+// "ai-zh", "ai-en", which need a signed-in session), then automatic
+// captions; within each, the preferred languages in order, VTT before SRT.
 func pickTracks(info *Info, lang string) []SubtitleTrack {
 	var prefs []string
 	if lang != "" {
@@ -230,14 +236,22 @@ func pickTracks(info *Info, lang string) []SubtitleTrack {
 		}
 		prefs = append(prefs, "en", "")
 	}
+	var manual, ai []SubtitleTrack
+	for _, t := range info.Subtitles {
+		if isAITrack(t.Lang) {
+			ai = append(ai, t)
+		} else {
+			manual = append(manual, t)
+		}
+	}
 	var out []SubtitleTrack
 	seen := map[string]bool{}
-	for _, group := range [][]SubtitleTrack{info.Subtitles, info.AutoCaptions} {
+	for _, group := range [][]SubtitleTrack{manual, ai, info.AutoCaptions} {
 		for _, p := range prefs {
 			for _, ext := range []string{"vtt", "srt"} {
 				for _, t := range group {
 					key := fmt.Sprint(t.Auto, t.Lang)
-					if t.Ext != ext || seen[key] || !langMatches(t.Lang, p) {
+					if t.Ext != ext || seen[key] || !langMatches(trackLang(t.Lang), p) {
 						continue
 					}
 					seen[key] = true
@@ -247,6 +261,18 @@ func pickTracks(info *Info, lang string) []SubtitleTrack {
 		}
 	}
 	return out
+}
+
+// isAITrack reports whether a subtitle language key names machine-made
+// subtitles (Bilibili's "ai-zh").
+func isAITrack(lang string) bool { return strings.HasPrefix(strings.ToLower(lang), "ai-") }
+
+// trackLang is the language a track key stands for ("ai-zh" is Chinese).
+func trackLang(lang string) string {
+	if isAITrack(lang) {
+		return lang[3:]
+	}
+	return lang
 }
 
 // langMatches reports whether track language have satisfies want: equal,
@@ -260,10 +286,10 @@ func langMatches(have, want string) bool {
 	return h == w || strings.HasPrefix(h, w+"-") || strings.HasPrefix(h, w+"_")
 }
 
-func (c *Client) fetchTrack(ctx context.Context, url string, info *Info, tr SubtitleTrack) ([]Segment, error) {
+func (c *Client) fetchTrack(ctx context.Context, url string, info *Info, tr SubtitleTrack) ([]Segment, bool, error) {
 	dir, err := os.MkdirTemp(c.cfg.TempDir, "recap-subs-")
 	if err != nil {
-		return nil, fmt.Errorf("fetch subtitles: %w", err)
+		return nil, false, fmt.Errorf("fetch subtitles: %w", err)
 	}
 	defer os.RemoveAll(dir)
 
@@ -282,15 +308,15 @@ func (c *Client) fetchTrack(ctx context.Context, url string, info *Info, tr Subt
 	if len(info.raw) > 0 {
 		infoPath := filepath.Join(dir, "info.json")
 		if err := os.WriteFile(infoPath, info.raw, 0o600); err != nil {
-			return nil, fmt.Errorf("fetch subtitles: %w", err)
+			return nil, false, fmt.Errorf("fetch subtitles: %w", err)
 		}
 		cmd.LoadInfoJSON(infoPath)
 	} else {
 		positional = []string{"--", url}
 	}
-	res := c.runYtDlp(ctx, pageBytes, cmd, positional, nil)
+	res := c.runYtDlp(ctx, pageBytes, cmp.Or(url, info.WebpageURL), cmd, positional, nil)
 	if res.err != nil {
-		return nil, ytdlpError("fetch subtitles", res)
+		return nil, false, ytdlpError("fetch subtitles", res)
 	}
 	matches, _ := filepath.Glob(filepath.Join(dir, "sub.*"))
 	for _, m := range matches {
@@ -300,15 +326,15 @@ func (c *Client) fetchTrack(ctx context.Context, url string, info *Info, tr Subt
 		}
 		data, err := readCapped(m, maxSubtitleBytes)
 		if err != nil {
-			return nil, fmt.Errorf("fetch subtitles: %w", err)
+			return nil, false, fmt.Errorf("fetch subtitles: %w", err)
 		}
-		segs, err := parseSubtitleFile(ext, data)
+		segs, rolling, err := parseSubtitleFile(ext, data)
 		if err != nil {
-			return nil, fmt.Errorf("fetch subtitles: %w", err)
+			return nil, false, fmt.Errorf("fetch subtitles: %w", err)
 		}
-		return segs, nil
+		return segs, rolling, nil
 	}
-	return nil, fmt.Errorf("fetch subtitles: yt-dlp wrote no %s file for %q", tr.Ext, tr.Lang)
+	return nil, false, fmt.Errorf("fetch subtitles: yt-dlp wrote no %s file for %q", tr.Ext, tr.Lang)
 }
 
 func readCapped(path string, limit int64) ([]byte, error) {

@@ -65,16 +65,42 @@ func splitLines(data []byte) []string {
 	return strings.Split(s, "\n")
 }
 
+// cue is one timed block of a subtitle file.
+type cue struct {
+	start, end float64
+	// lines are the cue's text lines, cleaned, empty ones left out.
+	lines []string
+	// wordTimed is whether the cue carried inline timestamps
+	// (<00:00:01.200>), as automatic captions time each word.
+	wordTimed bool
+}
+
+// inlineTimeRE matches a WebVTT inline timestamp tag.
+var inlineTimeRE = regexp.MustCompile(`<(?:\d+:)?\d{2}:\d{2}\.\d{3}>`)
+
 // parseCues walks blank-line separated blocks; a block is a cue when one of
 // its lines is a timing line, and the text is every line after it.
 func parseCues(lines []string, vtt bool) []Segment {
+	return joinCues(parseCueBlocks(lines, vtt))
+}
+
+// joinCues makes one segment per cue, its lines joined by spaces.
+func joinCues(cues []cue) []Segment {
+	segs := make([]Segment, 0, len(cues))
+	for _, c := range cues {
+		segs = append(segs, Segment{Start: c.start, End: c.end, Text: strings.Join(c.lines, " ")})
+	}
+	return segs
+}
+
+func parseCueBlocks(lines []string, vtt bool) []cue {
 	// WebVTT ends a block only at an empty line: YouTube's automatic
 	// captions put a line holding one space inside cues.
 	blank := func(l string) bool { return strings.TrimSpace(l) == "" }
 	if vtt {
 		blank = func(l string) bool { return l == "" }
 	}
-	var segs []Segment
+	var cues []cue
 	for i := 0; i < len(lines); {
 		for i < len(lines) && blank(lines[i]) {
 			i++
@@ -106,22 +132,21 @@ func parseCues(lines []string, vtt bool) []Segment {
 		if t < 0 {
 			continue
 		}
-		var parts []string
+		c := cue{start: s, end: max(s, e)}
 		for _, l := range block[t+1:] {
+			if vtt && !c.wordTimed && inlineTimeRE.MatchString(l) {
+				c.wordTimed = true
+			}
 			if l = cleanLine(l, vtt); l != "" {
-				parts = append(parts, l)
+				c.lines = append(c.lines, l)
 			}
 		}
-		text := strings.Join(parts, " ")
-		if text == "" {
+		if len(c.lines) == 0 {
 			continue
 		}
-		if e < s {
-			e = s
-		}
-		segs = append(segs, Segment{Start: s, End: e, Text: text})
+		cues = append(cues, c)
 	}
-	return segs
+	return cues
 }
 
 func isVTTBlock(line, kw string) bool {
@@ -251,16 +276,123 @@ func equalWords(a, b []string) bool {
 	return true
 }
 
-// parseSubtitleFile picks the parser from the file extension, falling back
-// to the other format when the content says otherwise.
-func parseSubtitleFile(ext string, data []byte) ([]Segment, error) {
-	isVTT := bytes.HasPrefix(bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), " \t\r\n"), []byte("WEBVTT"))
-	switch {
-	case isVTT:
-		return ParseVTT(data)
-	case ext == "srt" || ext == "vtt":
-		return ParseSRT(data)
-	default:
-		return nil, fmt.Errorf("parse subtitles: unsupported format %q", ext)
+// ParseSubtitles parses a subtitle file, WebVTT or SubRip by its content
+// (ext decides only when the content does not), and removes the
+// repetition of rolling captions when its cues have their shape, whatever
+// the track claims to be: YouTube serves rolling automatic captions under
+// "subtitles" too, and a page's <track> says nothing. rolling reports
+// whether it did.
+func ParseSubtitles(ext string, data []byte) (segs []Segment, rolling bool, err error) {
+	trimmed := bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), " \t\r\n")
+	isVTT := bytes.HasPrefix(trimmed, []byte("WEBVTT"))
+	if !isVTT && ext != "srt" && ext != "vtt" {
+		return nil, false, fmt.Errorf("parse subtitles: unsupported format %q", ext)
 	}
+	lines := splitLines(data)
+	cues := parseCueBlocks(lines, isVTT)
+	if !isVTT && len(cues) == 0 && len(bytes.TrimSpace(data)) > 0 && !hasTiming(lines) {
+		return nil, false, errors.New("parse srt: no cues")
+	}
+	if rollingShape(cues) {
+		return dedupeRolling(cues), true, nil
+	}
+	return joinCues(cues), false, nil
+}
+
+// rollingShape reports whether cues look like rolling captions: as a
+// line is spoken it appears at the bottom, then scrolls up and is shown
+// again above the next one, so most cues begin with the line the cue
+// before ended with, or with that line grown or slid on (YouTube adds a
+// 10 ms "snapshot" cue of the finished line in between, and times each
+// word inline). Subtitles written by
+// people almost never repeat a line in the next cue.
+func rollingShape(cues []cue) bool {
+	if len(cues) < 4 {
+		return false
+	}
+	repeats, timed, snapshots := 0, 0, 0
+	for i, c := range cues {
+		if c.wordTimed {
+			timed++
+		}
+		if c.end-c.start <= 0.05 {
+			snapshots++
+		}
+		if i > 0 {
+			prev := cues[i-1].lines
+			if continues(prev[len(prev)-1], c.lines[0]) {
+				repeats++
+			}
+		}
+	}
+	pairs, n := len(cues)-1, len(cues)
+	return 2*repeats >= pairs || (4*repeats >= pairs && (5*timed >= n || 5*snapshots >= n))
+}
+
+// continues reports whether a cue's first line carries on the line the
+// cue before ended with: the same line scrolled up, the line grown by
+// more words, or slid on by some (two or more words shared).
+func continues(prev, first string) bool {
+	if first == prev {
+		return true
+	}
+	p, f := strings.Fields(prev), strings.Fields(first)
+	if len(p) > 0 && len(f) > len(p) && equalWords(p, f[:len(p)]) {
+		return true
+	}
+	return overlap(p, f) >= 2
+}
+
+// rollingWindow is how many of the last kept lines a rolling cue's lines
+// are compared with: the lines a cue can still show from before.
+const rollingWindow = 3
+
+// dedupeRolling keeps each line of rolling captions once, at the cue that
+// first showed it: a line equal to one of the last few kept is the
+// scrolled-up copy, and the words a line repeats from the end of the one
+// before it (captions that grow or slide word by word) are dropped; for a
+// line shown below another, only when that is the whole previous line or
+// at least two words.
+func dedupeRolling(cues []cue) []Segment {
+	var out []Segment
+	var recent []string
+	var last []string // words of the last kept line
+	for _, c := range cues {
+		var fresh []string
+	lines:
+		for i, l := range c.lines {
+			for _, r := range recent {
+				if l == r {
+					continue lines
+				}
+			}
+			words := strings.Fields(l)
+			k := overlap(last, words)
+			if i > 0 && k < 2 && k < len(last) {
+				// Below a scrolled-up line, a new line that shares one
+				// word with it by chance ("...said that" / "that is") is
+				// speech. A cue's first line replaces what was shown: a
+				// word it shares with that was shown already.
+				k = 0
+			}
+			recent = append(recent, l)
+			if len(recent) > rollingWindow {
+				recent = recent[1:]
+			}
+			last = words
+			if k < len(words) {
+				fresh = append(fresh, words[k:]...)
+			}
+		}
+		if len(fresh) == 0 {
+			continue
+		}
+		out = append(out, Segment{Start: c.start, End: c.end, Text: strings.Join(fresh, " ")})
+	}
+	return out
+}
+
+// parseSubtitleFile is ParseSubtitles for Subtitles.
+func parseSubtitleFile(ext string, data []byte) ([]Segment, bool, error) {
+	return ParseSubtitles(ext, data)
 }

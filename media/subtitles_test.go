@@ -233,6 +233,9 @@ func FuzzParseVTT(f *testing.F) {
 		}
 		checkSegmentsSane(t, segs)
 		checkSegmentsSane(t, media.DedupeCaptions(segs))
+		if segs, _, err := media.ParseSubtitles("vtt", data); err == nil {
+			checkSegmentsSane(t, segs)
+		}
 	})
 }
 
@@ -247,5 +250,8 @@ func FuzzParseSRT(f *testing.F) {
 			return
 		}
 		checkSegmentsSane(t, segs)
+		if segs, _, err := media.ParseSubtitles("srt", data); err == nil {
+			checkSegmentsSane(t, segs)
+		}
 	})
 }

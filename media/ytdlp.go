@@ -53,7 +53,15 @@ func (c *Client) ytdlp() *ytdlp.Command {
 // goes through it with its own credentials and may receive at most
 // maxBytes (0 = no cap); what the proxy refused or cut is reported in the
 // result for ytdlpError.
-func (c *Client) runYtDlp(ctx context.Context, maxBytes int64, cmd *ytdlp.Command, positional []string, stdoutLine func(string)) procResult {
+//
+// pageURL is the video's URL: a run for a site with operator cookies
+// (COOKIES_DIR) gets a private copy of them.
+func (c *Client) runYtDlp(ctx context.Context, maxBytes int64, pageURL string, cmd *ytdlp.Command, positional []string, stdoutLine func(string)) procResult {
+	cleanup, err := c.withCookies(cmd, pageURL)
+	if err != nil {
+		return procResult{err: err}
+	}
+	defer cleanup()
 	var run *EgressRun
 	if c.cfg.Egress != nil {
 		var err error

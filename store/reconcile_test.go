@@ -62,3 +62,76 @@ func TestStaleJobsPages(t *testing.T) {
 		t.Error("an ended or fresh job was returned")
 	}
 }
+
+// StartStage counts attempts per stage in Postgres, never moves a job
+// backwards, leaves ended jobs alone, and RefundAttempt takes back an
+// interrupted run.
+func TestStartStageCountsAttempts(t *testing.T) {
+	t.Parallel()
+	s, k := setup(t, 10)
+	ctx := context.Background()
+	j := newJob(t, s, k)
+	mustJob := func(t *testing.T, s *store.Store, id string) *store.Job {
+		t.Helper()
+		j, err := s.Job(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	start := func(state string) (store.Attempt, bool) {
+		t.Helper()
+		a, ok, err := s.StartStage(ctx, j.ID, state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a, ok
+	}
+	for want := 1; want <= 3; want++ {
+		if a, ok := start(store.StateResolving); !ok || a.N != want {
+			t.Fatalf("resolve run %d: attempt %d, ok %v", want, a.N, ok)
+		}
+	}
+	if err := s.FailAttempt(ctx, j.ID, "upstream_error", "the site answered 503"); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := start(store.StateResolving); a.N != 4 || a.LastErrorCode != "upstream_error" || a.LastError != "the site answered 503" {
+		t.Fatalf("4th resolve run: %+v", a)
+	}
+	if err := s.RefundAttempt(ctx, j.ID, store.StateResolving); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Attempts(ctx, j.ID); err != nil || n != 3 {
+		t.Fatalf("after a refund: %d attempts (%v), want 3", n, err)
+	}
+	// A new stage starts at one, with no error of the last one's.
+	if a, ok := start(store.StateTranscribing); !ok || a.N != 1 || a.LastError != "" {
+		t.Fatalf("first transcript run: %+v %v", a, ok)
+	}
+	got := mustJob(t, s, j.ID)
+	if got.State != store.StateTranscribing || got.ResolvedAt == nil {
+		t.Fatalf("job %s, resolved_at %v", got.State, got.ResolvedAt)
+	}
+	// A duplicate resolve task must not move the job back.
+	if _, ok := start(store.StateResolving); ok {
+		t.Fatal("a resolve run moved a transcribing job back")
+	}
+	if got := mustJob(t, s, j.ID); got.State != store.StateTranscribing {
+		t.Fatalf("job went back to %s", got.State)
+	}
+	if a, ok := start(store.StateSummarizing); !ok || a.N != 1 {
+		t.Fatalf("first summary run: %+v %v", a, ok)
+	}
+	if got := mustJob(t, s, j.ID); got.TranscribedAt == nil {
+		t.Fatal("transcribed_at not set on entering summarizing")
+	}
+	if _, err := s.Finish(ctx, j.ID, store.Outcome{State: store.StateFailed, ErrorCode: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := start(store.StateSummarizing); ok {
+		t.Fatal("an ended job started a stage")
+	}
+	if _, _, err := s.StartStage(ctx, j.ID, store.StateSucceeded); err == nil {
+		t.Fatal("a terminal state was accepted as a stage")
+	}
+}

@@ -20,7 +20,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -121,7 +120,9 @@ func serve(ctx context.Context, cfg app.Config, log *slog.Logger) error {
 		return err
 	}
 	defer d.Close()
-	srv := &http.Server{Addr: cfg.ListenAddr, Handler: app.NewAPI(cfg, d), ReadHeaderTimeout: 10 * time.Second}
+	// Slow senders are cut off (request bodies have a deadline), while
+	// streams live as long as their jobs: see app.NewHTTPServer.
+	srv := app.NewHTTPServer(cfg.ListenAddr, app.NewAPI(cfg, d), cfg.HTTP)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	log.Info("api listening", "addr", cfg.ListenAddr)

@@ -1,0 +1,142 @@
+package jobs_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/recap/recap/jobs"
+	"github.com/recap/recap/metrics"
+	"github.com/recap/recap/store"
+	"github.com/recap/recap/store/storetest"
+)
+
+// waitTerminal polls the job row until it has ended.
+func waitTerminal(t *testing.T, s *store.Store, id string, timeout time.Duration) *store.Job {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		j := mustJob(t, s, id)
+		if store.Terminal(j.State) {
+			return j
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s still %s after %s", id, j.State, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stageRuns is how many runs of a stage ended with outcome, from the
+// recap_stage_duration_seconds histogram.
+func stageRuns(t *testing.T, m *metrics.Metrics, stage, outcome string) uint64 {
+	t.Helper()
+	fams, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != "recap_stage_duration_seconds" {
+			continue
+		}
+		for _, mt := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range mt.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["stage"] == stage && labels["outcome"] == outcome {
+				return mt.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	return 0
+}
+
+// Failures the caller caused (the video is gone, the balance is too low)
+// end as the job's recorded outcome: asynq sees a task that is done, so
+// its archive and failure counts hold only Recap's and upstream's faults.
+// A provider refusing the request is such a fault and is archived.
+func TestCallerFailuresAreNotQueueFailures(t *testing.T) {
+	t.Parallel()
+	m := metrics.New()
+	aopt, _ := asynq.ParseRedisURI(redisURL())
+	in := asynq.NewInspector(aopt)
+	t.Cleanup(func() { in.Close() })
+	w, b := setup(t, func(c *jobs.WorkerConfig) {
+		c.Inspector = in
+		c.Metrics = m
+	})
+	ctx := context.Background()
+	queue := b.cfg.QueuePrefix + jobs.QueueInteractive
+
+	// The provider refuses every chat call: a permanent upstream error.
+	b.fake.SetChatError(http.StatusBadRequest)
+	gone := b.newJob(t, b.host.URL("/missing.html"))
+	poorKey, _, err := b.store.CreateKey(ctx, store.NewKey{Name: "poor", Seconds: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	poorURL := b.host.PageURL()
+	poorVideo, err := jobs.VideoKey(poorURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	poor := &store.Job{AccountID: poorKey.AccountID, APIKeyID: poorKey.ID, URL: poorURL, VideoKey: poorVideo, Model: "fake-model"}
+	if err := b.store.CreateJob(ctx, poor); err != nil {
+		t.Fatal(err)
+	}
+	refused := b.newJob(t, b.host.NoSubsPageURL())
+
+	srv := asynq.NewServer(aopt, asynq.Config{Queues: jobs.Queues(b.cfg.QueuePrefix), Concurrency: 3, Logger: quietLogger{},
+		TaskCheckInterval: 50 * time.Millisecond})
+	if err := srv.Start(w.Mux()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	for _, j := range []*store.Job{gone, poor, refused} {
+		if err := b.client.Start(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	want := map[string]string{gone.ID: jobs.CodeUnavailable, poor.ID: jobs.CodeInsufficientQuota, refused.ID: jobs.CodeUpstream}
+	for id, code := range want {
+		j := waitTerminal(t, b.store, id, 2*time.Minute)
+		if j.State != store.StateFailed || j.ErrorCode != code {
+			t.Errorf("job %s: %s %s (%s), want failed %s", id, j.State, j.ErrorCode, j.ErrorMessage, code)
+		}
+	}
+	// Nothing of the caller-caused failures is archived or left to retry;
+	// the provider's refusal is archived (the check can fail).
+	for _, id := range []string{gone.ID, poor.ID} {
+		for _, typ := range []string{jobs.TypeResolve, jobs.TypeTranscript, jobs.TypeSummary} {
+			if info, err := in.GetTaskInfo(queue, jobs.TaskID(id, typ)); err == nil {
+				t.Errorf("task %s is %v, want done and gone", info.ID, info.State)
+			}
+		}
+	}
+	archived, err := in.ListArchivedTasks(queue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(archived) != 1 || archived[0].ID != jobs.TaskID(refused.ID, jobs.TypeSummary) {
+		var ids []string
+		for _, a := range archived {
+			ids = append(ids, a.ID)
+		}
+		t.Errorf("archived tasks %v, want only the refused summary %s", ids, jobs.TaskID(refused.ID, jobs.TypeSummary))
+	}
+	// The metrics still count them as failed runs, not successes (the
+	// unavailable video fails its resolve, the unpaid one its transcript
+	// stage, where its price becomes known).
+	if r, tr := stageRuns(t, m, jobs.TypeResolve, "failed"), stageRuns(t, m, jobs.TypeTranscript, "failed"); r+tr != 2 {
+		t.Errorf("%d failed resolve and %d failed transcript runs in the metrics, want 2 in all", r, tr)
+	}
+	if n := stageRuns(t, m, jobs.TypeSummary, "failed"); n != 1 {
+		t.Errorf("%d failed summary runs in the metrics, want 1", n)
+	}
+	storetest.CheckLedger(t, b.store)
+}

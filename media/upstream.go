@@ -1,0 +1,243 @@
+package media
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// UpstreamCode names why a video site refused, for clients and metrics.
+type UpstreamCode string
+
+// The codes of UpstreamError.
+const (
+	// CodeLoginRequired: the site wants a signed-in session (sign-in,
+	// "not a bot" checks, members-only, age gates, expired cookies).
+	CodeLoginRequired UpstreamCode = "login_required"
+	// CodeUpstreamBlocked: the site refuses the worker's requests for now
+	// (HTTP 403, 412, 429, rate limits). The only code worth a retry.
+	CodeUpstreamBlocked UpstreamCode = "upstream_blocked"
+	// CodeVideoUnavailable: private, removed, or not there (404, 410).
+	CodeVideoUnavailable UpstreamCode = "video_unavailable"
+	// CodeGeoRestricted: not offered in the worker's country.
+	CodeGeoRestricted UpstreamCode = "geo_restricted"
+	// CodeUnsupportedURL: no yt-dlp extractor understands the URL.
+	CodeUnsupportedURL UpstreamCode = "unsupported_url"
+	// CodeLiveNotSupported: a live or upcoming broadcast.
+	CodeLiveNotSupported UpstreamCode = "live_not_supported"
+	// CodeDRMProtected: the media is encrypted with DRM.
+	CodeDRMProtected UpstreamCode = "drm_protected"
+)
+
+// Sentinels of the upstream codes that have none of their own elsewhere in
+// this package (video_unavailable is ErrUnavailable, unsupported_url
+// ErrUnsupported, live_not_supported ErrLive).
+var (
+	// ErrLoginRequired means the site wants a signed-in session.
+	ErrLoginRequired = errors.New("login required")
+	// ErrUpstreamBlocked means the site refuses the worker's requests for
+	// now; a later attempt may pass.
+	ErrUpstreamBlocked = errors.New("blocked by the site")
+	// ErrGeoRestricted means the site does not offer the video in the
+	// worker's country.
+	ErrGeoRestricted = errors.New("geo restricted")
+	// ErrDRMProtected means the media is encrypted with DRM.
+	ErrDRMProtected = errors.New("drm protected")
+)
+
+// UpstreamError is a failure the video's site reported through yt-dlp,
+// classified. errors.Is matches it against the sentinel of its code.
+type UpstreamError struct {
+	Code UpstreamCode
+	// Site is yt-dlp's extractor name in lower case ("youtube",
+	// "bilibili", "generic"), "" when yt-dlp did not say.
+	Site string
+	// Reason is the site's own words as yt-dlp reported them, without
+	// yt-dlp's command-line advice (which names flags no API client has).
+	Reason string
+	// Retry reports whether a later attempt may succeed.
+	Retry bool
+}
+
+func (e *UpstreamError) Error() string {
+	return fmt.Sprintf("%s: %s", e.Code, e.Message())
+}
+
+// Unwrap returns the sentinel of the code.
+func (e *UpstreamError) Unwrap() error {
+	switch e.Code {
+	case CodeLoginRequired:
+		return ErrLoginRequired
+	case CodeUpstreamBlocked:
+		return ErrUpstreamBlocked
+	case CodeVideoUnavailable:
+		return ErrUnavailable
+	case CodeGeoRestricted:
+		return ErrGeoRestricted
+	case CodeUnsupportedURL:
+		return ErrUnsupported
+	case CodeLiveNotSupported:
+		return ErrLive
+	case CodeDRMProtected:
+		return ErrDRMProtected
+	}
+	return nil
+}
+
+// Message is the sentence for the caller: what the site said and what
+// would help.
+func (e *UpstreamError) Message() string {
+	site := siteName(e.Site)
+	var what, remedy string
+	switch e.Code {
+	case CodeLoginRequired:
+		what = site + " requires a signed-in session for this video"
+		remedy = "the operator can add cookies of a signed-in account for this site (COOKIES_DIR); otherwise try another URL"
+	case CodeUpstreamBlocked:
+		what = site + " is refusing this server's requests for now"
+		remedy = "retry later; if it persists, the operator can add cookies for this site (COOKIES_DIR) or pace requests (YTDLP_EXTRA_ARGS --sleep-requests)"
+	case CodeVideoUnavailable:
+		what = "the video is unavailable on " + site + " (private, removed or never there)"
+		remedy = "check the URL, or send another one"
+	case CodeGeoRestricted:
+		what = site + " does not offer this video in this server's country"
+		remedy = "send another URL for it; only a worker in an allowed region can fetch this one"
+	case CodeUnsupportedURL:
+		what = "no video was found at this URL"
+		remedy = "send the video's own page or a direct media link"
+	case CodeLiveNotSupported:
+		what = "this is a live or upcoming broadcast"
+		remedy = "send the recording's URL once the broadcast has ended"
+	case CodeDRMProtected:
+		what = site + " encrypts this video with DRM, which cannot be read"
+		remedy = "send another source of the same content"
+	default:
+		what, remedy = site+" refused the request", "try again later"
+	}
+	if e.Reason != "" {
+		what += fmt.Sprintf(" (%q)", e.Reason)
+	}
+	return what + ": " + remedy
+}
+
+// siteNames spell the extractors users know by name.
+var siteNames = map[string]string{
+	"youtube": "YouTube", "bilibili": "Bilibili", "douyin": "Douyin", "tiktok": "TikTok",
+	"vimeo": "Vimeo", "twitter": "X", "instagram": "Instagram", "facebook": "Facebook",
+	"twitch": "Twitch", "soundcloud": "SoundCloud", "xiaohongshu": "Xiaohongshu", "dailymotion": "Dailymotion",
+}
+
+// siteName is the site as a message names it: "YouTube" for "youtube"
+// and its variants ("youtube:tab", "bilibilisearch"), the extractor name
+// for others, "the site" when unknown.
+func siteName(extractor string) string {
+	if extractor == "" || extractor == "generic" || extractor == "drm" {
+		return "the site"
+	}
+	for k, v := range siteNames {
+		if strings.HasPrefix(extractor, k) {
+			return v
+		}
+	}
+	return extractor
+}
+
+// upstreamRule maps yt-dlp messages to a code. The patterns come from
+// yt-dlp's extractors and the sites' own wording that they pass on
+// (see upstream_test.go for one real line per rule); they are matched
+// against the lower-cased ERROR line, in order.
+type upstreamRule struct {
+	code  UpstreamCode
+	retry bool
+	re    *regexp.Regexp
+}
+
+var upstreamRules = []upstreamRule{
+	{CodeUnsupportedURL, false, regexp.MustCompile(`unsupported url: `)},
+	{CodeDRMProtected, false, regexp.MustCompile(`drm protect|known to use drm|drm-protected`)},
+	{CodeLiveNotSupported, false, regexp.MustCompile(
+		`live event will begin|premieres? in |this live event has ended|live stream recording is not available|` +
+			`waiting for (?:the )?(?:stream|video|broadcast)|is (?:currently )?(?:a )?live(?: stream)?\b|stream is offline|has not started yet`)},
+	// Bilibili's answer for a missing page names both causes; deletion is
+	// by far the likelier one.
+	{CodeVideoUnavailable, false, regexp.MustCompile(`may be deleted or geo-restricted`)},
+	{CodeGeoRestricted, false, regexp.MustCompile(
+		`geo.?restrict|not available (?:from|in) your (?:location|country|region)|` +
+			`not made this video available in your country|only available in (?:certain|some|your) (?:countries|regions)|` +
+			`not available in your (?:country|region)`)},
+	// A private video's page asks to sign in too; it is unavailable, not a
+	// matter of cookies, unless the caller's account was granted access.
+	{CodeVideoUnavailable, false, regexp.MustCompile(`^private video|this video is private|this video has been (?:made )?private`)},
+	{CodeLoginRequired, false, regexp.MustCompile(
+		`sign in to confirm|not a bot|confirm your age|age.?restricted|inappropriate for some users|` +
+			`members.?only|join this channel|channel's members|premium members|supporter-only|` +
+			`only available for registered users|only available to (?:logged.?in|registered|premium|subscribers)|` +
+			`login required|requires? (?:a )?login|need to log ?in|needs? authentication|requires authentication|` +
+			`cookies are no longer valid|use --cookies|use --username|purchase|subscription required|paid content`)},
+	{CodeVideoUnavailable, false, regexp.MustCompile(
+		`video unavailable|this video (?:is|has been) (?:no longer available|removed|deleted|unavailable)|` +
+			`has been removed|no longer available|does not exist|doesn't exist|not available anymore|` +
+			`account associated with this video has been terminated|copyright claim|` +
+			`http error 404|http error 410|may be deleted|video not found|this video is not available|content is not available`)},
+	{CodeUpstreamBlocked, true, regexp.MustCompile(
+		`http error 403|http error 412|http error 429|too many requests|rate.?limit|` +
+			`request is (?:blocked|rejected) by server|try again later|captcha|precondition failed`)},
+}
+
+// ytdlpSiteRE reads the extractor from "[youtube] id: message" (or
+// "[youtube:tab]", "[youtube+GetPOT]").
+var ytdlpSiteRE = regexp.MustCompile(`^\[([A-Za-z0-9_.-]+)(?:[:+][^\]]*)?\]\s*`)
+
+// ytdlpAdviceRE finds where yt-dlp's own advice about its command line
+// begins in a message ("Use --cookies-from-browser ...", "See  https://
+// ...", "You might want to use a VPN ...").
+var ytdlpAdviceRE = regexp.MustCompile(`(?i)[.;]?\s+(?:use --|see\s+https?://|also see|you might want to|please report|confirm you are on the latest|for more information, refer to|it is recommended to|\(caused by )`)
+
+// staleCookiesRE matches yt-dlp's warning that the cookies it was given
+// no longer sign in (YouTube rotates them).
+var staleCookiesRE = regexp.MustCompile(`(?i)cookies are no longer valid`)
+
+// classifyUpstream turns yt-dlp's ERROR line into an UpstreamError, or nil
+// when no rule knows the message. stderr is the whole log, for warnings
+// that explain the error.
+func classifyUpstream(msg, stderr string) *UpstreamError {
+	ue := classifyLine(msg)
+	if ue != nil && ue.Code == CodeLoginRequired && staleCookiesRE.MatchString(stderr) {
+		ue.Reason += "; the site reports the operator's cookies as no longer valid (expired or rotated): they need renewing"
+	}
+	return ue
+}
+
+func classifyLine(msg string) *UpstreamError {
+	site, body := "", strings.TrimSpace(msg)
+	if m := ytdlpSiteRE.FindStringSubmatch(body); m != nil {
+		site = strings.ToLower(m[1])
+		body = body[len(m[0]):]
+		// "[youtube] dQw4w9WgXcQ: Video unavailable" names the video first.
+		if id, rest, ok := strings.Cut(body, ": "); ok && !strings.Contains(id, " ") {
+			body = rest
+		}
+	}
+	low := strings.ToLower(body)
+	for _, r := range upstreamRules {
+		if r.re.MatchString(low) {
+			return &UpstreamError{Code: r.code, Site: site, Reason: trimAdvice(body), Retry: r.retry}
+		}
+	}
+	return nil
+}
+
+// trimAdvice cuts yt-dlp's command-line advice off a message and keeps it
+// to one line of bounded length.
+func trimAdvice(s string) string {
+	if loc := ytdlpAdviceRE.FindStringIndex(s); loc != nil && loc[0] > 0 {
+		s = s[:loc[0]]
+	}
+	s = strings.TrimSpace(strings.TrimRight(strings.TrimSpace(s), "."))
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > 300 {
+		s = string(r[:300]) + "…"
+	}
+	return s
+}
