@@ -150,7 +150,7 @@ func NewAPI(cfg Config, d *Deps) *api.Server {
 		CORS:    api.CORSConfig{Origins: cfg.CORSOrigins},
 		MCP:     mcp.Authenticated(mcp.New(mcp.Config{Core: uc, Logger: d.Log}), api.CallerOf),
 	})
-	_ = (api.NewStreamLimiter(api.StreamLimiterConfig{Redis: d.Redis, Prefix: "recap:" + cfg.QueuePrefix, Max: cfg.MaxStreamsPerKey}))
+	s.LimitStreams(api.NewStreamLimiter(api.StreamLimiterConfig{Redis: d.Redis, Prefix: "recap:" + cfg.QueuePrefix, Max: cfg.MaxStreamsPerKey}))
 	mountOps(cfg, d, s)
 	web.Mount(s.Router(), web.New(web.Config{OAuthClientID: cfg.WebOAuthClientID}))
 	return s

@@ -70,6 +70,10 @@ func TestMaxStreamsPerKey(t *testing.T) {
 
 	refused := func(r *http.Response) {
 		t.Helper()
+		if r.StatusCode != http.StatusTooManyRequests {
+			r.Body.Close()
+			t.Fatalf("a stream past the cap: %d, want 429", r.StatusCode)
+		}
 		body, _ := io.ReadAll(r.Body)
 		r.Body.Close()
 		var e struct {
