@@ -48,7 +48,10 @@ type Config struct {
 	// named by its domain ("youtube.com.txt"); see cookies.go. Empty: none.
 	CookiesDir string
 	// ExtraArgs are operator flags for every yt-dlp run (YTDLP_EXTRA_ARGS,
-	// see ParseExtraArgs); only flags on the allow-list are accepted.
+	// see ParseExtraArgs); only flags on the allow-list are accepted. With
+	// Egress, --proxy becomes the egress proxy's upstream (it must be an
+	// HTTP proxy): yt-dlp still talks only to the egress proxy, which
+	// checks every target and then reaches it through the operator's.
 	ExtraArgs []string
 	// Isolation chooses whether subprocesses run in network namespaces
 	// of their own (see Isolation); yt-dlp runs are isolated only with
@@ -138,7 +141,17 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("media: %w", err)
 	}
-	c.extra = extra
+	for _, f := range extra {
+		if f.name == "--proxy" && cfg.Egress != nil {
+			// Every run's --proxy is the egress proxy, whose checks are the
+			// point: the operator's proxy goes behind it instead.
+			if err := cfg.Egress.setUpstream(f.value); err != nil {
+				return nil, fmt.Errorf("media: YTDLP_EXTRA_ARGS: %w", err)
+			}
+			continue
+		}
+		c.extra = append(c.extra, f)
+	}
 	if cfg.CookiesDir != "" {
 		if st, err := os.Stat(cfg.CookiesDir); err != nil || !st.IsDir() {
 			return nil, fmt.Errorf("media: COOKIES_DIR %q is not a readable directory", cfg.CookiesDir)
@@ -151,13 +164,6 @@ func New(cfg Config) (*Client, error) {
 			if !s.EarliestExpiry.IsZero() && s.EarliestExpiry.Before(time.Now()) {
 				c.log.Warn("media: some operator cookies have expired; export fresh ones", "site", s.Site, "earliest_expiry", s.EarliestExpiry)
 			}
-		}
-	}
-	for _, f := range extra {
-		if f.name == "--proxy" && cfg.Egress != nil {
-			// Every run's --proxy is the egress proxy, whose checks are the
-			// point; an operator proxy would replace it.
-			return nil, errors.New("media: YTDLP_EXTRA_ARGS: --proxy cannot be combined with the egress proxy (the worker always uses it); a site that needs another path needs it at the network level, such as a VPN or gateway for the worker")
 		}
 	}
 	if cfg.Isolation != IsolationOff {

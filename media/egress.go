@@ -1,6 +1,7 @@
 package media
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -11,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,6 +46,10 @@ type Egress struct {
 	mu     sync.Mutex
 	runs   map[string]*egressRun
 	closed bool
+
+	// up, when set, is an operator's HTTP proxy every checked connection
+	// goes through (YTDLP_EXTRA_ARGS --proxy).
+	up atomic.Pointer[egressUpstream]
 }
 
 // EgressConfig configures an Egress.
@@ -239,9 +245,17 @@ func (e *Egress) dialChecked(ctx context.Context, network, addr string) (net.Con
 		}
 		return nil, err
 	}
+	up := e.up.Load()
 	var firstErr error
 	for _, ip := range ips {
-		c, err := e.dial.DialContext(ctx, "tcp", net.JoinHostPort(ip.String(), port))
+		target := net.JoinHostPort(ip.String(), port)
+		var c net.Conn
+		var err error
+		if up != nil {
+			c, err = up.connectVia(ctx, &e.dial, target)
+		} else {
+			c, err = e.dial.DialContext(ctx, "tcp", target)
+		}
 		if err == nil {
 			return c, nil
 		}
@@ -253,6 +267,23 @@ func (e *Egress) dialChecked(ctx context.Context, network, addr string) (net.Con
 		}
 	}
 	return nil, firstErr
+}
+
+// checkedAddr resolves hostport's host (defaultPort when it has none)
+// under the policy and returns the first permitted address with its port.
+func (e *Egress) checkedAddr(ctx context.Context, hostport, defaultPort string) (string, error) {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host, port = strings.Trim(hostport, "[]"), defaultPort
+	}
+	ips, err := e.cfg.Policy.resolve(ctx, host)
+	if err != nil {
+		if errors.Is(err, ErrURLNotAllowed) {
+			return "", &deniedError{msg: fmt.Sprintf("%s: %v", hostport, err)}
+		}
+		return "", err
+	}
+	return net.JoinHostPort(ips[0].String(), port), nil
 }
 
 // hopHeaders are connection-scoped and never forwarded (RFC 9110 7.6.1).
@@ -288,6 +319,92 @@ func (e *Egress) run(r *http.Request) *egressRun {
 	return e.runs[token]
 }
 
+// egressUpstream is an operator's HTTP proxy behind the egress proxy.
+// Targets are still resolved and checked by the egress proxy, and the
+// upstream is asked for the checked address itself (CONNECT 203.0.113.7:443,
+// GET http://203.0.113.7/...), so it cannot be steered to another one; it
+// is the operator's own, so its address is not checked.
+type egressUpstream struct {
+	addr string // host:port
+	auth string // Proxy-Authorization value, "" without credentials
+	tr   *http.Transport
+}
+
+// setUpstream routes every connection through the HTTP proxy at raw
+// (http://[user:password@]host[:port]).
+func (e *Egress) setUpstream(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "http" || u.Hostname() == "" || u.Path != "" && u.Path != "/" {
+		return errors.New("--proxy: want http://[user:password@]host:port (an HTTP proxy; SOCKS is not supported behind the egress proxy)")
+	}
+	up := &egressUpstream{addr: u.Host}
+	if u.Port() == "" {
+		up.addr = net.JoinHostPort(u.Hostname(), "80")
+	}
+	if u.User != nil {
+		pw, _ := u.User.Password()
+		up.auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+pw))
+	}
+	up.tr = &http.Transport{
+		Proxy:                 http.ProxyURL(u),
+		DialContext:           e.dial.DialContext,
+		DisableCompression:    true,
+		MaxIdleConns:          64,
+		IdleConnTimeout:       30 * time.Second,
+		ResponseHeaderTimeout: 60 * time.Second,
+	}
+	if old := e.up.Swap(up); old != nil {
+		old.tr.CloseIdleConnections()
+	}
+	return nil
+}
+
+// connectVia opens a tunnel to target (a checked ip:port) through the
+// upstream proxy.
+func (up *egressUpstream) connectVia(ctx context.Context, d *net.Dialer, target string) (net.Conn, error) {
+	c, err := d.DialContext(ctx, "tcp", up.addr)
+	if err != nil {
+		return nil, fmt.Errorf("upstream proxy: %w", err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		c.SetDeadline(dl) //nolint:errcheck
+	} else {
+		c.SetDeadline(time.Now().Add(d.Timeout)) //nolint:errcheck
+	}
+	req := "CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n"
+	if up.auth != "" {
+		req += "Proxy-Authorization: " + up.auth + "\r\n"
+	}
+	if _, err := io.WriteString(c, req+"\r\n"); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("upstream proxy: %w", err)
+	}
+	br := bufio.NewReader(c)
+	res, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect})
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("upstream proxy: %w", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		c.Close()
+		return nil, fmt.Errorf("upstream proxy answered CONNECT with %s", res.Status)
+	}
+	c.SetDeadline(time.Time{}) //nolint:errcheck
+	if br.Buffered() > 0 {
+		return &bufferedConn{Conn: c, r: br}, nil
+	}
+	return c, nil
+}
+
+// bufferedConn is a connection whose first bytes were read ahead.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (b *bufferedConn) Read(p []byte) (int, error) { return b.r.Read(p) }
+
 // ServeHTTP implements the proxy: CONNECT tunnels for https, absolute-form
 // requests for plain http.
 func (e *Egress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -312,7 +429,17 @@ func (e *Egress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if out.Header.Get("User-Agent") == "" {
 		out.Header.Set("User-Agent", "") // do not add Go's
 	}
-	res, err := e.tr.RoundTrip(out)
+	tr := e.tr
+	if up := e.up.Load(); up != nil {
+		// The upstream gets the checked address, the origin its name.
+		addr, err := e.checkedAddr(r.Context(), r.URL.Host, "80")
+		if err != nil {
+			e.refuse(w, run, r.URL.Host, err)
+			return
+		}
+		out.URL.Host, tr = addr, up.tr
+	}
+	res, err := tr.RoundTrip(out)
 	if err != nil {
 		e.refuse(w, run, r.URL.Host, err)
 		return

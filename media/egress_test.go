@@ -306,3 +306,66 @@ func TestFFmpegStaysOffline(t *testing.T) {
 		t.Fatalf("ffmpeg connected %d times", n)
 	}
 }
+
+// With an operator's proxy (YTDLP_EXTRA_ARGS --proxy), the egress proxy
+// still checks every target and then reaches the checked address through
+// the operator's proxy, plain HTTP and CONNECT alike; what the policy
+// refuses never reaches the upstream. A second egress proxy plays the
+// operator's, so its run counts the bytes that went through it.
+func TestEgressUpstream(t *testing.T) {
+	t.Parallel()
+	upstream := startEgress(t, media.NetPolicy{AllowPrivate: true})
+	upRun, err := upstream.Begin(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer upRun.End()
+	e := startEgress(t, loopbackOnly)
+	c, err := media.New(media.Config{Egress: e, ExtraArgs: []string{"--proxy", upRun.ProxyURL()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	host := mediatest.NewHost(t)
+	inside := mediatest.NewHostAt(t, "127.0.0.2")
+	tlsHost := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "secure") }))
+	t.Cleanup(tlsHost.Close)
+
+	get := func(u string) (int, error) {
+		run, err := e.Begin(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer run.End()
+		res, err := proxyClient(t, run.ProxyURL()).Get(u)
+		if err != nil {
+			return 0, err
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode, nil
+	}
+	before := upRun.Bytes()
+	if code, err := get(host.PageURL()); err != nil || code != 200 {
+		t.Fatalf("plain HTTP through the upstream: %d, %v", code, err)
+	}
+	afterHTTP := upRun.Bytes()
+	if afterHTTP <= before {
+		t.Fatal("the plain HTTP request did not go through the upstream proxy")
+	}
+	if code, err := get(tlsHost.URL); err != nil || code != 200 {
+		t.Fatalf("CONNECT through the upstream: %d, %v", code, err)
+	}
+	if upRun.Bytes() <= afterHTTP {
+		t.Fatal("the CONNECT tunnel did not go through the upstream proxy")
+	}
+	if code, _ := get(inside.PageURL()); code != http.StatusForbidden {
+		t.Fatalf("a forbidden host through the upstream: %d, want 403", code)
+	}
+	if _, err := get("https://" + inside.Addr() + "/"); err == nil {
+		t.Fatal("CONNECT to a forbidden host succeeded")
+	}
+	if n := inside.Conns(); n != 0 || upRun.Denied() != "" {
+		t.Fatalf("the forbidden host saw %d connections; the upstream was asked for it: %q", n, upRun.Denied())
+	}
+}

@@ -52,9 +52,11 @@ func TestParseExtraArgs(t *testing.T) {
 	if _, err := media.New(media.Config{ExtraArgs: []string{"--exec", "id"}}); err == nil {
 		t.Error("New accepted --exec")
 	}
+	// Behind the egress proxy, an operator --proxy must be an HTTP proxy
+	// (see TestEgressUpstream).
 	e := startEgress(t, media.NetPolicy{})
-	if _, err := media.New(media.Config{Egress: e, ExtraArgs: []string{"--proxy", "http://10.0.0.1:3128"}}); err == nil {
-		t.Error("New accepted an operator --proxy that would replace the egress proxy")
+	if _, err := media.New(media.Config{Egress: e, ExtraArgs: []string{"--proxy", "socks5://10.0.0.1:1080"}}); err == nil {
+		t.Error("New accepted a SOCKS --proxy behind the egress proxy")
 	}
 }
 
