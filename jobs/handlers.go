@@ -194,7 +194,8 @@ func stageState(typ string) string {
 func callerCaused(code string) bool {
 	switch code {
 	case CodeNoTranscript, CodeMediaTooLong, CodeLive, CodeUnavailable, CodeUnsupported,
-		CodeURLNotAllowed, CodeInsufficientQuota, CodeTooLarge, CodeCanceled:
+		CodeURLNotAllowed, CodeInsufficientQuota, CodeTooLarge, CodeCanceled,
+		CodeLoginRequired, CodeGeoRestricted, CodeDRMProtected: // the video's site said no
 		return true
 	}
 	return false

@@ -90,3 +90,17 @@ recap_upstream_failures_total{code="video_unavailable",site="unknown"} 1
 		t.Errorf("mediaCause = %s", got)
 	}
 }
+
+// A site's permanent refusal is the request's outcome, not a queue
+// failure; a block that outlasted the retries is upstream's.
+func TestUpstreamCodesCallerCaused(t *testing.T) {
+	t.Parallel()
+	for code, want := range map[string]bool{
+		CodeLoginRequired: true, CodeGeoRestricted: true, CodeDRMProtected: true,
+		CodeUnavailable: true, CodeUnsupported: true, CodeLive: true, CodeUpstreamBlocked: false,
+	} {
+		if got := callerCaused(code); got != want {
+			t.Errorf("callerCaused(%s) = %v, want %v", code, got, want)
+		}
+	}
+}
