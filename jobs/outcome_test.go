@@ -2,7 +2,9 @@ package jobs_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,6 +139,49 @@ func TestCallerFailuresAreNotQueueFailures(t *testing.T) {
 	}
 	if n := stageRuns(t, m, jobs.TypeSummary, "failed"); n != 1 {
 		t.Errorf("%d failed summary runs in the metrics, want 1", n)
+	}
+	storetest.CheckLedger(t, b.store)
+}
+
+// A stage whose attempts Postgres counts as spent (its last run died
+// before recording its failure, and Redis, having lost the task, handed
+// it out again with a fresh retry count) fails the job with the last
+// recorded cause instead of running again; the hold is released.
+func TestStageOverItsAttemptBudget(t *testing.T) {
+	t.Parallel()
+	w, b := setup(t, func(c *jobs.WorkerConfig) { c.MaxRetry = 2 })
+	ctx := context.Background()
+	j := b.newJob(t, b.host.PageURL())
+	if err := b.store.Hold(ctx, b.key.AccountID, j.ID, 60); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 { // three attempts: the budget of MaxRetry 2
+		if _, ok, err := b.store.StartStage(ctx, j.ID, store.StateSummarizing); err != nil || !ok {
+			t.Fatalf("start: %v %v", ok, err)
+		}
+	}
+	if err := b.store.FailAttempt(ctx, j.ID, jobs.CodeUpstream, "the language model failed: 503"); err != nil {
+		t.Fatal(err)
+	}
+	calls := b.fake.ChatCalls()
+	err := run(w, j.ID, jobs.TypeSummary)
+	if err == nil || !errors.Is(err, asynq.SkipRetry) {
+		t.Fatalf("an over-budget run: %v, want a failure asynq does not retry", err)
+	}
+	if n := b.fake.ChatCalls(); n != calls {
+		t.Fatalf("an over-budget run called the model (%d calls)", n-calls)
+	}
+	got := mustJob(t, b.store, j.ID)
+	if got.State != store.StateFailed || got.ErrorCode != jobs.CodeUpstream ||
+		!strings.Contains(got.ErrorMessage, "3 attempts") || !strings.Contains(got.ErrorMessage, "503") {
+		t.Fatalf("job %s %s %q", got.State, got.ErrorCode, got.ErrorMessage)
+	}
+	bal, err := b.store.Balance(ctx, b.key.AccountID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bal.Held != 0 {
+		t.Fatalf("%d seconds still held", bal.Held)
 	}
 	storetest.CheckLedger(t, b.store)
 }
