@@ -45,6 +45,14 @@ func newBrowser(t *testing.T) *browser {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Skipf("web page browser test skipped: %s is not installed (apt-get install chromium)", chromiumPath)
 	}
+	// The profile is removed by hand, not by t.TempDir: Chromium's helper
+	// processes (crashpad, zygote) may still write into it for a moment
+	// after the browser exits, and t.TempDir fails the test when its
+	// removal finds the directory refilled.
+	profile, err := os.MkdirTemp("", "recap-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
 		chromedp.Flag("headless", true),
@@ -57,7 +65,7 @@ func newBrowser(t *testing.T) *browser {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1280, 900),
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
@@ -67,6 +75,13 @@ func newBrowser(t *testing.T) *browser {
 		cancelTime()
 		cancelTab()
 		cancelAlloc()
+		for i := 0; i < 50; i++ {
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("chromium profile %s left behind", profile)
 	})
 	b := &browser{ctx: ctx}
 	chromedp.ListenTarget(ctx, func(ev any) {
