@@ -276,7 +276,7 @@ func (s *Server) follow(ctx context.Context, jobID string, st *core.Start, keepA
 			return true
 		}
 	}
-	return s.core.Events().Follow(ctx, jobID, st.Last, s.cfg.Heartbeat, keepAlive, handle) == nil
+	return s.core.Follow(ctx, jobID, st.Last, s.cfg.Heartbeat, keepAlive, handle) == nil
 }
 
 // streamJob relays a job's events as chat.completion.chunk events:

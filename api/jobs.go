@@ -117,8 +117,13 @@ func (s *Server) handleJobEvents(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "event: job\ndata: %s\n\n", b)
 		return
 	}
-	_ = s.core.Events().Follow(r.Context(), from.Job.ID, after, s.cfg.Heartbeat, sse.keepAlive, func(ev jobs.Event) error {
+	_ = s.core.Follow(r.Context(), from.Job.ID, after, s.cfg.Heartbeat, sse.keepAlive, func(ev jobs.Event) error {
 		b, _ := json.Marshal(ev)
+		if ev.ID == "" {
+			// A final event made from the job row (its own was lost): it has
+			// no stream position to resume from.
+			return sse.raw(fmt.Sprintf("event: %s\ndata: %s\n\n", ev.Type, b))
+		}
 		return sse.raw(fmt.Sprintf("id: %s\nevent: %s\ndata: %s\n\n", ev.ID, ev.Type, b))
 	})
 }

@@ -137,18 +137,20 @@ func NewAPI(cfg Config, d *Deps) *api.Server {
 		Models:       cfg.LLMModels,
 		SyncWait:     cfg.SyncWait,
 		Files:        filesConfig(cfg, d),
+		Metering:     core.Metering{PricePer1K: cfg.PricePer1KTokens, MaxTokens: cfg.LLMContextTokens * 5 / 4},
 	})
 	startFilePurge(d, uc)
 	s := api.New(api.Config{
-		Core:    uc,
-		Keys:    keys,
-		Store:   d.Store,
-		Jobs:    d.Jobs,
-		Logger:  d.Log,
-		Limiter: api.NewRateLimiter(d.Redis, "recap:"+cfg.QueuePrefix, cfg.RateLimitRPM),
-		Metrics: d.Metrics,
-		CORS:    api.CORSConfig{Origins: cfg.CORSOrigins},
-		MCP:     mcp.Authenticated(mcp.New(mcp.Config{Core: uc, Logger: d.Log}), api.CallerOf),
+		Core:      uc,
+		Heartbeat: cfg.Heartbeat,
+		Keys:      keys,
+		Store:     d.Store,
+		Jobs:      d.Jobs,
+		Logger:    d.Log,
+		Limiter:   api.NewRateLimiter(d.Redis, "recap:"+cfg.QueuePrefix, cfg.RateLimitRPM),
+		Metrics:   d.Metrics,
+		CORS:      api.CORSConfig{Origins: cfg.CORSOrigins},
+		MCP:       mcp.Authenticated(mcp.New(mcp.Config{Core: uc, Logger: d.Log, Heartbeat: cfg.Heartbeat}), api.CallerOf),
 	})
 	s.LimitStreams(api.NewStreamLimiter(api.StreamLimiterConfig{Redis: d.Redis, Prefix: "recap:" + cfg.QueuePrefix, Max: cfg.MaxStreamsPerKey}))
 	mountOps(cfg, d, s)

@@ -6,6 +6,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -54,9 +55,16 @@ type Config struct {
 	// CookiesDir holds operator cookie files per site (COOKIES_DIR).
 	CookiesDir string
 
-	AllowPrivateNetworks  bool
-	MaxMediaSeconds       float64
-	SyncWait              time.Duration
+	AllowPrivateNetworks bool
+	MaxMediaSeconds      float64
+	SyncWait             time.Duration
+	// PricePer1KTokens is the credit seconds 1,000 model tokens cost in
+	// requests without a video to transcribe (PRICE_PER_1K_TOKENS).
+	PricePer1KTokens float64
+	// Heartbeat is the keep-alive interval of event streams, and how long a
+	// follower waits idle before it asks Postgres whether its job ended
+	// (SSE_HEARTBEAT_SECONDS, default 15).
+	Heartbeat             time.Duration
 	PriceCachedTranscript bool
 	WorkerConcurrency     int
 	QueuePrefix           string
@@ -144,6 +152,18 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		return n
 	}
+	positive := func(k string, def float64) float64 {
+		v := str(k, "")
+		if v == "" {
+			return def
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(f > 0) || math.IsInf(f, 0) {
+			errs = append(errs, fmt.Errorf("%s=%q: want a positive number", k, v))
+			return def
+		}
+		return f
+	}
 	flag := func(k string, def bool) bool {
 		switch strings.ToLower(str(k, "")) {
 		case "":
@@ -179,6 +199,8 @@ func Load(getenv func(string) string) (Config, error) {
 		AllowPrivateNetworks:  flag("ALLOW_PRIVATE_NETWORKS", false),
 		MaxMediaSeconds:       float64(num("MAX_MEDIA_SECONDS", 4*3600)),
 		SyncWait:              time.Duration(num("SYNC_WAIT_SECONDS", 600)) * time.Second,
+		Heartbeat:             time.Duration(num("SSE_HEARTBEAT_SECONDS", 15)) * time.Second,
+		PricePer1KTokens:      positive("PRICE_PER_1K_TOKENS", 2),
 		PriceCachedTranscript: flag("PRICE_CACHED_TRANSCRIPT", true),
 		WorkerConcurrency:     num("WORKER_CONCURRENCY", 10),
 		QueuePrefix:           str("QUEUE_PREFIX", ""),

@@ -23,6 +23,8 @@ import (
 type Store interface {
 	Balance(ctx context.Context, accountID int64) (*store.Balance, error)
 	CreateJobs(ctx context.Context, list []*store.Job) error
+	AdmitJob(ctx context.Context, j *store.Job, a store.Admission) error
+	Job(ctx context.Context, id string) (*store.Job, error)
 	AccountJob(ctx context.Context, accountID int64, id string) (*store.Job, error)
 	AccountJobs(ctx context.Context, accountID int64, ids []string) ([]store.Job, error)
 	ActiveJobByHash(ctx context.Context, accountID int64, hash string) (*store.Job, error)
@@ -68,6 +70,9 @@ type Config struct {
 	// Files configures uploads (the Files API, file content parts,
 	// transcriptions); the zero value turns them off.
 	Files FilesConfig
+	// Metering prices requests that call a model without a video to
+	// transcribe: follow-up questions and questions about images.
+	Metering Metering
 }
 
 // Service carries out the use cases.
@@ -86,6 +91,7 @@ func New(cfg Config) *Service {
 	if cfg.PricedWait <= 0 {
 		cfg.PricedWait = 10 * time.Second
 	}
+	cfg.Metering = cfg.Metering.withDefaults()
 	return &Service{cfg: cfg}
 }
 

@@ -17,7 +17,7 @@ func (s *Service) Wait(ctx context.Context, jobID string, heartbeat time.Duratio
 	wctx, cancel := context.WithTimeout(ctx, s.cfg.SyncWait)
 	defer cancel()
 	var final *jobs.Event
-	err := s.Events().Follow(wctx, jobID, "0", heartbeat, nil, func(ev jobs.Event) error {
+	err := s.Follow(wctx, jobID, "0", heartbeat, nil, func(ev jobs.Event) error {
 		if ev.Terminal() {
 			final = &ev
 		}
@@ -97,4 +97,70 @@ func StateMessage(state string) string {
 		return "Summarizing…"
 	}
 	return ""
+}
+
+// errFinalLost stops a follow whose terminal event will not come.
+var errFinalLost = errors.New("the job's final event was lost")
+
+// Follow relays a job's events from after on, like jobs.Events.Follow,
+// and stands in for a terminal event that never arrives. Postgres, not
+// the event stream, is the truth about a job's end: a final event written
+// to a Redis master in the moment before a failover (or evicted, or
+// flushed) is gone, while the job row says how the job ended. So whenever
+// the stream has been idle for every, Follow reads the job row; a job
+// that ended at least every ago without its final event reaching this
+// follower gets one made from the row (result or error, without an
+// event id), and the follow ends as if it had arrived.
+func (s *Service) Follow(ctx context.Context, jobID, after string, every time.Duration, idle func() error, fn func(jobs.Event) error) error {
+	if every <= 0 {
+		every = 15 * time.Second
+	}
+	var stand *jobs.Event
+	check := func() error {
+		if idle != nil {
+			if err := idle(); err != nil {
+				return err
+			}
+		}
+		j, err := s.cfg.Store.Job(ctx, jobID)
+		if err != nil || !store.Terminal(j.State) {
+			// Not ended, or Postgres did not answer: keep following; the
+			// next idle period asks again.
+			return nil
+		}
+		if j.FinishedAt != nil && time.Since(*j.FinishedAt) < every {
+			// Ended just now: its final event is most likely on its way.
+			return nil
+		}
+		ev, err := s.FinalEvent(ctx, j)
+		if err != nil {
+			return nil
+		}
+		stand = &ev
+		return errFinalLost
+	}
+	err := s.Events().Follow(ctx, jobID, after, every, check, fn)
+	if stand != nil && errors.Is(err, errFinalLost) {
+		return fn(*stand)
+	}
+	return err
+}
+
+// FinalEvent is the terminal event of an ended job, made from its row:
+// what the worker published when it ended it.
+func (s *Service) FinalEvent(ctx context.Context, j *store.Job) (jobs.Event, error) {
+	v, err := s.View(ctx, j)
+	if err != nil {
+		return jobs.Event{}, err
+	}
+	if v.Result == nil {
+		e := v.Error
+		if e == nil {
+			e = &jobs.ErrorInfo{Code: jobs.CodeInternal, Message: "the job ended without a result"}
+		}
+		return jobs.Event{Type: jobs.EventError, State: j.State, Error: e}, nil
+	}
+	r := &jobs.Result{Markdown: v.Result.Summary, Model: v.Result.Model, Chapters: v.Result.Chapters,
+		PromptTokens: v.Result.PromptTokens, CompletionTokens: v.Result.CompletionTokens, Truncated: v.Result.Truncated}
+	return jobs.Event{Type: jobs.EventResult, State: j.State, Result: r}, nil
 }

@@ -80,6 +80,8 @@ type Submission struct {
 type plan struct {
 	cached *store.Summary
 	attach *store.Job
+	// admit is what a new job needs of the balance.
+	admit store.Admission
 }
 
 func (r *SummarizeRequest) param() string {
@@ -204,10 +206,10 @@ func (s *Service) Submit(ctx context.Context, r SummarizeRequest) (*Submission, 
 				case pl.attach != nil:
 					j = pl.attach
 				default:
-					err = tx.CreateJob(ctx, j)
+					err = tx.AdmitJob(ctx, j, pl.admit)
 				}
 				if err != nil {
-					return nil, err
+					return nil, quotaError(err)
 				}
 				return []string{j.ID}, nil
 			})
@@ -231,7 +233,13 @@ func (s *Service) Submit(ctx context.Context, r SummarizeRequest) (*Submission, 
 		case pl.attach != nil:
 			j = pl.attach
 		default:
-			if err := s.cfg.Jobs.Submit(ctx, j); err != nil {
+			// Admitted under the account's lock (the balance covers the
+			// smallest price beside the unpriced jobs, or the token hold is
+			// placed), then started.
+			if err := s.cfg.Store.AdmitJob(ctx, j, pl.admit); err != nil {
+				return nil, quotaError(err)
+			}
+			if err := s.cfg.Jobs.Start(ctx, j); err != nil {
 				return nil, err
 			}
 		}
@@ -298,7 +306,14 @@ func (s *Service) plan(ctx context.Context, key *Caller, j *store.Job, param str
 			return plan{}, err
 		}
 	}
-	return plan{}, nil
+	adm, err := s.admission(ctx, j)
+	if err != nil {
+		return plan{}, err
+	}
+	if adm.Hold > bal.Available {
+		return plan{}, quotaError(&store.QuotaError{Available: bal.Available, Hold: adm.Hold})
+	}
+	return plan{admit: adm}, nil
 }
 
 // replay answers a repeated idempotent request with the first request's

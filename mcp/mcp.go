@@ -228,7 +228,7 @@ func (t *tools) wait(ctx context.Context, req *sdk.CallToolRequest, jobID string
 		_ = req.Session.NotifyProgress(ctx, &sdk.ProgressNotificationParams{ProgressToken: token, Progress: p, Total: 100, Message: msg})
 	}
 	var final *jobs.Event
-	err := t.cfg.Core.Events().Follow(ctx, jobID, "0", t.cfg.Heartbeat, nil, func(ev jobs.Event) error {
+	err := t.cfg.Core.Follow(ctx, jobID, "0", t.cfg.Heartbeat, nil, func(ev jobs.Event) error {
 		switch ev.Type {
 		case jobs.EventState:
 			if base, ok := stageSpan[ev.State]; ok {

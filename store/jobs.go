@@ -53,6 +53,10 @@ type Job struct {
 	Refresh        bool
 	WebhookURL     string
 	RequestHash    string
+	// TokenPrice is the credit seconds per 1,000 model tokens of a job
+	// priced by tokens (set when it is admitted); 0 for a job priced by
+	// its media's duration.
+	TokenPrice float64
 
 	State        string
 	Progress     float64
@@ -80,24 +84,24 @@ const jobColumns = `id, account_id, coalesce(api_key_id, 0), kind, queue, url, v
 	audio_language, output_language, images, history, stream, refresh, webhook_url, request_hash,
 	state, progress, error_code, error_message, cost_seconds, duration, title, transcript_id, summary_id,
 	result_markdown, result_model, prompt_tokens, completion_tokens,
-	created_at, updated_at, resolved_at, transcribed_at, finished_at`
+	created_at, updated_at, resolved_at, transcribed_at, finished_at, token_price`
 
 func scanJob(row pgx.Row) (*Job, error) {
 	var j Job
 	var images, history []byte
-	var progress float32
+	var progress, tokenPrice float32
 	err := row.Scan(&j.ID, &j.AccountID, &j.APIKeyID, &j.Kind, &j.Queue, &j.URL, &j.VideoKey, &j.Prompt, &j.Model,
 		&j.AudioLanguage, &j.OutputLanguage, &images, &history, &j.Stream, &j.Refresh, &j.WebhookURL, &j.RequestHash,
 		&j.State, &progress, &j.ErrorCode, &j.ErrorMessage, &j.CostSeconds, &j.Duration, &j.Title, &j.TranscriptID, &j.SummaryID,
 		&j.ResultMarkdown, &j.ResultModel, &j.PromptTokens, &j.CompletionTokens,
-		&j.CreatedAt, &j.UpdatedAt, &j.ResolvedAt, &j.TranscribedAt, &j.FinishedAt)
+		&j.CreatedAt, &j.UpdatedAt, &j.ResolvedAt, &j.TranscribedAt, &j.FinishedAt, &tokenPrice)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, err
 	}
-	j.Progress = float64(progress)
+	j.Progress, j.TokenPrice = float64(progress), float64(tokenPrice)
 	if err := json.Unmarshal(images, &j.Images); err != nil {
 		return nil, err
 	}
@@ -141,6 +145,7 @@ func createJobs(ctx context.Context, q queryer, list []*Job) error {
 		accounts                            = make([]int64, n)
 		keys                                = make([]*int64, n)
 		streams, refresh                    = make([]bool, n), make([]bool, n)
+		tokenPrices                         = make([]float32, n)
 	)
 	byID := make(map[string]*Job, n)
 	for i, j := range list {
@@ -162,18 +167,19 @@ func createJobs(ctx context.Context, q queryer, list []*Job) error {
 		hi, _ := json.Marshal(nonNilMsgs(j.History))
 		images[i], history[i], webhooks[i], hashes[i] = string(im), string(hi), j.WebhookURL, j.RequestHash
 		streams[i], refresh[i] = j.Stream, j.Refresh
+		tokenPrices[i] = float32(j.TokenPrice)
 	}
 	rows, err := q.Query(ctx, `INSERT INTO jobs (id, account_id, api_key_id, kind, queue, url, video_key, prompt, model,
-		audio_language, output_language, images, history, stream, refresh, webhook_url, request_hash)
+		audio_language, output_language, images, history, stream, refresh, webhook_url, request_hash, token_price)
 		SELECT id, account_id, api_key_id, kind, queue, url, video_key, prompt, model,
-			audio_language, output_language, images::jsonb, history::jsonb, stream, refresh, webhook_url, request_hash
+			audio_language, output_language, images::jsonb, history::jsonb, stream, refresh, webhook_url, request_hash, token_price
 		FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-			$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::boolean[], $15::boolean[], $16::text[], $17::text[])
+			$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::boolean[], $15::boolean[], $16::text[], $17::text[], $18::real[])
 			AS r(id, account_id, api_key_id, kind, queue, url, video_key, prompt, model,
-				audio_language, output_language, images, history, stream, refresh, webhook_url, request_hash)
+				audio_language, output_language, images, history, stream, refresh, webhook_url, request_hash, token_price)
 		RETURNING id, state, created_at, updated_at`,
 		ids, accounts, keys, kinds, queues, urls, videoKeys, prompts, models, audio, output, images, history,
-		streams, refresh, webhooks, hashes)
+		streams, refresh, webhooks, hashes, tokenPrices)
 	if err != nil {
 		return fmt.Errorf("create jobs: %w", err)
 	}
@@ -327,19 +333,29 @@ func (s *Store) finish(ctx context.Context, id string, o Outcome) (bool, error) 
 			tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck
 		}
 	}()
-	tag, err := tx.Exec(ctx, `UPDATE jobs SET state = $2, error_code = $3, error_message = $4,
+	var tokenPrice float32
+	err = tx.QueryRow(ctx, `UPDATE jobs SET state = $2, error_code = $3, error_message = $4,
 		summary_id = coalesce($5, summary_id), result_markdown = $6, result_model = $7,
 		prompt_tokens = $8, completion_tokens = $9, progress = CASE WHEN $2 = 'succeeded' THEN 100 ELSE progress END,
 		finished_at = now(), updated_at = now()
-		WHERE id = $1 AND state NOT IN ('succeeded','failed','canceled')`,
-		id, o.State, o.ErrorCode, o.ErrorMessage, o.SummaryID, o.ResultMarkdown, o.ResultModel, o.PromptTokens, o.CompletionTokens)
+		WHERE id = $1 AND state NOT IN ('succeeded','failed','canceled')
+		RETURNING token_price`,
+		id, o.State, o.ErrorCode, o.ErrorMessage, o.SummaryID, o.ResultMarkdown, o.ResultModel, o.PromptTokens, o.CompletionTokens).Scan(&tokenPrice)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil // the deferred rollback ends the transaction
+	}
 	if err != nil {
 		return false, err
 	}
-	if tag.RowsAffected() == 0 {
-		return false, nil // the deferred rollback ends the transaction
+	// A job priced by tokens pays for the tokens it used out of its hold
+	// and gets the rest back.
+	var charge func(held int64) int64
+	if tokenPrice > 0 {
+		charge = func(held int64) int64 {
+			return TokenCharge(float64(tokenPrice), o.PromptTokens, o.CompletionTokens, held)
+		}
 	}
-	upd, err := settleEntry(ctx, tx, id, o.State == StateSucceeded)
+	upd, err := settleEntryCharge(ctx, tx, id, o.State == StateSucceeded, charge)
 	if err != nil {
 		return false, err
 	}

@@ -174,6 +174,13 @@ type statement struct {
 // the account update that completes it, for the caller to run last in the
 // transaction; nil when the job has no hold or was settled already.
 func settleEntry(ctx context.Context, tx pgx.Tx, jobID string, capture bool) (*statement, error) {
+	return settleEntryCharge(ctx, tx, jobID, capture, nil)
+}
+
+// settleEntryCharge is settleEntry; on capture, charge (when not nil)
+// says how much of the hold is captured, and the rest goes back to the
+// balance in the same entry.
+func settleEntryCharge(ctx context.Context, tx pgx.Tx, jobID string, capture bool, charge func(held int64) int64) (*statement, error) {
 	kind := KindRelease
 	if capture {
 		kind = KindCapture
@@ -194,8 +201,14 @@ func settleEntry(ctx context.Context, tx pgx.Tx, jobID string, capture bool) (*s
 		return nil, nil
 	}
 	bal := int64(0)
-	if !capture {
+	switch {
+	case !capture:
 		bal = held
+	case charge != nil:
+		bal = held - min(max(charge(held), 0), held)
+		if _, err := tx.Exec(ctx, `UPDATE jobs SET cost_seconds = $2 WHERE id = $1`, jobID, held-bal); err != nil {
+			return nil, err
+		}
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO ledger_entries (account_id, job_id, kind, balance_delta, held_delta)
 		VALUES ($1, $2, $3, $4, $5)`, accountID, jobID, kind, bal, -held); err != nil {
@@ -210,7 +223,7 @@ func (s *Store) Balance(ctx context.Context, accountID int64) (*Balance, error) 
 	monthStart := time.Now().UTC()
 	monthStart = time.Date(monthStart.Year(), monthStart.Month(), 1, 0, 0, 0, 0, time.UTC)
 	err := s.pool.QueryRow(ctx, `SELECT a.balance, a.held,
-		coalesce((SELECT -sum(held_delta) FROM ledger_entries WHERE account_id = a.id AND kind = 'capture' AND created_at >= $2), 0),
+		coalesce((SELECT -sum(held_delta + balance_delta) FROM ledger_entries WHERE account_id = a.id AND kind = 'capture' AND created_at >= $2), 0),
 		(SELECT count(*) FROM jobs WHERE account_id = a.id AND kind = 'summary' AND cost_seconds = 0
 			AND state NOT IN ('succeeded','failed','canceled'))
 		FROM accounts a WHERE a.id = $1`, accountID, monthStart).Scan(&b.Available, &b.Held, &b.UsedThisMonth, &b.Unpriced)

@@ -34,8 +34,15 @@ func (s *Store) CreditTotals(ctx context.Context) (held int64, byKind map[string
 		return 0, nil, fmt.Errorf("credit totals: %w", err)
 	}
 	byKind = map[string]int64{KindGrant: 0, KindHold: 0, KindCapture: 0, KindRelease: 0}
-	rows, err := s.pool.Query(ctx, `SELECT kind, coalesce(sum(CASE WHEN kind = 'grant' THEN balance_delta ELSE abs(held_delta) END), 0)
-		FROM ledger_entries GROUP BY kind`)
+	// A capture of a job priced by tokens takes part of its hold and gives
+	// the rest back in the same entry (balance_delta > 0): that part counts
+	// as released, so held = hold - capture - release still adds up.
+	rows, err := s.pool.Query(ctx, `SELECT k, coalesce(sum(n), 0) FROM (
+			SELECT kind AS k, CASE kind WHEN 'grant' THEN balance_delta WHEN 'capture' THEN abs(held_delta) - balance_delta
+				ELSE abs(held_delta) END AS n FROM ledger_entries
+			UNION ALL
+			SELECT 'release', balance_delta FROM ledger_entries WHERE kind = 'capture' AND balance_delta > 0
+		) t GROUP BY k`)
 	if err != nil {
 		return 0, nil, fmt.Errorf("credit totals: %w", err)
 	}

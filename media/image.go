@@ -1,0 +1,130 @@
+package media
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Image errors: the caller's image is the cause, retrying cannot help.
+var (
+	// ErrNotImage is a response whose bytes are not PNG, JPEG, GIF or WebP.
+	ErrNotImage = errors.New("not a PNG, JPEG, GIF or WebP image")
+	// ErrImageTooLarge is an image past the size cap.
+	ErrImageTooLarge = errors.New("image too large")
+)
+
+// ImageFetcher fetches images the caller named by URL, so the model
+// provider never follows a URL itself: the provider's fetcher would go
+// wherever a redirect points, from inside its own network. Every
+// connection, the first and each redirect's, is checked against the
+// network policy when it is dialed (the address actually connected to,
+// so DNS rebinding gains nothing); the bytes are capped and sniffed, and
+// come back as a data URL.
+type ImageFetcher struct {
+	client   *http.Client
+	maxBytes int64
+}
+
+// ImageFetcherConfig configures an ImageFetcher.
+type ImageFetcherConfig struct {
+	// Policy decides which addresses may be connected to.
+	Policy NetPolicy
+	// MaxBytes caps one image (default 10 MiB).
+	MaxBytes int64
+	// Timeout bounds one fetch, redirects included (default 30 s).
+	Timeout time.Duration
+}
+
+// maxImageRedirects is how many redirects an image fetch follows.
+const maxImageRedirects = 3
+
+// NewImageFetcher returns an ImageFetcher.
+func NewImageFetcher(cfg ImageFetcherConfig) *ImageFetcher {
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = 10 << 20
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	policy := cfg.Policy
+	d := &net.Dialer{Timeout: 10 * time.Second, Control: func(_, address string, _ syscall.RawConn) error {
+		ap, err := netip.ParseAddrPort(address)
+		if err != nil || !policy.Permits(ap.Addr()) {
+			return fmt.Errorf("%w: image host %s", ErrURLNotAllowed, address)
+		}
+		return nil
+	}}
+	tr := &http.Transport{DialContext: d.DialContext, Proxy: nil, ResponseHeaderTimeout: 20 * time.Second,
+		MaxIdleConnsPerHost: 2, IdleConnTimeout: 30 * time.Second}
+	client := &http.Client{Transport: tr, Timeout: cfg.Timeout, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if len(via) > maxImageRedirects {
+			return fmt.Errorf("image: more than %d redirects", maxImageRedirects)
+		}
+		if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+			return fmt.Errorf("%w: image redirect to a %s: URL", ErrURLNotAllowed, req.URL.Scheme)
+		}
+		return nil
+	}}
+	return &ImageFetcher{client: client, maxBytes: cfg.MaxBytes}
+}
+
+// imageTypes are the image formats models take, by sniffed type.
+var imageTypes = map[string]bool{"image/png": true, "image/jpeg": true, "image/gif": true, "image/webp": true}
+
+// DataURL returns the image at rawURL as a data: URL. A data: URL is
+// returned as it is once its type and size are checked.
+func (f *ImageFetcher) DataURL(ctx context.Context, rawURL string) (string, error) {
+	if rest, ok := strings.CutPrefix(rawURL, "data:"); ok {
+		meta, payload, ok := strings.Cut(rest, ",")
+		mime, _, _ := strings.Cut(meta, ";")
+		if !ok || !imageTypes[strings.ToLower(mime)] {
+			return "", ErrNotImage
+		}
+		if int64(base64.StdEncoding.DecodedLen(len(payload))) > f.maxBytes {
+			return "", fmt.Errorf("%w: over %d bytes", ErrImageTooLarge, f.maxBytes)
+		}
+		return rawURL, nil
+	}
+	if _, err := parseHTTPURL(rawURL); err != nil {
+		return "", fmt.Errorf("image: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return "", fmt.Errorf("image: %w", err)
+	}
+	req.Header.Set("Accept", "image/png,image/jpeg,image/gif,image/webp")
+	req.Header.Set("User-Agent", "Recap-Image/1")
+	res, err := f.client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("image: %w", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("image: %s answered %s", req.URL.Host, res.Status)
+	}
+	if res.ContentLength > f.maxBytes {
+		return "", fmt.Errorf("%w: %d bytes, the limit is %d", ErrImageTooLarge, res.ContentLength, f.maxBytes)
+	}
+	b, err := io.ReadAll(io.LimitReader(res.Body, f.maxBytes+1))
+	if err != nil {
+		return "", fmt.Errorf("image: %w", err)
+	}
+	if int64(len(b)) > f.maxBytes {
+		return "", fmt.Errorf("%w: over %d bytes", ErrImageTooLarge, f.maxBytes)
+	}
+	// The type is what the bytes are, never what the server claims.
+	mime := http.DetectContentType(b)
+	if !imageTypes[mime] {
+		return "", fmt.Errorf("%w (the bytes are %s)", ErrNotImage, mime)
+	}
+	return "data:" + mime + ";base64," + base64.StdEncoding.EncodeToString(b), nil
+}
