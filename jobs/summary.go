@@ -1,0 +1,218 @@
+package jobs
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/recap/recap/store"
+	"github.com/recap/recap/summarize"
+)
+
+// summary summarizes the transcript (once per transcript, prompt, model
+// and output language), or answers the job's question, or describes its
+// images, streaming the text to the job's followers.
+func (w *Worker) summary(ctx context.Context, j *store.Job) error {
+	sum := w.summarizer(j.Model)
+	model := w.summaryModel(j)
+	deltas := &deltaPublisher{publish: func(text string) { w.publish(ctx, j.ID, Event{Type: EventDelta, Text: text}) }}
+	defer deltas.flush()
+	onDelta := deltas.add
+	if j.TranscriptID == nil { // images only
+		res, err := sum.Summarize(ctx, summarize.Request{Prompt: j.Prompt, Model: model, OutputLanguage: j.OutputLanguage, Images: j.Images}, onDelta)
+		deltas.flush()
+		if err != nil {
+			return llmError(err)
+		}
+		return w.succeed(ctx, j, nil, resultOf(res, model, false))
+	}
+	t, err := w.cfg.Store.Transcript(ctx, *j.TranscriptID)
+	if err != nil {
+		return err
+	}
+	segs := toSummarizeSegments(t.Segments)
+	if j.Kind == "answer" {
+		hist := make([]summarize.Message, 0, len(j.History))
+		for _, m := range j.History {
+			hist = append(hist, summarize.Message{Role: m.Role, Content: m.Content})
+		}
+		res, err := sum.Answer(ctx, summarize.Question{Title: j.Title, Segments: segs, History: hist, Question: j.Prompt,
+			Model: model, OutputLanguage: j.OutputLanguage}, onDelta)
+		deltas.flush()
+		if err != nil {
+			return llmError(err)
+		}
+		return w.succeed(ctx, j, nil, resultOf(res, model, false))
+	}
+	hash := PromptHash(j.Prompt, j.Images)
+	var sm *store.Summary
+	cached := false
+	err = w.cfg.Store.WithLock(ctx, fmt.Sprintf("summary:%d:%s:%s:%s", t.ID, hash, model, j.OutputLanguage), func(ctx context.Context) error {
+		var err error
+		if !j.Refresh {
+			sm, err = w.cfg.Store.FindSummary(ctx, t.ID, hash, model, j.OutputLanguage)
+			if err == nil {
+				cached = true
+				return nil
+			}
+			if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		w.publish(ctx, j.ID, Event{Type: EventProgress, Message: "Summarizing…"})
+		res, err := sum.Summarize(ctx, summarize.Request{Title: j.Title, Duration: t.Duration, Segments: segs, Prompt: j.Prompt,
+			Model: model, OutputLanguage: j.OutputLanguage, Images: j.Images}, onDelta)
+		deltas.flush()
+		if err != nil {
+			return llmError(err)
+		}
+		sm = &store.Summary{TranscriptID: t.ID, PromptHash: hash, Model: model, OutputLanguage: j.OutputLanguage,
+			Markdown: res.Markdown, Chapters: toStoreChapters(res.Chapters), PromptTokens: res.Usage.PromptTokens,
+			CompletionTokens: res.Usage.CompletionTokens, Truncated: res.Truncated}
+		return w.cfg.Store.SaveSummary(ctx, sm)
+	})
+	if err != nil {
+		return err
+	}
+	r := &Result{Markdown: sm.Markdown, Model: sm.Model, PromptTokens: sm.PromptTokens, CompletionTokens: sm.CompletionTokens,
+		Cached: cached, Truncated: sm.Truncated}
+	for _, c := range sm.Chapters {
+		r.Chapters = append(r.Chapters, Chapter(c))
+	}
+	return w.succeed(ctx, j, &sm.ID, r)
+}
+
+// deltaWindow is the longest a summary's text waits before it goes out.
+// An LLM streams a token every few milliseconds; one event (a Redis round
+// trip) per token would make the stream the summary stage's main cost.
+const deltaWindow = 40 * time.Millisecond
+
+// deltaPublisher coalesces the LLM's text deltas into one event per
+// deltaWindow, in order.
+type deltaPublisher struct {
+	publish func(text string)
+
+	pubMu sync.Mutex // orders publishes: the timer's and flush's
+	mu    sync.Mutex
+	buf   strings.Builder
+	timer *time.Timer
+}
+
+// add buffers text and makes sure it goes out within deltaWindow.
+func (d *deltaPublisher) add(text string) {
+	if text == "" {
+		return
+	}
+	d.mu.Lock()
+	d.buf.WriteString(text)
+	if d.timer == nil {
+		d.timer = time.AfterFunc(deltaWindow, d.flush)
+	}
+	d.mu.Unlock()
+}
+
+// flush publishes what is buffered now.
+func (d *deltaPublisher) flush() {
+	d.pubMu.Lock()
+	defer d.pubMu.Unlock()
+	d.mu.Lock()
+	text := d.buf.String()
+	d.buf.Reset()
+	if d.timer != nil {
+		d.timer.Stop()
+		d.timer = nil
+	}
+	d.mu.Unlock()
+	if text != "" {
+		d.publish(text)
+	}
+}
+
+func (w *Worker) succeed(ctx context.Context, j *store.Job, summaryID *int64, r *Result) error {
+	o := store.Outcome{State: store.StateSucceeded, SummaryID: summaryID, ResultModel: r.Model,
+		PromptTokens: r.PromptTokens, CompletionTokens: r.CompletionTokens}
+	if summaryID == nil {
+		o.ResultMarkdown = r.Markdown
+	}
+	ok, err := w.cfg.Store.Finish(ctx, j.ID, o)
+	if err != nil {
+		return err
+	}
+	if ok {
+		w.cfg.Metrics.JobFinished(store.StateSucceeded, "")
+		w.publish(ctx, j.ID, Event{Type: EventResult, State: store.StateSucceeded, Result: r})
+		if j.WebhookURL != "" {
+			w.ended(ctx, j.ID)
+		}
+	}
+	return nil
+}
+
+// summaryModel is the model name a job's summary is made and cached under.
+func (w *Worker) summaryModel(j *store.Job) string {
+	sum := w.summarizer(j.Model)
+	if j.Model == "" || sum != w.cfg.LLM {
+		return sum.Model()
+	}
+	return j.Model
+}
+
+// summarizer picks the model's implementation: the offline extractive
+// summarizer when asked for by name or when no LLM is configured.
+func (w *Worker) summarizer(model string) Summarizer {
+	if w.cfg.LLM == nil || model == summarize.ExtractiveModel {
+		return w.cfg.Extractive
+	}
+	return w.cfg.LLM
+}
+
+func resultOf(res *summarize.Result, model string, cached bool) *Result {
+	r := &Result{Markdown: res.Markdown, Model: res.Model, PromptTokens: res.Usage.PromptTokens,
+		CompletionTokens: res.Usage.CompletionTokens, Cached: cached, Truncated: res.Truncated}
+	if r.Model == "" {
+		r.Model = model
+	}
+	for _, c := range res.Chapters {
+		r.Chapters = append(r.Chapters, Chapter{Start: c.Start, End: c.End, Title: c.Title})
+	}
+	return r
+}
+
+func toSummarizeSegments(segs []store.Segment) []summarize.Segment {
+	out := make([]summarize.Segment, len(segs))
+	for i, s := range segs {
+		out[i] = summarize.Segment{Start: s.Start, End: s.End, Text: s.Text}
+	}
+	return out
+}
+
+func toStoreChapters(cs []summarize.Chapter) []store.Chapter {
+	out := make([]store.Chapter, len(cs))
+	for i, c := range cs {
+		out[i] = store.Chapter{Start: c.Start, End: c.End, Title: c.Title}
+	}
+	return out
+}
+
+// PromptHash identifies a custom prompt (and images) for the summary cache.
+func PromptHash(prompt string, images []string) string {
+	h := sha256.New()
+	h.Write([]byte(strings.TrimSpace(prompt)))
+	for _, im := range images {
+		h.Write([]byte{0})
+		h.Write([]byte(im))
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+func llmError(err error) error {
+	if errors.Is(err, summarize.ErrPermanent) {
+		return permanent(CodeUpstream, "the language model refused the request: "+err.Error(), err)
+	}
+	return &Error{Code: CodeUpstream, Message: "the language model failed: " + err.Error(), Err: err}
+}

@@ -1,0 +1,121 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/recap/recap/media"
+	"github.com/recap/recap/store"
+)
+
+// transcript gets the job's transcript: from the cache, from subtitles,
+// or from speech-to-text, once per video and language.
+func (w *Worker) transcript(ctx context.Context, j *store.Job) error {
+	var t *store.Transcript
+	lang := j.AudioLanguage
+	err := w.cfg.Store.WithLock(ctx, "transcript:"+j.VideoKey+":"+lang, func(ctx context.Context) error {
+		var err error
+		if !j.Refresh {
+			t, err = w.cfg.Store.LatestTranscript(ctx, j.VideoKey, lang)
+			if err == nil {
+				return nil
+			}
+			if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		t, err = w.fetchTranscript(ctx, j)
+		if err != nil {
+			return err
+		}
+		if err := w.cfg.Store.SaveTranscript(ctx, t); err != nil {
+			return err
+		}
+		return w.cfg.Store.DeleteChunks(ctx, j.VideoKey, lang)
+	})
+	if err != nil {
+		return err
+	}
+	if j.CostSeconds == 0 && j.Duration <= 0 {
+		d := t.Duration
+		if d > w.cfg.MaxMediaSeconds {
+			return permanent(CodeMediaTooLong, fmt.Sprintf("the media is %s long; this server accepts at most %s",
+				fmtDuration(d), fmtDuration(w.cfg.MaxMediaSeconds)), nil)
+		}
+		// Price before recording the duration: a retry after a failed
+		// hold must still see an unpriced job.
+		if err := w.price(ctx, j, d); err != nil {
+			return err
+		}
+		if err := w.cfg.Store.SetVideo(ctx, j.ID, j.VideoKey, j.Title, d); err != nil {
+			return err
+		}
+		j.Duration = d
+	}
+	if err := w.cfg.Store.SetTranscript(ctx, j.ID, t.ID); err != nil {
+		return err
+	}
+	if j.Kind == KindTranscript {
+		return w.finishTranscript(ctx, j)
+	}
+	return w.next(ctx, j, TypeSummary)
+}
+
+func (w *Worker) fetchTranscript(ctx context.Context, j *store.Job) (*store.Transcript, error) {
+	v, err := w.cfg.Store.Video(ctx, j.VideoKey)
+	if err != nil {
+		return nil, err
+	}
+	if isFileJob(j) {
+		return w.fileTranscript(ctx, j, v)
+	}
+	var info media.Info
+	if err := json.Unmarshal(v.Info, &info); err != nil {
+		return nil, fmt.Errorf("video info: %w", err)
+	}
+	w.publish(ctx, j.ID, Event{Type: EventProgress, Message: "Fetching subtitles…"})
+	segs, track, err := w.cfg.Media.Subtitles(ctx, j.URL, &info, j.AudioLanguage)
+	if err == nil && len(segs) > 0 {
+		source := "subtitles"
+		if track.Auto {
+			source = "auto_captions"
+		}
+		return &store.Transcript{VideoKey: j.VideoKey, Language: j.AudioLanguage, Source: source,
+			Segments: toStoreSegments(segs, 0), Duration: transcriptDuration(v.Duration, segs)}, nil
+	}
+	if err != nil && !errors.Is(err, media.ErrNoSubtitles) {
+		return nil, mediaError(err)
+	}
+	if w.cfg.Transcriber == nil {
+		return nil, permanent(CodeNoTranscript, "this video has no subtitles"+langNote(j.AudioLanguage)+
+			" and no speech-to-text service is configured: set STT_BASE_URL (and STT_API_KEY) on the worker, or choose a video with subtitles", nil)
+	}
+	return w.speechToText(ctx, j, v)
+}
+
+func langNote(lang string) string {
+	if lang == "" {
+		return ""
+	}
+	return " in " + lang
+}
+
+func transcriptDuration(known float64, segs []media.Segment) float64 {
+	if known > 0 {
+		return known
+	}
+	if len(segs) == 0 {
+		return 0
+	}
+	return segs[len(segs)-1].End
+}
+
+func toStoreSegments(segs []media.Segment, offset float64) []store.Segment {
+	out := make([]store.Segment, 0, len(segs))
+	for _, s := range segs {
+		out = append(out, store.Segment{Start: s.Start + offset, End: s.End + offset, Text: s.Text})
+	}
+	return out
+}

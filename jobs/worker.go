@@ -1,0 +1,205 @@
+package jobs
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/recap/recap/media"
+	"github.com/recap/recap/metrics"
+	"github.com/recap/recap/store"
+	"github.com/recap/recap/summarize"
+)
+
+// Store is what the stages need from persistence.
+type Store interface {
+	JobStore
+	StartStage(ctx context.Context, id, state string) (store.Attempt, bool, error)
+	FailAttempt(ctx context.Context, id, code, msg string) error
+	RefundAttempt(ctx context.Context, id, state string) error
+	SetProgress(ctx context.Context, id string, pct float64) error
+	SetVideo(ctx context.Context, id, videoKey, title string, duration float64) error
+	SetTranscript(ctx context.Context, id string, transcriptID int64) error
+	Hold(ctx context.Context, accountID int64, jobID string, seconds int64) error
+	WithLock(ctx context.Context, key string, fn func(ctx context.Context) error) error
+	SaveVideo(ctx context.Context, v *store.Video) error
+	Video(ctx context.Context, key string) (*store.Video, error)
+	SetVideoDuration(ctx context.Context, key string, d float64) error
+	SaveTranscript(ctx context.Context, t *store.Transcript) error
+	LatestTranscript(ctx context.Context, videoKey, language string) (*store.Transcript, error)
+	Transcript(ctx context.Context, id int64) (*store.Transcript, error)
+	SaveChunk(ctx context.Context, videoKey, language string, c store.Chunk) error
+	Chunks(ctx context.Context, videoKey, language string) (map[int]store.Chunk, error)
+	DeleteChunks(ctx context.Context, videoKey, language string) error
+	FindSummary(ctx context.Context, transcriptID int64, promptHash, model, outputLanguage string) (*store.Summary, error)
+	SaveSummary(ctx context.Context, sm *store.Summary) error
+	Summary(ctx context.Context, id int64) (*store.Summary, error)
+	StaleJobs(ctx context.Context, before time.Time, after store.StaleCursor, limit int) ([]store.Job, error)
+}
+
+// Media resolves videos and fetches their subtitles and audio.
+type Media interface {
+	Resolve(ctx context.Context, url string) (*media.Info, error)
+	Subtitles(ctx context.Context, url string, info *media.Info, lang string) ([]media.Segment, media.SubtitleTrack, error)
+	DownloadAudio(ctx context.Context, url, dir string, progress func(float64)) (string, error)
+	Probe(ctx context.Context, path string) (float64, error)
+	SplitAudio(ctx context.Context, path, dir string, maxChunk float64) ([]media.Chunk, error)
+}
+
+// Transcriber turns one audio file into timed segments.
+type Transcriber interface {
+	Transcribe(ctx context.Context, path, language string) ([]media.Segment, error)
+}
+
+// Summarizer writes summaries and answers questions about transcripts.
+type Summarizer interface {
+	Summarize(ctx context.Context, req summarize.Request, onDelta func(string)) (*summarize.Result, error)
+	Answer(ctx context.Context, q summarize.Question, onDelta func(string)) (*summarize.Result, error)
+	Model() string
+}
+
+// WorkerConfig configures the stage handlers.
+type WorkerConfig struct {
+	Store Store
+	Media Media
+	// Transcriber is nil when no speech-to-text service is configured.
+	Transcriber Transcriber
+	// Files reads uploaded files; nil when no BLOB_URL is configured.
+	Files Files
+	// LLM is nil when no LLM is configured; Extractive then answers.
+	LLM        Summarizer
+	Extractive Summarizer
+	Events     *Events
+	Asynq      *asynq.Client
+	Logger     *slog.Logger
+
+	QueuePrefix string
+	Timeouts    Timeouts
+	MaxRetry    int
+
+	// MaxMediaSeconds refuses longer media before download (default 4h).
+	MaxMediaSeconds float64
+	// PriceCachedTranscript charges jobs whose transcript came from the cache.
+	PriceCachedTranscript bool
+	// TempDir holds per-job work directories.
+	TempDir string
+	// STTChunkSeconds and STTConcurrency shape speech-to-text.
+	STTChunkSeconds float64
+	STTConcurrency  int
+	// WebhookSecret keys the webhook signatures.
+	WebhookSecret []byte
+	// AllowPrivateNetworks lets webhooks reach private addresses.
+	AllowPrivateNetworks bool
+	// AllowedNetworks are internal ranges webhooks may reach anyway
+	// (EGRESS_ALLOW), as everything else Recap fetches.
+	AllowedNetworks []netip.Prefix
+
+	// Inspector lets the reconciler see which stage tasks exist.
+	Inspector *asynq.Inspector
+	// ReconcileGrace is how long a job must go unchanged before the
+	// reconciler looks at it (default 2m).
+	ReconcileGrace time.Duration
+	// StuckFactor times a stage's time-out (plus the grace) is how long an
+	// active stage may go without updating its job before the sweeper fails
+	// the job (default 3).
+	StuckFactor int
+	// Metrics receives stage durations, media failures, tokens and audio
+	// seconds; nil records nothing.
+	Metrics *metrics.Metrics
+	// StageConcurrency caps the concurrent runs of a stage (by task type)
+	// in one worker pool; a missing or zero entry leaves it uncapped.
+	StageConcurrency map[string]int
+}
+
+// Worker holds the stage handlers.
+type Worker struct {
+	cfg      WorkerConfig
+	log      *slog.Logger
+	webhooks *http.Client
+	// markerSeen is set once the reconciler has seen its Redis marker
+	// (see registerQueues).
+	markerSeen atomic.Bool
+}
+
+// NewWorker returns the stage handlers.
+func NewWorker(cfg WorkerConfig) *Worker {
+	cfg.Timeouts = cfg.Timeouts.withDefaults()
+	if cfg.MaxRetry <= 0 {
+		cfg.MaxRetry = 5
+	}
+	if cfg.MaxMediaSeconds <= 0 {
+		cfg.MaxMediaSeconds = 4 * 3600
+	}
+	if cfg.STTChunkSeconds <= 0 {
+		cfg.STTChunkSeconds = 600
+	}
+	if cfg.STTConcurrency <= 0 {
+		cfg.STTConcurrency = 4
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.ReconcileGrace <= 0 {
+		cfg.ReconcileGrace = 2 * time.Minute
+	}
+	if cfg.StuckFactor <= 0 {
+		cfg.StuckFactor = 3
+	}
+	cfg.instrument()
+	return &Worker{cfg: cfg, log: cfg.Logger, webhooks: webhookClient(URLPolicy{AllowPrivate: cfg.AllowPrivateNetworks, Allow: cfg.AllowedNetworks})}
+}
+
+// Mux returns an asynq handler serving every stage.
+func (w *Worker) Mux() *asynq.ServeMux {
+	mux := asynq.NewServeMux()
+	mux.Use(w.limit(), w.observe)
+	mux.Handle(TypeResolve, w.stage(TypeResolve, w.resolve))
+	mux.Handle(TypeTranscript, w.stage(TypeTranscript, w.transcript))
+	mux.Handle(TypeSummary, w.stage(TypeSummary, w.summary))
+	mux.HandleFunc(TypeWebhook, w.deliverWebhook)
+	return mux
+}
+
+// fail ends a job as failed and tells its followers, once. It reports
+// whether this call ended the job. When the store is unreachable the job
+// stays as it is and the reconciler fails it later.
+func (w *Worker) fail(ctx context.Context, jobID string, je *Error) bool {
+	ok, err := w.cfg.Store.Finish(ctx, jobID, store.Outcome{State: store.StateFailed, ErrorCode: je.Code, ErrorMessage: je.Message})
+	if err != nil {
+		w.logger(ctx, jobID).Error("finish failed job", "err", err)
+		return false
+	}
+	if ok {
+		w.cfg.Metrics.JobFinished(store.StateFailed, je.Code)
+		w.publish(ctx, jobID, Event{Type: EventError, State: store.StateFailed, Error: &ErrorInfo{Code: je.Code, Message: je.Message}})
+		w.ended(ctx, jobID)
+	}
+	return ok
+}
+
+// ended runs what follows a job's terminal state: its webhook.
+func (w *Worker) ended(ctx context.Context, jobID string) {
+	j, err := w.cfg.Store.Job(ctx, jobID)
+	if err != nil {
+		w.logger(ctx, jobID).Error("ended job", "err", err)
+		return
+	}
+	if err := enqueueWebhook(ctx, w.cfg.Asynq, w.cfg.QueuePrefix, j); err != nil {
+		w.logger(ctx, jobID).Error("ended job", "err", err)
+	}
+}
+
+func (w *Worker) publish(ctx context.Context, jobID string, ev Event) {
+	if _, err := w.cfg.Events.Publish(context.WithoutCancel(ctx), jobID, ev); err != nil {
+		w.logger(ctx, jobID).Warn("publish event", "err", err)
+	}
+}
+
+func (w *Worker) next(ctx context.Context, j *store.Job, typ string) error {
+	return enqueue(ctx, w.cfg.Asynq, w.cfg.QueuePrefix, w.cfg.Timeouts, w.cfg.MaxRetry, j, typ)
+}
