@@ -37,6 +37,7 @@ const (
 	CodeCanceled          = "canceled"
 	CodeInternal          = "internal_error"
 	CodeTooLarge          = "media_too_large"
+	CodeInvalidImage      = "invalid_image"
 
 	// A video site's refusal (media.UpstreamError) carries its own code;
 	// video_unavailable, unsupported_url and live_not_supported above are

@@ -33,7 +33,7 @@ func stageState(typ string) string {
 func callerCaused(code string) bool {
 	switch code {
 	case CodeNoTranscript, CodeMediaTooLong, CodeLive, CodeUnavailable, CodeUnsupported,
-		CodeURLNotAllowed, CodeInsufficientQuota, CodeTooLarge, CodeCanceled,
+		CodeURLNotAllowed, CodeInsufficientQuota, CodeTooLarge, CodeCanceled, CodeInvalidImage,
 		CodeLoginRequired, CodeGeoRestricted, CodeDRMProtected: // the video's site said no
 		return true
 	}

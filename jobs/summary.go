@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/recap/recap/media"
 	"github.com/recap/recap/store"
 	"github.com/recap/recap/summarize"
 )
@@ -23,8 +24,12 @@ func (w *Worker) summary(ctx context.Context, j *store.Job) error {
 	deltas := &deltaPublisher{publish: func(text string) { w.publish(ctx, j.ID, Event{Type: EventDelta, Text: text}) }}
 	defer deltas.flush()
 	onDelta := deltas.add
+	images, err := w.imageData(ctx, j.Images)
+	if err != nil {
+		return err
+	}
 	if j.TranscriptID == nil { // images only
-		res, err := sum.Summarize(ctx, summarize.Request{Prompt: j.Prompt, Model: model, OutputLanguage: j.OutputLanguage, Images: j.Images}, onDelta)
+		res, err := sum.Summarize(ctx, summarize.Request{Prompt: j.Prompt, Model: model, OutputLanguage: j.OutputLanguage, Images: images}, onDelta)
 		deltas.flush()
 		if err != nil {
 			return llmError(err)
@@ -66,7 +71,7 @@ func (w *Worker) summary(ctx context.Context, j *store.Job) error {
 		}
 		w.publish(ctx, j.ID, Event{Type: EventProgress, Message: "Summarizing…"})
 		res, err := sum.Summarize(ctx, summarize.Request{Title: j.Title, Duration: t.Duration, Segments: segs, Prompt: j.Prompt,
-			Model: model, OutputLanguage: j.OutputLanguage, Images: j.Images}, onDelta)
+			Model: model, OutputLanguage: j.OutputLanguage, Images: images}, onDelta)
 		deltas.flush()
 		if err != nil {
 			return llmError(err)
@@ -215,4 +220,29 @@ func llmError(err error) error {
 		return permanent(CodeUpstream, "the language model refused the request: "+err.Error(), err)
 	}
 	return &Error{Code: CodeUpstream, Message: "the language model failed: " + err.Error(), Err: err}
+}
+
+// imageData fetches a job's image URLs itself, under the network policy
+// (each redirect checked when dialed, size capped, type sniffed), and
+// hands the model data URLs: a provider given the URL would follow its
+// redirects from inside its own network. An image the policy forbids, or
+// that is not an image, fails the job at once.
+func (w *Worker) imageData(ctx context.Context, urls []string) ([]string, error) {
+	if len(urls) == 0 {
+		return nil, nil
+	}
+	out := make([]string, len(urls))
+	for i, u := range urls {
+		d, err := w.images.DataURL(ctx, u)
+		switch {
+		case errors.Is(err, media.ErrURLNotAllowed):
+			return nil, permanent(CodeURLNotAllowed, fmt.Sprintf("image %d: its host (or a redirect's) is not allowed", i+1), err)
+		case errors.Is(err, media.ErrNotImage), errors.Is(err, media.ErrImageTooLarge):
+			return nil, permanent(CodeInvalidImage, fmt.Sprintf("image %d: %v", i+1, err), err)
+		case err != nil:
+			return nil, fmt.Errorf("image %d: %w", i+1, err)
+		}
+		out[i] = d
+	}
+	return out, nil
 }

@@ -121,6 +121,8 @@ type Worker struct {
 	cfg      WorkerConfig
 	log      *slog.Logger
 	webhooks *http.Client
+	// images fetches the images a job names, under the network policy.
+	images *media.ImageFetcher
 	// markerSeen is set once the reconciler has seen its Redis marker
 	// (see registerQueues).
 	markerSeen atomic.Bool
@@ -151,7 +153,9 @@ func NewWorker(cfg WorkerConfig) *Worker {
 		cfg.StuckFactor = 3
 	}
 	cfg.instrument()
-	return &Worker{cfg: cfg, log: cfg.Logger, webhooks: webhookClient(URLPolicy{AllowPrivate: cfg.AllowPrivateNetworks, Allow: cfg.AllowedNetworks})}
+	policy := URLPolicy{AllowPrivate: cfg.AllowPrivateNetworks, Allow: cfg.AllowedNetworks}
+	return &Worker{cfg: cfg, log: cfg.Logger, webhooks: webhookClient(policy),
+		images: media.NewImageFetcher(media.ImageFetcherConfig{Policy: policy})}
 }
 
 // Mux returns an asynq handler serving every stage.
