@@ -187,6 +187,11 @@ func (g *Grounder) queryOf(text string) query {
 		if !ok {
 			w = g.maxIDF
 		}
+		// A word in most of a long transcript's segments tells no moment
+		// from another, and scoring its postings would cost the most.
+		if len(g.segs) >= 20 && len(g.post[t])*2 > len(g.segs) {
+			continue
+		}
 		ws = append(ws, tw{t, w})
 	}
 	if len(ws) > maxQueryTerms {
