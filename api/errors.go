@@ -54,6 +54,8 @@ func statusOf(k core.Kind) (int, string) {
 		return 499, "invalid_request_error"
 	case core.KindRateLimited:
 		return http.StatusTooManyRequests, "rate_limit_error"
+	case core.KindUnprocessable:
+		return http.StatusUnprocessableEntity, "invalid_request_error"
 	}
 	return http.StatusInternalServerError, "api_error"
 }

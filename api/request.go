@@ -34,6 +34,7 @@ type chatRequest struct {
 	StreamOptions  *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
+	ResponseFormat json.RawMessage `json:"response_format"`
 }
 
 type chatMessage struct {
@@ -84,6 +85,8 @@ type Parsed struct {
 	FollowUp bool
 	// History is the conversation before the latest user message.
 	History []historyMessage
+	// Format asks for JSON instead of markdown (api/format.go).
+	Format *core.ResponseFormat
 }
 
 type historyMessage struct {
@@ -135,6 +138,10 @@ func parseChat(req chatRequest) (*Parsed, error) {
 	p := &Parsed{Model: strings.TrimSpace(req.Model), Stream: req.Stream, Refresh: req.Refresh,
 		AudioLanguage: core.NormLang(req.AudioLanguage), OutputLanguage: core.NormLang(req.OutputLanguage),
 		IncludeUsage: req.StreamOptions != nil && req.StreamOptions.IncludeUsage}
+	var err error
+	if p.Format, err = parseChatFormat(req.ResponseFormat); err != nil {
+		return nil, err
+	}
 
 	last := -1
 	for i := len(msgs) - 1; i >= 0; i-- {

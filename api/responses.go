@@ -25,6 +25,7 @@ type responsesRequest struct {
 	AudioLanguage      string          `json:"audio_language"`
 	OutputLanguage     string          `json:"output_language"`
 	Refresh            bool            `json:"refresh"`
+	Text               json.RawMessage `json:"text"`
 }
 
 // responseItem is one input item: a message (type "message" or none).
@@ -81,6 +82,9 @@ func parseResponses(body []byte) (*responsesRequest, *Parsed, error) {
 				err = &cp
 			}
 		}
+		return nil, nil, err
+	}
+	if p.Format, err = parseResponsesFormat(req.Text); err != nil {
 		return nil, nil, err
 	}
 	if ins := strings.TrimSpace(req.Instructions); ins != "" && !p.FollowUp {

@@ -34,6 +34,9 @@ const (
 	KindCanceled
 	// KindRateLimited is a caller over one of its limits.
 	KindRateLimited
+	// KindUnprocessable is a well-formed request whose answer could not
+	// be made to meet it (a model's JSON that breaks the caller's schema).
+	KindUnprocessable
 )
 
 // Error is the one error type of the use cases: a kind for the doors to
@@ -109,8 +112,10 @@ func JobError(e *jobs.ErrorInfo) *Error {
 		out.Kind = KindCanceled
 	case jobs.CodeUpstream, jobs.CodeTranscription, "upstream_blocked":
 		out.Kind = KindUpstream
-	case "login_required", "geo_restricted", "drm_protected", "playlist_not_supported", "response_format_unsupported":
+	case "login_required", "geo_restricted", "drm_protected", "playlist_not_supported", CodeResponseFormatUnsupported:
 		out.Kind = KindInvalid
+	case CodeSchemaValidationFailed:
+		out.Kind, out.NoRetry = KindUnprocessable, true
 	default:
 		out.Kind = KindInternal
 	}

@@ -54,6 +54,8 @@ type SummarizeRequest struct {
 	// Stream tells the job the caller follows it live.
 	Stream      bool
 	Idempotency Idempotency
+	// Format asks for the summary as JSON (nil: markdown).
+	Format *ResponseFormat
 }
 
 // Submission is how a request is being answered.
@@ -108,6 +110,9 @@ func (r *SummarizeRequest) Validate() error {
 	if n := utf8.RuneCountInString(r.Prompt); n > MaxPromptRunes {
 		return Invalid("prompt_too_long", p, "The prompt is %d characters long; the limit is %d.", n, MaxPromptRunes)
 	}
+	if err := r.checkFormat(); err != nil {
+		return err
+	}
 	for _, f := range []struct{ name, v string }{{"audio_language", r.AudioLanguage}, {"output_language", r.OutputLanguage}} {
 		if err := CheckLanguage(f.name, f.v); err != nil {
 			return err
@@ -160,6 +165,9 @@ func (s *Service) Submit(ctx context.Context, r SummarizeRequest) (*Submission, 
 	j := &store.Job{AccountID: key.AccountID, APIKeyID: key.ID, Kind: "summary", Queue: jobs.QueueInteractive, URL: r.URL, Prompt: r.Prompt,
 		Model: model, AudioLanguage: r.AudioLanguage, OutputLanguage: r.OutputLanguage, Images: r.Images,
 		Stream: r.Stream, Refresh: r.Refresh}
+	if err := r.applyFormat(model, j); err != nil {
+		return nil, err
+	}
 	if r.FollowUp {
 		j.Kind = "answer"
 		for _, m := range r.History {

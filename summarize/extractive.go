@@ -487,6 +487,9 @@ func quote(s string, limit int) string {
 // Custom prompts, output languages and images need an LLM and are ignored
 // (the markdown says so); a request with images only fails with ErrEmpty.
 func (e *Extractive) Summarize(ctx context.Context, req Request, onDelta func(string)) (*Result, error) {
+	if _, f, _ := SplitFormat(req.Prompt); f != nil || req.Format != nil {
+		return nil, fmt.Errorf("extractive: %w: %w: %s writes markdown quotes only; JSON output needs a language model", ErrPermanent, ErrFormatUnsupported, ExtractiveModel)
+	}
 	segs := cleanSegments(req.Segments)
 	if len(segs) == 0 {
 		return nil, fmt.Errorf("extractive: %w: no transcript (images need an LLM)", ErrEmpty)
@@ -571,7 +574,15 @@ func (e *Extractive) Summarize(ctx context.Context, req Request, onDelta func(st
 			onDelta(p)
 		}
 	}
+	// Every moment quoted is a transcript moment, so grounding changes
+	// nothing here; it gives the highlights their sources.
+	_, res.Highlights, res.Grounding = groundedResult(segs, res.Markdown)
 	return res, nil
+}
+
+func groundedResult(segs []Segment, md string) (string, []Highlight, *Grounding) {
+	out, hls, st := NewGrounder(segs).Markdown(md)
+	return out, hls, &st
 }
 
 // Answer quotes the transcript moments that share the most (IDF-weighted)

@@ -96,6 +96,10 @@ type run struct {
 	mu        sync.Mutex
 	usage     Usage
 	truncated atomic.Bool
+	// ground checks the answer's timestamps against the transcript.
+	ground *Grounder
+	// format is the JSON format the answer must follow (nil: markdown).
+	format *Validator
 }
 
 func (r *run) add(u openai.CompletionUsage) {
@@ -108,9 +112,13 @@ func (r *run) add(u openai.CompletionUsage) {
 
 // call makes one chat completion; it streams when onDelta is not nil.
 func (r *run) call(ctx context.Context, msgs []openai.ChatCompletionMessageParamUnion, onDelta func(string)) (string, error) {
+	return r.callParams(ctx, openai.ChatCompletionNewParams{Model: r.model, Messages: msgs}, onDelta)
+}
+
+// callParams is call with every parameter given.
+func (r *run) callParams(ctx context.Context, params openai.ChatCompletionNewParams, onDelta func(string)) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.l.cfg.Timeout)
 	defer cancel()
-	params := openai.ChatCompletionNewParams{Model: r.model, Messages: msgs}
 	if onDelta == nil {
 		resp, err := r.l.client.Chat.Completions.New(ctx, params)
 		if err != nil {

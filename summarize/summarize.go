@@ -44,6 +44,9 @@ type Request struct {
 	OutputLanguage string
 	// Images are image URLs sent to the model as vision content parts.
 	Images []string
+	// Format asks for a JSON answer instead of markdown; nil means
+	// markdown, unless Prompt carries a format (see WithFormat).
+	Format *Format
 }
 
 // Chapter is one contiguous part of the media.
@@ -69,6 +72,12 @@ type Result struct {
 	// Truncated reports that some input had to be cut or split to fit the
 	// budget; the markdown then carries a visible note saying so.
 	Truncated bool
+	// Highlights are the markdown's lines that begin with a timestamp,
+	// each with the transcript span supporting it.
+	Highlights []Highlight
+	// Grounding counts the timestamps checked against the transcript; nil
+	// when there was no transcript to check against (images only).
+	Grounding *Grounding
 }
 
 // Question is a follow-up question about a video already transcribed.

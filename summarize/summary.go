@@ -24,6 +24,10 @@ func (l *LLM) Summarize(ctx context.Context, req Request, onDelta func(string)) 
 		return nil, fmt.Errorf("summarize: %w", ErrEmpty)
 	}
 	r := &run{l: l, model: cmpOr(req.Model, l.cfg.Model)}
+	var err error
+	if r.format, err = takeFormat(&req); err != nil {
+		return nil, fmt.Errorf("summarize: %w", err)
+	}
 	emit := func(s string) {
 		if onDelta != nil && s != "" {
 			onDelta(s)
@@ -42,28 +46,35 @@ func (l *LLM) Summarize(ctx context.Context, req Request, onDelta func(string)) 
 		sample.WriteString(w.text)
 	}
 	lang := languageInstruction(req.OutputLanguage, req.Prompt, sample.String())
+	r.ground = NewGrounder(segs)
+	if r.format != nil {
+		// A JSON answer is the caller's data: it is validated, not
+		// grounded line by line.
+		r.ground = NewGrounder(nil)
+	}
+	gw := newGrounded(r.ground, emit)
 
 	var (
 		md           string
-		err          error
 		wantChapters bool
 	)
 	switch {
 	case len(ws) == 0: // images only
-		md, err = r.call(ctx, imageMessages(req, lang), emit)
+		md, err = r.final(ctx, r.imageMessages(req, lang), gw.write)
 	case len(ws) == 1:
-		wantChapters = dur >= longMedia
-		sys := summarySystem(wantChapters, dur, lang, "")
+		wantChapters = dur >= longMedia && r.format == nil
+		sys := r.system(wantChapters, dur, lang, "")
 		user := header(req.Title, dur) + "Transcript:\n" + ws[0].text + userRequest(req.Prompt)
-		md, err = r.call(ctx, messages(sys, user, req.Images), emit)
+		md, err = r.final(ctx, messages(sys, user, req.Images), gw.write)
 	default:
-		wantChapters = true
-		md, err = r.mapReduce(ctx, req, ws, dur, lang, emit)
+		wantChapters = r.format == nil
+		md, err = r.mapReduce(ctx, req, ws, dur, lang, gw.write)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("summarize: %w", err)
 	}
-	res := &Result{Markdown: md, Model: r.model}
+	res := &Result{Model: r.model}
+	res.Markdown, res.Highlights, res.Grounding = gw.finish(md)
 	if wantChapters {
 		ch := parseChapters(md)
 		if fixed, changed := repairChapters(ch, dur); changed {
@@ -74,11 +85,38 @@ func (l *LLM) Summarize(ctx context.Context, req Request, onDelta func(string)) 
 	}
 	if r.truncated.Load() {
 		res.Truncated = true
-		res.Markdown += truncationNote
-		emit(truncationNote)
+		if r.format == nil { // a note would break the JSON
+			res.Markdown += truncationNote
+			emit(truncationNote)
+		}
 	}
 	res.Usage = r.usage
 	return res, nil
+}
+
+// final makes the call whose answer is the result: markdown streamed to
+// emit, or JSON validated against the requested format.
+func (r *run) final(ctx context.Context, msgs []openai.ChatCompletionMessageParamUnion, emit func(string)) (string, error) {
+	if r.format != nil {
+		return r.structured(ctx, msgs, r.format, emit)
+	}
+	return r.call(ctx, msgs, emit)
+}
+
+// system is the system prompt of the final call.
+func (r *run) system(chapters bool, dur float64, lang, extra string) string {
+	if r.format == nil {
+		return summarySystem(chapters, dur, lang, extra)
+	}
+	var b strings.Builder
+	b.WriteString("You are Recap, a video summarizer. Transcript lines look like \"[mm:ss] text\" or \"[h:mm:ss] text\"; the timestamp is when the line is spoken.\n")
+	if extra != "" {
+		b.WriteString(extra + "\n")
+	}
+	b.WriteString("Summarize the video as the user asks, in the JSON format below.\n")
+	b.WriteString(formatInstructions(r.format.Format()))
+	b.WriteString(lang)
+	return b.String()
 }
 
 // partial is the summary of a time range of the media.
@@ -111,6 +149,8 @@ func (r *run) mapReduce(ctx context.Context, req Request, ws []window, dur float
 		if err != nil {
 			return fmt.Errorf("map part %d: %w", i+1, err)
 		}
+		// A partial's invented moments would reach the reduce as facts.
+		text, _, _ = r.ground.Markdown(text)
 		parts[i] = partial{start: w.start, end: w.end, text: text}
 		return nil
 	})
@@ -130,9 +170,9 @@ func (r *run) reduce(ctx context.Context, req Request, parts []partial, dur floa
 			r.truncated.Store(true)
 			parts[0].text = cutTokens(parts[0].text, budget-32)
 		}
-		sys := summarySystem(true, dur, lang, "The input is a set of summaries of consecutive parts of one video, in time order, each headed by its time range. Merge them into one summary of the whole video.")
+		sys := r.system(true, dur, lang, "The input is a set of summaries of consecutive parts of one video, in time order, each headed by its time range. Merge them into one summary of the whole video.")
 		user := header(req.Title, dur) + "Summaries of the video's parts:\n\n" + renderPartials(parts) + userRequest(req.Prompt)
-		return r.call(ctx, messages(sys, user, req.Images), emit)
+		return r.final(ctx, messages(sys, user, req.Images), emit)
 	}
 	groups := groupPartials(parts, budget)
 	if len(groups) > (len(parts)+1)/2 {
@@ -153,6 +193,7 @@ func (r *run) reduce(ctx context.Context, req Request, parts []partial, dur floa
 		if err != nil {
 			return fmt.Errorf("reduce level %d group %d: %w", level+1, i+1, err)
 		}
+		text, _, _ = r.ground.Markdown(text)
 		merged[i] = partial{start: start, end: end, text: text}
 		return nil
 	})
@@ -243,8 +284,11 @@ func reduceSystem(start, end float64, lang, prompt string) string {
 	return b.String()
 }
 
-func imageMessages(req Request, lang string) []openai.ChatCompletionMessageParamUnion {
+func (r *run) imageMessages(req Request, lang string) []openai.ChatCompletionMessageParamUnion {
 	sys := "You are Recap. No transcript is available: answer from the attached images alone. Reply in markdown with \"## Overview\" (a short paragraph) and \"## Highlights\" (bullet lines, one per notable thing shown).\n" + lang
+	if r.format != nil {
+		sys = "You are Recap. No transcript is available: answer from the attached images alone.\n" + formatInstructions(r.format.Format()) + lang
+	}
 	user := header(req.Title, req.Duration) + fmt.Sprintf("%d image(s) attached.", len(req.Images)) + userRequest(req.Prompt)
 	return messages(sys, user, req.Images)
 }
@@ -312,11 +356,14 @@ func (l *LLM) Answer(ctx context.Context, q Question, onDelta func(string)) (*Re
 			onDelta(s)
 		}
 	}
-	md, err := r.call(ctx, msgs, emit)
+	r.ground = NewGrounder(segs)
+	gw := newGrounded(r.ground, emit)
+	md, err := r.call(ctx, msgs, gw.write)
 	if err != nil {
 		return nil, fmt.Errorf("answer: %w", err)
 	}
-	res := &Result{Markdown: md, Model: r.model}
+	res := &Result{Model: r.model}
+	res.Markdown, res.Highlights, res.Grounding = gw.finish(md)
 	if r.truncated.Load() {
 		res.Truncated = true
 		res.Markdown += truncationNote

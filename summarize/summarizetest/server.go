@@ -49,7 +49,14 @@ type ChatRequest struct {
 	Model    string
 	Stream   bool
 	Messages []ChatMessage
+	// ResponseFormat is the request's response_format as sent (nil when
+	// absent).
+	ResponseFormat json.RawMessage
 }
+
+// Script answers a chat request in place of Answer; ok false falls back
+// to Answer. It runs on the server's handler goroutines.
+type Script func(r ChatRequest) (answer string, ok bool)
 
 // Text joins the text of every message, for assertions.
 func (r ChatRequest) Text() string {
@@ -71,6 +78,8 @@ type Server struct {
 	stts  int
 	reqs  []ChatRequest
 	hang  bool
+	// script, when set, writes the replies instead of Answer.
+	script Script
 	chatErr,
 	sttErr int
 }
@@ -121,6 +130,15 @@ func (s *Server) SetHang(v bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.hang = v
+}
+
+// SetScript makes chat replies come from f (nil restores Answer), so a
+// test can have the model err in a chosen way: invent a moment, answer
+// JSON that breaks a schema.
+func (s *Server) SetScript(f Script) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.script = f
 }
 
 // SetChatError makes chat calls fail with status; 0 restores normal replies.
@@ -184,6 +202,7 @@ type wireRequest struct {
 	StreamOptions struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
+	ResponseFormat json.RawMessage `json:"response_format"`
 }
 
 func parseChat(body []byte) (wireRequest, ChatRequest, error) {
@@ -191,7 +210,7 @@ func parseChat(body []byte) (wireRequest, ChatRequest, error) {
 	if err := json.Unmarshal(body, &wr); err != nil {
 		return wr, ChatRequest{}, err
 	}
-	cr := ChatRequest{Model: wr.Model, Stream: wr.Stream}
+	cr := ChatRequest{Model: wr.Model, Stream: wr.Stream, ResponseFormat: wr.ResponseFormat}
 	for _, m := range wr.Messages {
 		cm := ChatMessage{Role: m.Role}
 		var str string
@@ -241,6 +260,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.reqs = append(s.reqs, cr)
+	script := s.script
 	s.mu.Unlock()
 	if !s.wait(r.Context(), hang) {
 		return
@@ -254,6 +274,11 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	answer := Answer(cr)
+	if script != nil {
+		if a, ok := script(cr); ok {
+			answer = a
+		}
+	}
 	model := cmp(cr.Model, "fake-model")
 	promptTokens := len(cr.Text())/4 + 1
 	completionTokens := len(answer)/4 + 1
