@@ -190,9 +190,6 @@ func TestStructuredOutput(t *testing.T) {
 		if !asAPIError(err, &apiErr) {
 			t.Fatalf("err = %v, want an API error", err)
 		}
-		if apiErr.Code == "upstream_error" {
-			t.Skip("jobs' llmError does not map summarize.SchemaError to schema_validation_failed yet (wiring in helper g's report)")
-		}
 		if apiErr.StatusCode != http.StatusUnprocessableEntity || apiErr.Code != "schema_validation_failed" || !strings.Contains(apiErr.Message, "moments") {
 			t.Fatalf("status %d code %q message %q; want 422 schema_validation_failed naming the missing field", apiErr.StatusCode, apiErr.Code, apiErr.Message)
 		}

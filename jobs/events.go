@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/recap/recap/store"
 )
 
 // Event types published on a job's stream.
@@ -46,6 +48,9 @@ type Result struct {
 	CompletionTokens int       `json:"completion_tokens"`
 	Cached           bool      `json:"cached,omitempty"`
 	Truncated        bool      `json:"truncated,omitempty"`
+	// Highlights and Grounding: see ViewResult.
+	Highlights []store.Highlight `json:"highlights,omitempty"`
+	Grounding  *store.Grounding  `json:"grounding,omitempty"`
 }
 
 // Chapter is a titled time range of a long video's summary.

@@ -46,6 +46,11 @@ const (
 	CodeUpstreamBlocked = "upstream_blocked"
 	CodeGeoRestricted   = "geo_restricted"
 	CodeDRMProtected    = "drm_protected"
+
+	// The model's JSON broke the caller's schema twice
+	// (summarize.SchemaError), or the summarizer cannot write JSON.
+	CodeSchemaValidationFailed    = "schema_validation_failed"
+	CodeResponseFormatUnsupported = "response_format_unsupported"
 )
 
 // Error is a job failure with a code clients can branch on. Permanent

@@ -34,7 +34,8 @@ func callerCaused(code string) bool {
 	switch code {
 	case CodeNoTranscript, CodeMediaTooLong, CodeLive, CodeUnavailable, CodeUnsupported,
 		CodeURLNotAllowed, CodeInsufficientQuota, CodeTooLarge, CodeCanceled, CodeInvalidImage,
-		CodeLoginRequired, CodeGeoRestricted, CodeDRMProtected: // the video's site said no
+		CodeLoginRequired, CodeGeoRestricted, CodeDRMProtected, // the video's site said no
+		CodeSchemaValidationFailed, CodeResponseFormatUnsupported: // the caller's response format
 		return true
 	}
 	return false

@@ -79,13 +79,15 @@ func (w *Worker) summary(ctx context.Context, j *store.Job) error {
 		sm = &store.Summary{TranscriptID: t.ID, PromptHash: hash, Model: model, OutputLanguage: j.OutputLanguage,
 			Markdown: res.Markdown, Chapters: toStoreChapters(res.Chapters), PromptTokens: res.Usage.PromptTokens,
 			CompletionTokens: res.Usage.CompletionTokens, Truncated: res.Truncated}
-		return w.cfg.Store.SaveSummary(ctx, sm)
+		g := groundingOf(res)
+		sm.Highlights, sm.Grounding = g.Highlights, g.Counts
+		return w.cfg.Store.SaveGroundedSummary(ctx, sm, g)
 	})
 	if err != nil {
 		return err
 	}
 	r := &Result{Markdown: sm.Markdown, Model: sm.Model, PromptTokens: sm.PromptTokens, CompletionTokens: sm.CompletionTokens,
-		Cached: cached, Truncated: sm.Truncated}
+		Cached: cached, Truncated: sm.Truncated, Highlights: sm.Highlights, Grounding: sm.Grounding}
 	for _, c := range sm.Chapters {
 		r.Chapters = append(r.Chapters, Chapter(c))
 	}
@@ -185,6 +187,11 @@ func resultOf(res *summarize.Result, model string, cached bool) *Result {
 	for _, c := range res.Chapters {
 		r.Chapters = append(r.Chapters, Chapter{Start: c.Start, End: c.End, Title: c.Title})
 	}
+	g := groundingOf(res)
+	if len(g.Highlights) > 0 {
+		r.Highlights = g.Highlights
+	}
+	r.Grounding = g.Counts
 	return r
 }
 
@@ -216,6 +223,13 @@ func PromptHash(prompt string, images []string) string {
 }
 
 func llmError(err error) error {
+	var se *summarize.SchemaError
+	if errors.As(err, &se) {
+		return permanent(CodeSchemaValidationFailed, se.Error(), err)
+	}
+	if errors.Is(err, summarize.ErrFormatUnsupported) {
+		return permanent(CodeResponseFormatUnsupported, "the offline summarizer cannot write JSON; a response format needs a language model", err)
+	}
 	if errors.Is(err, summarize.ErrPermanent) {
 		return permanent(CodeUpstream, "the language model refused the request: "+err.Error(), err)
 	}
@@ -245,4 +259,18 @@ func (w *Worker) imageData(ctx context.Context, urls []string) ([]string, error)
 		out[i] = d
 	}
 	return out, nil
+}
+
+// groundingOf is a summary's highlights and grounding counts as stored.
+func groundingOf(res *summarize.Result) store.SummaryGrounding {
+	g := store.SummaryGrounding{Highlights: make([]store.Highlight, 0, len(res.Highlights))}
+	for _, h := range res.Highlights {
+		g.Highlights = append(g.Highlights, store.Highlight{Start: h.Start, Text: h.Text,
+			Source: store.HighlightSource(h.Source)})
+	}
+	if res.Grounding != nil {
+		c := store.Grounding(*res.Grounding)
+		g.Counts = &c
+	}
+	return g
 }

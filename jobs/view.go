@@ -40,6 +40,11 @@ type ViewResult struct {
 	PromptTokens     int       `json:"prompt_tokens"`
 	CompletionTokens int       `json:"completion_tokens"`
 	Truncated        bool      `json:"truncated"`
+	// Highlights are the summary's timestamped lines, each with the
+	// transcript segment that supports it; Grounding counts the
+	// timestamps checked and repaired and the lines dropped.
+	Highlights []store.Highlight `json:"highlights,omitempty"`
+	Grounding  *store.Grounding  `json:"grounding,omitempty"`
 }
 
 // ViewOf renders a job; sm is its summary when it has one.
@@ -54,6 +59,7 @@ func ViewOf(j *store.Job, sm *store.Summary) View {
 			CompletionTokens: j.CompletionTokens, Chapters: []Chapter{}}
 		if sm != nil {
 			r.Summary, r.Model, r.Truncated = sm.Markdown, sm.Model, sm.Truncated
+			r.Highlights, r.Grounding = sm.Highlights, sm.Grounding
 			for _, c := range sm.Chapters {
 				r.Chapters = append(r.Chapters, Chapter(c))
 			}

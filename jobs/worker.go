@@ -38,6 +38,7 @@ type Store interface {
 	DeleteChunks(ctx context.Context, videoKey, language string) error
 	FindSummary(ctx context.Context, transcriptID int64, promptHash, model, outputLanguage string) (*store.Summary, error)
 	SaveSummary(ctx context.Context, sm *store.Summary) error
+	SaveGroundedSummary(ctx context.Context, sm *store.Summary, g store.SummaryGrounding) error
 	Summary(ctx context.Context, id int64) (*store.Summary, error)
 	StaleJobs(ctx context.Context, before time.Time, after store.StaleCursor, limit int) ([]store.Job, error)
 }

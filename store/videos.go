@@ -60,6 +60,11 @@ type Summary struct {
 	CompletionTokens int
 	Truncated        bool
 	CreatedAt        time.Time
+	// Highlights are the summary's timestamped lines with the transcript
+	// segments that support them; Grounding the check's counts (nil for a
+	// summary saved before grounding, or by the offline summarizer).
+	Highlights []Highlight
+	Grounding  *Grounding
 }
 
 // SaveVideo inserts or refreshes a video.
@@ -192,13 +197,14 @@ func (s *Store) DeleteChunks(ctx context.Context, videoKey, language string) err
 	return err
 }
 
-const summaryColumns = `id, transcript_id, prompt_hash, model, output_language, markdown, chapters, prompt_tokens, completion_tokens, truncated, created_at`
+const summaryColumns = `id, transcript_id, prompt_hash, model, output_language, markdown, chapters, prompt_tokens, completion_tokens, truncated, created_at,
+	highlights, grounding`
 
 func scanSummary(row pgx.Row) (*Summary, error) {
 	var sm Summary
-	var ch []byte
+	var ch, hl, counts []byte
 	err := row.Scan(&sm.ID, &sm.TranscriptID, &sm.PromptHash, &sm.Model, &sm.OutputLanguage, &sm.Markdown, &ch,
-		&sm.PromptTokens, &sm.CompletionTokens, &sm.Truncated, &sm.CreatedAt)
+		&sm.PromptTokens, &sm.CompletionTokens, &sm.Truncated, &sm.CreatedAt, &hl, &counts)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -207,6 +213,17 @@ func scanSummary(row pgx.Row) (*Summary, error) {
 	}
 	if err := json.Unmarshal(ch, &sm.Chapters); err != nil {
 		return nil, fmt.Errorf("summary: %w", err)
+	}
+	if len(hl) > 0 {
+		if err := json.Unmarshal(hl, &sm.Highlights); err != nil {
+			return nil, fmt.Errorf("summary: %w", err)
+		}
+	}
+	if len(counts) > 0 {
+		sm.Grounding = &Grounding{}
+		if err := json.Unmarshal(counts, sm.Grounding); err != nil {
+			return nil, fmt.Errorf("summary: %w", err)
+		}
 	}
 	return &sm, nil
 }
@@ -253,7 +270,7 @@ func (s *Store) SaveSummary(ctx context.Context, sm *Summary) error {
 // first): the whole pipeline can then be skipped.
 func (s *Store) CachedSummary(ctx context.Context, videoKey, language, promptHash, model, outputLanguage string) (*Summary, error) {
 	return scanSummary(s.pool.QueryRow(ctx, `SELECT s.id, s.transcript_id, s.prompt_hash, s.model, s.output_language, s.markdown,
-		s.chapters, s.prompt_tokens, s.completion_tokens, s.truncated, s.created_at
+		s.chapters, s.prompt_tokens, s.completion_tokens, s.truncated, s.created_at, s.highlights, s.grounding
 		FROM summaries s JOIN transcripts t ON t.id = s.transcript_id
 		WHERE t.video_key = $1 AND t.language = $2 AND s.prompt_hash = $3 AND s.model = $4 AND s.output_language = $5
 		ORDER BY t.created_at DESC, s.created_at DESC LIMIT 1`, videoKey, language, promptHash, model, outputLanguage))
