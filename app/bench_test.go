@@ -145,7 +145,7 @@ func (f fixedMedia) Subtitles(ctx context.Context, url string, _ *media.Info, _ 
 		media.SubtitleTrack{Lang: "en"}, nil
 }
 
-func (fixedMedia) DownloadAudio(context.Context, string, string, func(float64)) (string, error) {
+func (fixedMedia) DownloadAudio(context.Context, string, *media.Info, string, func(float64)) (string, error) {
 	return "", media.ErrUnsupported
 }
 func (fixedMedia) Probe(context.Context, string) (float64, error) { return 0, media.ErrUnsupported }

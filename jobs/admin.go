@@ -41,39 +41,15 @@ type TaskView struct {
 	NextProcessAt *time.Time `json:"next_process_at,omitempty"`
 }
 
-// stageOf is the task type that moves a job on from its state.
-func stageOf(state string) string {
-	switch state {
-	case store.StateTranscribing:
-		return TypeTranscript
-	case store.StateSummarizing:
-		return TypeSummary
-	}
-	return TypeResolve
-}
-
-func (c *Client) queueOf(j *store.Job) string {
-	q := j.Queue
-	if q == "" {
-		q = QueueInteractive
-	}
-	return c.cfg.QueuePrefix + q
-}
-
 // Tasks returns the stage tasks of a job that asynq still holds (finished
 // stage tasks are not kept).
 func (c *Client) Tasks(j *store.Job) ([]TaskView, error) {
 	if c.cfg.Inspector == nil {
 		return nil, errors.New("tasks: no asynq inspector configured")
 	}
-	queue := c.queueOf(j)
 	var out []TaskView
-	for _, typ := range []string{TypeResolve, TypeTranscript, TypeSummary, TypeWebhook} {
-		q := queue
-		if typ == TypeWebhook {
-			q = c.cfg.QueuePrefix + QueueBatch
-		}
-		ti, err := c.cfg.Inspector.GetTaskInfo(q, TaskID(j.ID, typ))
+	for _, t := range append(stages[:len(stages):len(stages)], &webhookTask) {
+		ti, err := c.cfg.Inspector.GetTaskInfo(c.q.queueName(j, t), TaskID(j.ID, t.typ))
 		if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
 			continue
 		}
@@ -132,7 +108,7 @@ func (c *Client) Retry(ctx context.Context, j *store.Job) (string, *store.Job, e
 			return RetryRunNow, j, nil
 		}
 	}
-	if err := c.Enqueue(ctx, j, stageOf(j.State)); err != nil {
+	if err := c.q.enqueue(ctx, j, stagesFrom(j.State)[0]); err != nil {
 		return "", nil, err
 	}
 	return RetryRequeued, j, nil

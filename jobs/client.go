@@ -2,8 +2,6 @@ package jobs
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -24,7 +22,7 @@ type JobStore interface {
 // ClientConfig configures a Client.
 type ClientConfig struct {
 	Store  JobStore
-	Asynq  *asynq.Client
+	Asynq  Enqueuer
 	Events *Events
 	// Inspector, when set, lets Cancel stop a running stage.
 	Inspector *asynq.Inspector
@@ -39,15 +37,14 @@ type ClientConfig struct {
 // Client submits and cancels jobs; the API uses it.
 type Client struct {
 	cfg ClientConfig
+	q   queueing
 }
 
 // NewClient returns a Client.
 func NewClient(cfg ClientConfig) *Client {
-	cfg.Timeouts = cfg.Timeouts.withDefaults()
-	if cfg.MaxRetry <= 0 {
-		cfg.MaxRetry = 5
-	}
-	return &Client{cfg: cfg}
+	q := newQueueing(cfg.Asynq, cfg.QueuePrefix, cfg.Timeouts, cfg.MaxRetry)
+	cfg.Timeouts, cfg.MaxRetry = q.timeouts, q.maxRetry
+	return &Client{cfg: cfg, q: q}
 }
 
 // Events returns the event streams.
@@ -152,25 +149,11 @@ func (c *Client) abandon(ctx context.Context, id string, cause error) {
 // Enqueue enqueues one stage of a job. A stage already queued (same task
 // id) is not an error: that is the dedupe working.
 func (c *Client) Enqueue(ctx context.Context, j *store.Job, typ string) error {
-	return enqueue(ctx, c.cfg.Asynq, c.cfg.QueuePrefix, c.cfg.Timeouts, c.cfg.MaxRetry, j, typ)
-}
-
-func enqueue(ctx context.Context, cl *asynq.Client, prefix string, t Timeouts, maxRetry int, j *store.Job, typ string) error {
-	body, _ := json.Marshal(payload{JobID: j.ID})
-	queue := j.Queue
-	if queue == "" {
-		queue = QueueInteractive
+	t := taskOf(typ)
+	if t == nil {
+		return fmt.Errorf("enqueue: unknown task type %q", typ)
 	}
-	_, err := cl.EnqueueContext(ctx, asynq.NewTask(typ, body),
-		asynq.TaskID(TaskID(j.ID, typ)),
-		asynq.Queue(prefix+queue),
-		asynq.MaxRetry(maxRetry),
-		asynq.Timeout(t.of(typ)),
-	)
-	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) && !errors.Is(err, asynq.ErrDuplicateTask) {
-		return fmt.Errorf("enqueue %s: %w", typ, err)
-	}
-	return nil
+	return c.q.enqueue(ctx, j, t)
 }
 
 // Cancel ends a queued or running job as canceled, removes its queued
@@ -183,14 +166,13 @@ func (c *Client) Cancel(ctx context.Context, j *store.Job) (bool, error) {
 	}
 	c.cfg.Metrics.JobFinished(store.StateCanceled, CodeCanceled)
 	c.cfg.Events.Publish(ctx, j.ID, Event{Type: EventError, State: store.StateCanceled, Error: &ErrorInfo{Code: CodeCanceled, Message: "the job was canceled"}}) //nolint:errcheck
-	if err := enqueueWebhook(ctx, c.cfg.Asynq, c.cfg.QueuePrefix, j); err != nil {
+	if err := enqueueWebhook(ctx, c.q, j); err != nil {
 		return true, err
 	}
 	if c.cfg.Inspector != nil {
-		queue := c.cfg.QueuePrefix + j.Queue
-		for _, typ := range []string{TypeResolve, TypeTranscript, TypeSummary} {
-			id := TaskID(j.ID, typ)
-			_ = c.cfg.Inspector.DeleteTask(queue, id)
+		for _, t := range stages {
+			id := TaskID(j.ID, t.typ)
+			_ = c.cfg.Inspector.DeleteTask(c.q.queueName(j, t), id)
 			_ = c.cfg.Inspector.CancelProcessing(id)
 		}
 	}

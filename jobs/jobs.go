@@ -22,6 +22,8 @@ const (
 const (
 	QueueInteractive = "interactive"
 	QueueBatch       = "batch"
+	// QueueDefault is asynq's own default queue, weighed last.
+	QueueDefault = "default"
 )
 
 // Error codes a failed job carries; the API maps them to HTTP statuses.
@@ -109,17 +111,6 @@ func (t Timeouts) withDefaults() Timeouts {
 	return t
 }
 
-func (t Timeouts) of(typ string) time.Duration {
-	switch typ {
-	case TypeResolve:
-		return t.Resolve
-	case TypeTranscript:
-		return t.Transcript
-	default:
-		return t.Summary
-	}
-}
-
 // TaskID is the asynq task id of a job's stage: one task per job and
 // stage, so a duplicate enqueue (a retry, the reconciler) is refused.
 func TaskID(jobID, typ string) string { return jobID + ":" + typ }
@@ -127,5 +118,5 @@ func TaskID(jobID, typ string) string { return jobID + ":" + typ }
 // Queues returns the asynq queue weights for a prefix, for the worker's
 // asynq.Config.
 func Queues(prefix string) map[string]int {
-	return map[string]int{prefix + QueueInteractive: 6, prefix + QueueBatch: 3, prefix + "default": 1}
+	return map[string]int{prefix + QueueInteractive: 6, prefix + QueueBatch: 3, prefix + QueueDefault: 1}
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -273,7 +272,7 @@ func TestPermanentFailures(t *testing.T) {
 		{"too long from subtitles", func(c *jobs.WorkerConfig) { c.MaxMediaSeconds = 10 }, func(b *bundle) string { return b.host.PageURL() }, jobs.TypeTranscript, jobs.CodeMediaTooLong},
 		{"too long measured", func(c *jobs.WorkerConfig) { c.MaxMediaSeconds = 10 }, func(b *bundle) string { return b.host.NoSubsPageURL() }, jobs.TypeTranscript, jobs.CodeMediaTooLong},
 		{"no subtitles, no stt", func(c *jobs.WorkerConfig) { c.Transcriber = nil }, func(b *bundle) string { return b.host.NoSubsPageURL() }, jobs.TypeTranscript, jobs.CodeNoTranscript},
-		{"page not found", nil, func(b *bundle) string { return b.host.URL("/missing.html") }, jobs.TypeResolve, ""},
+		{"page not found", nil, func(b *bundle) string { return b.host.URL("/missing.html") }, jobs.TypeResolve, jobs.CodeUnavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -296,7 +295,7 @@ func TestPermanentFailures(t *testing.T) {
 			if err != nil {
 				t.Fatalf("a caller-caused failure (%s) failed the task: %v", j.ErrorCode, err)
 			}
-			if tt.code != "" && j.ErrorCode != tt.code {
+			if j.ErrorCode != tt.code {
 				t.Fatalf("code %s, want %s: %s", j.ErrorCode, tt.code, j.ErrorMessage)
 			}
 			bal, _ := b.store.Balance(context.Background(), b.key.AccountID)
@@ -304,7 +303,6 @@ func TestPermanentFailures(t *testing.T) {
 				t.Fatalf("credits not whole after failure: %+v", bal)
 			}
 			storetest.CheckLedger(t, b.store)
-			fmt.Fprint(io.Discard, j.ErrorMessage)
 		})
 	}
 }

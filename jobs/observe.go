@@ -20,10 +20,6 @@ const (
 	outcomeFailed = "failed"
 )
 
-func isStage(typ string) bool {
-	return typ == TypeResolve || typ == TypeTranscript || typ == TypeSummary
-}
-
 // observe is asynq middleware timing every stage run by its outcome.
 func (w *Worker) observe(next asynq.Handler) asynq.Handler {
 	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
@@ -92,37 +88,6 @@ const (
 	toolFFmpeg = "ffmpeg"
 )
 
-// mediaCause names why a media call failed, for metrics.
-func mediaCause(err error) string {
-	switch {
-	case errors.Is(err, media.ErrURLNotAllowed):
-		return "url_not_allowed"
-	case errors.Is(err, media.ErrUnsupported), errors.Is(err, media.ErrBadURL):
-		return "unsupported"
-	case errors.Is(err, media.ErrUnavailable):
-		return "unavailable"
-	case errors.Is(err, media.ErrMediaTooLong):
-		return "too_long"
-	case errors.Is(err, media.ErrLive):
-		return "live"
-	case errors.Is(err, media.ErrTooLarge):
-		return "too_large"
-	case errors.Is(err, media.ErrUnconfinable):
-		return "unconfinable"
-	case errors.Is(err, media.ErrLoginRequired):
-		return "login_required"
-	case errors.Is(err, media.ErrUpstreamBlocked):
-		return "upstream_blocked"
-	case errors.Is(err, media.ErrGeoRestricted):
-		return "geo_restricted"
-	case errors.Is(err, media.ErrDRMProtected):
-		return "drm_protected"
-	case errors.Is(err, context.DeadlineExceeded):
-		return "timeout"
-	}
-	return "other"
-}
-
 // observedMedia counts failed yt-dlp and ffmpeg runs by cause. A missing
 // subtitle track is an answer, not a failure, and a canceled job's
 // interrupted run is not counted either.
@@ -158,8 +123,8 @@ func (o observedMedia) Subtitles(ctx context.Context, url string, info *media.In
 	return segs, tr, err
 }
 
-func (o observedMedia) DownloadAudio(ctx context.Context, url, dir string, progress func(float64)) (string, error) {
-	p, err := o.Media.DownloadAudio(ctx, url, dir, progress)
+func (o observedMedia) DownloadAudio(ctx context.Context, url string, info *media.Info, dir string, progress func(float64)) (string, error) {
+	p, err := o.Media.DownloadAudio(ctx, url, info, dir, progress)
 	o.fail(ctx, toolYtDlp, err)
 	return p, err
 }

@@ -42,25 +42,11 @@ type ReconcileStats struct {
 	Failed int
 }
 
-// stagesFrom returns the stage a job's state implies, then the stages
-// after it, in pipeline order.
-func stagesFrom(state string) []string {
-	switch state {
-	case store.StateQueued, store.StateResolving:
-		return []string{TypeResolve, TypeTranscript, TypeSummary}
-	case store.StateTranscribing:
-		return []string{TypeTranscript, TypeSummary}
-	case store.StateSummarizing:
-		return []string{TypeSummary}
-	}
-	return nil
-}
-
 // stuckAfter is how long a job may go without an update while its stage
 // task is active before the sweeper calls it stuck: asynq enforces the
 // stage time-out and recovers tasks of dead workers well within this.
-func (w *Worker) stuckAfter(typ string) time.Duration {
-	return time.Duration(w.cfg.StuckFactor)*w.cfg.Timeouts.of(typ) + w.cfg.ReconcileGrace
+func (w *Worker) stuckAfter(t *task) time.Duration {
+	return time.Duration(w.cfg.StuckFactor)*t.timeout(w.cfg.Timeouts) + w.cfg.ReconcileGrace
 }
 
 // asynqQueuesKey is the set of queue names asynq's inspector checks
@@ -170,15 +156,15 @@ func (w *Worker) Reconcile(ctx context.Context) (ReconcileStats, error) {
 }
 
 func (w *Worker) reconcileJob(ctx context.Context, p *pass, j *store.Job, st *ReconcileStats) error {
-	stages := stagesFrom(j.State)
-	if len(stages) == 0 {
+	from := stagesFrom(j.State)
+	if len(from) == 0 {
 		return nil
 	}
-	queue := w.cfg.QueuePrefix + queueOf(j)
 	log := w.log.With("job_id", j.ID, "state", j.State)
 	// Each stage enqueues the next before it completes, so checking in
 	// pipeline order cannot miss a live task that moved on meanwhile.
-	for _, typ := range stages {
+	for _, t := range from {
+		typ, queue := t.typ, w.q.queueName(j, t)
 		id := TaskID(j.ID, typ)
 		info, err := w.cfg.Inspector.GetTaskInfo(queue, id)
 		if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
@@ -210,7 +196,7 @@ func (w *Worker) reconcileJob(ctx context.Context, p *pass, j *store.Job, st *Re
 			return nil
 		case asynq.TaskStateActive:
 			idle := time.Since(j.UpdatedAt)
-			if idle <= w.stuckAfter(typ) {
+			if idle <= w.stuckAfter(t) {
 				return nil
 			}
 			log.Warn("reconcile: failing stuck job", "stage", typ, "idle", idle)
@@ -242,19 +228,12 @@ func (w *Worker) reconcileJob(ctx context.Context, p *pass, j *store.Job, st *Re
 	if store.Terminal(cur.State) || !cur.UpdatedAt.Equal(j.UpdatedAt) {
 		return nil
 	}
-	if err := w.next(ctx, cur, stages[0]); err != nil {
+	if err := w.next(ctx, cur, from[0]); err != nil {
 		return err
 	}
-	log.Warn("reconcile: requeued a job missing from the queue", "stage", stages[0])
+	log.Warn("reconcile: requeued a job missing from the queue", "stage", from[0].typ)
 	st.Requeued++
 	return nil
-}
-
-func queueOf(j *store.Job) string {
-	if j.Queue == "" {
-		return QueueInteractive
-	}
-	return j.Queue
 }
 
 // RunReconciler runs a pass at once and then every interval until ctx

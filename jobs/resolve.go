@@ -8,9 +8,12 @@ import (
 	"math"
 	"time"
 
-	"github.com/recap/recap/media"
 	"github.com/recap/recap/store"
 )
+
+// resolveTask learns a video's metadata: in the job's queue, bounded by
+// Timeouts.Resolve, retried MaxRetry times.
+var resolveTask = task{typ: TypeResolve, state: store.StateResolving, timeout: func(t Timeouts) time.Duration { return t.Resolve }}
 
 // resolve learns the video's metadata (once per canonical key), refuses
 // what cannot be processed, and places the credit hold when the
@@ -18,7 +21,7 @@ import (
 func (w *Worker) resolve(ctx context.Context, j *store.Job) error {
 	if j.URL == "" { // images only: straight to the model
 		w.publish(ctx, j.ID, Event{Type: EventPriced})
-		return w.next(ctx, j, TypeSummary)
+		return w.next(ctx, j, &summaryTask)
 	}
 	v, err := w.video(ctx, j)
 	if err != nil {
@@ -27,9 +30,8 @@ func (w *Worker) resolve(ctx context.Context, j *store.Job) error {
 	if v.IsLive {
 		return permanent(CodeLive, "live streams cannot be summarized; try again once the broadcast has ended", nil)
 	}
-	if v.Duration > w.cfg.MaxMediaSeconds {
-		return permanent(CodeMediaTooLong, fmt.Sprintf("the media is %s long; this server accepts at most %s",
-			fmtDuration(v.Duration), fmtDuration(w.cfg.MaxMediaSeconds)), nil)
+	if err := w.checkLength(v.Duration); err != nil {
+		return err
 	}
 	if err := w.cfg.Store.SetVideo(ctx, j.ID, v.Key, v.Title, v.Duration); err != nil {
 		return err
@@ -38,7 +40,7 @@ func (w *Worker) resolve(ctx context.Context, j *store.Job) error {
 	if err := w.price(ctx, j, v.Duration); err != nil {
 		return err
 	}
-	return w.next(ctx, j, TypeTranscript)
+	return w.next(ctx, j, &transcriptTask)
 }
 
 func (w *Worker) video(ctx context.Context, j *store.Job) (*store.Video, error) {
@@ -59,10 +61,48 @@ func (w *Worker) video(ctx context.Context, j *store.Job) (*store.Video, error) 
 			return err
 		}
 		raw, _ := json.Marshal(info)
-		v = &store.Video{Key: j.VideoKey, URL: j.URL, Title: info.Title, Duration: info.Duration, IsLive: info.IsLive, Info: raw}
+		v = &store.Video{Key: j.VideoKey, URL: j.URL, Title: info.Title, Duration: info.Duration, IsLive: info.IsLive, Info: raw,
+			RawInfo: info.RawInfo()}
 		return w.cfg.Store.SaveVideo(ctx, v)
 	})
 	return v, err
+}
+
+// checkLength refuses media longer than MaxMediaSeconds: the one length
+// rule, applied to the metadata's duration at resolve and to a duration
+// measured later (a transcript's end, a probed download).
+func (w *Worker) checkLength(d float64) error {
+	if d > w.cfg.MaxMediaSeconds {
+		return permanent(CodeMediaTooLong, fmt.Sprintf("the media is %s long; this server accepts at most %s",
+			fmtDuration(d), fmtDuration(w.cfg.MaxMediaSeconds)), nil)
+	}
+	return nil
+}
+
+// measured handles a duration learned after resolve (generic pages and
+// direct files carry none in their metadata): it refuses media over the
+// limit and, for a job whose duration was unknown, prices it before
+// anything more is spent on it and records the duration. Pricing comes
+// first and is skipped once a hold exists, so a retry after a failed hold
+// still sees an unpriced job and one after a failed write is not priced
+// twice.
+func (w *Worker) measured(ctx context.Context, j *store.Job, d float64) error {
+	if err := w.checkLength(d); err != nil {
+		return err
+	}
+	if j.Duration > 0 {
+		return nil // known at resolve, and priced there
+	}
+	if j.CostSeconds == 0 {
+		if err := w.price(ctx, j, d); err != nil {
+			return err
+		}
+	}
+	if err := w.cfg.Store.SetVideo(ctx, j.ID, j.VideoKey, j.Title, d); err != nil {
+		return err
+	}
+	j.Duration = d
+	return nil
 }
 
 // price places the job's hold once its duration is known: whole minutes,
@@ -118,39 +158,6 @@ func (w *Worker) cachedForFree(ctx context.Context, j *store.Job) (bool, error) 
 		return false, err
 	}
 	return !w.cfg.PriceCachedTranscript && t.CreatedAt.Before(j.CreatedAt), nil
-}
-
-// mediaError classifies a media failure: what cannot succeed on retry is
-// permanent, the rest is retried.
-func mediaError(err error) error {
-	// A site's refusal: its own code, message and retry rule (only a block
-	// that may lift is retried, with asynq's backoff; its last attempt
-	// records upstream_blocked).
-	var ue *media.UpstreamError
-	if errors.As(err, &ue) {
-		if ue.Retry {
-			return &Error{Code: string(ue.Code), Message: ue.Message(), Err: err}
-		}
-		return permanent(string(ue.Code), ue.Message(), err)
-	}
-	switch {
-	case errors.Is(err, media.ErrURLNotAllowed):
-		return permanent(CodeURLNotAllowed, "the video URL points at an address this server may not contact", err)
-	case errors.Is(err, media.ErrUnsupported), errors.Is(err, media.ErrBadURL):
-		return permanent(CodeUnsupported, "no video was found at this URL", err)
-	case errors.Is(err, media.ErrUnavailable):
-		return permanent(CodeUnavailable, "the video is unavailable (removed, private or blocked)", err)
-	case errors.Is(err, media.ErrMediaTooLong):
-		return permanent(CodeMediaTooLong, "the media is longer than this server accepts", err)
-	case errors.Is(err, media.ErrLive):
-		return permanent(CodeLive, "live streams cannot be summarized", err)
-	case errors.Is(err, media.ErrTooLarge):
-		return permanent(CodeTooLarge, "the media file is larger than this server accepts", err)
-	case errors.Is(err, media.ErrUnconfinable):
-		return permanent(CodeUnsupported, "the video is only offered in a form this server will not download "+
-			"(RTMP, RTSP, or an HLS stream only ffmpeg can read, which is kept off the network); try another URL", err)
-	}
-	return &Error{Code: CodeUpstream, Message: "fetching the video failed: " + err.Error(), Err: err}
 }
 
 func fmtDuration(sec float64) string {

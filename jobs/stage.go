@@ -14,17 +14,6 @@ import (
 
 type stageFunc func(ctx context.Context, j *store.Job) error
 
-// stageState is the job state a stage's run moves the job into.
-func stageState(typ string) string {
-	switch typ {
-	case TypeResolve:
-		return store.StateResolving
-	case TypeTranscript:
-		return store.StateTranscribing
-	}
-	return store.StateSummarizing
-}
-
 // callerCaused reports whether a permanent failure is the request's own
 // doing (the video is gone, too long, not allowed, the balance too low):
 // the job records it as its outcome, and the task ends as done rather
@@ -45,8 +34,8 @@ func callerCaused(code string) bool {
 // into the stage's state and counts the attempt in Postgres, and turns a
 // permanent error or the last attempt's error into the job's single
 // terminal state (which settles its credit hold in the same transaction).
-func (w *Worker) stage(typ string, fn stageFunc) asynq.Handler {
-	state := stageState(typ)
+func (w *Worker) stage(st *task, fn stageFunc) asynq.Handler {
+	typ, state := st.typ, st.state
 	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
 		// asynq retries or archives a task the moment its deadline passes,
 		// without waiting for the handler. The stage works to a slightly
@@ -107,9 +96,13 @@ func (w *Worker) stage(typ string, fn stageFunc) asynq.Handler {
 			return fmt.Errorf("%s: %s: %w", typ, je.Message, asynq.SkipRetry)
 		}
 		start := time.Now()
-		err = fn(ctx, j)
+		slot := &chainSlot{}
+		err = fn(context.WithValue(ctx, chainKey{}, slot), j)
 		if err == nil {
 			log.Info("stage done", "ms", time.Since(start).Milliseconds(), "attempt", attempt.N)
+			if slot.next != nil {
+				w.runChained(ctx, j, slot.next)
+			}
 			return nil
 		}
 		je := asError(err)
@@ -117,7 +110,7 @@ func (w *Worker) stage(typ string, fn stageFunc) asynq.Handler {
 			// The stage ran out of time somewhere that is not an upstream
 			// call of its own (waiting for a lock a hung attempt still held,
 			// say): say so rather than "processing failed".
-			je = &Error{Code: CodeUpstream, Message: fmt.Sprintf("the %s stage timed out after %s", typ, w.cfg.Timeouts.of(typ)), Err: err}
+			je = &Error{Code: CodeUpstream, Message: fmt.Sprintf("the %s stage timed out after %s", typ, st.timeout(w.cfg.Timeouts)), Err: err}
 		}
 		if errors.Is(ctx.Err(), context.Canceled) {
 			// Not the job's doing: a cancel (the job has ended: done), a

@@ -22,7 +22,7 @@ const CodeTranscription = "transcription_failed"
 // format, cuts it into chunks at silences and transcribes them in
 // parallel. Every finished chunk is stored, so a retry after a crash only
 // sends the chunks still missing.
-func (w *Worker) speechToText(ctx context.Context, j *store.Job, v *store.Video) (*store.Transcript, error) {
+func (w *Worker) speechToText(ctx context.Context, j *store.Job, v *store.Video, info *media.Info) (*store.Transcript, error) {
 	dir, err := os.MkdirTemp(w.cfg.TempDir, "recap-job-")
 	if err != nil {
 		return nil, fmt.Errorf("stt: %w", err)
@@ -31,7 +31,7 @@ func (w *Worker) speechToText(ctx context.Context, j *store.Job, v *store.Video)
 
 	w.publish(ctx, j.ID, Event{Type: EventProgress, Message: "Downloading audio… 0%"})
 	tick := newThrottle(time.Second)
-	path, err := w.cfg.Media.DownloadAudio(ctx, j.URL, dir, func(pct float64) {
+	path, err := w.cfg.Media.DownloadAudio(ctx, j.URL, info, dir, func(pct float64) {
 		if tick.ok() {
 			w.publish(ctx, j.ID, Event{Type: EventProgress, Percent: pct, Message: fmt.Sprintf("Downloading audio… %.0f%%", pct)})
 		}
@@ -49,27 +49,16 @@ func (w *Worker) transcribeLocal(ctx context.Context, j *store.Job, v *store.Vid
 	if err != nil {
 		return nil, mediaError(err)
 	}
-	if dur > w.cfg.MaxMediaSeconds {
-		return nil, permanent(CodeMediaTooLong, fmt.Sprintf("the media is %s long; this server accepts at most %s",
-			fmtDuration(dur), fmtDuration(w.cfg.MaxMediaSeconds)), nil)
-	}
 	if v.Duration <= 0 {
-		// The metadata had no duration (generic pages, direct files): now it
-		// is measured, price the job before spending anything on it.
+		// The metadata had no duration (generic pages, direct files): keep
+		// the measured one with the video for later jobs.
 		if err := w.cfg.Store.SetVideoDuration(ctx, v.Key, dur); err != nil {
 			return nil, err
 		}
-		if err := w.cfg.Store.SetVideo(ctx, j.ID, j.VideoKey, j.Title, dur); err != nil {
-			return nil, err
-		}
-		j.Duration = dur
 	}
-	if j.CostSeconds == 0 {
-		// Price before spending anything on speech-to-text; a retry after a
-		// failed hold gets here with the duration already stored.
-		if err := w.price(ctx, j, dur); err != nil {
-			return nil, err
-		}
+	// Refuse, price and record before spending anything on speech-to-text.
+	if err := w.measured(ctx, j, dur); err != nil {
+		return nil, err
 	}
 	// SplitAudio encodes each chunk straight to compact speech (mono 16 kHz
 	// Opus), so the download is decoded once and nothing is encoded twice.

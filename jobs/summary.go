@@ -15,6 +15,10 @@ import (
 	"github.com/recap/recap/summarize"
 )
 
+// summaryTask writes a job's summary or answer: in the job's queue, bounded
+// by Timeouts.Summary, retried MaxRetry times.
+var summaryTask = task{typ: TypeSummary, state: store.StateSummarizing, timeout: func(t Timeouts) time.Duration { return t.Summary }}
+
 // summary summarizes the transcript (once per transcript, prompt, model
 // and output language), or answers the job's question, or describes its
 // images, streaming the text to the job's followers.

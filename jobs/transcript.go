@@ -5,10 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/recap/recap/media"
 	"github.com/recap/recap/store"
 )
+
+// transcriptTask gets a video's transcript: in the job's queue, bounded by
+// Timeouts.Transcript (hours: a download and speech-to-text of a long
+// video), retried MaxRetry times.
+var transcriptTask = task{typ: TypeTranscript, state: store.StateTranscribing, timeout: func(t Timeouts) time.Duration { return t.Transcript }}
 
 // transcript gets the job's transcript: from the cache, from subtitles,
 // or from speech-to-text, once per video and language.
@@ -38,21 +44,10 @@ func (w *Worker) transcript(ctx context.Context, j *store.Job) error {
 	if err != nil {
 		return err
 	}
-	if j.CostSeconds == 0 && j.Duration <= 0 {
-		d := t.Duration
-		if d > w.cfg.MaxMediaSeconds {
-			return permanent(CodeMediaTooLong, fmt.Sprintf("the media is %s long; this server accepts at most %s",
-				fmtDuration(d), fmtDuration(w.cfg.MaxMediaSeconds)), nil)
-		}
-		// Price before recording the duration: a retry after a failed
-		// hold must still see an unpriced job.
-		if err := w.price(ctx, j, d); err != nil {
+	if j.Duration <= 0 {
+		if err := w.measured(ctx, j, t.Duration); err != nil {
 			return err
 		}
-		if err := w.cfg.Store.SetVideo(ctx, j.ID, j.VideoKey, j.Title, d); err != nil {
-			return err
-		}
-		j.Duration = d
 	}
 	if err := w.cfg.Store.SetTranscript(ctx, j.ID, t.ID); err != nil {
 		return err
@@ -60,7 +55,7 @@ func (w *Worker) transcript(ctx context.Context, j *store.Job) error {
 	if j.Kind == KindTranscript {
 		return w.finishTranscript(ctx, j)
 	}
-	return w.next(ctx, j, TypeSummary)
+	return w.next(ctx, j, &summaryTask)
 }
 
 func (w *Worker) fetchTranscript(ctx context.Context, j *store.Job) (*store.Transcript, error) {
@@ -75,6 +70,9 @@ func (w *Worker) fetchTranscript(ctx context.Context, j *store.Job) (*store.Tran
 	if err := json.Unmarshal(v.Info, &info); err != nil {
 		return nil, fmt.Errorf("video info: %w", err)
 	}
+	// yt-dlp's own JSON from the resolve: the subtitle and audio steps use
+	// it instead of extracting the page again (one extraction per video).
+	info.SetRawInfo(v.RawInfo)
 	w.publish(ctx, j.ID, Event{Type: EventProgress, Message: "Fetching subtitles…"})
 	segs, track, err := w.cfg.Media.Subtitles(ctx, j.URL, &info, j.AudioLanguage)
 	if err == nil && len(segs) > 0 {
@@ -92,7 +90,7 @@ func (w *Worker) fetchTranscript(ctx context.Context, j *store.Job) (*store.Tran
 		return nil, permanent(CodeNoTranscript, "this video has no subtitles"+langNote(j.AudioLanguage)+
 			" and no speech-to-text service is configured: set STT_BASE_URL (and STT_API_KEY) on the worker, or choose a video with subtitles", nil)
 	}
-	return w.speechToText(ctx, j, v)
+	return w.speechToText(ctx, j, v, &info)
 }
 
 func langNote(lang string) string {

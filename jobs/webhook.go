@@ -39,19 +39,17 @@ func Sign(secret, body []byte) string {
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
+// webhookTask delivers an ended job: in the batch queue, a dozen retries
+// with asynq's backoff, kept a day for inspection.
+var webhookTask = task{typ: TypeWebhook, queue: QueueBatch, maxRetry: 12, retention: 24 * time.Hour,
+	timeout: func(Timeouts) time.Duration { return 30 * time.Second }}
+
 // enqueueWebhook schedules the delivery of an ended job, once per job.
-func enqueueWebhook(ctx context.Context, cl *asynq.Client, prefix string, j *store.Job) error {
+func enqueueWebhook(ctx context.Context, q queueing, j *store.Job) error {
 	if j.WebhookURL == "" {
 		return nil
 	}
-	body, _ := json.Marshal(payload{JobID: j.ID})
-	_, err := cl.EnqueueContext(context.WithoutCancel(ctx), asynq.NewTask(TypeWebhook, body),
-		asynq.TaskID(TaskID(j.ID, TypeWebhook)), asynq.Queue(prefix+QueueBatch), asynq.MaxRetry(12),
-		asynq.Timeout(30*time.Second), asynq.Retention(24*time.Hour))
-	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) && !errors.Is(err, asynq.ErrDuplicateTask) {
-		return fmt.Errorf("enqueue webhook: %w", err)
-	}
-	return nil
+	return q.enqueue(context.WithoutCancel(ctx), j, &webhookTask)
 }
 
 // webhookClient refuses to connect to addresses the network policy forbids

@@ -37,17 +37,30 @@ type Store interface {
 	Chunks(ctx context.Context, videoKey, language string) (map[int]store.Chunk, error)
 	DeleteChunks(ctx context.Context, videoKey, language string) error
 	FindSummary(ctx context.Context, transcriptID int64, promptHash, model, outputLanguage string) (*store.Summary, error)
-	SaveSummary(ctx context.Context, sm *store.Summary) error
 	SaveGroundedSummary(ctx context.Context, sm *store.Summary, g store.SummaryGrounding) error
 	Summary(ctx context.Context, id int64) (*store.Summary, error)
 	StaleJobs(ctx context.Context, before time.Time, after store.StaleCursor, limit int) ([]store.Job, error)
+}
+
+// Enqueuer puts tasks on the queue (*asynq.Client; jobstest.Queue in
+// stage tests).
+type Enqueuer interface {
+	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
+}
+
+// Publisher carries a job's events to its followers (*Events;
+// jobstest.Events in stage tests).
+type Publisher interface {
+	Publish(ctx context.Context, jobID string, ev Event) (string, error)
 }
 
 // Media resolves videos and fetches their subtitles and audio.
 type Media interface {
 	Resolve(ctx context.Context, url string) (*media.Info, error)
 	Subtitles(ctx context.Context, url string, info *media.Info, lang string) ([]media.Segment, media.SubtitleTrack, error)
-	DownloadAudio(ctx context.Context, url, dir string, progress func(float64)) (string, error)
+	// DownloadAudio downloads the audio of the video info describes (info
+	// may be nil: url is extracted again).
+	DownloadAudio(ctx context.Context, url string, info *media.Info, dir string, progress func(float64)) (string, error)
 	Probe(ctx context.Context, path string) (float64, error)
 	SplitAudio(ctx context.Context, path, dir string, maxChunk float64) ([]media.Chunk, error)
 }
@@ -76,8 +89,10 @@ type WorkerConfig struct {
 	LLM        Summarizer
 	Extractive Summarizer
 	Events     *Events
-	Asynq      *asynq.Client
-	Logger     *slog.Logger
+	// Publisher carries the stages' events; nil means Events.
+	Publisher Publisher
+	Asynq     Enqueuer
+	Logger    *slog.Logger
 
 	QueuePrefix string
 	Timeouts    Timeouts
@@ -112,6 +127,9 @@ type WorkerConfig struct {
 	// Metrics receives stage durations, media failures, tokens and audio
 	// seconds; nil records nothing.
 	Metrics *metrics.Metrics
+	// ChainStages runs a job's next stage in the same slot as soon as a
+	// stage finishes, instead of through the queue (see chain.go).
+	ChainStages bool
 	// StageConcurrency caps the concurrent runs of a stage (by task type)
 	// in one worker pool; a missing or zero entry leaves it uncapped.
 	StageConcurrency map[string]int
@@ -121,9 +139,12 @@ type WorkerConfig struct {
 type Worker struct {
 	cfg      WorkerConfig
 	log      *slog.Logger
+	q        queueing
 	webhooks *http.Client
 	// images fetches the images a job names, under the network policy.
 	images *media.ImageFetcher
+	// handlers are the stage handlers by task type, for chained runs.
+	handlers map[string]asynq.Handler
 	// markerSeen is set once the reconciler has seen its Redis marker
 	// (see registerQueues).
 	markerSeen atomic.Bool
@@ -131,10 +152,8 @@ type Worker struct {
 
 // NewWorker returns the stage handlers.
 func NewWorker(cfg WorkerConfig) *Worker {
-	cfg.Timeouts = cfg.Timeouts.withDefaults()
-	if cfg.MaxRetry <= 0 {
-		cfg.MaxRetry = 5
-	}
+	q := newQueueing(cfg.Asynq, cfg.QueuePrefix, cfg.Timeouts, cfg.MaxRetry)
+	cfg.Timeouts, cfg.MaxRetry = q.timeouts, q.maxRetry
 	if cfg.MaxMediaSeconds <= 0 {
 		cfg.MaxMediaSeconds = 4 * 3600
 	}
@@ -143,6 +162,9 @@ func NewWorker(cfg WorkerConfig) *Worker {
 	}
 	if cfg.STTConcurrency <= 0 {
 		cfg.STTConcurrency = 4
+	}
+	if cfg.Publisher == nil && cfg.Events != nil {
+		cfg.Publisher = cfg.Events
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -155,17 +177,20 @@ func NewWorker(cfg WorkerConfig) *Worker {
 	}
 	cfg.instrument()
 	policy := URLPolicy{AllowPrivate: cfg.AllowPrivateNetworks, Allow: cfg.AllowedNetworks}
-	return &Worker{cfg: cfg, log: cfg.Logger, webhooks: webhookClient(policy),
+	w := &Worker{cfg: cfg, log: cfg.Logger, q: q, webhooks: webhookClient(policy),
 		images: media.NewImageFetcher(media.ImageFetcherConfig{Policy: policy})}
+	w.handlers = map[string]asynq.Handler{TypeResolve: w.stage(&resolveTask, w.resolve),
+		TypeTranscript: w.stage(&transcriptTask, w.transcript), TypeSummary: w.stage(&summaryTask, w.summary)}
+	return w
 }
 
 // Mux returns an asynq handler serving every stage.
 func (w *Worker) Mux() *asynq.ServeMux {
 	mux := asynq.NewServeMux()
 	mux.Use(w.limit(), w.observe)
-	mux.Handle(TypeResolve, w.stage(TypeResolve, w.resolve))
-	mux.Handle(TypeTranscript, w.stage(TypeTranscript, w.transcript))
-	mux.Handle(TypeSummary, w.stage(TypeSummary, w.summary))
+	for typ, h := range w.handlers {
+		mux.Handle(typ, h)
+	}
 	mux.HandleFunc(TypeWebhook, w.deliverWebhook)
 	return mux
 }
@@ -194,17 +219,22 @@ func (w *Worker) ended(ctx context.Context, jobID string) {
 		w.logger(ctx, jobID).Error("ended job", "err", err)
 		return
 	}
-	if err := enqueueWebhook(ctx, w.cfg.Asynq, w.cfg.QueuePrefix, j); err != nil {
+	if err := enqueueWebhook(ctx, w.q, j); err != nil {
 		w.logger(ctx, jobID).Error("ended job", "err", err)
 	}
 }
 
 func (w *Worker) publish(ctx context.Context, jobID string, ev Event) {
-	if _, err := w.cfg.Events.Publish(context.WithoutCancel(ctx), jobID, ev); err != nil {
+	if _, err := w.cfg.Publisher.Publish(context.WithoutCancel(ctx), jobID, ev); err != nil {
 		w.logger(ctx, jobID).Warn("publish event", "err", err)
 	}
 }
 
-func (w *Worker) next(ctx context.Context, j *store.Job, typ string) error {
-	return enqueue(ctx, w.cfg.Asynq, w.cfg.QueuePrefix, w.cfg.Timeouts, w.cfg.MaxRetry, j, typ)
+// next hands a job over to its next stage: chained in this slot (see
+// chain.go), or as a queued task.
+func (w *Worker) next(ctx context.Context, j *store.Job, t *task) error {
+	if w.handOver(ctx, t) {
+		return nil
+	}
+	return w.q.enqueue(ctx, j, t)
 }

@@ -32,13 +32,15 @@ const sizePollInterval = 200 * time.Millisecond
 // Media longer than MaxDuration (when the site reports a duration) is
 // ErrMediaTooLong, a live stream ErrLive, more than MaxFileSize bytes
 // ErrTooLarge — enforced by yt-dlp and, for streams without a length, by
-// watching the bytes written and killing yt-dlp's process group.
-func (c *Client) DownloadAudio(ctx context.Context, url, dir string, progress func(float64)) (string, error) {
+// watching the bytes written and killing yt-dlp's process group. info,
+// when it carries yt-dlp's JSON that has not expired (Info.Fresh), spares
+// yt-dlp extracting the page again; nil extracts url.
+func (c *Client) DownloadAudio(ctx context.Context, url string, info *Info, dir string, progress func(float64)) (string, error) {
 	out, err := os.MkdirTemp(dir, "audio-")
 	if err != nil {
 		return "", fmt.Errorf("download: %w", err)
 	}
-	path, err := c.downloadAudio(ctx, url, out, progress)
+	path, err := c.downloadAudio(ctx, url, info, dir, out, progress)
 	if err != nil {
 		os.RemoveAll(out)
 		return "", err
@@ -48,7 +50,7 @@ func (c *Client) DownloadAudio(ctx context.Context, url, dir string, progress fu
 
 var errSizeExceeded = fmt.Errorf("download: %w", ErrTooLarge)
 
-func (c *Client) downloadAudio(ctx context.Context, url, out string, progress func(float64)) (string, error) {
+func (c *Client) downloadAudio(ctx context.Context, url string, info *Info, dir, out string, progress func(float64)) (string, error) {
 	maxSecs := int64(c.cfg.MaxDuration / time.Second)
 	cmd := c.ytdlp().
 		// Formats a native downloader fetches over HTTP(S) only (see
@@ -86,7 +88,11 @@ func (c *Client) downloadAudio(ctx context.Context, url, out string, progress fu
 
 	var tooLarge, filtered, lastPct atomic.Value
 	lastPct.Store(-1.0)
-	res := c.runYtDlp(dctx, c.cfg.MaxFileSize+pageBytes, url, cmd, []string{"--", url}, func(line string) {
+	positional, loaded, err := useInfo(cmd, info, url, dir)
+	if err != nil {
+		return "", fmt.Errorf("download: %w", err)
+	}
+	onLine := func(line string) {
 		switch {
 		case strings.Contains(line, "larger than max-filesize"):
 			tooLarge.Store(line)
@@ -102,7 +108,15 @@ func (c *Client) downloadAudio(ctx context.Context, url, out string, progress fu
 				}
 			}
 		}
-	})
+	}
+	res := c.runYtDlp(dctx, c.cfg.MaxFileSize+pageBytes, url, cmd, positional, onLine)
+	if loaded && urlsRefused(res) && dctx.Err() == nil {
+		// The kept info JSON's URLs were refused (expired, or bound to
+		// another session): extract the page again, once.
+		c.log.Info("media: kept info JSON refused; extracting the page again", "err", lastErrorLine(res.stderr))
+		positional, _, _ = useInfo(cmd, nil, url, dir)
+		res = c.runYtDlp(dctx, c.cfg.MaxFileSize+pageBytes, url, cmd, positional, onLine)
+	}
 	cancel(nil)
 	<-watchDone
 

@@ -255,7 +255,7 @@ func TestDownloadProbeConvert(t *testing.T) {
 
 	var mu sync.Mutex
 	var seen []float64
-	path, err := c.DownloadAudio(ctx, b.host.PageURL(), b.dir, func(p float64) {
+	path, err := c.DownloadAudio(ctx, b.host.PageURL(), nil, b.dir, func(p float64) {
 		mu.Lock()
 		defer mu.Unlock()
 		seen = append(seen, p)
@@ -358,7 +358,7 @@ func TestDownloadLimits(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			_, err := c.DownloadAudio(context.Background(), tt.url, dir, nil)
+			_, err := c.DownloadAudio(context.Background(), tt.url, nil, dir, nil)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("DownloadAudio error = %v, want %v", err, tt.want)
 			}
@@ -384,7 +384,7 @@ func TestDownloadCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() {
-		_, err := c.DownloadAudio(ctx, b.host.URL("/hang.webm"), b.dir, nil)
+		_, err := c.DownloadAudio(ctx, b.host.URL("/hang.webm"), nil, b.dir, nil)
 		errc <- err
 	}()
 	<-started

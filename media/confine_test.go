@@ -60,7 +60,7 @@ func TestHLSSegmentsStayConfined(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			for _, u := range []string{b.host.URL("/stream.m3u8"), b.host.URL("/hls.html")} {
-				_, err := c.DownloadAudio(ctx, u, t.TempDir(), nil)
+				_, err := c.DownloadAudio(ctx, u, nil, t.TempDir(), nil)
 				if err == nil {
 					t.Fatalf("DownloadAudio(%s) succeeded", u)
 				}
@@ -86,7 +86,7 @@ func TestRedirectToFileScheme(t *testing.T) {
 	if _, err := c.Resolve(ctx, b.host.URL("/to-file")); !errors.Is(err, media.ErrURLNotAllowed) {
 		t.Errorf("Resolve = %v, want ErrURLNotAllowed", err)
 	}
-	if _, err := c.DownloadAudio(ctx, b.host.URL("/to-file"), t.TempDir(), nil); !errors.Is(err, media.ErrURLNotAllowed) {
+	if _, err := c.DownloadAudio(ctx, b.host.URL("/to-file"), nil, t.TempDir(), nil); !errors.Is(err, media.ErrURLNotAllowed) {
 		t.Errorf("DownloadAudio = %v, want ErrURLNotAllowed", err)
 	}
 }

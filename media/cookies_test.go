@@ -89,7 +89,7 @@ func TestOperatorCookies(t *testing.T) {
 	if _, err := c.Resolve(ctx, b.host.URL("/cookie-page.html")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.DownloadAudio(ctx, b.host.URL("/cookie-page.html"), t.TempDir(), nil); err != nil {
+	if _, err := c.DownloadAudio(ctx, b.host.URL("/cookie-page.html"), nil, t.TempDir(), nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Resolve(ctx, other.URL("/plain.html")); err != nil {

@@ -226,7 +226,7 @@ func TestEgressYtDlp(t *testing.T) {
 		if _, _, err := c.Subtitles(ctx, b.host.PageURL(), info, ""); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.DownloadAudio(ctx, b.host.PageURL(), t.TempDir(), nil); err != nil {
+		if _, err := c.DownloadAudio(ctx, b.host.PageURL(), nil, t.TempDir(), nil); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -239,7 +239,7 @@ func TestEgressYtDlp(t *testing.T) {
 	})
 	t.Run("internal video src", func(t *testing.T) {
 		t.Parallel()
-		_, err := c.DownloadAudio(ctx, b.host.URL("/inner-video.html"), t.TempDir(), nil)
+		_, err := c.DownloadAudio(ctx, b.host.URL("/inner-video.html"), nil, t.TempDir(), nil)
 		if !errors.Is(err, media.ErrURLNotAllowed) {
 			t.Fatalf("DownloadAudio = %v, want ErrURLNotAllowed", err)
 		}
@@ -275,7 +275,7 @@ func TestYtDlpOptionInjection(t *testing.T) {
 		if _, err := c.Resolve(context.Background(), u); err == nil {
 			t.Errorf("Resolve(%q) succeeded", u)
 		}
-		if _, err := c.DownloadAudio(context.Background(), u, t.TempDir(), nil); err == nil {
+		if _, err := c.DownloadAudio(context.Background(), u, nil, t.TempDir(), nil); err == nil {
 			t.Errorf("DownloadAudio(%q) succeeded", u)
 		}
 	}

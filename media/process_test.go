@@ -29,7 +29,7 @@ func TestCloseKillsSubprocesses(t *testing.T) {
 	}))
 	errc := make(chan error, 1)
 	go func() {
-		_, err := c.DownloadAudio(context.Background(), b.host.URL(path), b.dir, nil)
+		_, err := c.DownloadAudio(context.Background(), b.host.URL(path), nil, b.dir, nil)
 		errc <- err
 	}()
 	<-started

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	ytdlp "github.com/lrstanley/go-ytdlp"
 )
@@ -287,6 +288,13 @@ func langMatches(have, want string) bool {
 }
 
 func (c *Client) fetchTrack(ctx context.Context, url string, info *Info, tr SubtitleTrack) ([]Segment, bool, error) {
+	if c.cfg.Egress != nil && tr.URL != "" && (tr.Ext == "vtt" || tr.Ext == "srt") && info.Fresh(time.Now()) {
+		segs, rolling, err := c.fetchTrackDirect(ctx, tr)
+		if err == nil || ctx.Err() != nil {
+			return segs, rolling, err
+		}
+		c.log.Info("media: direct subtitle fetch failed; asking yt-dlp", "lang", tr.Lang, "err", err)
+	}
 	dir, err := os.MkdirTemp(c.cfg.TempDir, "recap-subs-")
 	if err != nil {
 		return nil, false, fmt.Errorf("fetch subtitles: %w", err)
@@ -304,17 +312,19 @@ func (c *Client) fetchTrack(ctx context.Context, url string, info *Info, tr Subt
 		format = "vtt/srt"
 	}
 	cmd.SubLangs(regexp.QuoteMeta(tr.Lang)).SubFormat(format).Output(filepath.Join(dir, "sub.%(ext)s"))
-	var positional []string
-	if len(info.raw) > 0 {
-		infoPath := filepath.Join(dir, "info.json")
-		if err := os.WriteFile(infoPath, info.raw, 0o600); err != nil {
-			return nil, false, fmt.Errorf("fetch subtitles: %w", err)
-		}
-		cmd.LoadInfoJSON(infoPath)
-	} else {
-		positional = []string{"--", url}
+	pageURL := cmp.Or(url, info.WebpageURL)
+	positional, loaded, err := useInfo(cmd, info, pageURL, dir)
+	if err != nil {
+		return nil, false, fmt.Errorf("fetch subtitles: %w", err)
 	}
-	res := c.runYtDlp(ctx, pageBytes, cmp.Or(url, info.WebpageURL), cmd, positional, nil)
+	res := c.runYtDlp(ctx, pageBytes, pageURL, cmd, positional, nil)
+	if loaded && urlsRefused(res) && ctx.Err() == nil {
+		// The kept info JSON's URLs were refused (expired, or bound to
+		// another session): extract the page again, once.
+		c.log.Info("media: kept info JSON refused; extracting the page again", "err", lastErrorLine(res.stderr))
+		positional, _, _ = useInfo(cmd, nil, pageURL, dir)
+		res = c.runYtDlp(ctx, pageBytes, pageURL, cmd, positional, nil)
+	}
 	if res.err != nil {
 		return nil, false, ytdlpError("fetch subtitles", res)
 	}

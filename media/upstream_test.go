@@ -122,7 +122,7 @@ func TestUpstreamFailures(t *testing.T) {
 			t.Parallel()
 			url := fmt.Sprintf("https://video.example/%d", i)
 			_, rerr := c.Resolve(ctx, url)
-			_, derr := c.DownloadAudio(ctx, url, t.TempDir(), nil)
+			_, derr := c.DownloadAudio(ctx, url, nil, t.TempDir(), nil)
 			for _, err := range []error{rerr, derr} {
 				var ue *media.UpstreamError
 				if !errors.As(err, &ue) {

@@ -12,12 +12,15 @@ import (
 
 // Video is what the resolve stage learned about a canonical video.
 type Video struct {
-	Key       string
-	URL       string
-	Title     string
-	Duration  float64
-	IsLive    bool
-	Info      json.RawMessage
+	Key      string
+	URL      string
+	Title    string
+	Duration float64
+	IsLive   bool
+	Info     json.RawMessage
+	// RawInfo is yt-dlp's own info JSON from the resolve (nil when none),
+	// handed back to later yt-dlp runs so they do not extract the page again.
+	RawInfo   []byte
 	CreatedAt time.Time
 }
 
@@ -72,10 +75,10 @@ func (s *Store) SaveVideo(ctx context.Context, v *Video) error {
 	if len(v.Info) == 0 {
 		v.Info = json.RawMessage(`{}`)
 	}
-	err := s.pool.QueryRow(ctx, `INSERT INTO videos (key, url, title, duration, is_live, info) VALUES ($1,$2,$3,$4,$5,$6)
+	err := s.pool.QueryRow(ctx, `INSERT INTO videos (key, url, title, duration, is_live, info, ytdlp_info) VALUES ($1,$2,$3,$4,$5,$6,$7)
 		ON CONFLICT (key) DO UPDATE SET url = excluded.url, title = excluded.title, duration = excluded.duration,
-		is_live = excluded.is_live, info = excluded.info RETURNING created_at`,
-		v.Key, v.URL, v.Title, v.Duration, v.IsLive, v.Info).Scan(&v.CreatedAt)
+		is_live = excluded.is_live, info = excluded.info, ytdlp_info = excluded.ytdlp_info RETURNING created_at`,
+		v.Key, v.URL, v.Title, v.Duration, v.IsLive, v.Info, v.RawInfo).Scan(&v.CreatedAt)
 	if err != nil {
 		return fmt.Errorf("save video: %w", err)
 	}
@@ -85,8 +88,8 @@ func (s *Store) SaveVideo(ctx context.Context, v *Video) error {
 // Video returns a video by canonical key.
 func (s *Store) Video(ctx context.Context, key string) (*Video, error) {
 	var v Video
-	err := s.pool.QueryRow(ctx, `SELECT key, url, title, duration, is_live, info, created_at FROM videos WHERE key = $1`, key).
-		Scan(&v.Key, &v.URL, &v.Title, &v.Duration, &v.IsLive, &v.Info, &v.CreatedAt)
+	err := s.pool.QueryRow(ctx, `SELECT key, url, title, duration, is_live, info, ytdlp_info, created_at FROM videos WHERE key = $1`, key).
+		Scan(&v.Key, &v.URL, &v.Title, &v.Duration, &v.IsLive, &v.Info, &v.RawInfo, &v.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}

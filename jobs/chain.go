@@ -1,0 +1,82 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/recap/recap/store"
+)
+
+// Chaining (WorkerConfig.ChainStages) is the fast path: a stage that
+// finishes hands its job to the next stage in the same worker slot at
+// once, instead of enqueueing it and waiting for a worker's next queue
+// poll (QUEUE_POLL_MS) — for an uncached video, two hand-offs.
+//
+// What the queue gave the hand-off is kept:
+//   - persistence: each stage still commits its output before the next
+//     one starts; a worker that dies mid-chain leaves a job whose state
+//     says which stage is due, and the reconciler enqueues it (after
+//     ReconcileGrace rather than asynq's lease expiry);
+//   - retries: the chained run is the same stage handler, counting its
+//     attempt in Postgres; a retryable failure or an interruption enqueues
+//     the stage as a task, with asynq's backoff, and asynq takes it from
+//     there;
+//   - cancellation: the chained run lives under the first task's context,
+//     which Client.Cancel stops (CancelProcessing of every stage's id), and
+//     a canceled job ends its stage at once as before.
+//
+// The chained run gets the next stage's own time-out, not what is left of
+// the first task's.
+
+type chainKey struct{}
+
+// chainSlot carries the stage a stage's run handed over to.
+type chainSlot struct{ next *task }
+
+// handOver marks t as the stage to chain to when the running stage
+// permits it, and reports whether it did.
+func (w *Worker) handOver(ctx context.Context, t *task) bool {
+	slot, ok := ctx.Value(chainKey{}).(*chainSlot)
+	if !ok || !w.cfg.ChainStages || w.cfg.StageConcurrency[t.typ] > 0 {
+		// A capped stage waits for its own slots (WorkerConfig.StageConcurrency).
+		return false
+	}
+	slot.next = t
+	return true
+}
+
+// runChained runs the next stage of a job in this slot. A failure that
+// asynq would retry, or an interruption, becomes a queued task of that
+// stage, so nothing is lost.
+func (w *Worker) runChained(ctx context.Context, j *store.Job, t *task) {
+	h := w.handlers[t.typ]
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.timeout(w.cfg.Timeouts))
+	defer cancel()
+	// A cancel or shutdown stops the chained run; the first task's own
+	// deadline does not.
+	stop := context.AfterFunc(ctx, func() {
+		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			cancel()
+		}
+	})
+	defer stop()
+	body, _ := json.Marshal(payload{JobID: j.ID})
+	err := h.ProcessTask(cctx, asynq.NewTask(t.typ, body))
+	if err == nil || errors.Is(err, asynq.SkipRetry) {
+		return // done, or ended the job
+	}
+	bg := context.WithoutCancel(ctx)
+	if cur, err2 := w.cfg.Store.Job(bg, j.ID); err2 == nil && store.Terminal(cur.State) {
+		return
+	}
+	delay := asynq.DefaultRetryDelayFunc(1, err, nil)
+	if errors.Is(ctx.Err(), context.Canceled) {
+		delay = 0 // a shutdown: another worker may take it now
+	}
+	if err2 := w.q.enqueue(bg, j, t, asynq.ProcessIn(delay)); err2 != nil {
+		w.logger(ctx, j.ID).Warn("chain: enqueue the stage after a failed run; the reconciler will", "stage", t.typ, "err", err2)
+	}
+}

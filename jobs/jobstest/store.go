@@ -1,0 +1,514 @@
+// Package jobstest runs jobs' stages without infrastructure, as
+// rivertest.Worker does for River: in-memory fakes of the store, the
+// media tools, the queue and the event stream, so a stage's logic is
+// tested in milliseconds. The end-to-end tests in jobs keep covering the
+// wiring to Postgres, Redis, yt-dlp and ffmpeg.
+package jobstest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/recap/recap/store"
+)
+
+// Store is an in-memory jobs.Store with the semantics the stages rely on:
+// stage attempts counted per state, one terminal state per job, holds
+// placed once per job and settled by Finish, and a failure to inject per
+// method.
+type Store struct {
+	mu          sync.Mutex
+	jobs        map[string]*store.Job
+	attempts    map[string]*store.Attempt
+	balance     map[int64]int64
+	held        map[string]int64 // by job: the hold not settled yet
+	captured    map[string]int64
+	videos      map[string]*store.Video
+	transcripts []*store.Transcript
+	summaries   []*store.Summary
+	chunks      map[string]map[int]store.Chunk
+	locks       map[string]*sync.Mutex
+	fail        map[string]error
+	calls       map[string]int
+	now         func() time.Time
+}
+
+// NewStore returns an empty store.
+func NewStore() *Store {
+	return &Store{jobs: map[string]*store.Job{}, attempts: map[string]*store.Attempt{}, balance: map[int64]int64{},
+		held: map[string]int64{}, captured: map[string]int64{}, videos: map[string]*store.Video{},
+		chunks: map[string]map[int]store.Chunk{}, locks: map[string]*sync.Mutex{}, fail: map[string]error{},
+		calls: map[string]int{}, now: time.Now}
+}
+
+// Fail makes every later call of the named method ("SaveVideo",
+// "Hold"...) return err; nil removes the failure.
+func (s *Store) Fail(method string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err == nil {
+		delete(s.fail, method)
+		return
+	}
+	s.fail[method] = err
+}
+
+// Calls returns how often a method was called.
+func (s *Store) Calls(method string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[method]
+}
+
+// enter counts a call and returns its injected failure; s.mu is held.
+func (s *Store) enter(method string) error {
+	s.calls[method]++
+	return s.fail[method]
+}
+
+// Grant credits an account.
+func (s *Store) Grant(accountID, seconds int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.balance[accountID] += seconds
+}
+
+// Balance returns an account's available seconds and what its jobs hold.
+func (s *Store) Balance(accountID int64) (available, held int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, n := range s.held {
+		if s.jobs[id].AccountID == accountID {
+			held += n
+		}
+	}
+	return s.balance[accountID], held
+}
+
+// Captured returns what a job was charged.
+func (s *Store) Captured(jobID string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.captured[jobID]
+}
+
+func newID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// CreateJob stores a queued job and sets its ID and timestamps.
+func (s *Store) CreateJob(ctx context.Context, j *store.Job) error {
+	return s.CreateJobs(ctx, []*store.Job{j})
+}
+
+// CreateJobs stores queued jobs.
+func (s *Store) CreateJobs(_ context.Context, list []*store.Job) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("CreateJobs"); err != nil {
+		return err
+	}
+	for _, j := range list {
+		if j.ID == "" {
+			j.ID = newID()
+		}
+		j.State = store.StateQueued
+		j.CreatedAt, j.UpdatedAt = s.now(), s.now()
+		c := *j
+		s.jobs[j.ID] = &c
+	}
+	return nil
+}
+
+// Job returns a copy of a job.
+func (s *Store) Job(_ context.Context, id string) (*store.Job, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("Job"); err != nil {
+		return nil, err
+	}
+	j, ok := s.jobs[id]
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	c := *j
+	return &c, nil
+}
+
+// Finish ends a job once and settles its hold: capture on success,
+// release otherwise.
+func (s *Store) Finish(_ context.Context, id string, o store.Outcome) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("Finish"); err != nil {
+		return false, err
+	}
+	j, ok := s.jobs[id]
+	if !ok || store.Terminal(j.State) {
+		return false, nil
+	}
+	j.State, j.ErrorCode, j.ErrorMessage = o.State, o.ErrorCode, o.ErrorMessage
+	j.SummaryID, j.ResultMarkdown, j.ResultModel = o.SummaryID, o.ResultMarkdown, o.ResultModel
+	j.PromptTokens, j.CompletionTokens = o.PromptTokens, o.CompletionTokens
+	now := s.now()
+	j.FinishedAt, j.UpdatedAt = &now, now
+	if n, ok := s.held[id]; ok {
+		delete(s.held, id)
+		if o.State == store.StateSucceeded {
+			s.captured[id] = n
+		} else {
+			s.balance[j.AccountID] += n
+		}
+	}
+	return true, nil
+}
+
+var stageRank = map[string]int{store.StateQueued: 0, store.StateResolving: 1, store.StateTranscribing: 2, store.StateSummarizing: 3}
+
+// StartStage moves a job into a stage's state and counts the attempt,
+// unless it has ended or is past that stage.
+func (s *Store) StartStage(_ context.Context, id, state string) (store.Attempt, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("StartStage"); err != nil {
+		return store.Attempt{}, false, err
+	}
+	j, ok := s.jobs[id]
+	if !ok || store.Terminal(j.State) || stageRank[j.State] > stageRank[state] {
+		return store.Attempt{}, false, nil
+	}
+	a := s.attempts[id]
+	if a == nil || j.State != state {
+		a = &store.Attempt{}
+		s.attempts[id] = a
+	}
+	a.N++
+	j.State, j.UpdatedAt = state, s.now()
+	return *a, true, nil
+}
+
+// FailAttempt records why the current stage's run failed.
+func (s *Store) FailAttempt(_ context.Context, id, code, msg string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("FailAttempt"); err != nil {
+		return err
+	}
+	if a := s.attempts[id]; a != nil {
+		a.LastErrorCode, a.LastError = code, msg
+	}
+	return nil
+}
+
+// RefundAttempt takes back an interrupted run's attempt.
+func (s *Store) RefundAttempt(_ context.Context, id, state string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("RefundAttempt"); err != nil {
+		return err
+	}
+	if a := s.attempts[id]; a != nil && a.N > 0 && s.jobs[id].State == state {
+		a.N--
+	}
+	return nil
+}
+
+// Attempts returns the runs the job's current stage has had.
+func (s *Store) Attempts(id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.attempts[id]; a != nil {
+		return a.N
+	}
+	return 0
+}
+
+// SetProgress records a job's progress.
+func (s *Store) SetProgress(_ context.Context, id string, pct float64) error {
+	return s.update("SetProgress", id, func(j *store.Job) { j.Progress = pct })
+}
+
+// SetVideo records what resolve learned on the job.
+func (s *Store) SetVideo(_ context.Context, id, videoKey, title string, duration float64) error {
+	return s.update("SetVideo", id, func(j *store.Job) { j.VideoKey, j.Title, j.Duration = videoKey, title, duration })
+}
+
+// SetTranscript links a job to its transcript.
+func (s *Store) SetTranscript(_ context.Context, id string, transcriptID int64) error {
+	return s.update("SetTranscript", id, func(j *store.Job) { j.TranscriptID = &transcriptID })
+}
+
+func (s *Store) update(method, id string, fn func(*store.Job)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter(method); err != nil {
+		return err
+	}
+	j, ok := s.jobs[id]
+	if !ok {
+		return store.ErrNotFound
+	}
+	fn(j)
+	j.UpdatedAt = s.now()
+	return nil
+}
+
+// Hold reserves seconds for a running job, once per job.
+func (s *Store) Hold(_ context.Context, accountID int64, jobID string, seconds int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("Hold"); err != nil {
+		return err
+	}
+	j, ok := s.jobs[jobID]
+	if !ok || store.Terminal(j.State) {
+		return nil
+	}
+	if _, ok := s.held[jobID]; ok {
+		return nil
+	}
+	if s.balance[accountID] < seconds {
+		return store.ErrInsufficientCredits
+	}
+	s.balance[accountID] -= seconds
+	s.held[jobID] = seconds
+	j.CostSeconds = seconds
+	return nil
+}
+
+// WithLock runs fn holding a lock on key.
+func (s *Store) WithLock(ctx context.Context, key string, fn func(ctx context.Context) error) error {
+	s.mu.Lock()
+	if err := s.enter("WithLock"); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	l := s.locks[key]
+	if l == nil {
+		l = &sync.Mutex{}
+		s.locks[key] = l
+	}
+	s.mu.Unlock()
+	l.Lock()
+	defer l.Unlock()
+	return fn(ctx)
+}
+
+// SaveVideo inserts or replaces a video.
+func (s *Store) SaveVideo(_ context.Context, v *store.Video) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("SaveVideo"); err != nil {
+		return err
+	}
+	v.CreatedAt = s.now()
+	c := *v
+	s.videos[v.Key] = &c
+	return nil
+}
+
+// Video returns a video by key.
+func (s *Store) Video(_ context.Context, key string) (*store.Video, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("Video"); err != nil {
+		return nil, err
+	}
+	v, ok := s.videos[key]
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	c := *v
+	return &c, nil
+}
+
+// SetVideoDuration records a measured duration.
+func (s *Store) SetVideoDuration(_ context.Context, key string, d float64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("SetVideoDuration"); err != nil {
+		return err
+	}
+	if v, ok := s.videos[key]; ok {
+		v.Duration = d
+	}
+	return nil
+}
+
+// SaveTranscript stores a transcript and sets its ID.
+func (s *Store) SaveTranscript(_ context.Context, t *store.Transcript) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("SaveTranscript"); err != nil {
+		return err
+	}
+	t.ID, t.CreatedAt = int64(len(s.transcripts)+1), s.now()
+	c := *t
+	s.transcripts = append(s.transcripts, &c)
+	return nil
+}
+
+// LatestTranscript returns a video's newest transcript in a language.
+func (s *Store) LatestTranscript(_ context.Context, videoKey, language string) (*store.Transcript, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("LatestTranscript"); err != nil {
+		return nil, err
+	}
+	for _, t := range slices.Backward(s.transcripts) {
+		if t.VideoKey == videoKey && t.Language == language {
+			c := *t
+			return &c, nil
+		}
+	}
+	return nil, store.ErrNotFound
+}
+
+// Transcript returns a transcript by ID.
+func (s *Store) Transcript(_ context.Context, id int64) (*store.Transcript, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("Transcript"); err != nil {
+		return nil, err
+	}
+	if id < 1 || int(id) > len(s.transcripts) {
+		return nil, store.ErrNotFound
+	}
+	c := *s.transcripts[id-1]
+	return &c, nil
+}
+
+// SaveChunk keeps a transcribed chunk (the first save wins).
+func (s *Store) SaveChunk(_ context.Context, videoKey, language string, c store.Chunk) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("SaveChunk"); err != nil {
+		return err
+	}
+	m := s.chunks[videoKey+"\x00"+language]
+	if m == nil {
+		m = map[int]store.Chunk{}
+		s.chunks[videoKey+"\x00"+language] = m
+	}
+	if _, ok := m[c.Index]; !ok {
+		m[c.Index] = c
+	}
+	return nil
+}
+
+// Chunks returns the stored chunks of a video and language.
+func (s *Store) Chunks(_ context.Context, videoKey, language string) (map[int]store.Chunk, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("Chunks"); err != nil {
+		return nil, err
+	}
+	out := map[int]store.Chunk{}
+	for i, c := range s.chunks[videoKey+"\x00"+language] {
+		out[i] = c
+	}
+	return out, nil
+}
+
+// DeleteChunks drops the stored chunks of a video and language.
+func (s *Store) DeleteChunks(_ context.Context, videoKey, language string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("DeleteChunks"); err != nil {
+		return err
+	}
+	delete(s.chunks, videoKey+"\x00"+language)
+	return nil
+}
+
+// FindSummary returns a cached summary.
+func (s *Store) FindSummary(_ context.Context, transcriptID int64, promptHash, model, outputLanguage string) (*store.Summary, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("FindSummary"); err != nil {
+		return nil, err
+	}
+	for _, sm := range slices.Backward(s.summaries) {
+		if sm.TranscriptID == transcriptID && sm.PromptHash == promptHash && sm.Model == model && sm.OutputLanguage == outputLanguage {
+			c := *sm
+			return &c, nil
+		}
+	}
+	return nil, store.ErrNotFound
+}
+
+// SaveSummary stores a summary and sets its ID.
+func (s *Store) SaveSummary(_ context.Context, sm *store.Summary) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("SaveSummary"); err != nil {
+		return err
+	}
+	sm.ID, sm.CreatedAt = int64(len(s.summaries)+1), s.now()
+	c := *sm
+	s.summaries = append(s.summaries, &c)
+	return nil
+}
+
+// SaveGroundedSummary stores a summary with its highlights and counts.
+func (s *Store) SaveGroundedSummary(ctx context.Context, sm *store.Summary, g store.SummaryGrounding) error {
+	sm.Highlights, sm.Grounding = g.Highlights, g.Counts
+	return s.SaveSummary(ctx, sm)
+}
+
+// Summary returns a summary by ID.
+func (s *Store) Summary(_ context.Context, id int64) (*store.Summary, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("Summary"); err != nil {
+		return nil, err
+	}
+	if id < 1 || int(id) > len(s.summaries) {
+		return nil, store.ErrNotFound
+	}
+	c := *s.summaries[id-1]
+	return &c, nil
+}
+
+// StaleJobs returns non-terminal jobs not updated since before, oldest
+// first, after the cursor.
+func (s *Store) StaleJobs(_ context.Context, before time.Time, after store.StaleCursor, limit int) ([]store.Job, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("StaleJobs"); err != nil {
+		return nil, err
+	}
+	var out []store.Job
+	for _, j := range s.jobs {
+		if store.Terminal(j.State) || !j.UpdatedAt.Before(before) {
+			continue
+		}
+		if j.UpdatedAt.Before(after.UpdatedAt) || (j.UpdatedAt.Equal(after.UpdatedAt) && j.ID <= after.ID) {
+			continue
+		}
+		out = append(out, *j)
+	}
+	slices.SortFunc(out, func(a, b store.Job) int {
+		if c := a.UpdatedAt.Compare(b.UpdatedAt); c != 0 {
+			return c
+		}
+		if a.ID < b.ID {
+			return -1
+		}
+		return 1
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// ErrInjected is a ready-made failure for Fail.
+var ErrInjected = errors.New("jobstest: injected failure")

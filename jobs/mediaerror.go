@@ -1,0 +1,68 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+
+	"github.com/recap/recap/media"
+)
+
+// mediaFailures is the one classification of media failures: the job's
+// error code and message (permanent: no retry can succeed) and the cause
+// label of recap_media_failures_total, first match wins. A site's refusal
+// (media.UpstreamError) carries its own code and message; its sentinels
+// are listed for the metric only (msg empty).
+var mediaFailures = []struct {
+	err   error
+	code  string
+	cause string
+	msg   string
+}{
+	{media.ErrURLNotAllowed, CodeURLNotAllowed, "url_not_allowed", "the video URL points at an address this server may not contact"},
+	{media.ErrUnsupported, CodeUnsupported, "unsupported", "no video was found at this URL"},
+	{media.ErrBadURL, CodeUnsupported, "unsupported", "no video was found at this URL"},
+	{media.ErrUnavailable, CodeUnavailable, "unavailable", "the video is unavailable (removed, private or blocked)"},
+	{media.ErrMediaTooLong, CodeMediaTooLong, "too_long", "the media is longer than this server accepts"},
+	{media.ErrLive, CodeLive, "live", "live streams cannot be summarized"},
+	{media.ErrTooLarge, CodeTooLarge, "too_large", "the media file is larger than this server accepts"},
+	{media.ErrUnconfinable, CodeUnsupported, "unconfinable", "the video is only offered in a form this server will not download " +
+		"(RTMP, RTSP, or an HLS stream only ffmpeg can read, which is kept off the network); try another URL"},
+	{media.ErrLoginRequired, CodeLoginRequired, "login_required", ""},
+	{media.ErrUpstreamBlocked, CodeUpstreamBlocked, "upstream_blocked", ""},
+	{media.ErrGeoRestricted, CodeGeoRestricted, "geo_restricted", ""},
+	{media.ErrDRMProtected, CodeDRMProtected, "drm_protected", ""},
+}
+
+// mediaError classifies a media failure: what cannot succeed on retry is
+// permanent, the rest is retried.
+func mediaError(err error) error {
+	// A site's refusal: its own code, message and retry rule (only a block
+	// that may lift is retried, with asynq's backoff; its last attempt
+	// records upstream_blocked).
+	var ue *media.UpstreamError
+	if errors.As(err, &ue) {
+		if ue.Retry {
+			return &Error{Code: string(ue.Code), Message: ue.Message(), Err: err}
+		}
+		return permanent(string(ue.Code), ue.Message(), err)
+	}
+	for _, f := range mediaFailures {
+		if f.msg != "" && errors.Is(err, f.err) {
+			return permanent(f.code, f.msg, err)
+		}
+	}
+	return &Error{Code: CodeUpstream, Message: "fetching the video failed: " + err.Error(), Err: err}
+}
+
+// mediaCause names why a media call failed, for metrics.
+func mediaCause(err error) string {
+	for _, f := range mediaFailures {
+		if errors.Is(err, f.err) {
+			return f.cause
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timeout"
+	}
+	return "other"
+}
