@@ -137,6 +137,7 @@ func NewAPI(cfg Config, d *Deps) *api.Server {
 		Models:       cfg.LLMModels,
 		SyncWait:     cfg.SyncWait,
 		Files:        filesConfig(cfg, d),
+		Playlists:    d.Jobs,
 	})
 	startFilePurge(d, uc)
 	s := api.New(api.Config{
@@ -345,7 +346,9 @@ func StartWorker(cfg Config, d *Deps) (*WorkerHandle, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := p.srv.Start(p.w.Mux()); err != nil {
+	mux := p.w.Mux()
+	mux.Handle(jobs.TypePlaylist, jobs.PlaylistHandler(p.media, d.Events, d.Log)) // the jobs API's playlists (interactive queue)
+	if err := p.srv.Start(mux); err != nil {
 		p.release()
 		return nil, err
 	}

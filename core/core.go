@@ -23,6 +23,9 @@ import (
 type Store interface {
 	Balance(ctx context.Context, accountID int64) (*store.Balance, error)
 	CreateJobs(ctx context.Context, list []*store.Job) error
+	CreateBatch(ctx context.Context, b *store.Batch, list []*store.Job) error
+	AccountBatch(ctx context.Context, accountID int64, id string) (*store.Batch, error)
+	AccountBatchOf(ctx context.Context, accountID int64, jobID string) (*store.Batch, error)
 	AccountJob(ctx context.Context, accountID int64, id string) (*store.Job, error)
 	AccountJobs(ctx context.Context, accountID int64, ids []string) ([]store.Job, error)
 	ActiveJobByHash(ctx context.Context, accountID int64, hash string) (*store.Job, error)
@@ -68,6 +71,9 @@ type Config struct {
 	// Files configures uploads (the Files API, file content parts,
 	// transcriptions); the zero value turns them off.
 	Files FilesConfig
+	// Playlists lists playlists' entries for the jobs API (a
+	// *jobs.Client: a worker runs yt-dlp); nil turns playlists off.
+	Playlists Playlists
 }
 
 // Service carries out the use cases.
