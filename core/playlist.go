@@ -97,7 +97,8 @@ func (s *Service) CreatePlaylistJobs(ctx context.Context, r PlaylistRequest) (*P
 		return nil, playlistError(err)
 	}
 	key := r.Caller
-	out := &PlaylistBatch{SourceURL: src, Title: pl.Title, Entries: pl.Count}
+	title := siteText(pl.Title, 300)
+	out := &PlaylistBatch{SourceURL: src, Title: title, Entries: pl.Count}
 	batch := make([]*store.Job, 0, len(pl.Entries))
 	admitted, seen := map[string]bool{}, map[string]bool{}
 	for i, e := range pl.Entries {
@@ -123,8 +124,7 @@ func (s *Service) CreatePlaylistJobs(ctx context.Context, r PlaylistRequest) (*P
 		return nil, Invalid("playlist_empty", "playlist", "None of the playlist's %d entries can be summarized here (the first: %s).",
 			len(pl.Entries), first.Message)
 	}
-	rec := &store.Batch{AccountID: key.AccountID, APIKeyID: key.ID, SourceURL: truncate(src, MaxURLLength), Title: truncate(pl.Title, 300),
-		Entries: pl.Count}
+	rec := &store.Batch{AccountID: key.AccountID, APIKeyID: key.ID, SourceURL: src, Title: title, Entries: max(pl.Count, 0)}
 	b, err := s.startBatch(ctx, r.BatchRequest, batch, rec)
 	if err != nil {
 		return nil, err
@@ -222,6 +222,16 @@ func playlistError(err error) error {
 			Message: "No worker listed the playlist in time; try again later."}
 	}
 	return err
+}
+
+// siteText makes text a site sent storable: valid UTF-8 without NUL
+// characters, at most n runes.
+func siteText(s string, n int) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+	if r := []rune(s); len(r) > n {
+		s = string(r[:n]) + "…"
+	}
+	return s
 }
 
 func capitalize(s string) string {
