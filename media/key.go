@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // trackingParams are query parameters that identify the sharer or the
@@ -158,7 +160,7 @@ func normalizeQuery(raw string) string {
 		if k == "" || isTrackingParam(k) {
 			continue
 		}
-		pairs = append(pairs, p)
+		pairs = append(pairs, escapeSpaces(p))
 	}
 	sort.Strings(pairs)
 	return strings.Join(pairs, "&")
@@ -172,6 +174,29 @@ func pathSegments(u *url.URL) []string {
 		}
 	}
 	return out
+}
+
+// escapeSpaces percent-encodes the white space url.Parse lets through in
+// a raw query (a space, U+0085, U+00A0, ...): left raw, a trailing one
+// would be trimmed when the normalized URL is parsed again, and
+// normalizing would not be idempotent.
+func escapeSpaces(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsSpace) {
+		return s
+	}
+	var b strings.Builder
+	for len(s) > 0 {
+		r, n := utf8.DecodeRuneInString(s)
+		if unicode.IsSpace(r) {
+			for _, c := range []byte(s[:n]) {
+				fmt.Fprintf(&b, "%%%02X", c)
+			}
+		} else {
+			b.WriteString(s[:n]) // as sent, invalid UTF-8 included
+		}
+		s = s[n:]
+	}
+	return b.String()
 }
 
 func trimHostPrefixes(host string) string {

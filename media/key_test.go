@@ -188,3 +188,22 @@ func FuzzCanonicalKey(f *testing.F) {
 		}
 	})
 }
+
+// TestNormalizeSpaces: white space in a query is escaped, so the
+// normalized form parses back to itself; other bytes stay as sent.
+func TestNormalizeSpaces(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"https://example.com/a?p= #frag", "https://example.com/a?p=%20"},
+		{"https://example.com/a?q=a b&z=1", "https://example.com/a?q=a%20b&z=1"},
+		{"https://example.com/a?q=\u00a0x", "https://example.com/a?q=%C2%A0x"},
+		{"https://example.com/a?q=\xff x", "https://example.com/a?q=\xff%20x"},
+		{"https://example.com/a?q=%20", "https://example.com/a?q=%20"},
+	}
+	for _, tt := range tests {
+		got, err := media.NormalizeURL(tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("NormalizeURL(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+}
