@@ -24,6 +24,10 @@ type createJobsRequest struct {
 	OutputLanguage string   `json:"output_language"`
 	WebhookURL     string   `json:"webhook_url"`
 	Refresh        bool     `json:"refresh"`
+	// Playlist and Limit ask for one job per entry of a playlist, channel
+	// or feed instead of URLs (see batches.go).
+	Playlist *string `json:"playlist"`
+	Limit    *int    `json:"limit"`
 }
 
 func (s *Server) handleCreateJobs(w http.ResponseWriter, r *http.Request) {
@@ -42,9 +46,14 @@ func (s *Server) handleCreateJobs(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	b, err := s.core.CreateJobs(r.Context(), core.BatchRequest{Caller: caller(r), URLs: req.URLs, Prompt: req.Prompt,
+	br := core.BatchRequest{Caller: caller(r), URLs: req.URLs, Prompt: req.Prompt,
 		Model: req.Model, AudioLanguage: req.AudioLanguage, OutputLanguage: req.OutputLanguage, WebhookURL: req.WebhookURL,
-		Refresh: req.Refresh, Idempotency: idem})
+		Refresh: req.Refresh, Idempotency: idem}
+	if req.Playlist != nil || req.Limit != nil {
+		s.createPlaylistJobs(w, r, br, req.Playlist, req.Limit)
+		return
+	}
+	b, err := s.core.CreateJobs(r.Context(), br)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -138,6 +138,7 @@ func NewAPI(cfg Config, d *Deps) *api.Server {
 		SyncWait:     cfg.SyncWait,
 		Files:        filesConfig(cfg, d),
 		Metering:     core.Metering{PricePer1K: cfg.PricePer1KTokens, MaxTokens: cfg.LLMContextTokens * 5 / 4},
+		Playlists:    d.Jobs,
 	})
 	startFilePurge(d, uc)
 	s := api.New(api.Config{
@@ -347,7 +348,9 @@ func StartWorker(cfg Config, d *Deps) (*WorkerHandle, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := p.srv.Start(p.w.Mux()); err != nil {
+	mux := p.w.Mux()
+	mux.Handle(jobs.TypePlaylist, jobs.PlaylistHandler(p.media, d.Events, d.Log)) // the jobs API's playlists (interactive queue)
+	if err := p.srv.Start(mux); err != nil {
 		p.release()
 		return nil, err
 	}

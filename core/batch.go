@@ -75,7 +75,7 @@ func (s *Service) CreateJobs(ctx context.Context, r BatchRequest) (*Batch, error
 		j.RequestHash = requestHash(j)
 		batch = append(batch, j)
 	}
-	return s.startBatch(ctx, r, batch)
+	return s.startBatch(ctx, r, batch, nil)
 }
 
 // Validate checks a batch without the network or the database: counts,
@@ -113,7 +113,9 @@ func (r *BatchRequest) Validate() error {
 
 // startBatch checks the balance, then stores the batch's jobs (under the
 // request's Idempotency-Key, when it has one) and queues those it covers.
-func (s *Service) startBatch(ctx context.Context, r BatchRequest, batch []*store.Job) (*Batch, error) {
+// rec, when set, is stored with the jobs in the same transaction (a
+// playlist's batch record).
+func (s *Service) startBatch(ctx context.Context, r BatchRequest, batch []*store.Job, rec *store.Batch) (*Batch, error) {
 	key := r.Caller
 	var balErr error
 	bal, err := s.cfg.Store.Balance(ctx, key.AccountID)
@@ -148,7 +150,11 @@ func (s *Service) startBatch(ctx context.Context, r BatchRequest, batch []*store
 				if balErr != nil {
 					return nil, balErr
 				}
-				if err := tx.CreateJobs(ctx, batch); err != nil {
+				create := tx.CreateJobs
+				if rec != nil {
+					create = func(ctx context.Context, list []*store.Job) error { return tx.CreateBatch(ctx, rec, list) }
+				}
+				if err := create(ctx, batch); err != nil {
 					return nil, err
 				}
 				ids := make([]string, 0, len(batch))
@@ -181,7 +187,11 @@ func (s *Service) startBatch(ctx context.Context, r BatchRequest, batch []*store
 		if balErr != nil {
 			return nil, balErr
 		}
-		if err := s.cfg.Store.CreateJobs(ctx, batch); err != nil {
+		create := s.cfg.Store.CreateJobs
+		if rec != nil {
+			create = func(ctx context.Context, list []*store.Job) error { return s.cfg.Store.CreateBatch(ctx, rec, list) }
+		}
+		if err := create(ctx, batch); err != nil {
 			return nil, err
 		}
 		start()

@@ -25,6 +25,9 @@ type Store interface {
 	CreateJobs(ctx context.Context, list []*store.Job) error
 	AdmitJob(ctx context.Context, j *store.Job, a store.Admission) error
 	Job(ctx context.Context, id string) (*store.Job, error)
+	CreateBatch(ctx context.Context, b *store.Batch, list []*store.Job) error
+	AccountBatch(ctx context.Context, accountID int64, id string) (*store.Batch, error)
+	AccountBatchOf(ctx context.Context, accountID int64, jobID string) (*store.Batch, error)
 	AccountJob(ctx context.Context, accountID int64, id string) (*store.Job, error)
 	AccountJobs(ctx context.Context, accountID int64, ids []string) ([]store.Job, error)
 	ActiveJobByHash(ctx context.Context, accountID int64, hash string) (*store.Job, error)
@@ -73,6 +76,9 @@ type Config struct {
 	// Metering prices requests that call a model without a video to
 	// transcribe: follow-up questions and questions about images.
 	Metering Metering
+	// Playlists lists playlists' entries for the jobs API (a
+	// *jobs.Client: a worker runs yt-dlp); nil turns playlists off.
+	Playlists Playlists
 }
 
 // Service carries out the use cases.

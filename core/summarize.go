@@ -123,6 +123,9 @@ func (r *SummarizeRequest) Validate() error {
 		if err := CheckURLSyntax(r.URL, p, false); err != nil {
 			return err
 		}
+		if err := CheckNotPlaylist(r.URL, p); err != nil {
+			return err
+		}
 	}
 	if len(r.Images) > MaxImages {
 		return Invalid("too_many_images", p, "The message holds %d images; the limit is %d.", len(r.Images), MaxImages)

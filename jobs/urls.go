@@ -2,7 +2,15 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
 
 	"github.com/recap/recap/media"
 )
@@ -47,4 +55,131 @@ func VideoKey(rawURL string) (string, error) {
 		return "", ErrBadURL
 	}
 	return k, nil
+}
+
+// TypePlaylist lists a playlist's entries for the jobs API. The API does
+// no slow work and has no yt-dlp: it asks a worker, which runs the flat
+// extraction through its confined runner and answers on an event stream
+// of the request's own (see Client.ExpandPlaylist).
+const TypePlaylist = "media:playlist"
+
+// playlistTimeout bounds one flat extraction, and the API's wait for it.
+const playlistTimeout = 2 * time.Minute
+
+// Playlist is a playlist's entries (media.Playlist).
+type Playlist = media.Playlist
+
+// PlaylistLister is what the playlist task needs from media (a
+// *media.Client).
+type PlaylistLister interface {
+	Playlist(ctx context.Context, url string, limit int) (*media.Playlist, error)
+}
+
+// Codes of a failed playlist expansion (besides the media failure codes
+// of mediaError: url_not_allowed, the upstream codes, upstream_error).
+const (
+	// CodeNotAPlaylist: the URL is one video; it belongs in urls.
+	CodeNotAPlaylist = "not_a_playlist"
+	// CodePlaylistNotSupported: a playlist URL where one video was
+	// expected (a chat completion); the jobs API expands it.
+	CodePlaylistNotSupported = string(media.CodePlaylistNotSupported)
+)
+
+type playlistPayload struct {
+	Reply string `json:"reply"`
+	URL   string `json:"url"`
+	Limit int    `json:"limit"`
+}
+
+// PlaylistError is a failed expansion with a code from the list above.
+type PlaylistError struct{ ErrorInfo }
+
+func (e *PlaylistError) Error() string { return e.Code + ": " + e.Message }
+
+// ExpandPlaylist has a worker list up to limit entries of a playlist and
+// waits for its answer (at most two minutes, or until ctx ends). A
+// failure the caller caused or the site reported is a *PlaylistError.
+func (c *Client) ExpandPlaylist(ctx context.Context, url string, limit int) (*Playlist, error) {
+	reply := "playlist-" + uuid.NewString()
+	body, _ := json.Marshal(playlistPayload{Reply: reply, URL: url, Limit: limit})
+	_, err := c.cfg.Asynq.EnqueueContext(ctx, asynq.NewTask(TypePlaylist, body),
+		asynq.Queue(c.cfg.QueuePrefix+QueueInteractive),
+		// The caller is waiting: an expansion that fails is answered at
+		// once, and asked again by the caller if it wants.
+		asynq.MaxRetry(0),
+		asynq.Timeout(playlistTimeout),
+		asynq.Deadline(time.Now().Add(playlistTimeout)))
+	if err != nil {
+		return nil, fmt.Errorf("expand playlist: %w", err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, playlistTimeout+10*time.Second)
+	defer cancel()
+	var out *Playlist
+	var fail *PlaylistError
+	err = c.cfg.Events.Follow(wctx, reply, "0", 0, nil, func(ev Event) error {
+		switch {
+		case ev.Type == EventResult:
+			out = &Playlist{}
+			return json.Unmarshal([]byte(ev.Text), out)
+		case ev.Type == EventError && ev.Error != nil:
+			fail = &PlaylistError{*ev.Error}
+		}
+		return nil
+	})
+	switch {
+	case fail != nil:
+		return nil, fail
+	case err != nil:
+		return nil, fmt.Errorf("expand playlist: %w", err)
+	case out == nil:
+		return nil, errors.New("expand playlist: the worker's answer ended without a result")
+	}
+	return out, nil
+}
+
+// PlaylistHandler is the worker's handler of TypePlaylist: it runs the
+// extraction and publishes the entries, or why there are none, on the
+// request's reply stream. It never asks asynq for a retry.
+func PlaylistHandler(m PlaylistLister, events *Events, log *slog.Logger) asynq.Handler {
+	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+		var p playlistPayload
+		if err := json.Unmarshal(t.Payload(), &p); err != nil || !strings.HasPrefix(p.Reply, "playlist-") {
+			return fmt.Errorf("%s: bad payload: %w", TypePlaylist, asynq.SkipRetry)
+		}
+		ev := Event{Type: EventResult}
+		pl, err := m.Playlist(ctx, p.URL, p.Limit)
+		if err == nil {
+			b, _ := json.Marshal(pl)
+			ev.Text = string(b)
+		} else {
+			ev = Event{Type: EventError, Error: playlistFailure(err)}
+			log.Info("playlist expansion failed", "code", ev.Error.Code, "err", err)
+		}
+		if _, perr := events.Publish(context.WithoutCancel(ctx), p.Reply, ev); perr != nil {
+			return fmt.Errorf("%s: publish: %w", TypePlaylist, perr)
+		}
+		return nil
+	})
+}
+
+// playlistFailure classifies a failed expansion for the caller.
+func playlistFailure(err error) *ErrorInfo {
+	var ue *media.UpstreamError
+	switch {
+	case errors.As(err, &ue) && ue.Code != media.CodeUnsupportedURL:
+		return &ErrorInfo{Code: string(ue.Code), Message: ue.Message()}
+	case errors.Is(err, media.ErrURLNotAllowed):
+		return &ErrorInfo{Code: CodeURLNotAllowed, Message: "the playlist, or a page it led to, is at an address this server may not contact"}
+	case errors.Is(err, media.ErrBadURL):
+		return &ErrorInfo{Code: CodeUnsupported, Message: "the playlist URL is not an http(s) URL"}
+	case errors.Is(err, media.ErrUnsupported):
+		return &ErrorInfo{Code: CodeNotAPlaylist, Message: "no playlist, channel or feed was found at this URL: send a single video in 'urls' instead"}
+	case errors.Is(err, media.ErrUnavailable):
+		return &ErrorInfo{Code: CodeUnavailable, Message: "the playlist is unavailable or has no entries"}
+	case errors.Is(err, media.ErrTooLarge):
+		return &ErrorInfo{Code: CodeTooLarge, Message: "the playlist page is larger than this server reads"}
+	case errors.Is(err, context.DeadlineExceeded):
+		return &ErrorInfo{Code: CodeUpstream, Message: "listing the playlist took too long; try a smaller limit or later"}
+	}
+	return &ErrorInfo{Code: CodeUpstream, Message: "listing the playlist failed: " + err.Error()}
 }

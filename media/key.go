@@ -5,10 +5,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/url"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // trackingParams are query parameters that identify the sharer or the
@@ -31,14 +31,36 @@ func isTrackingParam(k string) bool {
 	return trackingParams[k] || strings.HasPrefix(k, "utm_")
 }
 
-var (
-	youtubeID = regexp.MustCompile(`^[A-Za-z0-9_-]{11}$`)
-	bvID      = regexp.MustCompile(`^[Bb][Vv](1[0-9A-Za-z]{9})$`)
-	avID      = regexp.MustCompile(`^[Aa][Vv]([0-9]{1,16})$`)
-)
+// site is one video site's offline URL rule, declared in its own file
+// (site_<name>.go) and listed in sites.
+type site struct {
+	// name is the key's prefix ("bilibili" in "bilibili:BV1Sk4y1x7r2:p1").
+	name string
+	// key returns the rest of the key for a URL of this site, or false
+	// when the URL is not a video form it recognizes. host is lowercased,
+	// without a trailing dot or the www., m., music. and mobile. prefixes.
+	key func(host string, u *url.URL) (string, bool)
+}
+
+// sites are the rules CanonicalKey tries in order; a URL no rule claims
+// gets a generic key. Adding a site is one file with its rule and an
+// entry here.
+var sites = []site{bilibiliSite, youtubeSite, douyinSite, tiktokSite, xiaohongshuSite, vimeoSite}
+
+// Sites lists the key prefixes of the sites with URL rules, besides
+// "generic".
+func Sites() []string {
+	out := make([]string, len(sites))
+	for i, s := range sites {
+		out[i] = s.name
+	}
+	return out
+}
 
 // CanonicalKey normalizes a video URL into the key that drives caching and
-// dedupe: "bilibili:BV1Sk4y1x7r2:p1", "youtube:dQw4w9WgXcQ" or
+// dedupe: "<site>:<id>" for the URL forms a site rule recognizes without
+// the network ("bilibili:BV1Sk4y1x7r2:p1", "youtube:dQw4w9WgXcQ",
+// "douyin:7301234567890123456"; see Sites), else
 // "generic:<hex sha256 of NormalizeURL>". It returns ErrBadURL for URLs
 // that are not http(s) or have no host.
 func CanonicalKey(rawURL string) (string, error) {
@@ -46,17 +68,17 @@ func CanonicalKey(rawURL string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("canonical key: %w", err)
 	}
-	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
-	if k, ok := youtubeKey(host, u); ok {
-		return k, nil
+	host := trimHostPrefixes(strings.TrimSuffix(strings.ToLower(u.Hostname()), "."))
+	for _, s := range sites {
+		if k, ok := s.key(host, u); ok {
+			return s.name + ":" + k, nil
+		}
 	}
-	if k, ok := bilibiliKey(host, u); ok {
-		return k, nil
-	}
-	// b23.tv short links (and any other redirector) can only be expanded by
-	// following the redirect over the network, which a pure function cannot
-	// do: they fall through to a generic key. Resolve's WebpageURL gives the
-	// expanded URL for callers that want to re-key after resolving.
+	// Short links whose target is not in the URL (b23.tv/<code>,
+	// v.douyin.com/<code>) can only be expanded by following the redirect
+	// over the network, which a pure function cannot do: they fall through
+	// to a generic key, and resolve's extractor_key + id joins them to the
+	// video afterwards.
 	n := normalize(u)
 	sum := sha256.Sum256([]byte(n))
 	return "generic:" + hex.EncodeToString(sum[:]), nil
@@ -138,73 +160,10 @@ func normalizeQuery(raw string) string {
 		if k == "" || isTrackingParam(k) {
 			continue
 		}
-		pairs = append(pairs, p)
+		pairs = append(pairs, escapeSpaces(p))
 	}
 	sort.Strings(pairs)
 	return strings.Join(pairs, "&")
-}
-
-func trimHostPrefixes(host string) string {
-	for _, p := range []string{"www.", "m.", "music.", "mobile."} {
-		host = strings.TrimPrefix(host, p)
-	}
-	return host
-}
-
-func youtubeKey(host string, u *url.URL) (string, bool) {
-	h := trimHostPrefixes(host)
-	segs := pathSegments(u)
-	var id string
-	switch h {
-	case "youtu.be":
-		if len(segs) > 0 {
-			id = segs[0]
-		}
-	case "youtube.com", "youtube-nocookie.com":
-		switch {
-		case len(segs) == 1 && segs[0] == "watch":
-			id = u.Query().Get("v")
-		case len(segs) >= 2 && (segs[0] == "shorts" || segs[0] == "embed" || segs[0] == "live" || segs[0] == "v" || segs[0] == "e"):
-			id = segs[1]
-		}
-	default:
-		return "", false
-	}
-	if !youtubeID.MatchString(id) {
-		return "", false
-	}
-	return "youtube:" + id, true
-}
-
-func bilibiliKey(host string, u *url.URL) (string, bool) {
-	if trimHostPrefixes(host) != "bilibili.com" {
-		return "", false
-	}
-	segs := pathSegments(u)
-	if len(segs) >= 2 && segs[0] == "s" {
-		segs = segs[1:]
-	}
-	if len(segs) < 2 || segs[0] != "video" {
-		return "", false
-	}
-	part := 1
-	if p, err := strconv.Atoi(u.Query().Get("p")); err == nil && p > 0 {
-		part = p
-	}
-	if m := bvID.FindStringSubmatch(segs[1]); m != nil {
-		return fmt.Sprintf("bilibili:BV%s:p%d", m[1], part), true
-	}
-	if m := avID.FindStringSubmatch(segs[1]); m != nil {
-		aid, err := strconv.ParseUint(m[1], 10, 64)
-		if err != nil || aid == 0 {
-			return "", false
-		}
-		if bv, ok := AVToBV(aid); ok {
-			return fmt.Sprintf("bilibili:%s:p%d", bv, part), true
-		}
-		return fmt.Sprintf("bilibili:av%d:p%d", aid, part), true
-	}
-	return "", false
 }
 
 func pathSegments(u *url.URL) []string {
@@ -217,27 +176,32 @@ func pathSegments(u *url.URL) []string {
 	return out
 }
 
-// Bilibili's public av→BV mapping (the 2024 form, valid for aid < 2^51).
-const (
-	bvXorCode = 23442827791579
-	bvMaxAID  = 1 << 51
-	bvAlpha   = "FcwAPNKTMug3GV5Lj7EJnHpWsx4tb8haYeviqBz6rkCy12mUSDQX9RdoZf"
-)
+// escapeSpaces percent-encodes the white space url.Parse lets through in
+// a raw query (a space, U+0085, U+00A0, ...): left raw, a trailing one
+// would be trimmed when the normalized URL is parsed again, and
+// normalizing would not be idempotent.
+func escapeSpaces(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsSpace) {
+		return s
+	}
+	var b strings.Builder
+	for len(s) > 0 {
+		r, n := utf8.DecodeRuneInString(s)
+		if unicode.IsSpace(r) {
+			for _, c := range []byte(s[:n]) {
+				fmt.Fprintf(&b, "%%%02X", c)
+			}
+		} else {
+			b.WriteString(s[:n]) // as sent, invalid UTF-8 included
+		}
+		s = s[n:]
+	}
+	return b.String()
+}
 
-// AVToBV converts a Bilibili av number to its BV id with Bilibili's public,
-// deterministic mapping, so av and BV links to one video share a key. It
-// reports false for numbers outside the mapping's range.
-func AVToBV(aid uint64) (string, bool) {
-	if aid == 0 || aid >= bvMaxAID {
-		return "", false
+func trimHostPrefixes(host string) string {
+	for _, p := range []string{"www.", "m.", "music.", "mobile."} {
+		host = strings.TrimPrefix(host, p)
 	}
-	b := []byte("BV1000000000")
-	t := (bvMaxAID | aid) ^ bvXorCode
-	for i := len(b) - 1; t > 0 && i >= 0; i-- {
-		b[i] = bvAlpha[t%58]
-		t /= 58
-	}
-	b[3], b[9] = b[9], b[3]
-	b[4], b[7] = b[7], b[4]
-	return string(b), true
+	return host
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -15,49 +16,71 @@ func genericKey(normalized string) string {
 	return "generic:" + hex.EncodeToString(sum[:])
 }
 
-func TestCanonicalKey(t *testing.T) {
+// keyCase is one row of a site's table: a URL and the key it must get.
+type keyCase struct {
+	name string
+	in   string
+	want string
+}
+
+// siteTables holds each site's table (site_<name>_test.go), so
+// TestEverySiteHasATable can see that no rule goes untested.
+var siteTables = map[string][]keyCase{}
+
+// siteTable registers a site's table and returns it.
+func siteTable(site string, cases []keyCase) []keyCase {
+	siteTables[site] = cases
+	return cases
+}
+
+// runKeyTable checks every row of a table, and that the site's own rows
+// (those not expected generic) carry its prefix.
+func runKeyTable(t *testing.T, site string, tests []keyCase) {
+	t.Helper()
+	ownRows := 0
+	for _, tt := range tests {
+		if site != "" && !strings.HasPrefix(tt.want, "generic:") {
+			if !strings.HasPrefix(tt.want, site+":") {
+				t.Errorf("row %q of the %s table expects %q, a key of another site", tt.name, site, tt.want)
+			}
+			ownRows++
+		}
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := media.CanonicalKey(tt.in)
+			if err != nil {
+				t.Fatalf("CanonicalKey(%q): %v", tt.in, err)
+			}
+			if got != tt.want {
+				t.Errorf("CanonicalKey(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+	if site != "" && ownRows == 0 {
+		t.Errorf("the %s table has no row with a %s key", site, site)
+	}
+}
+
+// TestEverySiteHasATable: each site rule (media.Sites) has a table of its
+// own, so adding a site without its tests fails here.
+func TestEverySiteHasATable(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name string
-		in   string
-		want string
-	}{
-		// Bilibili
-		{"bv", "https://www.bilibili.com/video/BV1Sk4y1x7r2", "bilibili:BV1Sk4y1x7r2:p1"},
-		{"bv trailing slash", "https://www.bilibili.com/video/BV1Sk4y1x7r2/", "bilibili:BV1Sk4y1x7r2:p1"},
-		{"bv no www", "https://bilibili.com/video/BV1Sk4y1x7r2", "bilibili:BV1Sk4y1x7r2:p1"},
-		{"bv mobile", "https://m.bilibili.com/video/BV1Sk4y1x7r2", "bilibili:BV1Sk4y1x7r2:p1"},
-		{"bv http upper host", "http://WWW.BILIBILI.COM/video/BV1Sk4y1x7r2", "bilibili:BV1Sk4y1x7r2:p1"},
-		{"bv lowercase prefix", "https://www.bilibili.com/video/bv1Sk4y1x7r2", "bilibili:BV1Sk4y1x7r2:p1"},
-		{"bv part", "https://www.bilibili.com/video/BV1Sk4y1x7r2?p=3", "bilibili:BV1Sk4y1x7r2:p3"},
-		{"bv part with tracking", "https://www.bilibili.com/video/BV1Sk4y1x7r2/?p=2&spm_id_from=333.1007&vd_source=abc", "bilibili:BV1Sk4y1x7r2:p2"},
-		{"bv bad part", "https://www.bilibili.com/video/BV1Sk4y1x7r2?p=zero", "bilibili:BV1Sk4y1x7r2:p1"},
-		{"bv negative part", "https://www.bilibili.com/video/BV1Sk4y1x7r2?p=-4", "bilibili:BV1Sk4y1x7r2:p1"},
-		{"bv fragment", "https://www.bilibili.com/video/BV1Sk4y1x7r2#reply123", "bilibili:BV1Sk4y1x7r2:p1"},
-		{"bv /s/ share path", "https://www.bilibili.com/s/video/BV1Sk4y1x7r2", "bilibili:BV1Sk4y1x7r2:p1"},
-		{"av converted", "https://www.bilibili.com/video/av170001", "bilibili:BV17x411w7KC:p1"},
-		{"av upper", "https://www.bilibili.com/video/AV170001/?p=2", "bilibili:BV17x411w7KC:p2"},
-		{"av big", "https://m.bilibili.com/video/av111298867365120", "bilibili:BV1L9Uoa9EUx:p1"},
-		{"av out of range", "https://www.bilibili.com/video/av9999999999999999", "bilibili:av9999999999999999:p1"},
-		// YouTube
-		{"watch", "https://www.youtube.com/watch?v=dQw4w9WgXcQ", "youtube:dQw4w9WgXcQ"},
-		{"watch extra params", "https://www.youtube.com/watch?feature=share&v=dQw4w9WgXcQ&t=42s&list=PL123", "youtube:dQw4w9WgXcQ"},
-		{"watch mobile", "https://m.youtube.com/watch?v=dQw4w9WgXcQ", "youtube:dQw4w9WgXcQ"},
-		{"watch music", "https://music.youtube.com/watch?v=dQw4w9WgXcQ&si=xyz", "youtube:dQw4w9WgXcQ"},
-		{"watch no www http", "http://youtube.com/watch?v=dQw4w9WgXcQ", "youtube:dQw4w9WgXcQ"},
-		{"youtu.be", "https://youtu.be/dQw4w9WgXcQ", "youtube:dQw4w9WgXcQ"},
-		{"youtu.be si", "https://youtu.be/dQw4w9WgXcQ?si=AbCdEf&t=10", "youtube:dQw4w9WgXcQ"},
-		{"shorts", "https://www.youtube.com/shorts/dQw4w9WgXcQ", "youtube:dQw4w9WgXcQ"},
-		{"embed", "https://www.youtube.com/embed/dQw4w9WgXcQ?autoplay=1", "youtube:dQw4w9WgXcQ"},
-		{"nocookie embed", "https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ", "youtube:dQw4w9WgXcQ"},
-		{"live", "https://www.youtube.com/live/dQw4w9WgXcQ?feature=shared", "youtube:dQw4w9WgXcQ"},
-		{"id with dash underscore", "https://youtu.be/a-b_c-d_e-f", "youtube:a-b_c-d_e-f"},
+	for _, s := range media.Sites() {
+		if len(siteTables[s]) == 0 {
+			t.Errorf("site %q has no key table: add site_%s_test.go with a siteTable(%q, ...)", s, s, s)
+		}
+	}
+	for s := range siteTables {
+		if !slices.Contains(media.Sites(), s) {
+			t.Errorf("table for %q, which is no site rule", s)
+		}
+	}
+}
+
+func TestCanonicalKeyGeneric(t *testing.T) {
+	t.Parallel()
+	runKeyTable(t, "", []keyCase{
 		// Generic
-		{"b23 short link", "https://b23.tv/AbCdEf", genericKey("https://b23.tv/AbCdEf")},
-		{"b23 tracking dropped", "https://b23.tv/AbCdEf?share_source=copy_web", genericKey("https://b23.tv/AbCdEf")},
-		{"youtube channel is generic", "https://www.youtube.com/@someone", genericKey("https://www.youtube.com/@someone")},
-		{"youtube bad id is generic", "https://youtu.be/short", genericKey("https://youtu.be/short")},
-		{"bilibili non-video", "https://www.bilibili.com/bangumi/play/ep123", genericKey("https://www.bilibili.com/bangumi/play/ep123")},
 		{"generic plain", "https://example.com/v/1.mp4", genericKey("https://example.com/v/1.mp4")},
 		{"generic case and port", "HTTPS://Example.COM:443/v/1.mp4", genericKey("https://example.com/v/1.mp4")},
 		{"generic http port", "http://example.com:80/a", genericKey("http://example.com/a")},
@@ -70,19 +93,7 @@ func TestCanonicalKey(t *testing.T) {
 		{"generic ipv6", "http://[2001:DB8::1]:80/x", genericKey("http://[2001:db8::1]/x")},
 		{"generic ipv6 zone", "http://[fe80::1%25eth0]/x", genericKey("http://[fe80::1%25eth0]/x")},
 		{"generic surrounding space", "  https://example.com/a  ", genericKey("https://example.com/a")},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := media.CanonicalKey(tt.in)
-			if err != nil {
-				t.Fatalf("CanonicalKey(%q): %v", tt.in, err)
-			}
-			if got != tt.want {
-				t.Errorf("CanonicalKey(%q) = %q, want %q", tt.in, got, tt.want)
-			}
-		})
-	}
+	})
 }
 
 func TestCanonicalKeyBadURL(t *testing.T) {
@@ -126,6 +137,13 @@ func FuzzCanonicalKey(f *testing.F) {
 		"https://youtu.be/dQw4w9WgXcQ?si=x",
 		"https://www.youtube.com/watch?v=dQw4w9WgXcQ",
 		"https://b23.tv/xyz",
+		"https://b23.tv/BV1Sk4y1x7r2?p=2",
+		"https://www.bilibili.com/list/watchlater?bvid=BV1Sk4y1x7r2&oid=1",
+		"https://www.douyin.com/video/7301234567890123456",
+		"https://www.tiktok.com/@user/video/7301234567890123456",
+		"https://www.xiaohongshu.com/explore/64a1b2c3d4e5f60718293a4b",
+		"https://vimeo.com/76979871",
+		"https://player.vimeo.com/video/76979871",
 		"HTTP://Example.com:80/a?b=1&a=2&utm_source=z#frag",
 		"http://[::1]:8080/x?%zz=1",
 		"http://[fe80::1%25Eth0]:80/x",
@@ -144,8 +162,12 @@ func FuzzCanonicalKey(f *testing.F) {
 			}
 			return
 		}
-		if !strings.HasPrefix(key, "bilibili:") && !strings.HasPrefix(key, "youtube:") && !strings.HasPrefix(key, "generic:") {
+		kind, id, _ := strings.Cut(key, ":")
+		if kind != "generic" && !slices.Contains(media.Sites(), kind) {
 			t.Fatalf("CanonicalKey(%q) = %q: unknown kind", in, key)
+		}
+		if id == "" || strings.ContainsAny(id, "/?#&= \t\n") {
+			t.Fatalf("CanonicalKey(%q) = %q: the id is empty or holds URL syntax", in, key)
 		}
 		n, err := media.NormalizeURL(in)
 		if err != nil {
@@ -165,4 +187,23 @@ func FuzzCanonicalKey(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestNormalizeSpaces: white space in a query is escaped, so the
+// normalized form parses back to itself; other bytes stay as sent.
+func TestNormalizeSpaces(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"https://example.com/a?p= #frag", "https://example.com/a?p=%20"},
+		{"https://example.com/a?q=a b&z=1", "https://example.com/a?q=a%20b&z=1"},
+		{"https://example.com/a?q=\u00a0x", "https://example.com/a?q=%C2%A0x"},
+		{"https://example.com/a?q=\xff x", "https://example.com/a?q=\xff%20x"},
+		{"https://example.com/a?q=%20", "https://example.com/a?q=%20"},
+	}
+	for _, tt := range tests {
+		got, err := media.NormalizeURL(tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("NormalizeURL(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
 }

@@ -53,10 +53,12 @@ type Info struct {
 
 // Resolve runs yt-dlp --dump-json and returns the video's metadata. An
 // unsupported URL is ErrUnsupported, a missing or private video
-// ErrUnavailable; other failures are wrapped and worth a retry. A live
-// stream resolves with IsLive set: the caller decides.
+// ErrUnavailable, a playlist, channel or feed ErrPlaylist (found from
+// its first entry alone, never extracting the others); other failures
+// are wrapped and worth a retry. A live stream resolves with IsLive set:
+// the caller decides.
 func (c *Client) Resolve(ctx context.Context, url string) (*Info, error) {
-	cmd := c.ytdlp().DumpJSON().SkipDownload().NoProgress()
+	cmd := c.ytdlp().DumpJSON().SkipDownload().NoProgress().FlatPlaylist().PlaylistItems("1")
 	res := c.runYtDlp(ctx, pageBytes, url, cmd, []string{"--", url}, nil)
 	if res.err != nil {
 		return nil, ytdlpError("resolve", res)
@@ -79,8 +81,9 @@ type subtitleExts struct {
 // parseInfo reads the first JSON object yt-dlp printed into go-ytdlp's
 // ExtractedInfo and keeps what Recap uses.
 func parseInfo(data []byte, log *slog.Logger) (*Info, error) {
-	// A playlist URL prints one JSON object per entry; the first one is the
-	// video --no-playlist settled on.
+	// A playlist URL prints one JSON object per entry (one with
+	// --playlist-items 1, flat with --flat-playlist): a video of a
+	// playlist carries its playlist_index, a flat entry is a bare URL.
 	dec := json.NewDecoder(bytes.NewReader(data))
 	var raw json.RawMessage
 	if err := dec.Decode(&raw); err != nil {
@@ -99,8 +102,11 @@ func parseInfo(data []byte, log *slog.Logger) (*Info, error) {
 		_ = json.Unmarshal(raw, y) // the same type error again; the rest is filled in
 		log.Debug("media: yt-dlp metadata field of an unexpected type", "err", err)
 	}
-	if y.Type == ytdlp.ExtractedTypePlaylist || y.Type == ytdlp.ExtractedTypeMultiVideo {
-		return nil, fmt.Errorf("%w: a playlist, not a video", ErrUnsupported)
+	switch {
+	case y.Type == ytdlp.ExtractedTypePlaylist, y.Type == ytdlp.ExtractedTypeMultiVideo,
+		y.Type == ytdlp.ExtractedTypeURL, y.Type == ytdlp.ExtractedTypeURLTransparent,
+		y.PlaylistIndex != nil:
+		return nil, errPlaylist(strings.ToLower(str(y.ExtractorKey)))
 	}
 	protocols := make([]string, 0, len(y.Formats))
 	for _, f := range y.Formats {

@@ -81,6 +81,8 @@ func (e *UpstreamError) Unwrap() error {
 		return ErrLive
 	case CodeDRMProtected:
 		return ErrDRMProtected
+	case CodePlaylistNotSupported:
+		return ErrPlaylist
 	}
 	return nil
 }
@@ -112,6 +114,9 @@ func (e *UpstreamError) Message() string {
 	case CodeDRMProtected:
 		what = site + " encrypts this video with DRM, which cannot be read"
 		remedy = "send another source of the same content"
+	case CodePlaylistNotSupported:
+		what = "this URL is a playlist, channel, feed or multi-part video, not one video"
+		remedy = `send one video's URL, or summarize every video with the jobs API (POST /api/v1/jobs {"playlist": URL, "limit": N})`
 	default:
 		what, remedy = site+" refused the request", "try again later"
 	}
