@@ -33,6 +33,9 @@ func (s *Server) handleTranscription(w http.ResponseWriter, r *http.Request) {
 	res, err := s.core.Transcribe(r.Context(), core.TranscriptionRequest{Caller: c, FileID: fileID, URL: field(fields, "url"),
 		Model: field(fields, "model"), Language: field(fields, "language"), Prompt: field(fields, "prompt"),
 		ResponseFormat: field(fields, "response_format"), Granularities: grans, Heartbeat: s.cfg.Heartbeat})
+	if res != nil && res.Job != nil {
+		w.Header().Set("X-Recap-Job-Id", res.Job.ID)
+	}
 	if err != nil {
 		if r.Context().Err() != nil {
 			return // the client left; the job goes on
@@ -40,7 +43,6 @@ func (s *Server) handleTranscription(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	w.Header().Set("X-Recap-Job-Id", res.Job.ID)
 	t := res.Transcript
 	switch res.Format {
 	case core.TranscriptionText:

@@ -54,6 +54,8 @@ func statusOf(k core.Kind) (int, string) {
 		return 499, "invalid_request_error"
 	case core.KindRateLimited:
 		return http.StatusTooManyRequests, "rate_limit_error"
+	case core.KindTooLarge:
+		return http.StatusRequestEntityTooLarge, "invalid_request_error"
 	}
 	return http.StatusInternalServerError, "api_error"
 }

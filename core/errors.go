@@ -34,6 +34,9 @@ const (
 	KindCanceled
 	// KindRateLimited is a caller over one of its limits.
 	KindRateLimited
+	// KindTooLarge is a request body (an upload) over the server's size
+	// limit.
+	KindTooLarge
 )
 
 // Error is the one error type of the use cases: a kind for the doors to
