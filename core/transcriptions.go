@@ -43,6 +43,7 @@ type TranscriptionRequest struct {
 
 // Transcription is a finished transcription.
 type Transcription struct {
+	// Job is the job that made it (nil for a transcript made before).
 	Job        *store.Job
 	Transcript *store.Transcript
 	Format     string
@@ -117,6 +118,14 @@ func (s *Service) Transcribe(ctx context.Context, r TranscriptionRequest) (*Tran
 			return nil, err
 		}
 		j.URL, j.VideoKey = r.URL, key
+	}
+	// A transcript of the same content and language made before answers at
+	// once and free, as the worker would reuse it: a client asking again
+	// after job_still_running, once the job has ended, starts no second job.
+	if t, err := s.cfg.Store.LatestTranscript(ctx, j.VideoKey, j.AudioLanguage); err == nil {
+		return &Transcription{Transcript: t, Format: r.ResponseFormat}, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
 	}
 	// The content and language, not the upload, identify the request: the
 	// same recording sent again attaches to the job already running.
