@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"io"
 	"net/http"
 
@@ -26,6 +27,9 @@ func (s *Server) handleTranscription(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	if err != nil {
+		if fileID != "" { // the form was wrong after the file was stored
+			_, _ = s.core.DeleteFile(context.WithoutCancel(r.Context()), c, fileID)
+		}
 		s.writeError(w, r, err)
 		return
 	}
@@ -35,6 +39,10 @@ func (s *Server) handleTranscription(w http.ResponseWriter, r *http.Request) {
 		ResponseFormat: field(fields, "response_format"), Granularities: grans, Heartbeat: s.cfg.Heartbeat})
 	if res != nil && res.Job != nil {
 		w.Header().Set("X-Recap-Job-Id", res.Job.ID)
+	} else if fileID != "" {
+		// No job reads this upload (the request was refused, or answered
+		// from a transcript made before): it is not kept.
+		_, _ = s.core.DeleteFile(context.WithoutCancel(r.Context()), c, fileID)
 	}
 	if err != nil {
 		if r.Context().Err() != nil {

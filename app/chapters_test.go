@@ -227,7 +227,7 @@ func TestChaptersShortAndPending(t *testing.T) {
 
 	var resp *http.Response
 	_, err = e.Client.Audio.Transcriptions.New(context.Background(), openai.AudioTranscriptionNewParams{
-		File: openai.File(bytes.NewReader(talk), "talk.webm", "audio/webm"), Model: openai.AudioModelWhisper1}, option.WithResponseInto(&resp))
+		File: openai.File(bytes.NewReader(talk), "talk.webm", "audio/webm"), Model: openai.AudioModel("whisper-1")}, option.WithResponseInto(&resp))
 	if err != nil {
 		t.Fatal(err)
 	}

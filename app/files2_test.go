@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"runtime"
 	"strings"
@@ -276,7 +277,7 @@ func TestTranscriptionSyncWait(t *testing.T) {
 	ctx := context.Background()
 	talk := talkWebm(t)
 	params := openai.AudioTranscriptionNewParams{File: openai.File(bytes.NewReader(talk), "talk.webm", "audio/webm"),
-		Model: openai.AudioModelWhisper1, Prompt: openai.String("Recap, Postgres, asynq")}
+		Model: openai.AudioModel("whisper-1"), Prompt: openai.String("Recap, Postgres, asynq")}
 	var hdr *http.Response
 	_, err := e.Client.Audio.Transcriptions.New(ctx, params, option.WithResponseInto(&hdr))
 	var apiErr *openai.Error
@@ -322,5 +323,61 @@ func TestTranscriptionSyncWait(t *testing.T) {
 	}
 	if n := e.Fake.TranscriptionCalls(); n != 1 {
 		t.Fatalf("%d speech-to-text calls for one file", n)
+	}
+}
+
+// TestTranscriptionURL: the `url` form field (Recap's extension) instead
+// of a file, answered as srt; a url and a file together, and a url the
+// network policy refuses, are clear 400s.
+func TestTranscriptionURL(t *testing.T) {
+	t.Parallel()
+	e := apptest.Start(t, apptest.Options{STT: true})
+	form := func(fields map[string]string, file []byte) (*http.Response, []byte) {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		for k, v := range fields {
+			_ = mw.WriteField(k, v)
+		}
+		if file != nil {
+			fw, _ := mw.CreateFormFile("file", "talk.webm")
+			_, _ = fw.Write(file)
+		}
+		_ = mw.Close()
+		req, _ := http.NewRequest(http.MethodPost, e.URL+"/audio/transcriptions", &buf)
+		req.Header.Set("Authorization", "Bearer "+e.Key)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res, b
+	}
+	res, b := form(map[string]string{"url": e.Host.MediaURL(), "model": "whisper-1", "response_format": "srt"}, nil)
+	if res.StatusCode != 200 || !strings.HasPrefix(string(b), "1\n00:00:00,000 --> 00:00:05,000\nspoken words at 0 ") ||
+		res.Header.Get("X-Recap-Job-Id") == "" {
+		t.Fatalf("url transcription: %d %s", res.StatusCode, b)
+	}
+	for _, tc := range []struct {
+		name   string
+		fields map[string]string
+		file   []byte
+		code   string
+	}{
+		{"url and file", map[string]string{"url": e.Host.MediaURL(), "model": "whisper-1"}, talkWebm(t), "invalid_request"},
+		{"neither", map[string]string{"model": "whisper-1"}, nil, "missing_file"},
+		{"not http", map[string]string{"url": "file:///etc/passwd", "model": "whisper-1"}, nil, "invalid_url"},
+		{"word timestamps", map[string]string{"url": e.Host.MediaURL(), "model": "whisper-1", "response_format": "verbose_json",
+			"timestamp_granularities[]": "word"}, nil, "invalid_timestamp_granularities"},
+	} {
+		res, b := form(tc.fields, tc.file)
+		if ae := decodeAPIError(t, b); res.StatusCode != 400 || *ae.Error.Code != tc.code {
+			t.Errorf("%s: %d %s", tc.name, res.StatusCode, b)
+		}
+	}
+	// The refused request's upload was not kept.
+	if page, err := e.Client.Files.List(context.Background(), openai.FileListParams{}); err != nil || len(page.Data) != 0 {
+		t.Fatalf("files left by refused transcriptions: %+v %v", page, err)
 	}
 }
