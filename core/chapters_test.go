@@ -227,3 +227,37 @@ func TestYouTubeChapters(t *testing.T) {
 		})
 	}
 }
+
+// FuzzBuildOutline: whatever a model writes, every export renders without
+// a panic, chapters start at 0 and are contiguous, and the XML parses.
+func FuzzBuildOutline(f *testing.F) {
+	f.Add(withChapters, 450.0)
+	f.Add(highlightsOnly, 0.0)
+	f.Add("## Chapters\n- [99:59 – 00:00] x\n- [00:00] \x00\n## Highlights\n- [1:2:3] <&>\n", -5.0)
+	f.Fuzz(func(t *testing.T, md string, dur float64) {
+		if dur != dur || dur > 1e7 { // NaN or absurd
+			return
+		}
+		o := core.BuildOutline(md, nil, dur)
+		if len(o.Chapters) == 0 || o.Chapters[0].Start != 0 {
+			t.Fatalf("chapters %+v", o.Chapters)
+		}
+		for i := 1; i < len(o.Chapters); i++ {
+			if o.Chapters[i].Start != o.Chapters[i-1].End || o.Chapters[i].Start <= o.Chapters[i-1].Start {
+				t.Fatalf("chapter %d: %+v", i, o.Chapters)
+			}
+		}
+		for _, format := range []string{core.ChaptersJSON, core.ChaptersWebVTT, core.ChaptersYouTube, core.ChaptersPodcast, core.ChaptersMarkmap, core.ChaptersOPML} {
+			b, _, err := core.RenderOutline(o, format)
+			if err != nil && format != core.ChaptersYouTube {
+				t.Fatalf("%s: %v", format, err)
+			}
+			if format == core.ChaptersOPML {
+				var v any
+				if err := xml.Unmarshal(b, &v); err != nil {
+					t.Fatalf("opml does not parse: %v\n%s", err, b)
+				}
+			}
+		}
+	})
+}
