@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"io"
 	"net/http"
 
@@ -26,6 +27,9 @@ func (s *Server) handleTranscription(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	if err != nil {
+		if fileID != "" { // the form was wrong after the file was stored
+			_, _ = s.core.DeleteFile(context.WithoutCancel(r.Context()), c, fileID)
+		}
 		s.writeError(w, r, err)
 		return
 	}
@@ -33,6 +37,13 @@ func (s *Server) handleTranscription(w http.ResponseWriter, r *http.Request) {
 	res, err := s.core.Transcribe(r.Context(), core.TranscriptionRequest{Caller: c, FileID: fileID, URL: field(fields, "url"),
 		Model: field(fields, "model"), Language: field(fields, "language"), Prompt: field(fields, "prompt"),
 		ResponseFormat: field(fields, "response_format"), Granularities: grans, Heartbeat: s.cfg.Heartbeat})
+	if res != nil && res.Job != nil {
+		w.Header().Set("X-Recap-Job-Id", res.Job.ID)
+	} else if fileID != "" {
+		// No job reads this upload (the request was refused, or answered
+		// from a transcript made before): it is not kept.
+		_, _ = s.core.DeleteFile(context.WithoutCancel(r.Context()), c, fileID)
+	}
 	if err != nil {
 		if r.Context().Err() != nil {
 			return // the client left; the job goes on
@@ -40,7 +51,6 @@ func (s *Server) handleTranscription(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	w.Header().Set("X-Recap-Job-Id", res.Job.ID)
 	t := res.Transcript
 	switch res.Format {
 	case core.TranscriptionText:

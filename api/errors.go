@@ -56,6 +56,8 @@ func statusOf(k core.Kind) (int, string) {
 		return http.StatusTooManyRequests, "rate_limit_error"
 	case core.KindUnprocessable:
 		return http.StatusUnprocessableEntity, "invalid_request_error"
+	case core.KindTooLarge:
+		return http.StatusRequestEntityTooLarge, "invalid_request_error"
 	}
 	return http.StatusInternalServerError, "api_error"
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -27,7 +28,7 @@ const (
 func (s *Server) multipartForm(w http.ResponseWriter, r *http.Request, onFile func(name string, body io.Reader) error) (map[string][]string, error) {
 	max := s.core.MaxUploadBytes()
 	if r.ContentLength > max+formSlack {
-		return nil, asAPIError(core.Invalid("file_too_large", "file", "The request body is %d bytes; the file limit is %d bytes (MAX_UPLOAD_BYTES).", r.ContentLength, max))
+		return nil, core.ErrTooLarge(max)
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, max+formSlack)
 	mr, err := r.MultipartReader()
@@ -45,7 +46,7 @@ func (s *Server) multipartForm(w http.ResponseWriter, r *http.Request, onFile fu
 			break
 		}
 		if err != nil {
-			return nil, formError(err)
+			return nil, formError(err, max)
 		}
 		name := p.FormName()
 		if name == "file" {
@@ -53,14 +54,14 @@ func (s *Server) multipartForm(w http.ResponseWriter, r *http.Request, onFile fu
 				return nil, badRequest("invalid_multipart", "file", "Send one 'file' field.")
 			}
 			seenFile = true
-			if err := onFile(p.FileName(), p); err != nil {
+			if err := onFile(p.FileName(), capped{r: p, max: max}); err != nil {
 				return nil, err
 			}
 			continue
 		}
 		v, err := io.ReadAll(io.LimitReader(p, maxFormFieldBytes+1))
 		if err != nil {
-			return nil, formError(err)
+			return nil, formError(err, max)
 		}
 		if len(v) > maxFormFieldBytes {
 			return nil, badRequest("invalid_multipart", name, "The field %q is larger than %d bytes.", truncate(name, 40), maxFormFieldBytes)
@@ -70,10 +71,26 @@ func (s *Server) multipartForm(w http.ResponseWriter, r *http.Request, onFile fu
 	return fields, nil
 }
 
-func formError(err error) error {
+// capped reports the request's size cap, met while the file streams, as
+// the use cases' KindTooLarge.
+type capped struct {
+	r   io.Reader
+	max int64
+}
+
+func (c capped) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	var mb *http.MaxBytesError
+	if err != nil && errors.As(err, &mb) {
+		err = core.ErrTooLarge(c.max)
+	}
+	return n, err
+}
+
+func formError(err error, max int64) error {
 	var mb *http.MaxBytesError
 	if errors.As(err, &mb) {
-		return badRequest("file_too_large", "file", "The request body is larger than the limit of %d bytes.", mb.Limit)
+		return core.ErrTooLarge(max)
 	}
 	return badRequest("invalid_multipart", "", "The multipart body could not be read: %v.", err)
 }
@@ -167,4 +184,33 @@ func (s *Server) handleDeleteFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": f.ID, "object": "file", "deleted": true})
+}
+
+// jobFiles reads the jobs API's `files`: each a file id string, or a file
+// part ({"file_id": …} or {"file_data": …}, bare or as OpenAI's
+// {"type": "file", "file": {…}}). It returns file ids and data: URLs for
+// the use case.
+func jobFiles(raw []json.RawMessage) ([]string, error) {
+	out := make([]string, 0, len(raw))
+	for i, m := range raw {
+		param := "files[" + strconv.Itoa(i) + "]"
+		var id string
+		if json.Unmarshal(m, &id) == nil {
+			out = append(out, strings.TrimSpace(id))
+			continue
+		}
+		var part contentPart
+		if err := json.Unmarshal(m, &part); err != nil {
+			return nil, badRequest("invalid_file", param, "Each of 'files' is a file id or a file part {\"file_id\": \"file-…\"}.")
+		}
+		if part.Type != "" && part.Type != "file" && part.Type != "input_file" {
+			return nil, badRequest("invalid_file", param+".type", "A file part's type is 'file'.")
+		}
+		ref, err := filePart(part, param)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ref)
+	}
+	return out, nil
 }

@@ -17,13 +17,15 @@ import (
 const MaxBatchURLs = core.MaxBatchURLs
 
 type createJobsRequest struct {
-	URLs           []string `json:"urls"`
-	Prompt         string   `json:"prompt"`
-	Model          string   `json:"model"`
-	AudioLanguage  string   `json:"audio_language"`
-	OutputLanguage string   `json:"output_language"`
-	WebhookURL     string   `json:"webhook_url"`
-	Refresh        bool     `json:"refresh"`
+	URLs []string `json:"urls"`
+	// Files are uploaded files (ids or file parts) to summarize.
+	Files          []json.RawMessage `json:"files"`
+	Prompt         string            `json:"prompt"`
+	Model          string            `json:"model"`
+	AudioLanguage  string            `json:"audio_language"`
+	OutputLanguage string            `json:"output_language"`
+	WebhookURL     string            `json:"webhook_url"`
+	Refresh        bool              `json:"refresh"`
 	// Playlist and Limit ask for one job per entry of a playlist, channel
 	// or feed instead of URLs (see batches.go).
 	Playlist *string `json:"playlist"`
@@ -41,12 +43,17 @@ func (s *Server) handleCreateJobs(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, badRequest("invalid_json", "", "The request body is not valid JSON: %v.", err))
 		return
 	}
+	files, err := jobFiles(req.Files)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	idem, err := idempotency(r, body)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	br := core.BatchRequest{Caller: caller(r), URLs: req.URLs, Prompt: req.Prompt,
+	br := core.BatchRequest{Caller: caller(r), URLs: req.URLs, Files: files, Prompt: req.Prompt,
 		Model: req.Model, AudioLanguage: req.AudioLanguage, OutputLanguage: req.OutputLanguage, WebhookURL: req.WebhookURL,
 		Refresh: req.Refresh, Idempotency: idem}
 	if req.Playlist != nil || req.Limit != nil {

@@ -291,7 +291,7 @@ func TestUploadCap(t *testing.T) {
 		Error struct{ Code, Message string }
 	}
 	_ = json.NewDecoder(resp.Body).Decode(&body)
-	if resp.StatusCode != 400 || body.Error.Code != "file_too_large" {
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || body.Error.Code != "file_too_large" {
 		t.Fatalf("status %d, %+v", resp.StatusCode, body)
 	}
 	var after runtime.MemStats

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"strconv"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -14,8 +14,12 @@ import (
 
 // BatchRequest asks for the summaries of many videos as background jobs.
 type BatchRequest struct {
-	Caller         *Caller
-	URLs           []string
+	Caller *Caller
+	URLs   []string
+	// Files are uploaded files to summarize besides the URLs: file ids
+	// ("file-…") or inline content (data: URLs). A URL entry may also be a
+	// file id.
+	Files          []string
 	Prompt         string
 	Model          string
 	AudioLanguage  string
@@ -53,23 +57,29 @@ func (s *Service) CreateJobs(ctx context.Context, r BatchRequest) (*Batch, error
 	// A batch is mostly many videos of a few sites: each host's addresses
 	// are checked once.
 	admitted := map[string]bool{}
-	for i, u := range r.URLs {
+	for i, u := range append(slices.Clone(r.URLs), r.Files...) {
 		u = strings.TrimSpace(u)
-		param := "urls[" + strconv.Itoa(i) + "]"
-		vk, err := videoKey(u, param)
-		host := ""
-		if pu, perr := url.Parse(u); perr == nil {
-			host = pu.Hostname()
-		}
-		if err == nil && !admitted[host] {
-			if err = s.admit(ctx, u, param, purposeVideo); err == nil && host != "" {
-				admitted[host] = true
+		param := batchParam(&r, i)
+		var vk, title string
+		var err error
+		if IsFileRef(u) || IsFileData(u) {
+			u, vk, title, err = s.batchFile(ctx, key, u, param)
+		} else {
+			vk, err = videoKey(u, param)
+			host := ""
+			if pu, perr := url.Parse(u); perr == nil {
+				host = pu.Hostname()
+			}
+			if err == nil && !admitted[host] {
+				if err = s.admit(ctx, u, param, purposeVideo); err == nil && host != "" {
+					admitted[host] = true
+				}
 			}
 		}
 		if err != nil {
 			return nil, err
 		}
-		j := &store.Job{AccountID: key.AccountID, APIKeyID: key.ID, Queue: jobs.QueueBatch, URL: u, VideoKey: vk,
+		j := &store.Job{AccountID: key.AccountID, APIKeyID: key.ID, Queue: jobs.QueueBatch, URL: u, VideoKey: vk, Title: title,
 			Prompt: strings.TrimSpace(r.Prompt), Model: model, AudioLanguage: NormLang(r.AudioLanguage),
 			OutputLanguage: NormLang(r.OutputLanguage), WebhookURL: r.WebhookURL, Refresh: r.Refresh}
 		j.RequestHash = requestHash(j)
@@ -84,8 +94,8 @@ func (r *BatchRequest) Validate() error {
 	if r.Caller == nil {
 		return &Error{Kind: KindInternal, Code: "internal_error", Message: "The request has no caller."}
 	}
-	if len(r.URLs) == 0 || len(r.URLs) > MaxBatchURLs {
-		return Invalid("invalid_urls", "urls", "'urls' must hold 1 to %d URLs; it holds %d.", MaxBatchURLs, len(r.URLs))
+	if n := len(r.URLs) + len(r.Files); n == 0 || n > MaxBatchURLs {
+		return Invalid("invalid_urls", "urls", "'urls' and 'files' must hold 1 to %d videos together; they hold %d.", MaxBatchURLs, n)
 	}
 	if err := CheckText("prompt", r.Prompt); err != nil {
 		return err
@@ -103,8 +113,8 @@ func (r *BatchRequest) Validate() error {
 			return err
 		}
 	}
-	for i, u := range r.URLs {
-		if err := CheckURLSyntax(strings.TrimSpace(u), "urls["+strconv.Itoa(i)+"]", false); err != nil {
+	for i, u := range append(slices.Clone(r.URLs), r.Files...) {
+		if err := checkBatchRef(strings.TrimSpace(u), batchParam(r, i), i >= len(r.URLs)); err != nil {
 			return err
 		}
 	}

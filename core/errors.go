@@ -37,6 +37,9 @@ const (
 	// KindUnprocessable is a well-formed request whose answer could not
 	// be made to meet it (a model's JSON that breaks the caller's schema).
 	KindUnprocessable
+	// KindTooLarge is a request body (an upload) over the server's size
+	// limit.
+	KindTooLarge
 )
 
 // Error is the one error type of the use cases: a kind for the doors to

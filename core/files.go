@@ -12,6 +12,7 @@ import (
 	"mime"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -118,9 +119,10 @@ func (s *Service) CreateFile(ctx context.Context, u Upload) (*store.File, error)
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(u.Body, max+1))
 	if err != nil {
-		var tooBig interface{ TooLarge() bool }
-		if errors.As(err, &tooBig) && tooBig.TooLarge() {
-			return nil, errTooLarge(max)
+		// A door that caps the whole request reports it as KindTooLarge.
+		var e *Error
+		if errors.As(err, &e) && e.Kind == KindTooLarge {
+			return nil, ErrTooLarge(max)
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -128,7 +130,7 @@ func (s *Service) CreateFile(ctx context.Context, u Upload) (*store.File, error)
 		return nil, Invalid("upload_interrupted", "file", "The upload could not be read to its end: %v.", err)
 	}
 	if n > max {
-		return nil, errTooLarge(max)
+		return nil, ErrTooLarge(max)
 	}
 	if n == 0 {
 		return nil, Invalid("empty_file", "file", "The file is empty.")
@@ -186,8 +188,10 @@ func (fc FilesConfig) maxBytes() int64 {
 // MaxUploadBytes is the size cap of one upload.
 func (s *Service) MaxUploadBytes() int64 { return s.cfg.Files.maxBytes() }
 
-func errTooLarge(max int64) *Error {
-	return &Error{Kind: KindInvalid, Code: "file_too_large", Param: "file", NoRetry: true,
+// ErrTooLarge is the error of an upload over max bytes (KindTooLarge:
+// 413 at the HTTP door).
+func ErrTooLarge(max int64) *Error {
+	return &Error{Kind: KindTooLarge, Code: "file_too_large", Param: "file", NoRetry: true,
 		Message: fmt.Sprintf("The file is larger than this server's limit of %s (MAX_UPLOAD_BYTES).", humanBytes(max))}
 }
 
@@ -367,13 +371,7 @@ func (s *Service) fileJob(ctx context.Context, r *SummarizeRequest, j *store.Job
 		f, err = s.File(ctx, r.Caller, r.URL)
 	}
 	if err != nil {
-		var e *Error
-		if errors.As(err, &e) && e.Param == "file" || e == errNoFile {
-			e2 := *e
-			e2.Param = r.param()
-			return &e2
-		}
-		return err
+		return reparam(err, r.param())
 	}
 	j.URL, j.VideoKey, j.Title = f.ID, f.VideoKey(), f.Filename
 	return nil
@@ -468,4 +466,58 @@ func FileObject(f *store.File) FileJSON {
 		o.ExpiresAt = &e
 	}
 	return o
+}
+
+// batchParam names the i-th video of a batch for errors: urls[i], then
+// files[i-len(urls)].
+func batchParam(r *BatchRequest, i int) string {
+	if i < len(r.URLs) {
+		return "urls[" + strconv.Itoa(i) + "]"
+	}
+	return "files[" + strconv.Itoa(i-len(r.URLs)) + "]"
+}
+
+// checkBatchRef checks a batch entry's syntax: a file id or inline
+// content (always, for a `files` entry), else a URL.
+func checkBatchRef(ref, param string, file bool) error {
+	switch {
+	case IsFileData(ref):
+		return nil
+	case IsFileRef(ref) || file:
+		return checkFileID(ref, param)
+	}
+	return CheckURLSyntax(ref, param, false)
+}
+
+// batchFile resolves a batch entry that is a file: the caller's upload by
+// id, or inline content stored as an upload first. It returns the job's
+// URL (the file id), video key (the content's hash) and title (the file
+// name).
+func (s *Service) batchFile(ctx context.Context, c *Caller, ref, param string) (string, string, string, error) {
+	var f *store.File
+	var err error
+	if IsFileData(ref) {
+		data, name, derr := decodeFileData(ref, param)
+		if derr != nil {
+			return "", "", "", derr
+		}
+		f, err = s.CreateFile(ctx, Upload{Caller: c, Filename: name, Purpose: PurposeUserData, Body: strings.NewReader(data)})
+	} else {
+		f, err = s.File(ctx, c, ref)
+	}
+	if err != nil {
+		return "", "", "", reparam(err, param)
+	}
+	return f.ID, f.VideoKey(), f.Filename, nil
+}
+
+// reparam points a file error at the field the file came from.
+func reparam(err error, param string) error {
+	var e *Error
+	if errors.As(err, &e) && (e.Param == "file" || e.Param == "file_id" || e == errNoFile) {
+		e2 := *e
+		e2.Param = param
+		return &e2
+	}
+	return err
 }

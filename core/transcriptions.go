@@ -31,8 +31,8 @@ type TranscriptionRequest struct {
 	Model  string
 	// Language is the spoken language's ISO-639-1 code ("" to detect).
 	Language string
-	// Prompt is accepted for compatibility; the chunked speech-to-text
-	// does not pass it on.
+	// Prompt is Whisper's prompt (spelling, names, style), kept with the
+	// job as its prompt for the speech-to-text stage.
 	Prompt         string
 	ResponseFormat string
 	// Granularities are timestamp_granularities[]: only "segment".
@@ -43,6 +43,7 @@ type TranscriptionRequest struct {
 
 // Transcription is a finished transcription.
 type Transcription struct {
+	// Job is the job that made it (nil for a transcript made before).
 	Job        *store.Job
 	Transcript *store.Transcript
 	Format     string
@@ -95,7 +96,8 @@ func (r *TranscriptionRequest) validate() error {
 // Transcribe transcribes a file or URL through the pipeline's chunked,
 // parallel speech-to-text, as a job billed by the minute, and waits for
 // it up to SyncWait (then KindTimeout job_still_running with the job id;
-// the same request again attaches to the running job). A transcript of
+// the same request again attaches to the running job; the Transcription
+// returned with that error names the job). A transcript of
 // the same content and language made before is reused.
 func (s *Service) Transcribe(ctx context.Context, r TranscriptionRequest) (*Transcription, error) {
 	if err := r.validate(); err != nil {
@@ -103,7 +105,7 @@ func (s *Service) Transcribe(ctx context.Context, r TranscriptionRequest) (*Tran
 	}
 	c := r.Caller
 	j := &store.Job{AccountID: c.AccountID, APIKeyID: c.ID, Kind: jobs.KindTranscript, Queue: jobs.QueueInteractive,
-		Model: r.Model, AudioLanguage: r.Language}
+		Model: r.Model, AudioLanguage: r.Language, Prompt: strings.TrimSpace(r.Prompt)}
 	if r.FileID != "" {
 		f, err := s.File(ctx, c, r.FileID)
 		if err != nil {
@@ -117,9 +119,17 @@ func (s *Service) Transcribe(ctx context.Context, r TranscriptionRequest) (*Tran
 		}
 		j.URL, j.VideoKey = r.URL, key
 	}
+	// A transcript of the same content and language made before answers at
+	// once and free, as the worker would reuse it: a client asking again
+	// after job_still_running, once the job has ended, starts no second job.
+	if t, err := s.cfg.Store.LatestTranscript(ctx, j.VideoKey, j.AudioLanguage); err == nil {
+		return &Transcription{Transcript: t, Format: r.ResponseFormat}, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
 	// The content and language, not the upload, identify the request: the
 	// same recording sent again attaches to the job already running.
-	h := sha256.Sum256([]byte(strings.Join([]string{j.Kind, j.VideoKey, j.AudioLanguage, j.Model}, "\x00")))
+	h := sha256.Sum256([]byte(strings.Join([]string{j.Kind, j.VideoKey, j.AudioLanguage, j.Model, j.Prompt}, "\x00")))
 	j.RequestHash = hex.EncodeToString(h[:])
 	prev, err := s.cfg.Store.ActiveJobByHash(ctx, c.AccountID, j.RequestHash)
 	switch {
@@ -146,7 +156,8 @@ func (s *Service) Transcribe(ctx context.Context, r TranscriptionRequest) (*Tran
 	}
 	if j.State != store.StateSucceeded {
 		if _, err := s.Wait(ctx, j.ID, r.Heartbeat); err != nil {
-			return nil, err
+			// The job is named even when it failed or is still running.
+			return &Transcription{Job: j, Format: r.ResponseFormat}, err
 		}
 		if j, err = s.cfg.Store.AccountJob(ctx, c.AccountID, j.ID); err != nil {
 			return nil, err
@@ -172,4 +183,22 @@ func TranscriptText(t *store.Transcript) string {
 		b.WriteString(strings.TrimSpace(sg.Text))
 	}
 	return b.String()
+}
+
+// TranscriptOfFile returns the newest transcript of the caller's uploaded
+// file in a language ("" for the one detected): made by any job of the
+// same content, as transcripts are shared by content.
+func (s *Service) TranscriptOfFile(ctx context.Context, c *Caller, fileID, language string) (*store.Transcript, error) {
+	if err := CheckLanguage("language", language); err != nil {
+		return nil, err
+	}
+	f, err := s.File(ctx, c, fileID)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.cfg.Store.LatestTranscript(ctx, f.VideoKey(), NormLang(language))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, NotFound("transcript_not_ready", "There is no transcript of %s yet: summarize or transcribe it first.", f.ID)
+	}
+	return t, err
 }

@@ -63,14 +63,14 @@ func New(cfg Config) http.Handler {
 	t := &tools{cfg: cfg}
 	srv := sdk.NewServer(&sdk.Implementation{Name: "recap", Title: "Recap video summaries", Version: cfg.Version},
 		&sdk.ServerOptions{Instructions: "Recap summarizes videos (YouTube, Bilibili, any page yt-dlp reads, direct media files) " +
-			"with timestamps. Call summarize_video with a URL; ask_video answers questions from the transcript; " +
-			"get_transcript returns the timed text."})
+			"and uploaded recordings with timestamps. Call summarize_video with a URL or the file_id of an upload (POST /v1/files); " +
+			"ask_video answers questions from the transcript; get_transcript returns the timed text."})
 	sdk.AddTool(srv, &sdk.Tool{Name: ToolSummarize, Title: "Summarize a video",
-		Description: "Summarize a video from its URL. Returns the summary in markdown with [mm:ss] timestamps, and the job id. " +
+		Description: "Summarize a video from its URL, or an uploaded audio or video file from its file_id. Returns the summary in markdown with [mm:ss] timestamps, and the job id. " +
 			"Long videos can take minutes; progress is reported when the call carries a progress token. Costs credit by the video's length (cached summaries are free)."},
 		t.summarize)
 	sdk.AddTool(srv, &sdk.Tool{Name: ToolGetTranscript, Title: "Get a video's transcript",
-		Description: "The transcript of a job (job_id) or of a video summarized before (url), with timestamps, as txt (default), srt or vtt."},
+		Description: "The transcript of a job (job_id), of a video summarized before (url) or of an uploaded file (file_id), with timestamps, as txt (default), srt or vtt."},
 		t.transcript)
 	sdk.AddTool(srv, &sdk.Tool{Name: ToolAsk, Title: "Ask about a video",
 		Description: "Answer a question about a video from its transcript (transcribed first if needed). Costs credit like a summary when the video is new."},
@@ -88,7 +88,8 @@ type tools struct {
 
 // SummarizeInput is summarize_video's input.
 type SummarizeInput struct {
-	URL            string `json:"url" jsonschema:"the video's URL (http or https)"`
+	URL            string `json:"url,omitempty" jsonschema:"the video's URL (http or https); give this or file_id"`
+	FileID         string `json:"file_id,omitempty" jsonschema:"the id of an uploaded audio or video file (file-…); give this or url"`
 	Prompt         string `json:"prompt,omitempty" jsonschema:"what to focus on, or how to write the summary"`
 	OutputLanguage string `json:"output_language,omitempty" jsonschema:"language code of the summary, e.g. en or zh-Hans"`
 	Model          string `json:"model,omitempty" jsonschema:"model id from GET /v1/models; default bibigpt"`
@@ -105,8 +106,9 @@ type SummaryOutput struct {
 // TranscriptInput is get_transcript's input.
 type TranscriptInput struct {
 	JobID    string `json:"job_id,omitempty" jsonschema:"a job id; give this or url"`
-	URL      string `json:"url,omitempty" jsonschema:"a video URL summarized before; give this or job_id"`
-	Language string `json:"language,omitempty" jsonschema:"with url: the transcript's language code ('' = detected)"`
+	URL      string `json:"url,omitempty" jsonschema:"a video URL summarized before; give this, file_id or job_id"`
+	FileID   string `json:"file_id,omitempty" jsonschema:"an uploaded file transcribed before (file-…); give this, url or job_id"`
+	Language string `json:"language,omitempty" jsonschema:"with url or file_id: the transcript's language code ('' = detected)"`
 	Format   string `json:"format,omitempty" jsonschema:"txt (default), srt or vtt"`
 }
 
@@ -120,7 +122,8 @@ type TranscriptOutput struct {
 
 // AskInput is ask_video's input.
 type AskInput struct {
-	URL      string `json:"url" jsonschema:"the video's URL"`
+	URL      string `json:"url,omitempty" jsonschema:"the video's URL; give this or file_id"`
+	FileID   string `json:"file_id,omitempty" jsonschema:"the id of an uploaded audio or video file; give this or url"`
 	Question string `json:"question" jsonschema:"the question to answer from the video's transcript"`
 	Model    string `json:"model,omitempty" jsonschema:"model id; default bibigpt"`
 }
@@ -163,8 +166,8 @@ func (t *tools) summarize(ctx context.Context, req *sdk.CallToolRequest, in Summ
 	if denied != nil {
 		return denied, SummaryOutput{}, nil
 	}
-	return t.run(ctx, req, core.SummarizeRequest{Caller: k, URL: strings.TrimSpace(in.URL), Param: "url", Prompt: strings.TrimSpace(in.Prompt),
-		Model: in.Model, OutputLanguage: in.OutputLanguage})
+	return t.run(ctx, req, core.SummarizeRequest{Caller: k, URL: strings.TrimSpace(in.URL), FileID: strings.TrimSpace(in.FileID), Param: "url",
+		Prompt: strings.TrimSpace(in.Prompt), Model: in.Model, OutputLanguage: in.OutputLanguage})
 }
 
 func (t *tools) ask(ctx context.Context, req *sdk.CallToolRequest, in AskInput) (*sdk.CallToolResult, SummaryOutput, error) {
@@ -176,14 +179,25 @@ func (t *tools) ask(ctx context.Context, req *sdk.CallToolRequest, in AskInput) 
 	if q == "" {
 		return toolError(core.Invalid("missing_question", "question", "'question' must hold the question to answer.")), SummaryOutput{}, nil
 	}
-	return t.run(ctx, req, core.SummarizeRequest{Caller: k, URL: strings.TrimSpace(in.URL), Param: "url", Prompt: q, Model: in.Model, FollowUp: true})
+	return t.run(ctx, req, core.SummarizeRequest{Caller: k, URL: strings.TrimSpace(in.URL), FileID: strings.TrimSpace(in.FileID), Param: "url",
+		Prompt: q, Model: in.Model, FollowUp: true})
 }
 
 // run submits a request and waits for its answer, reporting the job's
 // progress to a client that sent a progress token.
 func (t *tools) run(ctx context.Context, req *sdk.CallToolRequest, r core.SummarizeRequest) (*sdk.CallToolResult, SummaryOutput, error) {
-	if r.URL == "" {
-		return toolError(core.Invalid("missing_video_url", "url", "'url' must hold the video's URL.")), SummaryOutput{}, nil
+	switch {
+	case r.URL != "" && r.FileID != "":
+		return toolError(core.Invalid("invalid_request", "file_id", "Give either 'url' or 'file_id', not both.")), SummaryOutput{}, nil
+	case r.FileID != "":
+		if !core.IsFileRef(r.FileID) {
+			return toolError(core.Invalid("invalid_file_id", "file_id", "'file_id' must be the id of an upload (file-…).")), SummaryOutput{}, nil
+		}
+		r.Param = "file_id"
+	case r.URL == "":
+		return toolError(core.Invalid("missing_video_url", "url", "'url' must hold the video's URL (or give 'file_id').")), SummaryOutput{}, nil
+	case core.IsFileRef(r.URL) || core.IsFileData(r.URL):
+		return toolError(core.Invalid("invalid_url", "url", "'url' must be an http(s) URL; pass an uploaded file as 'file_id'.")), SummaryOutput{}, nil
 	}
 	uc := t.cfg.Core
 	sub, err := uc.Submit(ctx, r)
@@ -274,12 +288,16 @@ func (t *tools) transcript(ctx context.Context, req *sdk.CallToolRequest, in Tra
 	switch {
 	case in.JobID != "":
 		_, tr, err = t.cfg.Core.Transcript(ctx, k, in.JobID, format)
+	case strings.TrimSpace(in.FileID) != "":
+		if err = core.CheckTranscriptFormat(format); err == nil {
+			tr, err = t.cfg.Core.TranscriptOfFile(ctx, k, strings.TrimSpace(in.FileID), in.Language)
+		}
 	case in.URL != "":
 		if err = core.CheckTranscriptFormat(format); err == nil {
 			tr, err = t.cfg.Core.TranscriptByURL(ctx, strings.TrimSpace(in.URL), in.Language)
 		}
 	default:
-		err = core.Invalid("missing_job_id", "job_id", "Give 'job_id' or 'url'.")
+		err = core.Invalid("missing_job_id", "job_id", "Give 'job_id', 'url' or 'file_id'.")
 	}
 	if err != nil {
 		return toolError(err), TranscriptOutput{}, nil

@@ -1,0 +1,626 @@
+package core
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/recap/recap/store"
+)
+
+// Chapter export formats (GET /jobs/{id}/chapters?format=…).
+const (
+	// ChaptersJSON is Recap's own shape: chapters with their highlights.
+	ChaptersJSON = "json"
+	// ChaptersWebVTT is a WebVTT chapters track (<track kind="chapters">).
+	ChaptersWebVTT = "webvtt"
+	// ChaptersYouTube is the lines of a YouTube description ("00:00 Title").
+	ChaptersYouTube = "youtube"
+	// ChaptersPodcast is Podcasting 2.0 chapters JSON (version 1.2.0).
+	ChaptersPodcast = "podcast"
+	// ChaptersMarkmap is a markdown headings tree markmap renders.
+	ChaptersMarkmap = "markmap"
+	// ChaptersOPML is an OPML 2.0 outline.
+	ChaptersOPML = "opml"
+)
+
+// Where an outline's chapters come from.
+const (
+	// ChapterSourceSummary: the summary's own Chapters section.
+	ChapterSourceSummary = "summary"
+	// ChapterSourceHighlights: derived from the summary's timestamped
+	// highlights (summaries of short videos have no Chapters section).
+	ChapterSourceHighlights = "highlights"
+	// ChapterSourceNone: the summary has no timestamp at all; one chapter
+	// spans the video.
+	ChapterSourceNone = "none"
+)
+
+// YouTube's rules for description chapters: the first at 0:00, at least
+// three, each at least ten seconds long.
+const (
+	youtubeMinChapters = 3
+	youtubeMinSeconds  = 10
+)
+
+// OutlineHighlight is one timestamped line of a summary.
+type OutlineHighlight struct {
+	Start float64 `json:"start"`
+	Text  string  `json:"text"`
+}
+
+// OutlineChapter is a chapter and the highlights that fall inside it.
+type OutlineChapter struct {
+	Start      float64            `json:"start"`
+	End        float64            `json:"end"`
+	Title      string             `json:"title"`
+	Highlights []OutlineHighlight `json:"highlights"`
+}
+
+// OutlineSection is another section of a summary (key takeaways, open
+// questions, …) with its bullet lines.
+type OutlineSection struct {
+	Title string   `json:"title"`
+	Items []string `json:"items"`
+}
+
+// Outline is the structure of a job's summary: its overview, chapters
+// (each with its highlights) and other sections. Every chapter export is
+// written from it.
+type Outline struct {
+	JobID    string  `json:"job_id"`
+	Title    string  `json:"title"`
+	Duration float64 `json:"duration"`
+	Overview string  `json:"overview"`
+	// Source is where the chapters come from (ChapterSource…).
+	Source   string           `json:"source"`
+	Chapters []OutlineChapter `json:"chapters"`
+	Sections []OutlineSection `json:"sections"`
+}
+
+// ChapterExport is a rendered chapter export.
+type ChapterExport struct {
+	Job         *store.Job
+	Format      string
+	ContentType string
+	Body        []byte
+}
+
+// CheckChapterFormat refuses a format Chapters cannot write.
+func CheckChapterFormat(format string) error {
+	switch format {
+	case ChaptersJSON, ChaptersWebVTT, ChaptersYouTube, ChaptersPodcast, ChaptersMarkmap, ChaptersOPML:
+		return nil
+	}
+	return Invalid("invalid_format", "format", "'format' must be json, webvtt, youtube, podcast, markmap or opml.")
+}
+
+// Chapters exports the chapters (or, as markmap and opml, the whole
+// structure) of the caller's summary job. A job still running is
+// KindConflict summary_not_ready; a job that ended without a summary (it
+// failed, was canceled, or is a transcription or a follow-up answer) is
+// KindNotFound no_summary.
+func (s *Service) Chapters(ctx context.Context, c *Caller, jobID, format string) (*ChapterExport, error) {
+	if format == "" {
+		format = ChaptersJSON
+	}
+	if err := CheckChapterFormat(format); err != nil {
+		return nil, err
+	}
+	o, j, err := s.Outline(ctx, c, jobID)
+	if err != nil {
+		return nil, err
+	}
+	body, ctype, err := RenderOutline(o, format)
+	if err != nil {
+		return nil, err
+	}
+	return &ChapterExport{Job: j, Format: format, ContentType: ctype, Body: body}, nil
+}
+
+// Outline reads the caller's summary job into its structure.
+func (s *Service) Outline(ctx context.Context, c *Caller, jobID string) (*Outline, *store.Job, error) {
+	j, err := s.Job(ctx, c, jobID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if j.Kind != "" && j.Kind != "summary" {
+		return nil, nil, NotFound("no_summary", "Job %s is a %s job: it has no summary to make chapters of.", j.ID, j.Kind)
+	}
+	switch j.State {
+	case store.StateSucceeded:
+	case store.StateFailed, store.StateCanceled:
+		return nil, nil, NotFound("no_summary", "Job %s ended %s without a summary, so it has no chapters.", j.ID, j.State)
+	default:
+		return nil, nil, &Error{Kind: KindConflict, Code: "summary_not_ready", RetryAfter: 5,
+			Message: fmt.Sprintf("Job %s has no summary yet (state %s). Follow GET /api/v1/jobs/%s/events, then ask again.", j.ID, j.State, j.ID)}
+	}
+	md := j.ResultMarkdown
+	var stored []store.Chapter
+	if j.SummaryID != nil {
+		sm, err := s.cfg.Store.Summary(ctx, *j.SummaryID)
+		if err != nil {
+			return nil, nil, err
+		}
+		md, stored = sm.Markdown, sm.Chapters
+	}
+	if strings.TrimSpace(md) == "" {
+		return nil, nil, NotFound("no_summary", "Job %s has no summary text to make chapters of.", j.ID)
+	}
+	o := BuildOutline(md, stored, j.Duration)
+	o.JobID, o.Title = j.ID, j.Title
+	return o, j, nil
+}
+
+// Markdown shapes a model writes: headings, timestamped bullets, chapter
+// lines "- [start – end] title".
+var (
+	headingLine  = regexp.MustCompile(`^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$`)
+	bulletLine   = regexp.MustCompile(`^\s*(?:[-*+]|\d+[.)])\s+(.*)$`)
+	stampPrefix  = regexp.MustCompile(`^\**\[?\s*(\d{1,2}(?::\d{1,2}){1,2})\s*(?:(?:–|—|-|~|to)\s*(\d{1,2}(?::\d{1,2}){1,2})\s*)?\]?\**\s*[:\-–—]?\s*(.*)$`)
+	markupRunes  = strings.NewReplacer("**", "", "__", "", "`", "")
+	chapterNames = []string{"chapter", "章节", "目录"}
+	highlightNms = []string{"highlight", "要点", "亮点", "重点"}
+	overviewNms  = []string{"overview", "summary", "概述", "摘要", "总结"}
+)
+
+// parseStamp reads "mm:ss" or "h:mm:ss" into seconds.
+func parseStamp(s string) (float64, bool) {
+	parts := strings.Split(s, ":")
+	if len(parts) < 2 || len(parts) > 3 {
+		return 0, false
+	}
+	total := 0
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 || (i > 0 && n >= 60) {
+			return 0, false
+		}
+		total = total*60 + n
+	}
+	return float64(total), true
+}
+
+func headingIs(title string, names []string) bool {
+	t := strings.ToLower(title)
+	for _, n := range names {
+		if strings.Contains(t, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// cleanText makes one line of plain text of a piece of markdown.
+func cleanText(s string) string {
+	s = markupRunes.Replace(s)
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	return strings.Join(strings.Fields(s), " ")
+}
+
+type mdSection struct {
+	title string
+	lines []string
+}
+
+func splitSections(md string) []mdSection {
+	var out []mdSection
+	cur := mdSection{}
+	for ln := range strings.SplitSeq(md, "\n") {
+		if m := headingLine.FindStringSubmatch(ln); m != nil {
+			if cur.title != "" || len(cur.lines) > 0 {
+				out = append(out, cur)
+			}
+			cur = mdSection{title: cleanText(m[2])}
+			continue
+		}
+		cur.lines = append(cur.lines, strings.TrimRight(ln, "\r"))
+	}
+	if cur.title != "" || len(cur.lines) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// BuildOutline reads a summary's markdown into its structure. Chapters
+// are the stored ones (the summarizer repaired them to cover the video)
+// or, when the summary has none, the chapter lines of its markdown, else
+// chapters derived from its timestamped highlights: one starts at a
+// highlight at least max(10 s, duration/12) after the previous chapter's
+// start, titled by that highlight, so a video of any length gets a
+// handful. A summary without any timestamp is one chapter.
+func BuildOutline(md string, stored []store.Chapter, duration float64) *Outline {
+	o := &Outline{Duration: math.Max(duration, 0), Chapters: []OutlineChapter{}, Sections: []OutlineSection{}}
+	var fromMD []OutlineChapter
+	var hls []OutlineHighlight
+	for _, sec := range splitSections(md) {
+		isChapters := headingIs(sec.title, chapterNames)
+		isOverview := !isChapters && o.Overview == "" && (headingIs(sec.title, overviewNms) || sec.title == "")
+		var items []string
+		var para []string
+		for _, ln := range sec.lines {
+			b := bulletLine.FindStringSubmatch(ln)
+			if b == nil {
+				if t := cleanText(ln); t != "" && !strings.HasPrefix(t, ">") {
+					para = append(para, t)
+				}
+				continue
+			}
+			text := strings.TrimSpace(b[1])
+			m := stampPrefix.FindStringSubmatch(text)
+			if m == nil {
+				if t := cleanText(text); t != "" {
+					items = append(items, t)
+				}
+				continue
+			}
+			a, ok := parseStamp(m[1])
+			if !ok {
+				continue
+			}
+			title := cleanText(m[3])
+			if isChapters {
+				e, _ := parseStamp(m[2])
+				fromMD = append(fromMD, OutlineChapter{Start: a, End: e, Title: title})
+				continue
+			}
+			if title != "" {
+				hls = append(hls, OutlineHighlight{Start: a, Text: title})
+			}
+		}
+		switch {
+		case isOverview:
+			o.Overview = strings.Join(append(para, items...), " ")
+		case isChapters:
+		case headingIs(sec.title, highlightNms):
+		case len(items) > 0 && sec.title != "":
+			o.Sections = append(o.Sections, OutlineSection{Title: sec.title, Items: items})
+		}
+	}
+	slices.SortStableFunc(hls, func(a, b OutlineHighlight) int { return cmpFloat(a.Start, b.Start) })
+	// end is the media's length as far as the summary tells, for sizing
+	// chapters when the job's duration is unknown.
+	end := o.Duration
+	if end == 0 {
+		for _, c := range stored {
+			end = math.Max(end, c.End)
+		}
+		for _, c := range fromMD {
+			end = math.Max(end, c.End)
+		}
+		if n := len(hls); n > 0 {
+			end = math.Max(end, hls[n-1].Start)
+		}
+	}
+	var chapters []OutlineChapter
+	switch {
+	case len(stored) > 0:
+		for _, c := range stored {
+			chapters = append(chapters, OutlineChapter{Start: c.Start, End: c.End, Title: cleanText(c.Title)})
+		}
+		o.Source = ChapterSourceSummary
+	case len(fromMD) > 0:
+		chapters, o.Source = fromMD, ChapterSourceSummary
+	case len(hls) > 0:
+		chapters, o.Source = chaptersFromHighlights(hls, math.Max(youtubeMinSeconds, end/12)), ChapterSourceHighlights
+	default:
+		o.Source = ChapterSourceNone
+		title := "Full video"
+		if o.Overview != "" {
+			title = shortTitle(o.Overview)
+		}
+		chapters = []OutlineChapter{{Title: title}}
+	}
+	o.Chapters = normalizeChapters(chapters, o.Duration)
+	if last := &o.Chapters[len(o.Chapters)-1]; o.Duration == 0 {
+		o.Duration = math.Max(end, last.End)
+		last.End = o.Duration
+	}
+	for _, h := range hls {
+		i := chapterAt(o.Chapters, h.Start)
+		o.Chapters[i].Highlights = append(o.Chapters[i].Highlights, h)
+	}
+	return o
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// chaptersFromHighlights starts a chapter at the first highlight and at
+// every later one at least minLen after the current chapter's start.
+func chaptersFromHighlights(hls []OutlineHighlight, minLen float64) []OutlineChapter {
+	var out []OutlineChapter
+	for _, h := range hls {
+		if len(out) == 0 || h.Start-out[len(out)-1].Start >= minLen {
+			out = append(out, OutlineChapter{Start: h.Start, Title: shortTitle(h.Text)})
+		}
+	}
+	return out
+}
+
+// normalizeChapters sorts chapters, drops those starting with or before
+// the previous one or past the end, starts the first at 0, ends each
+// where the next begins and the last at end (when known).
+func normalizeChapters(in []OutlineChapter, end float64) []OutlineChapter {
+	ch := slices.Clone(in)
+	slices.SortStableFunc(ch, func(a, b OutlineChapter) int { return cmpFloat(a.Start, b.Start) })
+	kept := ch[:0]
+	for _, c := range ch {
+		if len(kept) > 0 && (c.Start <= kept[len(kept)-1].Start || (end > 0 && c.Start >= end)) {
+			continue
+		}
+		if c.Title == "" {
+			c.Title = fmt.Sprintf("Chapter %d", len(kept)+1)
+		}
+		c.Highlights = []OutlineHighlight{}
+		kept = append(kept, c)
+	}
+	if len(kept) == 0 {
+		return []OutlineChapter{{Title: "Full video", End: end, Highlights: []OutlineHighlight{}}}
+	}
+	kept[0].Start = 0
+	for i := 0; i+1 < len(kept); i++ {
+		kept[i].End = kept[i+1].Start
+	}
+	last := &kept[len(kept)-1]
+	if end > 0 {
+		last.End = end
+	} else if last.End < last.Start {
+		last.End = last.Start
+	}
+	return kept
+}
+
+// chapterAt is the index of the chapter holding second t.
+func chapterAt(ch []OutlineChapter, t float64) int {
+	i := 0
+	for k, c := range ch {
+		if c.Start <= t {
+			i = k
+		}
+	}
+	return i
+}
+
+// shortTitle is a chapter title made of a highlight: its first clause, at
+// most 60 characters, cut at a word.
+func shortTitle(text string) string {
+	t := cleanText(text)
+	for _, sep := range []string{". ", "; ", "。", "；", " — ", " – "} {
+		if i := strings.Index(t, sep); i > 0 {
+			t = t[:i]
+		}
+	}
+	t = strings.TrimRight(t, ".。;；:： ")
+	const maxRunes = 60
+	if utf8.RuneCountInString(t) <= maxRunes {
+		return t
+	}
+	r := []rune(t)[:maxRunes]
+	cut := string(r)
+	if i := strings.LastIndexByte(cut, ' '); i > maxRunes/2 {
+		cut = cut[:i]
+	}
+	return strings.TrimRight(cut, ",，、 ") + "…"
+}
+
+// youtubeChapters fits chapters to YouTube's rules: the first at 0:00,
+// each at least 10 s long (a shorter one is merged into the one before;
+// a last one shorter than 10 s into the one before it). When the
+// summary's chapters leave fewer than three, chapters derived from its
+// highlights are tried. Fewer than three even then (a video under 30 s,
+// or a summary with too few timestamps) is KindInvalid too_few_chapters:
+// YouTube would ignore the lines, so none are made up.
+func youtubeChapters(o *Outline) ([]OutlineChapter, error) {
+	fit := func(ch []OutlineChapter) []OutlineChapter {
+		var out []OutlineChapter
+		for _, c := range ch {
+			if len(out) > 0 && c.Start-out[len(out)-1].Start < youtubeMinSeconds {
+				continue
+			}
+			out = append(out, c)
+		}
+		if n := len(out); n > 1 && o.Duration > 0 && o.Duration-out[n-1].Start < youtubeMinSeconds {
+			out = out[:n-1]
+		}
+		return out
+	}
+	got := fit(o.Chapters)
+	if len(got) < youtubeMinChapters {
+		var hls []OutlineHighlight
+		for _, c := range o.Chapters {
+			hls = append(hls, c.Highlights...)
+		}
+		if alt := fit(normalizeChapters(chaptersFromHighlights(hls, youtubeMinSeconds), o.Duration)); len(alt) > len(got) {
+			got = alt
+		}
+	}
+	if len(got) < youtubeMinChapters {
+		return nil, Invalid("too_few_chapters", "format",
+			"YouTube shows chapters only when there are at least %d, each at least %d s long, the first at 00:00; this summary of a %s video yields %d. Use format=json, webvtt or podcast, which have no such rule.",
+			youtubeMinChapters, youtubeMinSeconds, ShortStamp(o.Duration), len(got))
+	}
+	return got, nil
+}
+
+// RenderOutline writes an outline in a chapter export format and returns
+// the bytes and their content type.
+func RenderOutline(o *Outline, format string) ([]byte, string, error) {
+	var b bytes.Buffer
+	switch format {
+	case ChaptersJSON:
+		out := struct {
+			Object string `json:"object"`
+			*Outline
+		}{"chapters", o}
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(out); err != nil {
+			return nil, "", err
+		}
+		return b.Bytes(), "application/json", nil
+	case ChaptersWebVTT:
+		b.WriteString("WEBVTT\n\n")
+		for i, c := range o.Chapters {
+			fmt.Fprintf(&b, "%d\n%s --> %s\n%s\n\n", i+1, ClockStamp(c.Start, "."), ClockStamp(c.End, "."), vttText(c.Title))
+		}
+		return b.Bytes(), "text/vtt; charset=utf-8", nil
+	case ChaptersYouTube:
+		ch, err := youtubeChapters(o)
+		if err != nil {
+			return nil, "", err
+		}
+		for _, c := range ch {
+			fmt.Fprintf(&b, "%s %s\n", ShortStamp(c.Start), c.Title)
+		}
+		return b.Bytes(), "text/plain; charset=utf-8", nil
+	case ChaptersPodcast:
+		type pc struct {
+			StartTime float64 `json:"startTime"`
+			EndTime   float64 `json:"endTime,omitempty"`
+			Title     string  `json:"title"`
+		}
+		out := struct {
+			Version  string `json:"version"`
+			Title    string `json:"title,omitempty"`
+			Chapters []pc   `json:"chapters"`
+		}{Version: "1.2.0", Title: o.Title, Chapters: []pc{}}
+		for _, c := range o.Chapters {
+			out.Chapters = append(out.Chapters, pc{StartTime: c.Start, EndTime: c.End, Title: c.Title})
+		}
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(out); err != nil {
+			return nil, "", err
+		}
+		return b.Bytes(), "application/json+chapters", nil
+	case ChaptersMarkmap:
+		return renderMarkmap(o), "text/markdown; charset=utf-8", nil
+	case ChaptersOPML:
+		body, err := renderOPML(o)
+		return body, "text/x-opml; charset=utf-8", err
+	}
+	return nil, "", CheckChapterFormat(format)
+}
+
+// vttText keeps a cue's text on one line without the cue arrow.
+func vttText(s string) string {
+	return strings.ReplaceAll(cleanText(s), "-->", "→")
+}
+
+func outlineTitle(o *Outline) string {
+	if t := cleanText(o.Title); t != "" {
+		return t
+	}
+	return "Summary"
+}
+
+// mdHeading keeps a heading on one line.
+func mdHeading(s string) string { return cleanText(s) }
+
+// renderMarkmap writes the outline as a headings tree: the title, then the
+// overview, one heading per chapter ("[mm:ss] title") with its highlights
+// as bullets, then the summary's other sections.
+func renderMarkmap(o *Outline) []byte {
+	var b bytes.Buffer
+	title := outlineTitle(o)
+	tj, _ := json.Marshal(title) // a JSON string is a YAML double-quoted scalar
+	fmt.Fprintf(&b, "---\ntitle: %s\nmarkmap:\n  initialExpandLevel: 2\n---\n\n# %s\n", tj, mdHeading(title))
+	if o.Overview != "" {
+		fmt.Fprintf(&b, "\n## Overview\n\n- %s\n", cleanText(o.Overview))
+	}
+	for _, c := range o.Chapters {
+		fmt.Fprintf(&b, "\n## [%s] %s\n", ShortStamp(c.Start), mdHeading(c.Title))
+		if len(c.Highlights) > 0 {
+			b.WriteByte('\n')
+		}
+		for _, h := range c.Highlights {
+			fmt.Fprintf(&b, "- [%s] %s\n", ShortStamp(h.Start), cleanText(h.Text))
+		}
+	}
+	for _, sec := range o.Sections {
+		fmt.Fprintf(&b, "\n## %s\n\n", mdHeading(sec.Title))
+		for _, it := range sec.Items {
+			fmt.Fprintf(&b, "- %s\n", cleanText(it))
+		}
+	}
+	return b.Bytes()
+}
+
+type opmlDoc struct {
+	XMLName xml.Name `xml:"opml"`
+	Version string   `xml:"version,attr"`
+	Head    struct {
+		Title       string `xml:"title"`
+		DateCreated string `xml:"dateCreated"`
+	} `xml:"head"`
+	Body struct {
+		Outlines []opmlOutline `xml:"outline"`
+	} `xml:"body"`
+}
+
+type opmlOutline struct {
+	Text     string        `xml:"text,attr"`
+	Note     string        `xml:"_note,attr,omitempty"`
+	Start    string        `xml:"start,attr,omitempty"`
+	Children []opmlOutline `xml:"outline"`
+}
+
+// renderOPML writes the outline as OPML 2.0: the overview, the chapters
+// with their highlights nested, then the other sections. Each timed
+// outline carries its start in seconds as a `start` attribute.
+func renderOPML(o *Outline) ([]byte, error) {
+	var d opmlDoc
+	d.Version = "2.0"
+	d.Head.Title = outlineTitle(o)
+	d.Head.DateCreated = time.Now().UTC().Format(time.RFC1123Z)
+	if o.Overview != "" {
+		d.Body.Outlines = append(d.Body.Outlines, opmlOutline{Text: "Overview", Note: cleanText(o.Overview)})
+	}
+	secs := func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+	for _, c := range o.Chapters {
+		n := opmlOutline{Text: "[" + ShortStamp(c.Start) + "] " + cleanText(c.Title), Start: secs(c.Start)}
+		for _, h := range c.Highlights {
+			n.Children = append(n.Children, opmlOutline{Text: "[" + ShortStamp(h.Start) + "] " + cleanText(h.Text), Start: secs(h.Start)})
+		}
+		d.Body.Outlines = append(d.Body.Outlines, n)
+	}
+	for _, sec := range o.Sections {
+		n := opmlOutline{Text: cleanText(sec.Title)}
+		for _, it := range sec.Items {
+			n.Children = append(n.Children, opmlOutline{Text: cleanText(it)})
+		}
+		d.Body.Outlines = append(d.Body.Outlines, n)
+	}
+	var b bytes.Buffer
+	b.WriteString(xml.Header)
+	enc := xml.NewEncoder(&b)
+	enc.Indent("", "  ")
+	if err := enc.Encode(d); err != nil {
+		return nil, fmt.Errorf("opml: %w", err)
+	}
+	b.WriteByte('\n')
+	return b.Bytes(), nil
+}
