@@ -173,7 +173,7 @@ func TestTranscriptionsEndpoint(t *testing.T) {
 	talk := talkWebm(t)
 	params := func(format openai.AudioResponseFormat) openai.AudioTranscriptionNewParams {
 		return openai.AudioTranscriptionNewParams{File: openai.File(bytes.NewReader(talk), "talk.webm", "audio/webm"),
-			Model: openai.AudioModelWhisper1, ResponseFormat: format, Language: openai.String("en")}
+			Model: openai.AudioModel("whisper-1"), ResponseFormat: format, Language: openai.String("en")}
 	}
 	r, err := e.Client.Audio.Transcriptions.New(ctx, params(openai.AudioResponseFormatJSON))
 	if err != nil {
@@ -227,7 +227,7 @@ func TestTranscriptionLongFile(t *testing.T) {
 	}
 	defer fh.Close()
 	v, err := e.Client.Audio.Transcriptions.New(ctx, openai.AudioTranscriptionNewParams{File: openai.File(fh, "lecture.ogg", "audio/ogg"),
-		Model: openai.AudioModelWhisper1, ResponseFormat: openai.AudioResponseFormatVerboseJSON})
+		Model: openai.AudioModel("whisper-1"), ResponseFormat: openai.AudioResponseFormatVerboseJSON})
 	if err != nil {
 		t.Fatal(err)
 	}
