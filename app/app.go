@@ -232,6 +232,7 @@ func newWorker(cfg Config, d *Deps) (p *workerParts, err error) {
 		Store: d.Store, Media: p.media, Events: d.Events, Asynq: d.Asynq, Logger: d.Log,
 		Extractive:            summarize.NewExtractive(summarize.ExtractiveConfig{}),
 		QueuePrefix:           cfg.QueuePrefix,
+		ChainStages:           cfg.ChainStages,
 		Timeouts:              cfg.stageTimeouts(),
 		MaxRetry:              cfg.MaxRetry,
 		MaxMediaSeconds:       cfg.MaxMediaSeconds,

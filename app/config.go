@@ -61,6 +61,9 @@ type Config struct {
 	// PricePer1KTokens is the credit seconds 1,000 model tokens cost in
 	// requests without a video to transcribe (PRICE_PER_1K_TOKENS).
 	PricePer1KTokens float64
+	// ChainStages runs a job's next stage in the slot that finished the
+	// last one instead of queueing it (CHAIN_STAGES, default off).
+	ChainStages bool
 	// Heartbeat is the keep-alive interval of event streams, and how long a
 	// follower waits idle before it asks Postgres whether its job ended
 	// (SSE_HEARTBEAT_SECONDS, default 15).
@@ -201,6 +204,7 @@ func Load(getenv func(string) string) (Config, error) {
 		SyncWait:              time.Duration(num("SYNC_WAIT_SECONDS", 600)) * time.Second,
 		Heartbeat:             time.Duration(num("SSE_HEARTBEAT_SECONDS", 15)) * time.Second,
 		PricePer1KTokens:      positive("PRICE_PER_1K_TOKENS", 2),
+		ChainStages:           flag("CHAIN_STAGES", false),
 		PriceCachedTranscript: flag("PRICE_CACHED_TRANSCRIPT", true),
 		WorkerConcurrency:     num("WORKER_CONCURRENCY", 10),
 		QueuePrefix:           str("QUEUE_PREFIX", ""),
