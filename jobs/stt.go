@@ -67,7 +67,15 @@ func (w *Worker) transcribeLocal(ctx context.Context, j *store.Job, v *store.Vid
 	if err != nil {
 		return nil, mediaError(err)
 	}
-	all, err := w.transcribeChunks(ctx, j.ID, j.VideoKey, j.AudioLanguage, chunks)
+	// A transcription request's prompt (POST /audio/transcriptions) goes
+	// to the speech-to-text service with every chunk. Chunks are cached by
+	// video and language, not prompt: a recording transcribed before is
+	// reused as it is.
+	sttCtx := ctx
+	if j.Kind == KindTranscript {
+		sttCtx = media.WithSTTPrompt(ctx, j.Prompt)
+	}
+	all, err := w.transcribeChunks(sttCtx, j.ID, j.VideoKey, j.AudioLanguage, chunks)
 	if err != nil {
 		return nil, err
 	}

@@ -66,6 +66,18 @@ func NewTranscriber(cfg TranscriberConfig) *Transcriber {
 	return &Transcriber{client: openai.NewClient(opts...), model: cfg.Model}
 }
 
+// sttPromptKey carries a speech-to-text prompt in a context.
+type sttPromptKey struct{}
+
+// WithSTTPrompt returns ctx carrying a prompt for the transcriptions made
+// under it (Whisper's prompt: spelling of names, the style to follow).
+func WithSTTPrompt(ctx context.Context, prompt string) context.Context {
+	if prompt == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, sttPromptKey{}, prompt)
+}
+
 // Transcribe sends one audio file to /audio/transcriptions (verbose_json,
 // segment timestamps) and returns its segments, relative to the start of
 // the file. language is an ISO-639-1 hint; empty lets the service detect
@@ -95,6 +107,9 @@ func (t *Transcriber) Transcribe(ctx context.Context, path, language string) ([]
 	}
 	if language != "" {
 		params.Language = openai.String(language)
+	}
+	if p, _ := ctx.Value(sttPromptKey{}).(string); p != "" {
+		params.Prompt = openai.String(p)
 	}
 	resp, err := t.client.Audio.Transcriptions.New(ctx, params)
 	if err != nil {

@@ -149,3 +149,26 @@ func TestTranscribeMissingFile(t *testing.T) {
 		t.Fatal("Transcribe of a missing file succeeded")
 	}
 }
+
+// TestTranscribePrompt: a prompt set on the context reaches the service
+// as Whisper's prompt field; without one, no prompt is sent.
+func TestTranscribePrompt(t *testing.T) {
+	t.Parallel()
+	audio := filepath.Join(t.TempDir(), "chunk-0001.ogg")
+	if err := os.WriteFile(audio, []byte("OggS fake audio bytes"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fake := &fakeSTT{}
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	tr := media.NewTranscriber(media.TranscriberConfig{BaseURL: srv.URL + "/v1", APIKey: "sk-test"})
+	for _, prompt := range []string{"Recap, yt-dlp, Postgres", ""} {
+		if _, err := tr.Transcribe(media.WithSTTPrompt(context.Background(), prompt), audio, "en"); err != nil {
+			t.Fatal(err)
+		}
+		fields := fake.lastReq.Load().(map[string]string)
+		if got, sent := fields["prompt"]; got != prompt || (prompt == "" && sent) {
+			t.Errorf("prompt %q: the service got %q (sent %v)", prompt, got, sent)
+		}
+	}
+}
