@@ -227,7 +227,10 @@ func TestChaptersShortAndPending(t *testing.T) {
 
 	var resp *http.Response
 	_, err = e.Client.Audio.Transcriptions.New(context.Background(), openai.AudioTranscriptionNewParams{
-		File: openai.File(bytes.NewReader(talk), "talk.webm", "audio/webm"), Model: openai.AudioModel("whisper-1")}, option.WithResponseInto(&resp))
+		File: openai.File(bytes.NewReader(talk), "talk.webm", "audio/webm"), Model: openai.AudioModel("whisper-1"),
+		// A language of its own: the summary job's transcript of the same
+		// upload would otherwise answer at once, with no job.
+		Language: openai.String("de")}, option.WithResponseInto(&resp))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -185,12 +186,19 @@ func (w *Worker) reconcileJob(ctx context.Context, p *pass, j *store.Job, st *Re
 		case asynq.TaskStateCompleted:
 			continue
 		case asynq.TaskStateArchived:
-			msg := fmt.Sprintf("the job's %s stage gave up after %d attempts", typ, info.Retried+1)
+			code, msg := CodeInternal, fmt.Sprintf("the job's %s stage gave up after %d attempts", typ, info.Retried+1)
 			if info.LastErr != "" {
 				msg += ": " + info.LastErr
 			}
+			if strings.Contains(info.LastErr, context.DeadlineExceeded.Error()) {
+				// asynq archives a task whose last attempt timed out at the
+				// deadline, without waiting for its handler, which may not
+				// have recorded the failure yet: the outcome is the one the
+				// handler records (see stage), whoever gets there first.
+				code, msg = CodeUpstream, fmt.Sprintf("the %s stage timed out on each of its %d attempts", typ, info.Retried+1)
+			}
 			log.Warn("reconcile: failing job with an archived stage", "stage", typ, "last_err", info.LastErr)
-			if w.fail(context.WithoutCancel(ctx), j.ID, &Error{Code: CodeInternal, Message: msg}) {
+			if w.fail(context.WithoutCancel(ctx), j.ID, &Error{Code: code, Message: msg}) {
 				st.Failed++
 			}
 			return nil
