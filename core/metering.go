@@ -74,9 +74,10 @@ func (s *Service) tokenHold(ctx context.Context, j *store.Job) (hold int64, ok b
 	}
 	switch {
 	case j.URL == "" && len(j.Images) > 0: // a question about images
-	case j.Kind == "answer" && j.VideoKey != "":
+	case j.Kind == "answer" && j.VideoKey != "" && !j.Refresh:
 		// A follow-up is priced by tokens when the video's transcript is
-		// stored (no media work); else by the video, as a summary is.
+		// stored (no media work); else, or when it asks for the video to be
+		// fetched again (refresh), by the video, as a summary is.
 		t, err := s.cfg.Store.LatestTranscript(ctx, j.VideoKey, j.AudioLanguage)
 		if errors.Is(err, store.ErrNotFound) {
 			return 0, false, nil
