@@ -306,6 +306,15 @@ func (p *workerParts) release() {
 	if p.cancel != nil {
 		p.cancel()
 	}
+	if p.w != nil {
+		// Stages still running past asynq's shutdown (a chained stage)
+		// were interrupted just now; each puts its stage back on the queue
+		// as it ends, which needs Redis and Postgres: wait for them before
+		// the caller closes those (see jobs.Worker.Drain).
+		ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+		_ = p.w.Drain(ctx) // past the bound, the reconciler requeues their jobs
+		cancel()
+	}
 	if p.media != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		_ = p.media.Close(ctx)
@@ -341,6 +350,10 @@ type WorkerHandle struct {
 	reconcilerDone chan struct{}
 	stopOnce       sync.Once
 }
+
+// drainTimeout bounds how long a stopping worker waits for its
+// interrupted stages to put themselves back on the queue.
+const drainTimeout = 10 * time.Second
 
 // StartWorker builds and starts a worker and its reconciler; Stop shuts
 // it down gracefully.

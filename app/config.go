@@ -62,7 +62,7 @@ type Config struct {
 	// requests without a video to transcribe (PRICE_PER_1K_TOKENS).
 	PricePer1KTokens float64
 	// ChainStages runs a job's next stage in the slot that finished the
-	// last one instead of queueing it (CHAIN_STAGES, default off).
+	// last one instead of queueing it (CHAIN_STAGES, default on).
 	ChainStages bool
 	// Heartbeat is the keep-alive interval of event streams, and how long a
 	// follower waits idle before it asks Postgres whether its job ended
@@ -81,7 +81,7 @@ type Config struct {
 	// retries with a fixed delay (tests use it; RETRY_DELAY_MS).
 	RetryDelay time.Duration
 	// QueuePoll is how long an idle worker waits before looking at its
-	// queues again (QUEUE_POLL_MS, default 50 ms; asynq's own default is
+	// queues again (QUEUE_POLL_MS, default 20 ms; asynq's own default is
 	// 1 s, paid again at every stage hand-off of a pipeline whose queues
 	// just ran empty).
 	QueuePoll time.Duration
@@ -204,7 +204,7 @@ func Load(getenv func(string) string) (Config, error) {
 		SyncWait:              time.Duration(num("SYNC_WAIT_SECONDS", 600)) * time.Second,
 		Heartbeat:             time.Duration(num("SSE_HEARTBEAT_SECONDS", 15)) * time.Second,
 		PricePer1KTokens:      positive("PRICE_PER_1K_TOKENS", 2),
-		ChainStages:           flag("CHAIN_STAGES", false),
+		ChainStages:           flag("CHAIN_STAGES", true),
 		PriceCachedTranscript: flag("PRICE_CACHED_TRANSCRIPT", true),
 		WorkerConcurrency:     num("WORKER_CONCURRENCY", 10),
 		QueuePrefix:           str("QUEUE_PREFIX", ""),
@@ -230,7 +230,7 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.FileTTL = time.Duration(num("FILE_TTL_HOURS", 168)) * time.Hour
 	c.RetryDelay = time.Duration(num("RETRY_DELAY_MS", 0)) * time.Millisecond
-	c.QueuePoll = time.Duration(num("QUEUE_POLL_MS", 50)) * time.Millisecond
+	c.QueuePoll = time.Duration(num("QUEUE_POLL_MS", 20)) * time.Millisecond
 	c.KeyCacheTTL = time.Duration(num("KEY_CACHE_SECONDS", 60)) * time.Second
 	c.MaxStreamsPerKey = num("MAX_STREAMS_PER_KEY", 100)
 	c.HTTP = HTTPTimeouts{Body: time.Duration(num("HTTP_BODY_TIMEOUT_SECONDS", 30)) * time.Second,

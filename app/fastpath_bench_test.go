@@ -67,8 +67,8 @@ type stageSpan struct{ start, end time.Time }
 // extractor reads (a <video> with a subtitle track), the real yt-dlp, the
 // fake LLM. It prints where each job's wall time goes; Recap's own time is
 // the wall time minus yt-dlp and the model. RECAP_BENCH_POLL sets asynq's
-// TaskCheckInterval (default: the app's QUEUE_POLL_MS); RECAP_BENCH_CHAIN=1
-// turns on jobs.WorkerConfig.ChainStages.
+// TaskCheckInterval (default: the app's QUEUE_POLL_MS); RECAP_BENCH_CHAIN=0
+// turns off jobs.WorkerConfig.ChainStages (on by default, as in the app).
 //
 //	go test ./app -run '^$' -bench FastPath -benchtime 20x
 func BenchmarkFastPath(b *testing.B) {
@@ -86,7 +86,7 @@ func BenchmarkFastPath(b *testing.B) {
 		Media:      timedMedia{mc, &ytdlpNs},
 		LLM:        timedLLM{summarize.New(summarize.Config{BaseURL: e.Fake.URL(), APIKey: "x", Model: "fake-model"}), &llmNs},
 		Extractive: summarize.NewExtractive(summarize.ExtractiveConfig{}), PriceCachedTranscript: true, TempDir: b.TempDir(),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ChainStages: os.Getenv("RECAP_BENCH_CHAIN") == "1"})
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ChainStages: os.Getenv("RECAP_BENCH_CHAIN") != "0"})
 	mux := w.Mux()
 	var spanMu sync.Mutex
 	spans := map[string]map[string]stageSpan{} // job → task type → span
@@ -170,7 +170,7 @@ func BenchmarkFastPath(b *testing.B) {
 	b.ReportMetric(float64(own.Microseconds())/1000, "own_ms")
 	b.ReportMetric(float64(med(func(r row) time.Duration { return r.wall }).Microseconds())/1000, "wall_ms")
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
-	fmt.Printf("\n| uncached job, medians of %d (poll %s, chained stages %v) | time |\n|---|---|\n", len(rows), poll, os.Getenv("RECAP_BENCH_CHAIN") == "1")
+	fmt.Printf("\n| uncached job, medians of %d (poll %s, chained stages %v) | time |\n|---|---|\n", len(rows), poll, os.Getenv("RECAP_BENCH_CHAIN") != "0")
 	fmt.Printf("| wall (POST → reply) | %s |\n", ms(med(func(r row) time.Duration { return r.wall })))
 	fmt.Printf("| yt-dlp (resolve + subtitles) | %s |\n", ms(med(func(r row) time.Duration { return r.ytdlp })))
 	fmt.Printf("| model | %s |\n", ms(med(func(r row) time.Duration { return r.llm })))

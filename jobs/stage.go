@@ -37,6 +37,8 @@ func callerCaused(code string) bool {
 func (w *Worker) stage(st *task, fn stageFunc) asynq.Handler {
 	typ, state := st.typ, st.state
 	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+		w.running.Add(1)
+		defer w.running.Done()
 		// asynq retries or archives a task the moment its deadline passes,
 		// without waiting for the handler. The stage works to a slightly
 		// earlier deadline, so that on a last attempt it records the

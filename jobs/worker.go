@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -148,6 +149,28 @@ type Worker struct {
 	// markerSeen is set once the reconciler has seen its Redis marker
 	// (see registerQueues).
 	markerSeen atomic.Bool
+	// running counts the stage handlers still running (see Drain).
+	running sync.WaitGroup
+}
+
+// Drain waits until no stage handler of this worker is running, or ctx
+// ends. A worker's shutdown calls it after asynq's and before it closes
+// Redis and Postgres: asynq stops waiting for handlers after its shutdown
+// timeout and puts back only the task it ran, but an interrupted chained
+// stage has to put its own stage back on the queue (and refund its
+// attempt), which needs both still open.
+func (w *Worker) Drain(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		w.running.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // NewWorker returns the stage handlers.
