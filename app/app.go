@@ -265,7 +265,7 @@ func newWorker(cfg Config, d *Deps) (p *workerParts, err error) {
 	// Stage contexts derive from base: cancelling it after the shutdown
 	// time-out stops whatever asynq has already put back in the queue.
 	p.base, p.cancel = context.WithCancel(context.Background())
-	p.srv = newServer(cfg, d, cfg.WorkerConcurrency, mainQueues(cfg), p.base)
+	p.srv = newServer(cfg, d, p.w, cfg.WorkerConcurrency, mainQueues(cfg), p.base)
 	return p, nil
 }
 
@@ -279,7 +279,9 @@ func mainQueues(cfg Config) map[string]int {
 	return q
 }
 
-func newServer(cfg Config, d *Deps, concurrency int, queues map[string]int, base context.Context) *asynq.Server {
+// newServer makes an asynq server for w's stages, with w's retry and
+// interrupt rules (jobs.Worker.ServerConfig).
+func newServer(cfg Config, d *Deps, w *jobs.Worker, concurrency int, queues map[string]int, base context.Context) *asynq.Server {
 	acfg := asynq.Config{
 		Concurrency:     concurrency,
 		Queues:          queues,
@@ -297,7 +299,7 @@ func newServer(cfg Config, d *Deps, concurrency int, queues map[string]int, base
 		// Retries wait in a sorted set that asynq polls every 5s by default.
 		acfg.DelayedTaskCheckInterval = min(5*time.Second, max(delay, 50*time.Millisecond))
 	}
-	return asynq.NewServer(d.RedisOpt, acfg)
+	return asynq.NewServer(d.RedisOpt, w.ServerConfig(acfg))
 }
 
 // release frees what newWorker built, in reverse order, after the asynq
@@ -371,7 +373,7 @@ func StartWorker(cfg Config, d *Deps) (*WorkerHandle, error) {
 	h := &WorkerHandle{srv: p.srv, parts: p, Worker: p.w}
 	if cfg.BatchConcurrency > 0 {
 		// Its own Mux gives the batch pool its own stage caps too.
-		h.batch = newServer(cfg, d, cfg.BatchConcurrency, map[string]int{cfg.QueuePrefix + jobs.QueueBatch: 1}, p.base)
+		h.batch = newServer(cfg, d, p.w, cfg.BatchConcurrency, map[string]int{cfg.QueuePrefix + jobs.QueueBatch: 1}, p.base)
 		if err := h.batch.Start(p.w.Mux()); err != nil {
 			p.srv.Shutdown()
 			p.release()

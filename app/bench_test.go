@@ -213,8 +213,8 @@ func BenchmarkBatch(b *testing.B) {
 		Extractive: summarize.NewExtractive(summarize.ExtractiveConfig{}), PriceCachedTranscript: true,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	mux := w.Mux()
-	srv := asynq.NewServer(e.Deps.RedisOpt, asynq.Config{Concurrency: slots, Queues: jobs.Queues(e.Config.QueuePrefix),
-		LogLevel: asynq.ErrorLevel, TaskCheckInterval: e.Config.QueuePoll})
+	srv := asynq.NewServer(e.Deps.RedisOpt, w.ServerConfig(asynq.Config{Concurrency: slots, Queues: jobs.Queues(e.Config.QueuePrefix),
+		LogLevel: asynq.ErrorLevel, TaskCheckInterval: e.Config.QueuePoll}))
 	if err := srv.Start(asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
 		start := time.Now()
 		err := mux.ProcessTask(ctx, t)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 
+	"github.com/recap/recap/devstack"
 	"github.com/recap/recap/store"
 )
 
@@ -46,7 +47,7 @@ type Dev struct {
 	// Redis is the embedded Redis and PG the private cluster; nil when
 	// REDIS_URL or DATABASE_URL were given.
 	Redis *miniredis.Miniredis
-	PG    *PGCluster
+	PG    *devstack.PGCluster
 
 	srv      *http.Server
 	serveErr chan error
@@ -78,14 +79,14 @@ func StartDev(ctx context.Context, cfg Config, log *slog.Logger, opts DevOptions
 		}
 	}()
 	if cfg.RedisURL == "" {
-		if d.Redis, err = StartRedis(); err != nil {
+		if d.Redis, err = devstack.StartRedis(); err != nil {
 			return nil, err
 		}
 		cfg.RedisURL = "redis://" + d.Redis.Addr() + "/0"
 		log.Info("dev: embedded Redis (in memory)", "addr", d.Redis.Addr())
 	}
 	if cfg.DatabaseURL == "" {
-		if d.PG, err = StartPG(ctx, opts.Dir, log); err != nil {
+		if d.PG, err = devstack.StartPG(ctx, opts.Dir, log); err != nil {
 			return nil, err
 		}
 		cfg.DatabaseURL = d.PG.URL
@@ -117,22 +118,6 @@ func StartDev(ctx context.Context, cfg Config, log *slog.Logger, opts DevOptions
 	d.printWelcome(opts.Out, created)
 	log.Info("dev: ready", "url", d.URL)
 	return d, nil
-}
-
-// StartRedis starts an embedded Redis on a loopback port. asynq runs on it
-// unchanged: miniredis runs asynq's Lua scripts and has the MEMORY USAGE,
-// XREAD BLOCK and pub/sub commands it and the event streams use. Its
-// clock-driven TTLs (ClockTTL) expire keys as wall time passes, which is
-// what a ticker calling FastForward would do, minus the drift between
-// ticks; asynq's retries and scheduled tasks follow scores written from
-// Go's clock, so they need nothing more.
-func StartRedis() (*miniredis.Miniredis, error) {
-	m := miniredis.NewMiniRedis()
-	if err := m.StartAddr("127.0.0.1:0"); err != nil {
-		return nil, fmt.Errorf("dev: embedded redis: %w", err)
-	}
-	m.ClockTTL(true)
-	return m, nil
 }
 
 func displayAddr(a net.Addr) string {

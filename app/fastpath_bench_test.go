@@ -90,8 +90,8 @@ func BenchmarkFastPath(b *testing.B) {
 	mux := w.Mux()
 	var spanMu sync.Mutex
 	spans := map[string]map[string]stageSpan{} // job → task type → span
-	srv := asynq.NewServer(e.Deps.RedisOpt, asynq.Config{Concurrency: 4, Queues: jobs.Queues(e.Config.QueuePrefix),
-		LogLevel: asynq.ErrorLevel, TaskCheckInterval: poll})
+	srv := asynq.NewServer(e.Deps.RedisOpt, w.ServerConfig(asynq.Config{Concurrency: 4, Queues: jobs.Queues(e.Config.QueuePrefix),
+		LogLevel: asynq.ErrorLevel, TaskCheckInterval: poll}))
 	if err := srv.Start(asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
 		var p struct {
 			JobID string `json:"job_id"`

@@ -60,7 +60,7 @@ type gatedMedia struct {
 }
 
 func newGatedMedia(t *testing.T) *gatedMedia {
-	data, err := os.ReadFile(filepath.Join(mediatest.TestdataDir(), "talk.webm"))
+	data, err := os.ReadFile(filepath.Join(mediatest.SampleDir(), "talk.webm"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ import (
 
 func talkWebm(t *testing.T) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(mediatest.TestdataDir(), "talk.webm"))
+	b, err := os.ReadFile(filepath.Join(mediatest.SampleDir(), "talk.webm"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,7 +64,8 @@ func (w *Worker) runChained(ctx context.Context, j *store.Job, t *task) {
 	})
 	defer stop()
 	body, _ := json.Marshal(payload{JobID: j.ID})
-	err := h.ProcessTask(cctx, asynq.NewTask(t.typ, body))
+	// asynq does not see this run: its failure is recorded as asynq would.
+	err := w.Process(cctx, h, asynq.NewTask(t.typ, body))
 	if err == nil || errors.Is(err, asynq.SkipRetry) {
 		return // done, or ended the job
 	}

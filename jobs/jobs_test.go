@@ -101,9 +101,9 @@ func (b *bundle) newJob(t *testing.T, url string) *store.Job {
 }
 
 // run processes one stage of a job as asynq would (without a retry count,
-// so only permanent errors end the job).
+// so only permanent errors end the job), failures going to HandleError.
 func run(w *jobs.Worker, jobID, typ string) error {
-	return w.Mux().ProcessTask(context.Background(), asynq.NewTask(typ, []byte(`{"job_id":"`+jobID+`"}`)))
+	return w.Process(context.Background(), w.Mux(), asynq.NewTask(typ, []byte(`{"job_id":"`+jobID+`"}`)))
 }
 
 func mustJob(t *testing.T, s *store.Store, id string) *store.Job {

@@ -92,8 +92,8 @@ func TestCallerFailuresAreNotQueueFailures(t *testing.T) {
 	}
 	refused := b.newJob(t, b.host.NoSubsPageURL())
 
-	srv := asynq.NewServer(aopt, asynq.Config{Queues: jobs.Queues(b.cfg.QueuePrefix), Concurrency: 3, Logger: quietLogger{},
-		TaskCheckInterval: 50 * time.Millisecond})
+	srv := asynq.NewServer(aopt, w.ServerConfig(asynq.Config{Queues: jobs.Queues(b.cfg.QueuePrefix), Concurrency: 3, Logger: quietLogger{},
+		TaskCheckInterval: 50 * time.Millisecond}))
 	if err := srv.Start(w.Mux()); err != nil {
 		t.Fatal(err)
 	}

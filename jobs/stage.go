@@ -31,8 +31,9 @@ func callerCaused(code string) bool {
 }
 
 // stage wraps a stage: it loads the job, skips ended ones, moves the job
-// into the stage's state and counts the attempt in Postgres, and turns a
-// permanent error or the last attempt's error into the job's single
+// into the stage's state and counts the attempt in Postgres, and tells
+// asynq how the run ended (see retry.go): a permanent error or the last
+// attempt's error is final, and HandleError turns it into the job's single
 // terminal state (which settles its credit hold in the same transaction).
 func (w *Worker) stage(st *task, fn stageFunc) asynq.Handler {
 	typ, state := st.typ, st.state
@@ -94,8 +95,8 @@ func (w *Worker) stage(st *task, fn stageFunc) asynq.Handler {
 				je.Message += ": " + attempt.LastError
 			}
 			log.Warn("stage over its attempt budget", "attempt", attempt.N, "budget", budget)
-			w.fail(context.WithoutCancel(ctx), j.ID, je)
-			return fmt.Errorf("%s: %s: %w", typ, je.Message, asynq.SkipRetry)
+			return &stageError{jobID: j.ID, log: log, je: je, attempt: attempt.N, retry: retry, final: true,
+				ret: fmt.Errorf("%s: %s: %w", typ, je.Message, asynq.SkipRetry)}
 		}
 		start := time.Now()
 		slot := &chainSlot{}
@@ -128,7 +129,7 @@ func (w *Worker) stage(st *task, fn stageFunc) asynq.Handler {
 				log.Warn("refund interrupted attempt", "err", err2)
 			}
 			log.Info("stage interrupted", "err", err, "retry", retry)
-			return fmt.Errorf("%s: interrupted: %w", typ, err)
+			return fmt.Errorf("%s: %w: %w", typ, errInterrupted, err)
 		}
 		last := je.Permanent || attempt.N >= budget || (ok1 && retry >= maxRetry)
 		if ctx.Err() != nil && !last {
@@ -138,21 +139,19 @@ func (w *Worker) stage(st *task, fn stageFunc) asynq.Handler {
 				return nil
 			}
 		}
-		log.Warn("stage failed", "err", err, "code", je.Code, "attempt", attempt.N, "retry", retry, "final", last)
+		se := &stageError{jobID: j.ID, log: log, je: je, err: err, attempt: attempt.N, retry: retry, final: last, ret: err}
 		if !last {
-			if err2 := w.cfg.Store.FailAttempt(context.WithoutCancel(ctx), j.ID, je.Code, je.Message); err2 != nil {
-				log.Warn("record failed attempt", "err", err2)
-			}
-			w.publish(ctx, j.ID, Event{Type: EventProgress, Message: "Retrying after an error: " + je.Message})
-			return err
+			return se // retried; HandleError records the attempt
 		}
-		w.fail(context.WithoutCancel(ctx), j.ID, je)
 		if je.Permanent && callerCaused(je.Code) {
-			// A recorded outcome, not a queue failure (see callerCaused).
+			// A recorded outcome, not a queue failure (see callerCaused):
+			// asynq sees the task done, so it is recorded here.
+			w.record(ctx, se)
 			setOutcome(ctx, outcomeFailed)
 			return nil
 		}
-		return fmt.Errorf("%s: %w: %w", typ, err, asynq.SkipRetry)
+		se.ret = fmt.Errorf("%s: %w: %w", typ, err, asynq.SkipRetry)
+		return se // archived; HandleError fails the job
 	})
 }
 

@@ -17,7 +17,7 @@ import (
 	"github.com/recap/recap/media/mediatest"
 )
 
-// talkDuration is the length of testdata/talk.webm (scripts/gen-testdata.sh).
+// talkDuration is the length of media/sample/talk.webm (scripts/gen-testdata.sh).
 const talkDuration = 21.74
 
 type bundle struct {
@@ -190,7 +190,7 @@ func TestSubtitles(t *testing.T) {
 		if track.Lang != "en" || track.Ext != "vtt" || track.Auto {
 			t.Errorf("track = %+v", track)
 		}
-		want, err := media.ParseVTT(mustRead(t, filepath.Join(mediatest.TestdataDir(), "talk.en.vtt")))
+		want, err := media.ParseVTT(mustRead(t, filepath.Join(mediatest.SampleDir(), "talk.en.vtt")))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -325,7 +325,7 @@ func TestDownloadProbeConvert(t *testing.T) {
 
 func TestDownloadLimits(t *testing.T) {
 	t.Parallel()
-	media37k := mustRead(t, filepath.Join(mediatest.TestdataDir(), "talk.webm"))
+	media37k := mustRead(t, filepath.Join(mediatest.SampleDir(), "talk.webm"))
 	c, b := setup(t, media.Config{MaxFileSize: 16 << 10, MaxDuration: 3600 * 1e9})
 	// A stream without Content-Length: yt-dlp's --max-filesize cannot see
 	// its size up front, so the byte watch must stop it.

@@ -79,7 +79,7 @@ func TestOperatorCookies(t *testing.T) {
 	var atHost, atOther cookieRecorder
 	b.host.Serve("/cookie-page.html", atHost.wrap(mediatest.PageHandler("Signed in", other.MediaURL(), "talk.en.vtt")))
 	other.Serve("/plain.html", atOther.wrap(mediatest.PageHandler("Elsewhere", "talk.webm", "")))
-	data, err := os.ReadFile(filepath.Join(mediatest.TestdataDir(), "talk.webm"))
+	data, err := os.ReadFile(filepath.Join(mediatest.SampleDir(), "talk.webm"))
 	if err != nil {
 		t.Fatal(err)
 	}

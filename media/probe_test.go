@@ -14,7 +14,7 @@ import (
 func TestProbeFile(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	info, err := media.ProbeFile(ctx, "", "../testdata/talk.webm")
+	info, err := media.ProbeFile(ctx, "", "sample/talk.webm")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestFileSubtitles(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	out := filepath.Join(dir, "with-subs.mkv")
-	if b, err := exec.Command("ffmpeg", "-v", "error", "-i", "../testdata/talk.webm", "-i", "../testdata/talk.en.vtt",
+	if b, err := exec.Command("ffmpeg", "-v", "error", "-i", "sample/talk.webm", "-i", "sample/talk.en.vtt",
 		"-map", "0:a", "-map", "1:s", "-c:a", "copy", "-c:s", "srt", "-metadata:s:s:0", "language=eng", out).CombinedOutput(); err != nil {
 		t.Fatalf("mux: %v %s", err, b)
 	}

@@ -18,7 +18,7 @@ func TestSplitAudio(t *testing.T) {
 	t.Parallel()
 	c, _ := setup(t, media.Config{})
 	long := mediatest.GenerateLongAudio(t, 25)
-	talk := filepath.Join(mediatest.TestdataDir(), "talk.webm")
+	talk := filepath.Join(mediatest.SampleDir(), "talk.webm")
 	tests := []struct {
 		name       string
 		path       string

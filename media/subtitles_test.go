@@ -81,7 +81,7 @@ func TestParseVTTNoHeader(t *testing.T) {
 
 func TestParseVTTTestdata(t *testing.T) {
 	t.Parallel()
-	data, err := os.ReadFile(filepath.Join(mediatest.TestdataDir(), "talk.en.vtt"))
+	data, err := os.ReadFile(filepath.Join(mediatest.SampleDir(), "talk.en.vtt"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func FuzzParseVTT(f *testing.F) {
 	f.Add([]byte("WEBVTT\n\n1\n00:00:01.500 --> 00:00:04.000 align:start\n<v A>Hi &amp; bye\n"))
 	f.Add([]byte("WEBVTT\n\nNOTE x\n\nSTYLE\n::cue{}\n\n01:02.003 --> 01:03.5\nshort\n"))
 	f.Add([]byte("WEBVTT\r\n\r\n00:00:00.000 --> 00:00:00.000\r\n<c>\r\n"))
-	if data, err := os.ReadFile(filepath.Join(mediatest.TestdataDir(), "talk.en.vtt")); err == nil {
+	if data, err := os.ReadFile(filepath.Join(mediatest.SampleDir(), "talk.en.vtt")); err == nil {
 		f.Add(data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

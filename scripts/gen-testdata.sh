@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates the small speech fixtures under testdata/ used by the media
-# tests and the end-to-end tests: testdata/talk.webm (about 20 s of espeak-ng
-# speech, mono 16 kHz opus at 16 kb/s, audio only) and testdata/talk.en.vtt
+# Regenerates the sample talk in media/sample/, which the media tests and the
+# end-to-end tests serve and `api demo` embeds: talk.webm (about 20 s of
+# espeak-ng speech, mono 16 kHz opus at 16 kb/s, audio only) and talk.en.vtt,
 # whose cues match the timing of each spoken sentence.
 #
 # Requires espeak-ng, ffmpeg and ffprobe. Output is deterministic for a given
@@ -10,7 +10,7 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-out="$root/testdata"
+out="$root/media/sample"
 mkdir -p "$out"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"html"
 	"io"
-	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -19,9 +18,9 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
-	recap "github.com/recap/recap"
 	"github.com/recap/recap/app"
 	"github.com/recap/recap/jobs"
+	"github.com/recap/recap/media/sample"
 	"github.com/recap/recap/store"
 )
 
@@ -59,7 +58,7 @@ func demo(ctx context.Context, cfg app.Config, o demoOptions) error {
 		target = url
 		// The sample is served on loopback, which the API refuses otherwise.
 		cfg.AllowPrivateNetworks = true
-		fmt.Fprintln(o.Stderr, "Summarizing the sample talk shipped in testdata/ (pass a URL to summarize another video).")
+		fmt.Fprintln(o.Stderr, "Summarizing the sample talk shipped in media/sample/ (pass a URL to summarize another video).")
 	}
 	var services []string
 	if cfg.RedisURL == "" {
@@ -107,10 +106,6 @@ func demo(ctx context.Context, cfg app.Config, o demoOptions) error {
 // serveSample serves the embedded sample talk on loopback as a page with a
 // <video> and a subtitle <track>, which yt-dlp's generic extractor reads.
 func serveSample() (string, func(), error) {
-	sub, err := fs.Sub(recap.Sample, "testdata")
-	if err != nil {
-		return "", nil, err
-	}
 	page := `<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>` + html.EscapeString(sampleTitle) + `</title></head>
 <body><h1>` + html.EscapeString(sampleTitle) + `</h1>
@@ -122,9 +117,9 @@ func serveSample() (string, func(), error) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		io.WriteString(w, page) //nolint:errcheck
 	})
-	files := http.FileServerFS(sub)
-	mux.Handle("/talk.webm", files)
-	mux.Handle("/talk.en.vtt", files)
+	files := http.FileServerFS(sample.FS)
+	mux.Handle("/"+sample.Media, files)
+	mux.Handle("/"+sample.Subtitles, files)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, err

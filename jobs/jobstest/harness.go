@@ -63,9 +63,10 @@ func New(t testing.TB, edit func(*jobs.WorkerConfig)) (*Worker, *Bundle) {
 }
 
 // Work runs one stage of a job as asynq runs a task outside its retry
-// bookkeeping: the attempt budget is the store's count.
+// bookkeeping: the attempt budget is the store's count, and a failed run
+// goes to the worker's ErrorHandler (jobs.Worker.Process).
 func (w *Worker) Work(ctx context.Context, typ, jobID string) error {
-	return w.mux.ProcessTask(ctx, asynq.NewTask(typ, []byte(`{"job_id":"`+jobID+`"}`)))
+	return w.Process(ctx, w.mux, asynq.NewTask(typ, []byte(`{"job_id":"`+jobID+`"}`)))
 }
 
 // NewJob stores a queued summary job for url.

@@ -11,7 +11,7 @@ import (
 type Episode struct {
 	Title string
 	// Path is where the Host serves the episode's media (a copy of
-	// testdata/talk.webm).
+	// media/sample/talk.webm).
 	Path string
 }
 

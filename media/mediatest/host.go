@@ -31,14 +31,14 @@ const (
 // Title is the <title> of the pages a Host serves.
 const Title = "Recap test talk"
 
-// TestdataDir returns the repository's testdata directory, found relative
-// to this source file so tests work from any package directory.
-func TestdataDir() string {
+// SampleDir returns the directory of the sample talk (media/sample), found
+// relative to this source file so tests work from any package directory.
+func SampleDir() string {
 	_, file, _, ok := runtime.Caller(0)
 	if !ok {
 		panic("mediatest: cannot locate source file")
 	}
-	return filepath.Join(filepath.Dir(file), "..", "..", "testdata")
+	return filepath.Join(filepath.Dir(file), "..", "sample")
 }
 
 // Host is a loopback web server that yt-dlp's generic extractor can read
@@ -65,7 +65,7 @@ func NewHost(t testing.TB) *Host {
 // host serves a working video, so a leak shows as a job that succeeds.
 func NewHostAt(t testing.TB, ip string) *Host {
 	t.Helper()
-	dir := TestdataDir()
+	dir := SampleDir()
 	media, err := os.ReadFile(filepath.Join(dir, "talk.webm"))
 	if err != nil {
 		t.Fatalf("mediatest: %v (run scripts/gen-testdata.sh)", err)
