@@ -64,6 +64,9 @@ func TestFaultRedisFlushedMidJob(t *testing.T) {
 		// next interactive job waits; the batch pool runs the failing job.
 		c.WorkerConcurrency = 1
 		c.BatchConcurrency = 1
+		// The test catches each stage's own task in Redis (active,
+		// pending, in the retry set): stages hand over through the queue.
+		c.ChainStages = false
 	}})
 	ctx := context.Background()
 	in := e.Deps.Inspector
