@@ -70,16 +70,25 @@ const hitsSQL = `WITH req AS (
 		$8::text[], $9::text[], $10::text[], $11::text[], $12::boolean[], $13::text[], $14::text[], $15::text[])
 		AS r(id, account_id, api_key_id, queue, url, video_key, prompt, model, audio_language, output_language,
 			images, stream, webhook_url, request_hash, prompt_hash)
-), hit AS (
-	SELECT r.*, s.* FROM req r CROSS JOIN LATERAL (
+), wanted AS (
+	-- A batch is mostly one popular video asked for again and again: each
+	-- summary and video is looked up once per distinct key, not per row.
+	SELECT DISTINCT video_key, audio_language, prompt_hash, model, output_language FROM req
+), found AS (
+	SELECT w.*, s.*, coalesce(v.title, '') AS v_title, coalesce(v.duration, 0) AS v_duration
+	FROM wanted w CROSS JOIN LATERAL (
 		SELECT s.id AS s_id, s.transcript_id AS s_transcript_id, s.prompt_hash AS s_prompt_hash, s.model AS s_model,
 			s.output_language AS s_output_language, s.markdown AS s_markdown, s.chapters AS s_chapters,
 			s.prompt_tokens AS s_prompt_tokens, s.completion_tokens AS s_completion_tokens,
 			s.truncated AS s_truncated, s.created_at AS s_created_at
 		FROM summaries s JOIN transcripts t ON t.id = s.transcript_id
-		WHERE t.video_key = r.video_key AND t.language = r.audio_language AND s.prompt_hash = r.prompt_hash
-			AND s.model = r.model AND s.output_language = r.output_language
+		WHERE t.video_key = w.video_key AND t.language = w.audio_language AND s.prompt_hash = w.prompt_hash
+			AND s.model = w.model AND s.output_language = w.output_language
 		ORDER BY t.created_at DESC, s.created_at DESC LIMIT 1) s
+	LEFT JOIN videos v ON v.key = w.video_key
+), hit AS (
+	SELECT r.*, f.s_id, f.s_transcript_id, f.s_model, f.s_prompt_tokens, f.s_completion_tokens, f.v_title, f.v_duration
+	FROM req r JOIN found f USING (video_key, audio_language, prompt_hash, model, output_language)
 ), ins AS (
 	INSERT INTO jobs (id, account_id, api_key_id, kind, queue, url, video_key, prompt, model,
 		audio_language, output_language, images, stream, refresh, webhook_url, request_hash, state, progress,
@@ -88,14 +97,19 @@ const hitsSQL = `WITH req AS (
 	SELECT h.id, h.account_id, h.api_key_id, 'summary', h.queue, h.url, h.video_key, h.prompt, h.model,
 		h.audio_language, h.output_language, h.images::jsonb, h.stream, false, h.webhook_url, h.request_hash, 'succeeded', 100,
 		h.s_transcript_id, h.s_id, h.s_model, h.s_prompt_tokens, h.s_completion_tokens, now(), now(), now(),
-		coalesce(v.title, ''), coalesce(v.duration, 0)
-	FROM hit h LEFT JOIN videos v ON v.key = h.video_key
-	RETURNING id, state, created_at, updated_at, title, duration
+		h.v_title, h.v_duration
+	FROM hit h
+	RETURNING id, state, created_at, updated_at, title, duration, summary_id
+), first AS (
+	-- Each summary's text is sent back once; its other rows share it.
+	SELECT DISTINCT ON (summary_id) id FROM ins ORDER BY summary_id, id
 )
 SELECT ins.id, ins.state, ins.created_at, ins.updated_at, ins.title, ins.duration,
-	h.s_id, h.s_transcript_id, h.s_prompt_hash, h.s_model, h.s_output_language, h.s_markdown, h.s_chapters,
-	h.s_prompt_tokens, h.s_completion_tokens, h.s_truncated, h.s_created_at
-FROM ins JOIN hit h ON h.id = ins.id`
+	f.s_id, f.s_transcript_id, f.s_prompt_hash, f.s_model, f.s_output_language,
+	CASE WHEN first.id IS NULL THEN NULL ELSE f.s_markdown END, CASE WHEN first.id IS NULL THEN NULL ELSE f.s_chapters END,
+	f.s_prompt_tokens, f.s_completion_tokens, f.s_truncated, f.s_created_at
+FROM ins JOIN (SELECT DISTINCT ON (s_id) * FROM found) f ON f.s_id = ins.summary_id
+	LEFT JOIN first ON first.id = ins.id`
 
 func (s *Store) execHitsOnce(ctx context.Context, batch []*cacheHit) error {
 	n := len(batch)
@@ -123,6 +137,7 @@ func (s *Store) execHitsOnce(ctx context.Context, batch []*cacheHit) error {
 		streams[i] = j.Stream
 	}
 	found := make(map[*cacheHit]bool, n)
+	texts := map[int64]*Summary{}
 	b := &pgx.Batch{}
 	b.Queue(`SET LOCAL synchronous_commit = off`)
 	b.Queue(hitsSQL, ids, accounts, keys, queues, urls, videoKeys, prompts, models, audioLangs, outLangs,
@@ -133,10 +148,11 @@ func (s *Store) execHitsOnce(ctx context.Context, batch []*cacheHit) error {
 				created, updated time.Time
 				duration         float64
 				sm               Summary
+				markdown         *string
 				chapters         []byte
 			)
 			if err := rows.Scan(&id, &state, &created, &updated, &title, &duration,
-				&sm.ID, &sm.TranscriptID, &sm.PromptHash, &sm.Model, &sm.OutputLanguage, &sm.Markdown, &chapters,
+				&sm.ID, &sm.TranscriptID, &sm.PromptHash, &sm.Model, &sm.OutputLanguage, &markdown, &chapters,
 				&sm.PromptTokens, &sm.CompletionTokens, &sm.Truncated, &sm.CreatedAt); err != nil {
 				return err
 			}
@@ -144,8 +160,12 @@ func (s *Store) execHitsOnce(ctx context.Context, batch []*cacheHit) error {
 			if h == nil {
 				return fmt.Errorf("unexpected job id %s", id)
 			}
-			if err := json.Unmarshal(chapters, &sm.Chapters); err != nil {
-				return err
+			if markdown != nil { // the first row of its summary carries the text
+				sm.Markdown = *markdown
+				if err := json.Unmarshal(chapters, &sm.Chapters); err != nil {
+					return err
+				}
+				texts[sm.ID] = &sm
 			}
 			j := h.j
 			j.ID, j.State, j.CreatedAt, j.UpdatedAt, j.Title, j.Duration = id, state, created, updated, title, duration
@@ -154,7 +174,16 @@ func (s *Store) execHitsOnce(ctx context.Context, batch []*cacheHit) error {
 			h.sm = &sm
 			found[h] = true
 		}
-		return rows.Err()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		// Rows without the text share their summary's first row's.
+		for h := range found {
+			if t := texts[h.sm.ID]; t != nil && t != h.sm {
+				h.sm.Markdown, h.sm.Chapters = t.Markdown, t.Chapters
+			}
+		}
+		return nil
 	})
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return err
