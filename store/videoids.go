@@ -60,3 +60,13 @@ func (s *Store) VideoAlias(ctx context.Context, key string) (string, error) {
 	}
 	return owner, nil
 }
+
+// TranscriptLanguages lists the languages a video has stored transcripts
+// in ("" for the one detected), sorted.
+func (s *Store) TranscriptLanguages(ctx context.Context, videoKey string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT language FROM transcripts WHERE video_key = $1 ORDER BY language`, videoKey)
+	if err != nil {
+		return nil, fmt.Errorf("transcript languages: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
