@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/recap/recap/app/apptest"
 	"github.com/recap/recap/media/mediatest"
+	"github.com/recap/recap/store"
 )
 
 const zhVTT = `WEBVTT
@@ -32,6 +34,7 @@ const zhVTT = `WEBVTT
 // (once: asked again, it comes from the store), a language the video
 // lacks is 404 language_not_available naming en and zh, and
 // ?lang=en,zh gives both lines per English cue in srt, vtt, txt and json.
+// A read-only key cannot start the (billed) fetch.
 func TestTranscriptLanguages(t *testing.T) {
 	t.Parallel()
 	e := apptest.Start(t, apptest.Options{})
@@ -53,7 +56,22 @@ func TestTranscriptLanguages(t *testing.T) {
 		return do(t, e, http.MethodGet, "/transcripts/"+id+query, e.Key, "", nil)
 	}
 
-	res, b := get("?lang=zh")
+	// Fetching a language is billed: a read-only key of the same account
+	// may read stored transcripts but not start one.
+	ctx := context.Background()
+	rk, rsecret, err := e.Store.CreateKey(ctx, store.NewKey{Name: "reader", Seconds: 60, Scopes: []string{"read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Store.Pool().Exec(ctx, `UPDATE api_keys SET account_id = (SELECT account_id FROM jobs WHERE id = $1) WHERE id = $2`, id, rk.ID); err != nil {
+		t.Fatal(err)
+	}
+	res, b := do(t, e, http.MethodGet, "/transcripts/"+id+"?lang=zh", rsecret, "", nil)
+	if ae := decodeAPIError(t, b); res.StatusCode != http.StatusForbidden || *ae.Error.Code != "insufficient_scope" {
+		t.Fatalf("read-only key fetching a language: %d %s", res.StatusCode, b)
+	}
+
+	res, b = get("?lang=zh")
 	var one struct {
 		Object, Language, Source string
 		Segments                 []struct{ Text string }
