@@ -1,8 +1,10 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -48,13 +50,21 @@ func (s *Server) handleModel(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, modelJSON(m))
 }
 
-// readBody reads a request body of at most MaxBodyBytes.
+// readBody reads a request body of at most MaxBodyBytes. A longer body
+// that sends a file inline (a file_data part, read so far) is a file too
+// large for the JSON body: 413 file_too_large, pointing at the Files
+// API, which takes large files.
 func readBody(r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
 	if err != nil {
 		return nil, badRequest("invalid_body", "", "The request body could not be read.")
 	}
 	if len(body) > MaxBodyBytes {
+		if bytes.Contains(body, []byte(`"file_data"`)) {
+			return nil, fromCore(&core.Error{Kind: core.KindTooLarge, Code: "file_too_large", Param: "file_data", NoRetry: true,
+				Message: fmt.Sprintf("The request body is larger than the limit of %d bytes, so a file sent inline (file_data) must be smaller. "+
+					"Upload larger files with the Files API (POST /v1/files, purpose \"user_data\") and send their file_id instead.", MaxBodyBytes)})
+		}
 		return nil, badRequest("request_too_large", "", "The request body is larger than the limit of %d bytes.", MaxBodyBytes)
 	}
 	return body, nil

@@ -58,6 +58,8 @@ func statusOf(k core.Kind) (int, string) {
 		return http.StatusUnprocessableEntity, "invalid_request_error"
 	case core.KindTooLarge:
 		return http.StatusRequestEntityTooLarge, "invalid_request_error"
+	case core.KindForbidden:
+		return http.StatusForbidden, "invalid_request_error"
 	}
 	return http.StatusInternalServerError, "api_error"
 }

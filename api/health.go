@@ -6,10 +6,15 @@ import (
 	"time"
 )
 
-// Check is one readiness probe: it returns nil when its dependency works.
+// Check is one readiness probe: Fn returns nil when its dependency works.
+// Details, when set, adds what it returns under "details" in the reply
+// (information for the operator, such as cookie expiries), which never
+// makes the replica unready; a Check with Details and no Fn is not
+// listed under "checks".
 type Check struct {
-	Name string
-	Fn   func(ctx context.Context) error
+	Name    string
+	Fn      func(ctx context.Context) error
+	Details func(ctx context.Context) any
 }
 
 // HealthHandler answers /healthz: the process is up and serving HTTP. It
@@ -28,8 +33,15 @@ func ReadyHandler(checks ...Check) http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()
 		results := make(map[string]string, len(checks))
+		details := map[string]any{}
 		status, code := "ready", http.StatusOK
 		for _, c := range checks {
+			if c.Details != nil {
+				details[c.Name] = c.Details(ctx)
+			}
+			if c.Fn == nil {
+				continue
+			}
 			if err := c.Fn(ctx); err != nil {
 				results[c.Name] = err.Error()
 				status, code = "unavailable", http.StatusServiceUnavailable
@@ -37,6 +49,10 @@ func ReadyHandler(checks ...Check) http.Handler {
 			}
 			results[c.Name] = "ok"
 		}
-		writeJSON(w, code, map[string]any{"status": status, "checks": results})
+		reply := map[string]any{"status": status, "checks": results}
+		if len(details) > 0 {
+			reply["details"] = details
+		}
+		writeJSON(w, code, reply)
 	})
 }

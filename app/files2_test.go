@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"mime/multipart"
@@ -379,5 +380,42 @@ func TestTranscriptionURL(t *testing.T) {
 	// The refused request's upload was not kept.
 	if page, err := e.Client.Files.List(context.Background(), openai.FileListParams{}); err != nil || len(page.Data) != 0 {
 		t.Fatalf("files left by refused transcriptions: %+v %v", page, err)
+	}
+}
+
+// TestInlineFileTooLarge: a file sent inline (file_data) that makes the
+// JSON body larger than its 1 MiB limit is 413 file_too_large in
+// OpenAI's error shape, naming the Files API, on each door that takes
+// file parts; an oversized body without one keeps the body-limit error.
+func TestInlineFileTooLarge(t *testing.T) {
+	t.Parallel()
+	e := apptest.Start(t, apptest.Options{NoWorker: true})
+	data := "data:audio/webm;base64," + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0x1a, 0x45, 0xdf}, 600<<10))
+	check := func(name string, status int, ae apiErrorBody) {
+		t.Helper()
+		if status != http.StatusRequestEntityTooLarge || *ae.Error.Code != "file_too_large" || ae.Error.Type != "invalid_request_error" ||
+			!strings.Contains(ae.Error.Message, "/v1/files") {
+			t.Errorf("%s: %d %+v", name, status, ae.Error)
+		}
+	}
+
+	_, err := e.Client.Chat.Completions.New(context.Background(), fileMessage(openai.ChatCompletionContentPartFileFileParam{
+		FileData: openai.String(data), Filename: openai.String("big.webm")}, "Summarize"))
+	var apiErr *openai.Error
+	if !errorAs(err, &apiErr) {
+		t.Fatalf("chat: %v", err)
+	}
+	check("chat completion (openai-go)", apiErr.StatusCode, decodeAPIError(t, []byte(`{"error":`+apiErr.RawJSON()+`}`)))
+
+	res, b := post(t, e, "/responses", e.Key, `{"model":"bibigpt","input":[{"role":"user","content":[{"type":"input_text","text":"Summarize"},`+
+		`{"type":"input_file","filename":"big.webm","file_data":"`+data+`"}]}]}`)
+	check("responses", res.StatusCode, decodeAPIError(t, b))
+	res, b = post(t, e, "/jobs", e.Key, `{"files":[{"file_data":"`+data+`","filename":"big.webm"}]}`)
+	check("jobs", res.StatusCode, decodeAPIError(t, b))
+
+	// Large for another reason: the generic limit, 400.
+	res, b = post(t, e, "/jobs", e.Key, `{"urls":["https://example.com/v.mp4"],"prompt":"`+strings.Repeat("x", 1<<20)+`"}`)
+	if ae := decodeAPIError(t, b); res.StatusCode != http.StatusBadRequest || *ae.Error.Code != "request_too_large" {
+		t.Errorf("oversized prompt: %d %s", res.StatusCode, b)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/recap/recap/api"
 	"github.com/recap/recap/jobs"
+	"github.com/recap/recap/media"
 	"github.com/recap/recap/metrics"
 )
 
@@ -26,7 +27,7 @@ func mountOps(cfg Config, d *Deps, s *api.Server) {
 	r := s.Router()
 	r.Handle("/metrics", d.Metrics.Handler()).Methods(http.MethodGet)
 	r.Handle("/healthz", api.HealthHandler()).Methods(http.MethodGet, http.MethodHead)
-	r.Handle("/readyz", api.ReadyHandler(readyChecks(d)...)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/readyz", api.ReadyHandler(readyChecks(cfg, d)...)).Methods(http.MethodGet, http.MethodHead)
 	s.MountOAuthDiscovery(api.DiscoveryConfig{Issuer: cfg.PublicURL})
 	if cfg.AdminToken == "" {
 		return
@@ -37,9 +38,12 @@ func mountOps(cfg Config, d *Deps, s *api.Server) {
 }
 
 // readyChecks are /readyz's probes. Their errors are generic on purpose:
-// the route is public, so details go to the log instead.
-func readyChecks(d *Deps) []api.Check {
-	return []api.Check{
+// the route is public, so details go to the log instead. With COOKIES_DIR
+// set, the details list each site's cookie count and earliest expiry
+// (never a cookie), read at each probe so a replaced file shows at once,
+// and refresh the recap_cookies_expiry_timestamp_seconds gauge.
+func readyChecks(cfg Config, d *Deps) []api.Check {
+	checks := []api.Check{
 		{Name: "postgres", Fn: func(ctx context.Context) error {
 			if err := d.Store.Ping(ctx); err != nil {
 				d.Log.Warn("readyz: postgres", "err", err)
@@ -66,6 +70,42 @@ func readyChecks(d *Deps) []api.Check {
 			return nil
 		}},
 	}
+	if cfg.CookiesDir != "" {
+		checks = append(checks, api.Check{Name: "cookies", Details: func(context.Context) any { return cookieDetails(cfg.CookiesDir, d) }})
+	}
+	return checks
+}
+
+// CookieDetail is one site's operator cookies in /readyz's details.
+type CookieDetail struct {
+	// Cookies counts the site's cookies in its file.
+	Cookies int `json:"cookies"`
+	// EarliestExpiry is when the first of them expires (RFC 3339, UTC);
+	// absent when all are session cookies.
+	EarliestExpiry *time.Time `json:"earliest_expiry,omitempty"`
+	// Expired is true once EarliestExpiry has passed: the site may no
+	// longer treat the worker as signed in.
+	Expired bool `json:"expired"`
+}
+
+func cookieDetails(dir string, d *Deps) any {
+	sites, err := media.CookieSites(dir)
+	if err != nil {
+		d.Log.Warn("readyz: cookies", "err", err)
+		return map[string]string{"error": "COOKIES_DIR unreadable"}
+	}
+	out := make(map[string]CookieDetail, len(sites))
+	now := time.Now()
+	for _, s := range sites {
+		cd := CookieDetail{Cookies: s.Cookies}
+		if !s.EarliestExpiry.IsZero() {
+			t := s.EarliestExpiry.UTC()
+			cd.EarliestExpiry, cd.Expired = &t, t.Before(now)
+			d.Metrics.CookieExpiry(s.Site, s.EarliestExpiry)
+		}
+		out[s.Site] = cd
+	}
+	return out
 }
 
 // watch feeds the cluster-wide series (jobs by state, queues, credits)
@@ -130,7 +170,7 @@ func StartOps(cfg Config, d *Deps) (*Ops, error) {
 		return nil, fmt.Errorf("METRICS_ADDR: %w", err)
 	}
 	o := &Ops{ln: ln, done: make(chan struct{})}
-	checks := append(readyChecks(d), api.Check{Name: "worker", Fn: func(context.Context) error {
+	checks := append(readyChecks(cfg, d), api.Check{Name: "worker", Fn: func(context.Context) error {
 		if !o.accepting.Load() {
 			return errors.New("not taking tasks")
 		}

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -454,5 +457,62 @@ func TestProbe(t *testing.T) {
 	}
 	if err := app.Probe(ctx, "no-port", "/healthz"); err == nil || !strings.Contains(err.Error(), "listen address") {
 		t.Errorf("a malformed address: %v", err)
+	}
+}
+
+// TestReadyzCookieExpiry: with COOKIES_DIR set, /readyz's details show
+// each site's cookie count and earliest expiry (an expired site flagged),
+// never a cookie's name or value, and the gauge follows a replaced file
+// without a restart.
+func TestReadyzCookieExpiry(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	soon := time.Now().Add(48 * time.Hour).Unix()
+	later := time.Now().Add(90 * 24 * time.Hour).Unix()
+	past := time.Now().Add(-time.Hour).Unix()
+	write := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("bilibili.com.txt", fmt.Sprintf("# Netscape HTTP Cookie File\n"+
+		".bilibili.com\tTRUE\t/\tFALSE\t%d\tSESSDATA\tsecret-sess\n"+
+		".bilibili.com\tTRUE\t/\tFALSE\t%d\tbili_jct\tsecret-jct\n", later, soon))
+	write("youtube.com.txt", fmt.Sprintf(".youtube.com\tTRUE\t/\tTRUE\t%d\tSID\tsecret-sid\n", past))
+	e := apptest.Start(t, apptest.Options{NoWorker: true, Configure: func(c *app.Config) { c.CookiesDir = dir }})
+	type ready struct {
+		Status  string            `json:"status"`
+		Checks  map[string]string `json:"checks"`
+		Details struct {
+			Cookies map[string]app.CookieDetail `json:"cookies"`
+		} `json:"details"`
+	}
+	r := opsCall(t, http.MethodGet, e.Server.URL+"/readyz", nil)
+	got := decode[ready](t, r)
+	if r.status != 200 || got.Status != "ready" {
+		t.Fatalf("/readyz: %d %s", r.status, r.body)
+	}
+	if strings.Contains(string(r.body), "secret") || strings.Contains(string(r.body), "SESSDATA") {
+		t.Fatalf("/readyz shows a cookie: %s", r.body)
+	}
+	if _, listed := got.Checks["cookies"]; listed {
+		t.Fatalf("cookies are a check, not a detail: %s", r.body)
+	}
+	bili, yt := got.Details.Cookies["bilibili.com"], got.Details.Cookies["youtube.com"]
+	if bili.Cookies != 2 || bili.EarliestExpiry == nil || bili.EarliestExpiry.Unix() != soon || bili.Expired {
+		t.Fatalf("bilibili.com: %+v (%s)", bili, r.body)
+	}
+	if yt.Cookies != 1 || yt.EarliestExpiry == nil || yt.EarliestExpiry.Unix() != past || !yt.Expired {
+		t.Fatalf("youtube.com: %+v (%s)", yt, r.body)
+	}
+	// A replaced file shows at the next probe, in the details and the gauge.
+	write("youtube.com.txt", fmt.Sprintf(".youtube.com\tTRUE\t/\tTRUE\t%d\tSID\tsecret-sid\n", later))
+	got = decode[ready](t, opsCall(t, http.MethodGet, e.Server.URL+"/readyz", nil))
+	if yt := got.Details.Cookies["youtube.com"]; yt.EarliestExpiry == nil || yt.EarliestExpiry.Unix() != later || yt.Expired {
+		t.Fatalf("replaced youtube.com: %+v", yt)
+	}
+	body := string(opsCall(t, http.MethodGet, e.Server.URL+"/metrics", nil).body)
+	if v := metricValue(body, `recap_cookies_expiry_timestamp_seconds{site="youtube.com"}`); v != float64(later) {
+		t.Fatalf("gauge for youtube.com = %v, want %d", v, later)
 	}
 }

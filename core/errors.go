@@ -40,6 +40,9 @@ const (
 	// KindTooLarge is a request body (an upload) over the server's size
 	// limit.
 	KindTooLarge
+	// KindForbidden is a caller whose key lacks the scope an action
+	// needs.
+	KindForbidden
 )
 
 // Error is the one error type of the use cases: a kind for the doors to

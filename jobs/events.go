@@ -118,6 +118,17 @@ func (e *Events) Close() { e.fan.close() }
 // Publish appends an event to the job's stream and returns its id. A
 // terminal event also starts the stream's expiry.
 func (e *Events) Publish(ctx context.Context, jobID string, ev Event) (string, error) {
+	ttl := e.ttl
+	if !ev.Terminal() {
+		// A stream of a job that never ends (a lost worker the sweeper has not
+		// reached yet) must not live forever either.
+		ttl = 7 * e.ttl
+	}
+	return e.publish(ctx, jobID, ev, ttl)
+}
+
+// publish appends ev to a stream that expires ttl after this event.
+func (e *Events) publish(ctx context.Context, jobID string, ev Event, ttl time.Duration) (string, error) {
 	data, err := json.Marshal(ev)
 	if err != nil {
 		return "", fmt.Errorf("publish: %w", err)
@@ -125,17 +136,17 @@ func (e *Events) Publish(ctx context.Context, jobID string, ev Event) (string, e
 	key := e.key(jobID)
 	pipe := e.rdb.TxPipeline()
 	add := pipe.XAdd(ctx, &redis.XAddArgs{Stream: key, MaxLen: e.maxLen, Approx: true, Values: []any{"e", data}})
-	ttl := e.ttl
-	if !ev.Terminal() {
-		// A stream of a job that never ends (a lost worker the sweeper has not
-		// reached yet) must not live forever either.
-		ttl = 7 * e.ttl
-	}
 	pipe.Expire(ctx, key, ttl)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return "", fmt.Errorf("publish: %w", err)
 	}
 	return add.Val(), nil
+}
+
+// deleteStream removes a stream whose one reader has read it (a
+// playlist expansion's reply).
+func (e *Events) deleteStream(ctx context.Context, id string) error {
+	return e.rdb.Del(ctx, e.key(id)).Err()
 }
 
 // PublishAll appends the same event to many jobs' streams in one round

@@ -8,6 +8,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/recap/recap/media"
 	"github.com/recap/recap/store"
 )
 
@@ -36,19 +37,29 @@ func (w *Worker) resolve(ctx context.Context, j *store.Job) error {
 	if err := w.cfg.Store.SetVideo(ctx, j.ID, v.Key, v.Title, v.Duration); err != nil {
 		return err
 	}
-	j.Duration, j.Title = v.Duration, v.Title
+	j.VideoKey, j.Duration, j.Title = v.Key, v.Duration, v.Title
 	if err := w.price(ctx, j, v.Duration); err != nil {
 		return err
 	}
 	return w.next(ctx, j, &transcriptTask)
 }
 
+// video returns the job's video, resolving it once per canonical key. A
+// key that joined another URL form's video (same yt-dlp extractor_key +
+// id, see media.StableID and store.ClaimVideo) answers with that video,
+// whose transcripts and summaries the job then shares.
 func (w *Worker) video(ctx context.Context, j *store.Job) (*store.Video, error) {
 	var v *store.Video
 	err := w.cfg.Store.WithLock(ctx, "video:"+j.VideoKey, func(ctx context.Context) error {
 		var err error
 		if !j.Refresh {
-			v, err = w.cfg.Store.Video(ctx, j.VideoKey)
+			key := j.VideoKey
+			if owner, err := w.cfg.Store.VideoAlias(ctx, key); err == nil {
+				key = owner
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			v, err = w.cfg.Store.Video(ctx, key)
 			if err == nil {
 				return nil
 			}
@@ -63,7 +74,17 @@ func (w *Worker) video(ctx context.Context, j *store.Job) (*store.Video, error) 
 		raw, _ := json.Marshal(info)
 		v = &store.Video{Key: j.VideoKey, URL: j.URL, Title: info.Title, Duration: info.Duration, IsLive: info.IsLive, Info: raw,
 			RawInfo: info.RawInfo()}
-		return w.cfg.Store.SaveVideo(ctx, v)
+		if info.ID == "" || !media.StableID(info.ExtractorKey) {
+			return w.cfg.Store.SaveVideo(ctx, v)
+		}
+		owner, err := w.cfg.Store.ClaimVideo(ctx, v, info.ExtractorKey, info.ID)
+		if err != nil || owner == v.Key {
+			return err
+		}
+		w.log.Info("url form joined a resolved video", "job_id", j.ID, "video_key", j.VideoKey, "joined", owner,
+			"extractor_key", info.ExtractorKey)
+		v, err = w.cfg.Store.Video(ctx, owner)
+		return err
 	})
 	return v, err
 }

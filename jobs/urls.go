@@ -66,6 +66,11 @@ const TypePlaylist = "media:playlist"
 // playlistTimeout bounds one flat extraction, and the API's wait for it.
 const playlistTimeout = 2 * time.Minute
 
+// replyTTL bounds the life of a playlist expansion's reply stream whose
+// caller left before reading it (a read one is deleted at once): past
+// the caller's wait, nobody reads it.
+const replyTTL = playlistTimeout + time.Minute
+
 // Playlist is a playlist's entries (media.Playlist).
 type Playlist = media.Playlist
 
@@ -114,6 +119,9 @@ func (c *Client) ExpandPlaylist(ctx context.Context, url string, limit int) (*Pl
 	}
 	wctx, cancel := context.WithTimeout(ctx, playlistTimeout+10*time.Second)
 	defer cancel()
+	// The reply has one reader, this call: its stream goes once read or
+	// given up on. Should the delete fail, replyTTL removes it.
+	defer func() { _ = c.cfg.Events.deleteStream(context.WithoutCancel(ctx), reply) }()
 	var out *Playlist
 	var fail *PlaylistError
 	err = c.cfg.Events.Follow(wctx, reply, "0", 0, nil, func(ev Event) error {
@@ -155,7 +163,7 @@ func PlaylistHandler(m PlaylistLister, events *Events, log *slog.Logger) asynq.H
 			ev = Event{Type: EventError, Error: playlistFailure(err)}
 			log.Info("playlist expansion failed", "code", ev.Error.Code, "err", err)
 		}
-		if _, perr := events.Publish(context.WithoutCancel(ctx), p.Reply, ev); perr != nil {
+		if _, perr := events.publish(context.WithoutCancel(ctx), p.Reply, ev, replyTTL); perr != nil {
 			return fmt.Errorf("%s: publish: %w", TypePlaylist, perr)
 		}
 		return nil

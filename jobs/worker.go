@@ -30,6 +30,8 @@ type Store interface {
 	WithLock(ctx context.Context, key string, fn func(ctx context.Context) error) error
 	SaveVideo(ctx context.Context, v *store.Video) error
 	Video(ctx context.Context, key string) (*store.Video, error)
+	ClaimVideo(ctx context.Context, v *store.Video, extractorKey, id string) (string, error)
+	VideoAlias(ctx context.Context, key string) (string, error)
 	SetVideoDuration(ctx context.Context, key string, d float64) error
 	SaveTranscript(ctx context.Context, t *store.Transcript) error
 	LatestTranscript(ctx context.Context, videoKey, language string) (*store.Transcript, error)

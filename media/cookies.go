@@ -212,8 +212,12 @@ type CookieSite struct {
 // Cookies lists the operator's cookie files (COOKIES_DIR) with the
 // earliest expiry of each, read now: replacing a file takes effect at the
 // next run, without a restart.
-func (c *Client) Cookies() ([]CookieSite, error) {
-	dir := c.cfg.CookiesDir
+func (c *Client) Cookies() ([]CookieSite, error) { return CookieSites(c.cfg.CookiesDir) }
+
+// CookieSites lists the cookie files in dir (a COOKIES_DIR) with the
+// earliest expiry of each, as Client.Cookies does: for a process with no
+// media client, such as the API's /readyz. An empty dir lists nothing.
+func CookieSites(dir string) ([]CookieSite, error) {
 	if dir == "" {
 		return nil, nil
 	}

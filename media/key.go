@@ -40,6 +40,11 @@ type site struct {
 	// when the URL is not a video form it recognizes. host is lowercased,
 	// without a trailing dot or the www., m., music. and mobile. prefixes.
 	key func(host string, u *url.URL) (string, bool)
+	// extractors are the yt-dlp extractor keys ("BiliBili", "Youtube")
+	// whose ids name this site's videos stably: a second URL form that
+	// resolves to one of them with the same id joins the first video
+	// (see StableID).
+	extractors []string
 }
 
 // sites are the rules CanonicalKey tries in order; a URL no rule claims
@@ -55,6 +60,24 @@ func Sites() []string {
 		out[i] = s.name
 	}
 	return out
+}
+
+// StableID reports whether yt-dlp's id for this extractor names one video
+// whatever URL form reached it, so that two forms resolving to the same
+// extractor_key + id are the same video: only the extractors the site
+// rules declare (BiliBili, Youtube, Douyin, TikTok, XiaoHongShu, Vimeo).
+// Never "Generic" (its ids are the URL's file name, "video" from any
+// host's /video.mp4) nor any other extractor, whose ids are not known to
+// be stable.
+func StableID(extractorKey string) bool {
+	for _, s := range sites {
+		for _, e := range s.extractors {
+			if e == extractorKey {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // CanonicalKey normalizes a video URL into the key that drives caching and

@@ -207,3 +207,19 @@ func TestNormalizeSpaces(t *testing.T) {
 		}
 	}
 }
+
+// TestStableID: only the site rules' extractors join URL forms by id;
+// the generic extractor's ids are file names and never do.
+func TestStableID(t *testing.T) {
+	t.Parallel()
+	for _, k := range []string{"BiliBili", "Youtube", "Douyin", "TikTok", "XiaoHongShu", "Vimeo"} {
+		if !media.StableID(k) {
+			t.Errorf("StableID(%q) = false", k)
+		}
+	}
+	for _, k := range []string{"Generic", "generic", "", "upload", "YoutubeTab", "BiliBiliBangumi", "bilibili"} {
+		if media.StableID(k) {
+			t.Errorf("StableID(%q) = true", k)
+		}
+	}
+}

@@ -368,3 +368,27 @@ func readCapped(path string, limit int64) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// SubtitleLanguages lists the languages the video has subtitles in (vtt
+// or srt tracks, the site's own, AI-made and automatic alike; "ai-zh"
+// counts as "zh"), sorted, each once.
+func (i *Info) SubtitleLanguages() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, group := range [][]SubtitleTrack{i.Subtitles, i.AutoCaptions} {
+		for _, t := range group {
+			l := trackLang(t.Lang)
+			if l == "" || seen[l] || (t.Ext != "vtt" && t.Ext != "srt") {
+				continue
+			}
+			seen[l] = true
+			out = append(out, l)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// HasSubtitles reports whether the video has a track the subtitle step
+// would take for lang ("en" is met by "en-US").
+func (i *Info) HasSubtitles(lang string) bool { return lang != "" && len(pickTracks(i, lang)) > 0 }

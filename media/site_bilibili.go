@@ -12,7 +12,7 @@ import (
 // b23.tv/av… short links that carry the id, and any bilibili.com page
 // naming the video in ?bvid= (watch-later, festival pages). The part is
 // ?p= (1 when absent or not a positive number).
-var bilibiliSite = site{name: "bilibili", key: bilibiliKey}
+var bilibiliSite = site{name: "bilibili", key: bilibiliKey, extractors: []string{"BiliBili"}}
 
 var (
 	bvID = regexp.MustCompile(`^[Bb][Vv](1[0-9A-Za-z]{9})$`)

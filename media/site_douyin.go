@@ -9,7 +9,7 @@ import (
 // the iesdouyin.com share page /share/video/<id>, and pages that open the
 // video in a modal (?modal_id=<id>). v.douyin.com short links hold a code
 // only a redirect expands and stay generic.
-var douyinSite = site{name: "douyin", key: douyinKey}
+var douyinSite = site{name: "douyin", key: douyinKey, extractors: []string{"Douyin"}}
 
 var douyinID = regexp.MustCompile(`^[0-9]{8,20}$`)
 

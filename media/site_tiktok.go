@@ -9,7 +9,7 @@ import (
 // tiktokSite keys TikTok videos by their numeric id: /@user/video/<id>,
 // the mobile /v/<id>.html, and the embed and player pages. vm.tiktok.com
 // and /t/ short links stay generic.
-var tiktokSite = site{name: "tiktok", key: tiktokKey}
+var tiktokSite = site{name: "tiktok", key: tiktokKey, extractors: []string{"TikTok"}}
 
 var tiktokID = regexp.MustCompile(`^[0-9]{8,20}$`)
 

@@ -9,7 +9,7 @@ import (
 // /<id>/<hash> of unlisted videos), /channels/<name>/<id>,
 // /groups/<name>/videos/<id> and player.vimeo.com/video/<id>. Showcases,
 // albums and user pages are not videos and stay generic.
-var vimeoSite = site{name: "vimeo", key: vimeoKey}
+var vimeoSite = site{name: "vimeo", key: vimeoKey, extractors: []string{"Vimeo"}}
 
 var vimeoID = regexp.MustCompile(`^[0-9]{1,12}$`)
 

@@ -9,7 +9,7 @@ import (
 // xiaohongshuSite keys Xiaohongshu (RED) notes by their 24-hex-digit id:
 // /explore/<id> and /discovery/item/<id>. xhslink.com short links stay
 // generic. The id is lowercased: the site treats it case-insensitively.
-var xiaohongshuSite = site{name: "xiaohongshu", key: xiaohongshuKey}
+var xiaohongshuSite = site{name: "xiaohongshu", key: xiaohongshuKey, extractors: []string{"XiaoHongShu"}}
 
 var xiaohongshuID = regexp.MustCompile(`^[0-9a-fA-F]{24}$`)
 

@@ -8,7 +8,7 @@ import (
 // youtubeSite keys YouTube videos by their 11-character id: watch?v=,
 // youtu.be/, /shorts/, /embed/, /live/, /v/, /e/ and the nocookie host.
 // Channels and playlists are not videos and stay generic.
-var youtubeSite = site{name: "youtube", key: youtubeKey}
+var youtubeSite = site{name: "youtube", key: youtubeKey, extractors: []string{"Youtube"}}
 
 var youtubeID = regexp.MustCompile(`^[A-Za-z0-9_-]{11}$`)
 

@@ -29,6 +29,8 @@ type Store struct {
 	held        map[string]int64 // by job: the hold not settled yet
 	captured    map[string]int64
 	videos      map[string]*store.Video
+	videoIDs    map[string]string // extractor_key NUL id → owner key
+	aliases     map[string]string // joined key → owner key
 	transcripts []*store.Transcript
 	summaries   []*store.Summary
 	chunks      map[string]map[int]store.Chunk
@@ -312,6 +314,46 @@ func (s *Store) SaveVideo(_ context.Context, v *store.Video) error {
 	c := *v
 	s.videos[v.Key] = &c
 	return nil
+}
+
+// ClaimVideo saves v unless another key already owns extractorKey + id;
+// then v's key becomes an alias of the owner (see store.Store.ClaimVideo).
+func (s *Store) ClaimVideo(_ context.Context, v *store.Video, extractorKey, id string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("ClaimVideo"); err != nil {
+		return "", err
+	}
+	if s.videoIDs == nil {
+		s.videoIDs, s.aliases = map[string]string{}, map[string]string{}
+	}
+	idKey := extractorKey + "\x00" + id
+	owner, ok := s.videoIDs[idKey]
+	if !ok {
+		owner = v.Key
+		s.videoIDs[idKey] = owner
+	}
+	if owner != v.Key {
+		s.aliases[v.Key] = owner
+		return owner, nil
+	}
+	v.CreatedAt = s.now()
+	c := *v
+	s.videos[v.Key] = &c
+	return owner, nil
+}
+
+// VideoAlias returns the owner a key joined, or store.ErrNotFound.
+func (s *Store) VideoAlias(_ context.Context, key string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("VideoAlias"); err != nil {
+		return "", err
+	}
+	if o, ok := s.aliases[key]; ok {
+		return o, nil
+	}
+	return "", store.ErrNotFound
 }
 
 // Video returns a video by key.
