@@ -164,7 +164,7 @@ func TestSameExtractorIDJoins(t *testing.T) {
 func TestGenericIDsNeverJoin(t *testing.T) {
 	t.Parallel()
 	w, b := setup(t, nil)
-	data, err := os.ReadFile(filepath.Join(mediatest.TestdataDir(), "talk.webm"))
+	data, err := os.ReadFile(filepath.Join(mediatest.SampleDir(), "talk.webm"))
 	if err != nil {
 		t.Fatal(err)
 	}
