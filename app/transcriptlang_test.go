@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
 	"github.com/recap/recap/app/apptest"
 	"github.com/recap/recap/media/mediatest"
 	"github.com/recap/recap/store"
@@ -124,5 +126,25 @@ func TestTranscriptLanguages(t *testing.T) {
 		strings.Join(bi.Languages, ",") != "en,zh" || len(bi.Segments) != 3 || len(bi.Segments[2].Texts) != 2 ||
 		!strings.HasPrefix(bi.Segments[2].Texts[1], "最后") {
 		t.Fatalf("bilingual json: %d %s", res.StatusCode, b)
+	}
+
+	// MCP's get_transcript takes the same languages.
+	cs := mcpSession(t, e, e.Key, nil)
+	call := func(args map[string]any) (string, bool) {
+		t.Helper()
+		r, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "get_transcript", Arguments: args})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return toolText(r), r.IsError
+	}
+	if text, isErr := call(map[string]any{"job_id": id, "language": "zh", "format": "txt"}); isErr || !strings.Contains(text, "[00:01] 欢迎") {
+		t.Fatalf("get_transcript zh: %v %s", isErr, text)
+	}
+	if text, isErr := call(map[string]any{"job_id": id, "language": "en,zh", "format": "srt"}); isErr || !strings.HasPrefix(text, want) {
+		t.Fatalf("get_transcript en,zh: %v %s", isErr, text)
+	}
+	if text, isErr := call(map[string]any{"job_id": id, "language": "fr"}); !isErr || !strings.Contains(text, "language_not_available") {
+		t.Fatalf("get_transcript fr: %v %s", isErr, text)
 	}
 }

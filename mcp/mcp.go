@@ -108,7 +108,7 @@ type TranscriptInput struct {
 	JobID    string `json:"job_id,omitempty" jsonschema:"a job id; give this or url"`
 	URL      string `json:"url,omitempty" jsonschema:"a video URL summarized before; give this, file_id or job_id"`
 	FileID   string `json:"file_id,omitempty" jsonschema:"an uploaded file transcribed before (file-…); give this, url or job_id"`
-	Language string `json:"language,omitempty" jsonschema:"with url or file_id: the transcript's language code ('' = detected)"`
+	Language string `json:"language,omitempty" jsonschema:"the transcript's language code ('' = detected); with job_id another language the video has (fetched once, billed like a transcription, needs the write scope) or two separated by a comma (en,zh) for both side by side per cue"`
 	Format   string `json:"format,omitempty" jsonschema:"txt (default), srt or vtt"`
 }
 
@@ -286,6 +286,17 @@ func (t *tools) transcript(ctx context.Context, req *sdk.CallToolRequest, in Tra
 	var tr *store.Transcript
 	var err error
 	switch {
+	case in.JobID != "" && strings.TrimSpace(in.Language) != "":
+		var ts []*store.Transcript
+		_, ts, err = t.cfg.Core.TranscriptLangs(ctx, k, in.JobID, format, strings.Split(strings.TrimSpace(in.Language), ","), t.cfg.Heartbeat)
+		if err == nil && len(ts) == 2 {
+			text, _ := core.FormatBilingual(core.Bilingual(ts[0], ts[1]), format)
+			out := TranscriptOutput{VideoKey: ts[0].VideoKey, Language: ts[0].Language + "," + ts[1].Language, Format: format, Text: text}
+			return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: text}}}, out, nil
+		}
+		if err == nil {
+			tr = ts[0]
+		}
 	case in.JobID != "":
 		_, tr, err = t.cfg.Core.Transcript(ctx, k, in.JobID, format)
 	case strings.TrimSpace(in.FileID) != "":
