@@ -73,7 +73,11 @@ const hitsSQL = `WITH req AS (
 ), wanted AS (
 	-- A batch is mostly one popular video asked for again and again: each
 	-- summary and video is looked up once per distinct key, not per row.
-	SELECT DISTINCT video_key, audio_language, prompt_hash, model, output_language FROM req
+	-- A URL form that joined another video (video_aliases, by yt-dlp's
+	-- extractor key and id) is answered from that video's summaries.
+	SELECT DISTINCT r.video_key AS req_key, coalesce(a.video_key, r.video_key) AS video_key,
+		r.audio_language, r.prompt_hash, r.model, r.output_language
+	FROM req r LEFT JOIN video_aliases a ON a.key = r.video_key
 ), found AS (
 	SELECT w.*, s.*, coalesce(v.title, '') AS v_title, coalesce(v.duration, 0) AS v_duration
 	FROM wanted w CROSS JOIN LATERAL (
@@ -87,24 +91,26 @@ const hitsSQL = `WITH req AS (
 		ORDER BY t.created_at DESC, s.created_at DESC LIMIT 1) s
 	LEFT JOIN videos v ON v.key = w.video_key
 ), hit AS (
-	SELECT r.*, f.s_id, f.s_transcript_id, f.s_model, f.s_prompt_tokens, f.s_completion_tokens, f.v_title, f.v_duration
-	FROM req r JOIN found f USING (video_key, audio_language, prompt_hash, model, output_language)
+	SELECT r.*, f.video_key AS canon_key, f.s_id, f.s_transcript_id, f.s_model, f.s_prompt_tokens, f.s_completion_tokens,
+		f.v_title, f.v_duration
+	FROM req r JOIN found f ON f.req_key = r.video_key AND f.audio_language = r.audio_language
+		AND f.prompt_hash = r.prompt_hash AND f.model = r.model AND f.output_language = r.output_language
 ), ins AS (
 	INSERT INTO jobs (id, account_id, api_key_id, kind, queue, url, video_key, prompt, model,
 		audio_language, output_language, images, stream, refresh, webhook_url, request_hash, state, progress,
 		transcript_id, summary_id, result_model, prompt_tokens, completion_tokens, resolved_at, transcribed_at, finished_at,
 		title, duration)
-	SELECT h.id, h.account_id, h.api_key_id, 'summary', h.queue, h.url, h.video_key, h.prompt, h.model,
+	SELECT h.id, h.account_id, h.api_key_id, 'summary', h.queue, h.url, h.canon_key, h.prompt, h.model,
 		h.audio_language, h.output_language, h.images::jsonb, h.stream, false, h.webhook_url, h.request_hash, 'succeeded', 100,
 		h.s_transcript_id, h.s_id, h.s_model, h.s_prompt_tokens, h.s_completion_tokens, now(), now(), now(),
 		h.v_title, h.v_duration
 	FROM hit h
-	RETURNING id, state, created_at, updated_at, title, duration, summary_id
+	RETURNING id, state, created_at, updated_at, title, duration, summary_id, video_key
 ), first AS (
 	-- Each summary's text is sent back once; its other rows share it.
 	SELECT DISTINCT ON (summary_id) id FROM ins ORDER BY summary_id, id
 )
-SELECT ins.id, ins.state, ins.created_at, ins.updated_at, ins.title, ins.duration,
+SELECT ins.id, ins.state, ins.created_at, ins.updated_at, ins.title, ins.duration, ins.video_key,
 	f.s_id, f.s_transcript_id, f.s_prompt_hash, f.s_model, f.s_output_language,
 	CASE WHEN first.id IS NULL THEN NULL ELSE f.s_markdown END, CASE WHEN first.id IS NULL THEN NULL ELSE f.s_chapters END,
 	f.s_prompt_tokens, f.s_completion_tokens, f.s_truncated, f.s_created_at
@@ -145,13 +151,14 @@ func (s *Store) execHitsOnce(ctx context.Context, batch []*cacheHit) error {
 		for rows.Next() {
 			var (
 				id, state, title string
+				videoKey         string
 				created, updated time.Time
 				duration         float64
 				sm               Summary
 				markdown         *string
 				chapters         []byte
 			)
-			if err := rows.Scan(&id, &state, &created, &updated, &title, &duration,
+			if err := rows.Scan(&id, &state, &created, &updated, &title, &duration, &videoKey,
 				&sm.ID, &sm.TranscriptID, &sm.PromptHash, &sm.Model, &sm.OutputLanguage, &markdown, &chapters,
 				&sm.PromptTokens, &sm.CompletionTokens, &sm.Truncated, &sm.CreatedAt); err != nil {
 				return err
@@ -169,6 +176,7 @@ func (s *Store) execHitsOnce(ctx context.Context, batch []*cacheHit) error {
 			}
 			j := h.j
 			j.ID, j.State, j.CreatedAt, j.UpdatedAt, j.Title, j.Duration = id, state, created, updated, title, duration
+			j.VideoKey = videoKey // the joined video's, for a URL form that joined one
 			j.TranscriptID, j.SummaryID = &sm.TranscriptID, &sm.ID
 			j.ResultModel, j.Progress = sm.Model, 100
 			h.sm = &sm

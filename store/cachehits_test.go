@@ -92,3 +92,42 @@ func TestCreateJobFromCache(t *testing.T) {
 		t.Fatalf("stored job %+v %v", got, err)
 	}
 }
+
+// TestCreateJobFromCacheThroughAlias: a URL form that joined another
+// video (same extractor key and id) is a cache hit on that video's
+// summary, recorded under the video's key.
+func TestCreateJobFromCacheThroughAlias(t *testing.T) {
+	t.Parallel()
+	s, k := setup(t, 10)
+	ctx := context.Background()
+	if err := s.SaveVideo(ctx, &store.Video{Key: "bilibili:BV1xx", URL: "https://www.bilibili.com/video/BV1xx", Title: "Joined", Duration: 30}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Pool().Exec(ctx, `INSERT INTO video_aliases (key, video_key) VALUES ('generic:short', 'bilibili:BV1xx')`); err != nil {
+		t.Fatal(err)
+	}
+	tr := &store.Transcript{VideoKey: "bilibili:BV1xx", Language: "", Source: "subtitles", Segments: []store.Segment{{Start: 0, End: 1, Text: "hi"}}, Duration: 30}
+	if err := s.SaveTranscript(ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	sm := &store.Summary{TranscriptID: tr.ID, PromptHash: "p", Model: "m", Markdown: "# Joined"}
+	if err := s.SaveSummary(ctx, sm); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"generic:short", "bilibili:BV1xx", "generic:other"} {
+		j := &store.Job{AccountID: k.AccountID, APIKeyID: k.ID, Queue: "interactive", URL: "https://b23.tv/x", VideoKey: key, Model: "m", RequestHash: key}
+		got, err := s.CreateJobFromCache(ctx, j, "p")
+		if key == "generic:other" {
+			if !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("%s: %v, want a miss", key, err)
+			}
+			continue
+		}
+		if err != nil || got.ID != sm.ID || got.Markdown != "# Joined" || j.VideoKey != "bilibili:BV1xx" || j.Title != "Joined" {
+			t.Fatalf("%s: %+v %v (job key %q)", key, got, err, j.VideoKey)
+		}
+		if stored, err := s.Job(ctx, j.ID); err != nil || stored.VideoKey != "bilibili:BV1xx" {
+			t.Fatalf("%s: stored %+v %v", key, stored, err)
+		}
+	}
+}
