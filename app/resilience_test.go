@@ -50,7 +50,7 @@ func TestLoadCachesAndPolling(t *testing.T) {
 		poll    time.Duration
 		errName string
 	}{
-		{map[string]string{}, time.Minute, 50 * time.Millisecond, ""},
+		{map[string]string{}, time.Minute, 20 * time.Millisecond, ""},
 		{map[string]string{"KEY_CACHE_SECONDS": "0", "QUEUE_POLL_MS": "200"}, 0, 200 * time.Millisecond, ""},
 		{map[string]string{"KEY_CACHE_SECONDS": "-1"}, 0, 0, "KEY_CACHE_SECONDS"},
 		{map[string]string{"KEY_CACHE_SECONDS": "soon"}, 0, 0, "KEY_CACHE_SECONDS"},

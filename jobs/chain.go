@@ -48,11 +48,50 @@ func (w *Worker) handOver(ctx context.Context, t *task) bool {
 	return true
 }
 
+// chainRun carries a finished stage's hand-over out to chained, the
+// outermost middleware of a stage run.
+type chainRun struct {
+	j    *store.Job
+	next *task
+}
+
+type chainRunKey struct{}
+
+// chained is the outermost middleware of a stage run: when the stage
+// handed its job over, the next stage runs here, after the stage's own
+// run has ended and been observed (its duration and outcome in
+// recap_stage_duration_seconds are its own, and the next stage gets its
+// own), and before asynq hears that the task is done. It counts as
+// running for Drain until the chain ends, re-enqueueing included.
+func (w *Worker) chained(next asynq.Handler) asynq.Handler {
+	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+		w.running.Add(1)
+		defer w.running.Done()
+		r := &chainRun{}
+		err := next.ProcessTask(context.WithValue(ctx, chainRunKey{}, r), t)
+		if r.next != nil {
+			w.runChained(ctx, r.j, r.next)
+		}
+		return err
+	})
+}
+
+// deferChain hands the next stage to chained; a run without it (a stage
+// handler called directly) runs the next stage at once.
+func (w *Worker) deferChain(ctx context.Context, j *store.Job, t *task) {
+	if r, ok := ctx.Value(chainRunKey{}).(*chainRun); ok && r.next == nil {
+		r.j, r.next = j, t
+		return
+	}
+	w.runChained(ctx, j, t)
+}
+
 // runChained runs the next stage of a job in this slot. A failure that
 // asynq would retry, or an interruption, becomes a queued task of that
 // stage, so nothing is lost.
 func (w *Worker) runChained(ctx context.Context, j *store.Job, t *task) {
-	h := w.handlers[t.typ]
+	// Observed like a task asynq ran; its own hand-over runs after it.
+	h := w.chained(w.observe(w.handlers[t.typ]))
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.timeout(w.cfg.Timeouts))
 	defer cancel()
 	// A cancel or shutdown stops the chained run; the first task's own

@@ -104,7 +104,7 @@ func (w *Worker) stage(st *task, fn stageFunc) asynq.Handler {
 		if err == nil {
 			log.Info("stage done", "ms", time.Since(start).Milliseconds(), "attempt", attempt.N)
 			if slot.next != nil {
-				w.runChained(ctx, j, slot.next)
+				w.deferChain(ctx, j, slot.next)
 			}
 			return nil
 		}

@@ -212,7 +212,7 @@ func NewWorker(cfg WorkerConfig) *Worker {
 // Mux returns an asynq handler serving every stage.
 func (w *Worker) Mux() *asynq.ServeMux {
 	mux := asynq.NewServeMux()
-	mux.Use(w.limit(), w.observe)
+	mux.Use(w.chained, w.limit(), w.observe)
 	for typ, h := range w.handlers {
 		mux.Handle(typ, h)
 	}
