@@ -81,6 +81,9 @@ type verboseSegment struct {
 	AvgLogprob       float64 `json:"avg_logprob"`
 	CompressionRatio float64 `json:"compression_ratio"`
 	NoSpeechProb     float64 `json:"no_speech_prob"`
+	// Speaker is set when speech-to-text labelled the speaker (as in
+	// OpenAI's diarized_json segments).
+	Speaker string `json:"speaker,omitempty"`
 }
 
 // verboseTranscription is Whisper's verbose_json: the text, language,
@@ -88,7 +91,7 @@ type verboseSegment struct {
 func verboseTranscription(t *store.Transcript) map[string]any {
 	segs := make([]verboseSegment, 0, len(t.Segments))
 	for i, sg := range t.Segments {
-		segs = append(segs, verboseSegment{ID: i, Seek: int(sg.Start * 100), Start: sg.Start, End: sg.End, Text: sg.Text, Tokens: []int{}})
+		segs = append(segs, verboseSegment{ID: i, Seek: int(sg.Start * 100), Start: sg.Start, End: sg.End, Text: sg.Text, Tokens: []int{}, Speaker: sg.Speaker})
 	}
 	lang := t.Language
 	if lang == "" {

@@ -82,6 +82,8 @@ type Server struct {
 	script Script
 	chatErr,
 	sttErr int
+	// speakers label transcription segments in turn (SetSpeakers).
+	speakers []string
 }
 
 // New starts a fake server that t's cleanup closes.
@@ -154,6 +156,17 @@ func (s *Server) SetTranscriptionError(status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sttErr = status
+}
+
+// SetSpeakers makes transcriptions label their segments with these
+// speakers in turn: verbose_json segments get a speaker field, and
+// diarized_json uses them when the request names no known speakers
+// (without SetSpeakers, diarized_json labels "A" and "B", as OpenAI's
+// gpt-4o-transcribe-diarize does). nil restores unlabelled verbose_json.
+func (s *Server) SetSpeakers(names ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.speakers = names
 }
 
 // wait applies the delay; it reports false when the client went away.
@@ -484,6 +497,7 @@ func (s *Server) transcribe(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.stts++
 	status := s.sttErr
+	speakers := s.speakers
 	s.mu.Unlock()
 	if err := r.ParseMultipartForm(32 << 20); err != nil {
 		writeError(w, http.StatusBadRequest, "multipart: "+err.Error())
@@ -523,12 +537,34 @@ func (s *Server) transcribe(w http.ResponseWriter, r *http.Request) {
 	}
 	tag := hex.EncodeToString(h.Sum(nil))[:8]
 	lang := cmp(r.FormValue("language"), "en")
+	format := r.FormValue("response_format")
+	if format == "diarized_json" {
+		// What OpenAI's diarizing model refuses.
+		switch {
+		case r.FormValue("prompt") != "":
+			writeError(w, http.StatusBadRequest, "prompt is not supported with diarized_json")
+			return
+		case len(r.MultipartForm.Value["timestamp_granularities[]"]) > 0:
+			writeError(w, http.StatusBadRequest, "timestamp_granularities is not supported with diarized_json")
+			return
+		case dur > 30 && r.FormValue("chunking_strategy") == "":
+			writeError(w, http.StatusBadRequest, "chunking_strategy is required for diarization of inputs longer than 30 seconds")
+			return
+		}
+		if known := r.MultipartForm.Value["known_speaker_names[]"]; len(known) > 0 {
+			speakers = known
+		} else if len(speakers) == 0 {
+			speakers = []string{"A", "B"}
+		}
+	}
 	type seg struct {
-		ID    int     `json:"id"`
-		Seek  int     `json:"seek"`
-		Start float64 `json:"start"`
-		End   float64 `json:"end"`
-		Text  string  `json:"text"`
+		Type    string  `json:"type,omitempty"`
+		ID      any     `json:"id"`
+		Seek    int     `json:"seek"`
+		Start   float64 `json:"start"`
+		End     float64 `json:"end"`
+		Text    string  `json:"text"`
+		Speaker string  `json:"speaker,omitempty"`
 	}
 	var segs []seg
 	var texts []string
@@ -536,11 +572,24 @@ func (s *Server) transcribe(w http.ResponseWriter, r *http.Request) {
 		start := float64(i * SegmentSeconds)
 		end := math.Min(start+SegmentSeconds, dur)
 		text := fmt.Sprintf("spoken words at %g %s", start, tag)
-		segs = append(segs, seg{ID: i, Start: start, End: end, Text: text})
+		sg := seg{ID: i, Start: start, End: end, Text: text}
+		if len(speakers) > 0 {
+			sg.Speaker = speakers[i%len(speakers)]
+		}
+		if format == "diarized_json" {
+			sg.Type, sg.ID = "transcript.text.segment", fmt.Sprintf("seg_%03d", i)
+		}
+		segs = append(segs, sg)
 		texts = append(texts, text)
 	}
 	text := strings.Join(texts, " ")
-	switch r.FormValue("response_format") {
+	switch format {
+	case "diarized_json":
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"task": "transcribe", "duration": dur, "text": text, "segments": segs,
+			"usage": map[string]any{"type": "duration", "seconds": math.Ceil(dur)},
+		})
 	case "text", "srt", "vtt":
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprint(w, text)
