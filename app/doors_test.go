@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/openai/openai-go/v3"
@@ -269,9 +271,21 @@ func TestMCPDoor(t *testing.T) {
 	t.Parallel()
 	e := apptest.Start(t, apptest.Options{})
 	ctx := context.Background()
-	var progress []float64
+	// The client handles notifications on goroutines of their own, so the
+	// last ones may arrive after the tool's result: they are collected
+	// under a lock and the 100 is awaited.
+	var (
+		progressMu sync.Mutex
+		progress   []float64
+		complete   = make(chan struct{})
+	)
 	cs := mcpSession(t, e, e.Key, &mcp.ClientOptions{ProgressNotificationHandler: func(_ context.Context, r *mcp.ProgressNotificationClientRequest) {
+		progressMu.Lock()
+		defer progressMu.Unlock()
 		progress = append(progress, r.Params.Progress)
+		if r.Params.Progress == 100 {
+			close(complete)
+		}
 	}})
 
 	tools, err := cs.ListTools(ctx, nil)
@@ -307,9 +321,15 @@ func TestMCPDoor(t *testing.T) {
 	if json.Unmarshal(out, &so); so.JobID == "" {
 		t.Fatalf("no job id in %s", out)
 	}
+	select {
+	case <-complete:
+	case <-time.After(10 * time.Second):
+	}
+	progressMu.Lock()
 	if len(progress) == 0 || progress[len(progress)-1] != 100 || !slices.IsSorted(progress) {
 		t.Errorf("progress notifications: %v", progress)
 	}
+	progressMu.Unlock()
 
 	res, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "get_transcript", Arguments: map[string]any{"job_id": so.JobID, "format": "srt"}})
 	if err != nil || res.IsError || !strings.Contains(toolText(res), "00:00:08") {

@@ -68,33 +68,36 @@ func TestSpeakers(t *testing.T) {
 		}
 	}
 
-	// The Whisper-compatible route's verbose_json carries the speakers.
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	for k, v := range map[string]string{"url": e.Host.NoSubsPageURL(), "model": "whisper-1", "response_format": "verbose_json"} {
-		_ = mw.WriteField(k, v)
-	}
-	_ = mw.Close()
-	req, _ := http.NewRequest(http.MethodPost, e.URL+"/audio/transcriptions", &buf)
-	req.Header.Set("Authorization", "Bearer "+e.Key)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	hres, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hres.Body.Close()
-	vb, _ := io.ReadAll(hres.Body)
-	var verbose struct {
-		Segments []struct {
-			Start   float64 `json:"start"`
-			Text    string  `json:"text"`
-			Speaker string  `json:"speaker"`
-		} `json:"segments"`
-	}
-	if err := json.Unmarshal(vb, &verbose); err != nil || hres.StatusCode != 200 || len(verbose.Segments) < 2 {
-		t.Fatalf("verbose_json: %d %s", hres.StatusCode, vb)
-	}
-	if verbose.Segments[0].Speaker != "Alice" || verbose.Segments[1].Speaker != "Bob" {
-		t.Errorf("verbose_json speakers: %s", vb)
+	// The Whisper-compatible route's verbose_json and diarized_json carry
+	// the speakers.
+	for _, format := range []string{"verbose_json", "diarized_json"} {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		for k, v := range map[string]string{"url": e.Host.NoSubsPageURL(), "model": "whisper-1", "response_format": format} {
+			_ = mw.WriteField(k, v)
+		}
+		_ = mw.Close()
+		req, _ := http.NewRequest(http.MethodPost, e.URL+"/audio/transcriptions", &buf)
+		req.Header.Set("Authorization", "Bearer "+e.Key)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		hres, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vb, _ := io.ReadAll(hres.Body)
+		hres.Body.Close()
+		var out struct {
+			Segments []struct {
+				Start   float64 `json:"start"`
+				Text    string  `json:"text"`
+				Speaker string  `json:"speaker"`
+			} `json:"segments"`
+		}
+		if err := json.Unmarshal(vb, &out); err != nil || hres.StatusCode != 200 || len(out.Segments) < 2 {
+			t.Fatalf("%s: %d %s", format, hres.StatusCode, vb)
+		}
+		if out.Segments[0].Speaker != "Alice" || out.Segments[1].Speaker != "Bob" {
+			t.Errorf("%s speakers: %s", format, vb)
+		}
 	}
 }
