@@ -2,16 +2,21 @@ package app_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"mime/multipart"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/openai/openai-go/v3"
 
 	"github.com/recap/recap/app"
 	"github.com/recap/recap/app/apptest"
 	"github.com/recap/recap/media"
+	"github.com/recap/recap/media/mediatest"
 )
 
 // TestSpeakers: with STT_RESPONSE_FORMAT=diarized_json the fake
@@ -98,6 +103,53 @@ func TestSpeakers(t *testing.T) {
 		}
 		if out.Segments[0].Speaker != "Alice" || out.Segments[1].Speaker != "Bob" {
 			t.Errorf("%s speakers: %s", format, vb)
+		}
+	}
+}
+
+// TestSpeakersAcrossChunks: audio cut into several chunks is diarized
+// first chunk first; every later chunk goes out with clips (2 to 10 s) of
+// the first chunk's speakers as known speakers, so the labels agree.
+func TestSpeakersAcrossChunks(t *testing.T) {
+	t.Parallel()
+	e := apptest.Start(t, apptest.Options{STT: true, Configure: func(c *app.Config) {
+		c.STTModel = "gpt-4o-transcribe-diarize"
+		c.STTResponseFormat = media.STTDiarizedJSON
+		c.STTChunkSeconds = 30
+	}})
+	fh, err := os.Open(mediatest.GenerateLongAudio(t, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	v, err := e.Client.Audio.Transcriptions.New(context.Background(), openai.AudioTranscriptionNewParams{
+		File: openai.File(fh, "panel.ogg", "audio/ogg"), Model: openai.AudioModel("whisper-1"), ResponseFormat: openai.AudioResponseFormatVerboseJSON})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := e.Fake.STTRequests()
+	if len(reqs) < 4 {
+		t.Fatalf("%d diarized requests for 2 minutes in 30-second chunks: %+v", len(reqs), reqs)
+	}
+	if len(reqs[0].KnownSpeakers) != 0 {
+		t.Errorf("the first chunk went out with known speakers: %+v", reqs[0])
+	}
+	for i, r := range reqs[1:] {
+		if strings.Join(r.KnownSpeakers, ",") != "A,B" || len(r.ReferenceSeconds) != 2 {
+			t.Errorf("chunk request %d: %+v, want the first chunk's A and B as known speakers", i+1, r)
+		}
+	}
+	var raw struct {
+		Segments []struct {
+			Speaker string `json:"speaker"`
+		} `json:"segments"`
+	}
+	if err := json.Unmarshal([]byte(v.RawJSON()), &raw); err != nil || len(raw.Segments) < 20 {
+		t.Fatalf("segments: %v %s", err, v.RawJSON())
+	}
+	for i, s := range raw.Segments {
+		if s.Speaker != "A" && s.Speaker != "B" {
+			t.Errorf("segment %d speaker %q", i, s.Speaker)
 		}
 	}
 }

@@ -35,6 +35,8 @@ type TranscriberConfig struct {
 	// a speaker per segment when the server adds one) or "diarized_json"
 	// (OpenAI's gpt-4o-transcribe-diarize: segments labelled by speaker).
 	ResponseFormat string
+	// FFmpegPath cuts speaker reference clips (default "ffmpeg").
+	FFmpegPath string
 }
 
 // Speech-to-text response formats Recap can read segments from.
@@ -52,6 +54,7 @@ type Transcriber struct {
 	client openai.Client
 	model  string
 	format string
+	ffmpeg string
 }
 
 // NewTranscriber returns a Transcriber. It reads no environment variables:
@@ -80,7 +83,11 @@ func NewTranscriber(cfg TranscriberConfig) *Transcriber {
 	if format == "" {
 		format = STTVerboseJSON
 	}
-	return &Transcriber{client: openai.NewClient(opts...), model: cfg.Model, format: format}
+	ffmpeg := cfg.FFmpegPath
+	if ffmpeg == "" {
+		ffmpeg = "ffmpeg"
+	}
+	return &Transcriber{client: openai.NewClient(opts...), model: cfg.Model, format: format, ffmpeg: ffmpeg}
 }
 
 // sttPromptKey carries a speech-to-text prompt in a context.
@@ -125,6 +132,9 @@ func (t *Transcriber) Transcribe(ctx context.Context, path, language string) ([]
 		// The diarizing model takes neither a prompt nor timestamp
 		// granularities, and needs a chunking strategy past 30 seconds.
 		params.ChunkingStrategy = openai.AudioTranscriptionNewParamsChunkingStrategyUnion{OfAuto: constant.ValueOf[constant.Auto]()}
+		if ks, ok := ctx.Value(knownSpeakersKey{}).(KnownSpeakers); ok {
+			params.KnownSpeakerNames, params.KnownSpeakerReferences = ks.Names, ks.References
+		}
 	} else {
 		params.TimestampGranularities = []string{"segment"}
 		if p, _ := ctx.Value(sttPromptKey{}).(string); p != "" {

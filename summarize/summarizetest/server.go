@@ -10,6 +10,7 @@ package summarizetest
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -84,6 +85,24 @@ type Server struct {
 	sttErr int
 	// speakers label transcription segments in turn (SetSpeakers).
 	speakers []string
+	sttReqs  []STTRequest
+}
+
+// STTRequest is one recorded transcription request.
+type STTRequest struct {
+	Format string
+	// KnownSpeakers are its known_speaker_names[]; ReferenceSeconds the
+	// measured length of each known_speaker_references[] clip.
+	KnownSpeakers    []string
+	ReferenceSeconds []float64
+}
+
+// STTRequests returns the diarized_json transcription requests received
+// so far (those not refused), in arrival order.
+func (s *Server) STTRequests() []STTRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]STTRequest(nil), s.sttReqs...)
 }
 
 // New starts a fake server that t's cleanup closes.
@@ -551,7 +570,25 @@ func (s *Server) transcribe(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusBadRequest, "chunking_strategy is required for diarization of inputs longer than 30 seconds")
 			return
 		}
-		if known := r.MultipartForm.Value["known_speaker_names[]"]; len(known) > 0 {
+		known := r.MultipartForm.Value["known_speaker_names[]"]
+		refs := r.MultipartForm.Value["known_speaker_references[]"]
+		rec := STTRequest{Format: format, KnownSpeakers: known}
+		if len(known) != len(refs) || len(known) > 4 {
+			writeError(w, http.StatusBadRequest, "known_speaker_names[] and known_speaker_references[] must pair up, at most 4")
+			return
+		}
+		for _, ref := range refs {
+			secs, err := referenceSeconds(r.Context(), ref)
+			if err != nil || secs < 1.9 || secs > 10.1 {
+				writeError(w, http.StatusBadRequest, fmt.Sprintf("a speaker reference must be 2 to 10 seconds of audio as a data URL (%.2f s, %v)", secs, err))
+				return
+			}
+			rec.ReferenceSeconds = append(rec.ReferenceSeconds, secs)
+		}
+		s.mu.Lock()
+		s.sttReqs = append(s.sttReqs, rec)
+		s.mu.Unlock()
+		if len(known) > 0 {
 			speakers = known
 		} else if len(speakers) == 0 {
 			speakers = []string{"A", "B"}
@@ -602,6 +639,29 @@ func (s *Server) transcribe(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"text": text})
 	}
+}
+
+// referenceSeconds measures a known speaker reference, a data: URL.
+func referenceSeconds(ctx context.Context, ref string) (float64, error) {
+	_, b64, ok := strings.Cut(ref, ";base64,")
+	if !ok || !strings.HasPrefix(ref, "data:audio/") {
+		return 0, fmt.Errorf("not an audio data URL")
+	}
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return 0, err
+	}
+	f, err := os.CreateTemp("", "fake-ref-*.ogg")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(raw)
+	f.Close()
+	if err != nil {
+		return 0, err
+	}
+	return measureDuration(ctx, f.Name())
 }
 
 // measureDuration measures an uploaded file: Ogg Opus/Vorbis from its page
