@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 
@@ -64,6 +65,8 @@ func (s *Server) handleTranscription(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, text) //nolint:errcheck
 	case core.TranscriptionVerboseJSON:
 		writeJSON(w, http.StatusOK, verboseTranscription(t))
+	case core.TranscriptionDiarizedJSON:
+		writeJSON(w, http.StatusOK, diarizedTranscription(t))
 	default:
 		writeJSON(w, http.StatusOK, map[string]any{"text": core.TranscriptText(t),
 			"usage": map[string]any{"type": "duration", "seconds": int64(t.Duration + 0.999)}})
@@ -81,6 +84,9 @@ type verboseSegment struct {
 	AvgLogprob       float64 `json:"avg_logprob"`
 	CompressionRatio float64 `json:"compression_ratio"`
 	NoSpeechProb     float64 `json:"no_speech_prob"`
+	// Speaker is set when speech-to-text labelled the speaker (as in
+	// OpenAI's diarized_json segments).
+	Speaker string `json:"speaker,omitempty"`
 }
 
 // verboseTranscription is Whisper's verbose_json: the text, language,
@@ -88,11 +94,33 @@ type verboseSegment struct {
 func verboseTranscription(t *store.Transcript) map[string]any {
 	segs := make([]verboseSegment, 0, len(t.Segments))
 	for i, sg := range t.Segments {
-		segs = append(segs, verboseSegment{ID: i, Seek: int(sg.Start * 100), Start: sg.Start, End: sg.End, Text: sg.Text, Tokens: []int{}})
+		segs = append(segs, verboseSegment{ID: i, Seek: int(sg.Start * 100), Start: sg.Start, End: sg.End, Text: sg.Text, Tokens: []int{}, Speaker: sg.Speaker})
 	}
 	lang := t.Language
 	if lang == "" {
 		lang = "unknown"
 	}
 	return map[string]any{"task": "transcribe", "language": lang, "duration": t.Duration, "text": core.TranscriptText(t), "segments": segs}
+}
+
+type diarizedSegment struct {
+	Type    string  `json:"type"`
+	ID      string  `json:"id"`
+	Start   float64 `json:"start"`
+	End     float64 `json:"end"`
+	Text    string  `json:"text"`
+	Speaker string  `json:"speaker"`
+}
+
+// diarizedTranscription is OpenAI's diarized_json: the text, duration and
+// segments labelled by speaker (an empty label where speech-to-text gave
+// none, as for subtitles).
+func diarizedTranscription(t *store.Transcript) map[string]any {
+	segs := make([]diarizedSegment, 0, len(t.Segments))
+	for i, sg := range t.Segments {
+		segs = append(segs, diarizedSegment{Type: "transcript.text.segment", ID: fmt.Sprintf("seg_%03d", i), Start: sg.Start, End: sg.End,
+			Text: sg.Text, Speaker: sg.Speaker})
+	}
+	return map[string]any{"task": "transcribe", "duration": t.Duration, "text": core.TranscriptText(t), "segments": segs,
+		"usage": map[string]any{"type": "duration", "seconds": int64(t.Duration + 0.999)}}
 }

@@ -256,7 +256,7 @@ func newWorker(cfg Config, d *Deps) (p *workerParts, err error) {
 	}
 	if cfg.STTBaseURL != "" {
 		wc.Transcriber = media.NewTranscriber(media.TranscriberConfig{BaseURL: cfg.STTBaseURL, APIKey: cfg.STTAPIKey, Model: cfg.STTModel,
-			HTTPClient: &http.Client{Transport: d.Metrics.Transport(metrics.ServiceSTT, nil)}})
+			ResponseFormat: cfg.STTResponseFormat, FFmpegPath: cfg.FFmpegPath, HTTPClient: &http.Client{Transport: d.Metrics.Transport(metrics.ServiceSTT, nil)}})
 	}
 	if wc.Files, err = workerFiles(cfg, d); err != nil {
 		return nil, err

@@ -36,11 +36,13 @@ type Config struct {
 	LLMConcurrency   int
 	LLMContextTokens int
 
-	STTBaseURL      string
-	STTAPIKey       string
-	STTModel        string
-	STTChunkSeconds float64
-	STTConcurrency  int
+	STTBaseURL string
+	STTAPIKey  string
+	STTModel   string
+	// STTResponseFormat is verbose_json or diarized_json (speakers).
+	STTResponseFormat string
+	STTChunkSeconds   float64
+	STTConcurrency    int
 
 	YtDlpPath   string
 	FFmpegPath  string
@@ -193,6 +195,7 @@ func Load(getenv func(string) string) (Config, error) {
 		STTBaseURL:            str("STT_BASE_URL", ""),
 		STTAPIKey:             str("STT_API_KEY", ""),
 		STTModel:              str("STT_MODEL", "whisper-1"),
+		STTResponseFormat:     str("STT_RESPONSE_FORMAT", media.STTVerboseJSON),
 		STTChunkSeconds:       float64(num("STT_CHUNK_SECONDS", 600)),
 		STTConcurrency:        num("STT_CONCURRENCY", 4),
 		YtDlpPath:             str("YTDLP_PATH", ""),
@@ -274,6 +277,9 @@ func Load(getenv func(string) string) (Config, error) {
 			u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 			errs = append(errs, fmt.Errorf("PUBLIC_URL=%q: want the API's absolute http(s) URL, without query or fragment (e.g. https://recap.example.com)", c.PublicURL))
 		}
+	}
+	if c.STTResponseFormat != media.STTVerboseJSON && c.STTResponseFormat != media.STTDiarizedJSON {
+		errs = append(errs, fmt.Errorf("STT_RESPONSE_FORMAT=%q: want verbose_json or diarized_json (speakers, e.g. with STT_MODEL=gpt-4o-transcribe-diarize)", c.STTResponseFormat))
 	}
 	if c.STTChunkSeconds < 30 {
 		errs = append(errs, errors.New("STT_CHUNK_SECONDS must be at least 30"))

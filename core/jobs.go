@@ -232,20 +232,46 @@ func FormatTranscript(t *store.Transcript, format string) (string, string) {
 	switch format {
 	case FormatSRT:
 		for i, sg := range t.Segments {
-			fmt.Fprintf(&b, "%d\n%s --> %s\n%s\n\n", i+1, ClockStamp(sg.Start, ","), ClockStamp(sg.End, ","), sg.Text)
+			fmt.Fprintf(&b, "%d\n%s --> %s\n%s\n\n", i+1, ClockStamp(sg.Start, ","), ClockStamp(sg.End, ","), SpokenText(sg))
 		}
 		return b.String(), "application/x-subrip; charset=utf-8"
 	case FormatVTT:
 		b.WriteString("WEBVTT\n\n")
 		for _, sg := range t.Segments {
-			fmt.Fprintf(&b, "%s --> %s\n%s\n\n", ClockStamp(sg.Start, "."), ClockStamp(sg.End, "."), sg.Text)
+			text := sg.Text
+			if sp := speakerName(sg.Speaker); sp != "" {
+				// WebVTT's voice span: players show or style the speaker.
+				text = "<v " + sp + ">" + vttEscape(text)
+			}
+			fmt.Fprintf(&b, "%s --> %s\n%s\n\n", ClockStamp(sg.Start, "."), ClockStamp(sg.End, "."), text)
 		}
 		return b.String(), "text/vtt; charset=utf-8"
 	}
 	for _, sg := range t.Segments {
-		fmt.Fprintf(&b, "[%s] %s\n", ShortStamp(sg.Start), sg.Text)
+		fmt.Fprintf(&b, "[%s] %s\n", ShortStamp(sg.Start), SpokenText(sg))
 	}
 	return b.String(), "text/plain; charset=utf-8"
+}
+
+// SpokenText is a segment's text, prefixed "Alice: " when its speaker is
+// known, as the transcript exports and the model's prompt show it.
+func SpokenText(sg store.Segment) string {
+	if sp := speakerName(sg.Speaker); sp != "" {
+		return sp + ": " + sg.Text
+	}
+	return sg.Text
+}
+
+// speakerName is a speaker label on one line, without characters that
+// would end a WebVTT voice tag.
+func speakerName(s string) string {
+	return strings.Join(strings.Fields(strings.NewReplacer(">", "", "<", "", "&", "").Replace(s)), " ")
+}
+
+// vttEscape escapes the characters WebVTT cue text reserves, as a text
+// after a voice tag is parsed as markup.
+func vttEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
 // ClockStamp formats seconds as hh:mm:ss<sep>mmm.

@@ -20,6 +20,9 @@ const (
 	TranscriptionSRT         = "srt"
 	TranscriptionVTT         = "vtt"
 	TranscriptionVerboseJSON = "verbose_json"
+	// TranscriptionDiarizedJSON is OpenAI's diarized_json: segments with
+	// a speaker each (empty when the transcript has none).
+	TranscriptionDiarizedJSON = "diarized_json"
 )
 
 // TranscriptionRequest is a Whisper-compatible transcription: an uploaded
@@ -53,9 +56,9 @@ func (r *TranscriptionRequest) validate() error {
 	switch r.ResponseFormat {
 	case "":
 		r.ResponseFormat = TranscriptionJSON
-	case TranscriptionJSON, TranscriptionText, TranscriptionSRT, TranscriptionVTT, TranscriptionVerboseJSON:
+	case TranscriptionJSON, TranscriptionText, TranscriptionSRT, TranscriptionVTT, TranscriptionVerboseJSON, TranscriptionDiarizedJSON:
 	default:
-		return Invalid("invalid_response_format", "response_format", "'response_format' must be json, text, srt, vtt or verbose_json.")
+		return Invalid("invalid_response_format", "response_format", "'response_format' must be json, text, srt, vtt, verbose_json or diarized_json.")
 	}
 	for _, g := range r.Granularities {
 		if g != "segment" {

@@ -112,36 +112,59 @@ func (w *Worker) transcribeChunks(ctx context.Context, jobID, videoKey, lang str
 	defer cancel()
 	sem := make(chan struct{}, w.cfg.STTConcurrency)
 	var wg sync.WaitGroup
+	one := func(ctx context.Context, c media.Chunk) {
+		defer wg.Done()
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		defer func() { <-sem }()
+		segs, err := w.cfg.Transcriber.Transcribe(ctx, c.Path, lang)
+		var abs []store.Segment
+		if err == nil {
+			abs = clampSegments(toStoreSegments(segs, c.Offset), c.Offset, c.Offset+c.Duration)
+			err = w.cfg.Store.SaveChunk(ctx, videoKey, lang, store.Chunk{Index: c.Index, Offset: c.Offset, Duration: c.Duration, Segments: abs})
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+				cancel()
+			}
+			return
+		}
+		results[pos[c.Index]] = abs
+		finished++
+		pct := 100 * float64(finished) / float64(len(chunks))
+		w.publish(ctx, jobID, Event{Type: EventProgress, Percent: pct, Message: fmt.Sprintf("Transcribing… %.0f%%", pct)})
+	}
+	if d, ok := diarizerOf(w.cfg.Transcriber); ok && d.Diarizes() && len(chunks) > 1 {
+		// Each chunk's speakers are labelled on their own: the first
+		// chunk is transcribed first, and clips of its speakers go with
+		// the others, so a speaker keeps one label through the recording.
+		if len(todo) > 0 && todo[0].Index == chunks[0].Index {
+			wg.Add(1)
+			one(ctx, todo[0])
+			todo = todo[1:]
+		}
+		if first := results[0]; first != nil {
+			rel := make([]media.Segment, len(first))
+			for i, s := range first {
+				rel[i] = media.Segment{Start: s.Start - chunks[0].Offset, End: s.End - chunks[0].Offset, Text: s.Text, Speaker: s.Speaker}
+			}
+			ks, err := d.SpeakerReferences(ctx, chunks[0].Path, rel)
+			if err != nil {
+				// Labels stay per chunk: worse, not wrong.
+				w.log.Warn("speaker references", "job", jobID, "err", err)
+			}
+			ctx = media.WithKnownSpeakers(ctx, ks)
+		}
+	}
 	for _, c := range todo {
 		wg.Add(1)
-		go func(c media.Chunk) {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			defer func() { <-sem }()
-			segs, err := w.cfg.Transcriber.Transcribe(ctx, c.Path, lang)
-			var abs []store.Segment
-			if err == nil {
-				abs = clampSegments(toStoreSegments(segs, c.Offset), c.Offset, c.Offset+c.Duration)
-				err = w.cfg.Store.SaveChunk(ctx, videoKey, lang, store.Chunk{Index: c.Index, Offset: c.Offset, Duration: c.Duration, Segments: abs})
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				if firstErr == nil {
-					firstErr = err
-					cancel()
-				}
-				return
-			}
-			results[pos[c.Index]] = abs
-			finished++
-			pct := 100 * float64(finished) / float64(len(chunks))
-			w.publish(ctx, jobID, Event{Type: EventProgress, Percent: pct, Message: fmt.Sprintf("Transcribing… %.0f%%", pct)})
-		}(c)
+		go one(ctx, c)
 	}
 	wg.Wait()
 	if firstErr != nil {
@@ -159,6 +182,22 @@ func (w *Worker) transcribeChunks(ctx context.Context, jobID, videoKey, lang str
 	}
 	sort.SliceStable(all, func(a, b int) bool { return all[a].Start < all[b].Start })
 	return all, nil
+}
+
+// diarizer is a Transcriber that labels speakers and can cut reference
+// clips of them (media.Transcriber with diarized_json).
+type diarizer interface {
+	Diarizes() bool
+	SpeakerReferences(ctx context.Context, path string, segs []media.Segment) (media.KnownSpeakers, error)
+}
+
+// diarizerOf finds the diarizer behind t, through the metrics wrapper.
+func diarizerOf(t Transcriber) (diarizer, bool) {
+	if o, ok := t.(observedTranscriber); ok {
+		t = o.Transcriber
+	}
+	d, ok := t.(diarizer)
+	return d, ok
 }
 
 // clampSegments keeps a chunk's segments inside the chunk and in order, so

@@ -202,7 +202,7 @@ func resultOf(res *summarize.Result, model string, cached bool) *Result {
 func toSummarizeSegments(segs []store.Segment) []summarize.Segment {
 	out := make([]summarize.Segment, len(segs))
 	for i, s := range segs {
-		out[i] = summarize.Segment{Start: s.Start, End: s.End, Text: s.Text}
+		out[i] = summarize.Segment{Start: s.Start, End: s.End, Text: s.Text, Speaker: s.Speaker}
 	}
 	return out
 }

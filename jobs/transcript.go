@@ -113,7 +113,7 @@ func transcriptDuration(known float64, segs []media.Segment) float64 {
 func toStoreSegments(segs []media.Segment, offset float64) []store.Segment {
 	out := make([]store.Segment, 0, len(segs))
 	for _, s := range segs {
-		out = append(out, store.Segment{Start: s.Start + offset, End: s.End + offset, Text: s.Text})
+		out = append(out, store.Segment{Start: s.Start + offset, End: s.End + offset, Text: s.Text, Speaker: s.Speaker})
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package media
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"mime"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/shared/constant"
 )
 
 // TranscriberConfig configures a Transcriber for any OpenAI-compatible
@@ -29,7 +31,19 @@ type TranscriberConfig struct {
 	HTTPClient *http.Client
 	// Timeout bounds each request attempt; zero means no limit beyond ctx.
 	Timeout time.Duration
+	// ResponseFormat is "verbose_json" (the default: timed segments, with
+	// a speaker per segment when the server adds one) or "diarized_json"
+	// (OpenAI's gpt-4o-transcribe-diarize: segments labelled by speaker).
+	ResponseFormat string
+	// FFmpegPath cuts speaker reference clips (default "ffmpeg").
+	FFmpegPath string
 }
+
+// Speech-to-text response formats Recap can read segments from.
+const (
+	STTVerboseJSON  = "verbose_json"
+	STTDiarizedJSON = "diarized_json"
+)
 
 // DefaultSTTModel is the model used when TranscriberConfig.Model is empty.
 const DefaultSTTModel = "whisper-1"
@@ -39,6 +53,8 @@ const DefaultSTTModel = "whisper-1"
 type Transcriber struct {
 	client openai.Client
 	model  string
+	format string
+	ffmpeg string
 }
 
 // NewTranscriber returns a Transcriber. It reads no environment variables:
@@ -63,7 +79,15 @@ func NewTranscriber(cfg TranscriberConfig) *Transcriber {
 	if cfg.Timeout > 0 {
 		opts = append(opts, option.WithRequestTimeout(cfg.Timeout))
 	}
-	return &Transcriber{client: openai.NewClient(opts...), model: cfg.Model}
+	format := cfg.ResponseFormat
+	if format == "" {
+		format = STTVerboseJSON
+	}
+	ffmpeg := cfg.FFmpegPath
+	if ffmpeg == "" {
+		ffmpeg = "ffmpeg"
+	}
+	return &Transcriber{client: openai.NewClient(opts...), model: cfg.Model, format: format, ffmpeg: ffmpeg}
 }
 
 // sttPromptKey carries a speech-to-text prompt in a context.
@@ -100,16 +124,25 @@ func (t *Transcriber) Transcribe(ctx context.Context, path, language string) ([]
 		ctype = "application/octet-stream"
 	}
 	params := openai.AudioTranscriptionNewParams{
-		File:                   openai.File(f, name, ctype),
-		Model:                  openai.AudioModel(t.model),
-		ResponseFormat:         openai.AudioResponseFormatVerboseJSON,
-		TimestampGranularities: []string{"segment"},
+		File:           openai.File(f, name, ctype),
+		Model:          openai.AudioModel(t.model),
+		ResponseFormat: openai.AudioResponseFormat(t.format),
+	}
+	if t.format == STTDiarizedJSON {
+		// The diarizing model takes neither a prompt nor timestamp
+		// granularities, and needs a chunking strategy past 30 seconds.
+		params.ChunkingStrategy = openai.AudioTranscriptionNewParamsChunkingStrategyUnion{OfAuto: constant.ValueOf[constant.Auto]()}
+		if ks, ok := ctx.Value(knownSpeakersKey{}).(KnownSpeakers); ok {
+			params.KnownSpeakerNames, params.KnownSpeakerReferences = ks.Names, ks.References
+		}
+	} else {
+		params.TimestampGranularities = []string{"segment"}
+		if p, _ := ctx.Value(sttPromptKey{}).(string); p != "" {
+			params.Prompt = openai.String(p)
+		}
 	}
 	if language != "" {
 		params.Language = openai.String(language)
-	}
-	if p, _ := ctx.Value(sttPromptKey{}).(string); p != "" {
-		params.Prompt = openai.String(p)
 	}
 	resp, err := t.client.Audio.Transcriptions.New(ctx, params)
 	if err != nil {
@@ -120,13 +153,38 @@ func (t *Transcriber) Transcribe(ctx context.Context, path, language string) ([]
 		}
 		return nil, fmt.Errorf("transcribe %s: %w", name, err)
 	}
+	segs, err := DecodeTranscription([]byte(resp.RawJSON()))
+	if err != nil {
+		return nil, fmt.Errorf("transcribe %s: %w", name, err)
+	}
+	return segs, nil
+}
+
+// DecodeTranscription reads the segments of a JSON transcription answer:
+// verbose_json (segments, perhaps with a speaker each), diarized_json
+// (segments with a speaker each) or plain json (text only, kept as one
+// segment spanning the duration rather than lost).
+func DecodeTranscription(raw []byte) ([]Segment, error) {
+	var resp struct {
+		Text     string  `json:"text"`
+		Duration float64 `json:"duration"`
+		Segments []struct {
+			Start   float64 `json:"start"`
+			End     float64 `json:"end"`
+			Text    string  `json:"text"`
+			Speaker string  `json:"speaker"`
+		} `json:"segments"`
+	}
+	if err := json.Unmarshal(raw, &resp); err != nil {
+		return nil, fmt.Errorf("decode transcription: %w", err)
+	}
 	segs := make([]Segment, 0, len(resp.Segments))
 	for _, s := range resp.Segments {
 		text := strings.TrimSpace(s.Text)
 		if text == "" {
 			continue
 		}
-		segs = append(segs, Segment{Start: s.Start, End: max(s.End, s.Start), Text: text})
+		segs = append(segs, Segment{Start: s.Start, End: max(s.End, s.Start), Text: text, Speaker: strings.TrimSpace(s.Speaker)})
 	}
 	// Servers that ignore timestamp_granularities still return the text:
 	// keep it as one segment spanning the file rather than losing it.

@@ -90,13 +90,13 @@ func TestTranscribe(t *testing.T) {
 			name:  "segments",
 			fake:  &fakeSTT{},
 			lang:  "en",
-			want:  []media.Segment{{0, 1.5, "chunk-0001.ogg"}, {1.5, 3, "has 21 bytes"}},
+			want:  []media.Segment{{Start: 0, End: 1.5, Text: "chunk-0001.ogg"}, {Start: 1.5, End: 3, Text: "has 21 bytes"}},
 			calls: 1,
 		},
 		{
 			name:  "text only server",
 			fake:  &fakeSTT{textOnly: true},
-			want:  []media.Segment{{0, 3, "chunk-0001.ogg has 21 bytes"}},
+			want:  []media.Segment{{Start: 0, End: 3, Text: "chunk-0001.ogg has 21 bytes"}},
 			calls: 1,
 		},
 		{name: "bad request is permanent", fake: &fakeSTT{status: 400}, fail: true, permanent: true, calls: 1},
@@ -170,5 +170,83 @@ func TestTranscribePrompt(t *testing.T) {
 		if got, sent := fields["prompt"]; got != prompt || (prompt == "" && sent) {
 			t.Errorf("prompt %q: the service got %q (sent %v)", prompt, got, sent)
 		}
+	}
+}
+
+// TestTranscribeDiarized: with diarized_json the request carries what
+// gpt-4o-transcribe-diarize needs (a chunking strategy; no prompt, no
+// timestamp granularities) and the answer's speakers reach the segments.
+func TestTranscribeDiarized(t *testing.T) {
+	t.Parallel()
+	audio := filepath.Join(t.TempDir(), "chunk-0001.ogg")
+	if err := os.WriteFile(audio, []byte("OggS fake audio bytes"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var fields atomic.Value
+	// An answer in the shape OpenAI documents for diarized_json.
+	const answer = `{"task":"transcribe","duration":9.5,"text":"Hello there. Hi Alice. How are you?",
+	"segments":[
+	 {"type":"transcript.text.segment","id":"seg_001","start":0.0,"end":3.2,"text":" Hello there.","speaker":"Alice"},
+	 {"type":"transcript.text.segment","id":"seg_002","start":3.2,"end":6.0,"text":"Hi Alice.","speaker":"B"},
+	 {"type":"transcript.text.segment","id":"seg_003","start":6.0,"end":6.0,"text":"  ","speaker":"B"},
+	 {"type":"transcript.text.segment","id":"seg_004","start":6.0,"end":9.5,"text":"How are you?","speaker":" Alice "}],
+	"usage":{"type":"duration","seconds":10}}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseMultipartForm(1 << 20); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		got := map[string]string{}
+		for k, v := range r.MultipartForm.Value {
+			got[k] = strings.Join(v, ",")
+		}
+		fields.Store(got)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, answer)
+	}))
+	t.Cleanup(srv.Close)
+	tr := media.NewTranscriber(media.TranscriberConfig{BaseURL: srv.URL + "/v1", Model: "gpt-4o-transcribe-diarize",
+		ResponseFormat: media.STTDiarizedJSON})
+	segs, err := tr.Transcribe(media.WithSTTPrompt(context.Background(), "Names: Alice"), audio, "en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertSegments(t, segs, []media.Segment{{Start: 0, End: 3.2, Text: "Hello there."}, {Start: 3.2, End: 6, Text: "Hi Alice."},
+		{Start: 6, End: 9.5, Text: "How are you?"}})
+	for i, want := range []string{"Alice", "B", "Alice"} {
+		if segs[i].Speaker != want {
+			t.Errorf("segment %d speaker %q, want %q", i, segs[i].Speaker, want)
+		}
+	}
+	got := fields.Load().(map[string]string)
+	if got["response_format"] != "diarized_json" || got["chunking_strategy"] != "auto" || got["model"] != "gpt-4o-transcribe-diarize" {
+		t.Errorf("request fields = %v", got)
+	}
+	for _, k := range []string{"prompt", "timestamp_granularities[]", "timestamp_granularities"} {
+		if _, ok := got[k]; ok {
+			t.Errorf("the diarizing model refuses %s, yet it was sent: %v", k, got)
+		}
+	}
+}
+
+// TestDecodeTranscription: a speaker field per verbose_json segment is
+// kept; a plain json answer becomes one segment.
+func TestDecodeTranscription(t *testing.T) {
+	t.Parallel()
+	segs, err := media.DecodeTranscription([]byte(`{"text":"a b","duration":4,"segments":[
+		{"id":0,"seek":0,"start":0,"end":2,"text":"a","speaker":"SPEAKER_00","tokens":[1]},
+		{"id":1,"seek":0,"start":2,"end":4,"text":"b","tokens":[2]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(segs) != 2 || segs[0].Speaker != "SPEAKER_00" || segs[1].Speaker != "" || segs[1].Text != "b" {
+		t.Errorf("verbose_json with speakers: %+v", segs)
+	}
+	segs, err = media.DecodeTranscription([]byte(`{"text":" whole text ","duration":7}`))
+	if err != nil || len(segs) != 1 || segs[0] != (media.Segment{Start: 0, End: 7, Text: "whole text"}) {
+		t.Errorf("plain json: %+v, %v", segs, err)
+	}
+	if _, err := media.DecodeTranscription([]byte(`<html>`)); err == nil {
+		t.Error("an HTML answer decoded")
 	}
 }

@@ -29,6 +29,10 @@ type Segment struct {
 	Start float64 `json:"start"`
 	End   float64 `json:"end"`
 	Text  string  `json:"text"`
+	// Speaker is the speech-to-text service's label for who speaks; the
+	// segments are a jsonb array, so segments stored before speakers
+	// existed read back with none (no migration).
+	Speaker string `json:"speaker,omitempty"`
 }
 
 // Transcript is the timed text of a video in one language.

@@ -125,7 +125,7 @@ func sentences(segs []Segment) []Segment {
 	for _, s := range segs {
 		text := strings.Join(strings.Fields(s.Text), " ")
 		if len(text) < 160 {
-			out = append(out, Segment{s.Start, s.End, text})
+			out = append(out, Segment{Start: s.Start, End: s.End, Text: text, Speaker: s.Speaker})
 			continue
 		}
 		var parts []string
@@ -146,7 +146,7 @@ func sentences(segs []Segment) []Segment {
 			n := len([]rune(p))
 			a := s.Start + (s.End-s.Start)*float64(done)/total
 			b := s.Start + (s.End-s.Start)*float64(done+n)/total
-			out = append(out, Segment{a, b, p})
+			out = append(out, Segment{Start: a, End: b, Text: p, Speaker: s.Speaker})
 			done += n + 1
 		}
 	}

@@ -253,7 +253,7 @@ func splitWindows(segs []Segment, budget int) (ws []window, cut bool) {
 			n := len([]rune(p))
 			frac0, frac1 := float64(done)/float64(total), float64(done+n)/float64(total)
 			span := s.End - s.Start
-			add(Segment{Start: s.Start + span*frac0, End: s.Start + span*frac1, Text: p})
+			add(Segment{Start: s.Start + span*frac0, End: s.Start + span*frac1, Text: p, Speaker: s.Speaker})
 			done += n
 		}
 	}

@@ -40,9 +40,9 @@ func longTranscript(dur float64, words int) []Segment {
 func TestSummarizeShort(t *testing.T) {
 	t.Parallel()
 	segs := []Segment{
-		{0, 4, "Welcome to the show about bread baking."},
-		{65, 70, "Now we knead the dough for ten minutes."},
-		{3725, 3730, "Finally the loaf comes out of the oven."},
+		{Start: 0, End: 4, Text: "Welcome to the show about bread baking."},
+		{Start: 65, End: 70, Text: "Now we knead the dough for ten minutes."},
+		{Start: 3725, End: 3730, Text: "Finally the loaf comes out of the oven."},
 	}
 	tests := []struct {
 		name   string
@@ -159,7 +159,7 @@ func TestSummarizeTruncated(t *testing.T) {
 	l, _ := setup(t, Config{ContextTokens: 100}, summarizetest.Options{})
 	huge := strings.Repeat("word ", 400)
 	var deltas strings.Builder
-	res, err := l.Summarize(context.Background(), Request{Segments: []Segment{{0, 60, huge}}}, func(s string) { deltas.WriteString(s) })
+	res, err := l.Summarize(context.Background(), Request{Segments: []Segment{{Start: 0, End: 60, Text: huge}}}, func(s string) { deltas.WriteString(s) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestAnswer(t *testing.T) {
 	}{
 		{
 			name: "short",
-			q: Question{Title: "Bread", Segments: []Segment{{0, 5, "Hello bakers"}, {125, 130, "Use rye flour for flavour"}},
+			q: Question{Title: "Bread", Segments: []Segment{{Start: 0, End: 5, Text: "Hello bakers"}, {Start: 125, End: 130, Text: "Use rye flour for flavour"}},
 				History:  []Message{{"user", "summarize"}, {"assistant", "## Overview\nBread."}},
 				Question: "Which flour?"},
 			budget: 12000,
@@ -246,7 +246,7 @@ func TestAnswer(t *testing.T) {
 
 func TestErrors(t *testing.T) {
 	t.Parallel()
-	segs := []Segment{{0, 5, "hello"}}
+	segs := []Segment{{Start: 0, End: 5, Text: "hello"}}
 	tests := []struct {
 		status    int
 		permanent bool

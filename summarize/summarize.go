@@ -21,6 +21,9 @@ import (
 type Segment struct {
 	Start, End float64 // seconds from the start of the media
 	Text       string
+	// Speaker is who speaks, as the speech-to-text service labelled it;
+	// empty when unknown.
+	Speaker string
 }
 
 // Message is a prior conversation turn; Role is "user", "assistant" or "system".
@@ -230,9 +233,14 @@ func effectiveDuration(d float64, segs []Segment) float64 {
 	return math.Max(d, end)
 }
 
-// transcriptLine is how a segment is shown to a model.
+// transcriptLine is how a segment is shown to a model: "[12:34] text",
+// or "[12:34] Alice: text" when the speaker is known.
 func transcriptLine(s Segment) string {
-	return FormatTimestamp(s.Start) + " " + strings.Join(strings.Fields(s.Text), " ")
+	text := strings.Join(strings.Fields(s.Text), " ")
+	if sp := strings.Join(strings.Fields(s.Speaker), " "); sp != "" {
+		text = sp + ": " + text
+	}
+	return FormatTimestamp(s.Start) + " " + text
 }
 
 // cleanSegments drops empty segments and orders the rest by time, so every

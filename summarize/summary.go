@@ -109,7 +109,7 @@ func (r *run) system(chapters bool, dur float64, lang, extra string) string {
 		return summarySystem(chapters, dur, lang, extra)
 	}
 	var b strings.Builder
-	b.WriteString("You are Recap, a video summarizer. Transcript lines look like \"[mm:ss] text\" or \"[h:mm:ss] text\"; the timestamp is when the line is spoken.\n")
+	b.WriteString("You are Recap, a video summarizer. Transcript lines look like \"[mm:ss] text\" or \"[h:mm:ss] text\"; the timestamp is when the line is spoken; \"[mm:ss] Name: text\" names the speaker when known.\n")
 	if extra != "" {
 		b.WriteString(extra + "\n")
 	}
@@ -243,7 +243,7 @@ func userRequest(prompt string) string {
 
 func summarySystem(chapters bool, dur float64, lang, extra string) string {
 	var b strings.Builder
-	b.WriteString("You are Recap, a video summarizer. Transcript lines look like \"[mm:ss] text\" or \"[h:mm:ss] text\"; the timestamp is when the line is spoken.\n")
+	b.WriteString("You are Recap, a video summarizer. Transcript lines look like \"[mm:ss] text\" or \"[h:mm:ss] text\"; the timestamp is when the line is spoken; \"[mm:ss] Name: text\" names the speaker when known.\n")
 	if extra != "" {
 		b.WriteString(extra + "\n")
 	}
@@ -260,7 +260,7 @@ func summarySystem(chapters bool, dur float64, lang, extra string) string {
 
 func mapSystem(i, n int, start, end, dur float64, lang, prompt string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "You summarize part %d of %d of a long video's transcript (the video lasts %s; this part covers [%s – %s]). Transcript lines look like \"[mm:ss] text\"; the timestamp is when the line is spoken.\n", i+1, n, clock(dur), clock(start), clock(end))
+	fmt.Fprintf(&b, "You summarize part %d of %d of a long video's transcript (the video lasts %s; this part covers [%s – %s]). Transcript lines look like \"[mm:ss] text\"; the timestamp is when the line is spoken; \"[mm:ss] Name: text\" names the speaker when known.\n", i+1, n, clock(dur), clock(start), clock(end))
 	b.WriteString("Reply in compact markdown:\n")
 	fmt.Fprintf(&b, "## Chapters\nThe topics of this part, one line each, \"- [start – end] title\", contiguous, covering [%s – %s].\n", clock(start), clock(end))
 	b.WriteString("## Highlights\nThe key points, each a bullet beginning with the timestamp from the transcript, e.g. \"- [12:34] ...\".\n")
@@ -323,7 +323,7 @@ func (l *LLM) Answer(ctx context.Context, q Question, onDelta func(string)) (*Re
 	}
 	lang := languageInstruction(q.OutputLanguage, q.Question, transcript)
 	var sys strings.Builder
-	sys.WriteString("You are Recap. You answer questions about a video from its transcript. Transcript lines look like \"[mm:ss] text\"; the timestamp is when the line is spoken.\n")
+	sys.WriteString("You are Recap. You answer questions about a video from its transcript. Transcript lines look like \"[mm:ss] text\"; the timestamp is when the line is spoken; \"[mm:ss] Name: text\" names the speaker when known.\n")
 	sys.WriteString("Cite the timestamps of the moments you draw on, e.g. [12:34]. If the transcript does not contain the answer, say so plainly.\n")
 	if selected {
 		sys.WriteString("The transcript is long: only the passages most relevant to the question (by shared words) are shown, in time order, with gaps between them. If the answer may lie elsewhere in the video, say so.\n")

@@ -273,6 +273,65 @@ func TestPageSummarizesInBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("mind map tab", func(t *testing.T) {
+		// The API's markmap of the job on screen (the caller's newest).
+		mm := markmapOf(t, e)
+		var want int // one list item per heading and per bullet
+		for _, line := range strings.Split(mm, "\n") {
+			if strings.HasPrefix(line, "#") || strings.HasPrefix(strings.TrimSpace(line), "- ") {
+				want++
+			}
+		}
+		var tree struct {
+			Items, Folds, Open int
+			Root               string
+			Stamp              struct{ Text, Href string }
+			Labels             []string
+		}
+		read := eval(`(() => {
+			const t = document.querySelector('#mindmap .mindmap-tree');
+			const a = t.querySelector('a.ts');
+			return {
+				Items: t.querySelectorAll('li').length,
+				Folds: t.querySelectorAll('details').length,
+				Open: t.querySelectorAll('details[open]').length,
+				Root: t.querySelector(':scope > li > details > summary').textContent,
+				Stamp: a ? {Text: a.textContent, Href: a.href} : {},
+				Labels: [...t.querySelectorAll('.mm-label')].map((l) => l.textContent),
+			};
+		})()`, &tree)
+		b.run(t, "open the mind map",
+			waitFor(`!document.getElementById('tab-mindmap').hidden`),
+			chromedp.Click(`#tab-mindmap`),
+			waitFor(`!document.getElementById('panel-mindmap').hidden && document.getElementById('panel-summary').hidden`),
+			read)
+		if tree.Items != want || want < 3 {
+			t.Errorf("the tree has %d items, the markmap %d headings and bullets:\n%s\nlabels %q", tree.Items, want, mm, tree.Labels)
+		}
+		if title := strings.TrimPrefix(strings.SplitN(strings.SplitN(mm, "\n# ", 2)[1], "\n", 2)[0], "# "); tree.Root != title {
+			t.Errorf("root %q, want the markmap's title %q", tree.Root, title)
+		}
+		if tree.Folds == 0 || tree.Open == 0 {
+			t.Errorf("no collapsible levels: %+v", tree)
+		}
+		if tree.Stamp.Href != video+"#t="+fmt.Sprint(clockSeconds(t, tree.Stamp.Text)) {
+			t.Errorf("a timestamp in the tree links to %+v", tree.Stamp)
+		}
+		for _, l := range tree.Labels {
+			if strings.Contains(l, "**") || strings.HasPrefix(l, "#") {
+				t.Errorf("markdown left in a label: %q", l)
+			}
+		}
+		// Folding: a click on the root's summary closes the whole tree.
+		var visible int
+		b.run(t, "fold", chromedp.Click(`#mindmap .mindmap-tree > li > details > summary`),
+			eval(`[...document.querySelectorAll('#mindmap .mm-label')].filter((l) => l.checkVisibility()).length`, &visible))
+		if visible != 1 {
+			t.Errorf("%d labels visible after folding the root, want 1", visible)
+		}
+		b.run(t, "unfold", chromedp.Click(`#mindmap .mindmap-tree > li > details > summary`), chromedp.Click(`#tab-summary`))
+	})
+
 	t.Run("follow-up question", func(t *testing.T) {
 		before := len(e.Fake.Requests())
 		var answer string
@@ -473,4 +532,32 @@ func clockSeconds(t *testing.T, s string) int {
 		total = total*60 + n
 	}
 	return total
+}
+
+// markmapOf fetches the markmap of the default key's newest job.
+func markmapOf(t *testing.T, e *apptest.Env) string {
+	t.Helper()
+	get := func(path string) []byte {
+		req, _ := http.NewRequest(http.MethodGet, e.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+e.Key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 200 {
+			t.Fatalf("GET %s: %d %s", path, res.StatusCode, b)
+		}
+		return b
+	}
+	var list struct {
+		Data []struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(get("/jobs?limit=1"), &list); err != nil || len(list.Data) != 1 {
+		t.Fatalf("jobs: %+v %v", list, err)
+	}
+	return string(get("/jobs/" + list.Data[0].ID + "/chapters?format=markmap"))
 }

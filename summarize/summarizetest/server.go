@@ -10,6 +10,7 @@ package summarizetest
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -82,6 +83,26 @@ type Server struct {
 	script Script
 	chatErr,
 	sttErr int
+	// speakers label transcription segments in turn (SetSpeakers).
+	speakers []string
+	sttReqs  []STTRequest
+}
+
+// STTRequest is one recorded transcription request.
+type STTRequest struct {
+	Format string
+	// KnownSpeakers are its known_speaker_names[]; ReferenceSeconds the
+	// measured length of each known_speaker_references[] clip.
+	KnownSpeakers    []string
+	ReferenceSeconds []float64
+}
+
+// STTRequests returns the diarized_json transcription requests received
+// so far (those not refused), in arrival order.
+func (s *Server) STTRequests() []STTRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]STTRequest(nil), s.sttReqs...)
 }
 
 // New starts a fake server that t's cleanup closes.
@@ -154,6 +175,17 @@ func (s *Server) SetTranscriptionError(status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sttErr = status
+}
+
+// SetSpeakers makes transcriptions label their segments with these
+// speakers in turn: verbose_json segments get a speaker field, and
+// diarized_json uses them when the request names no known speakers
+// (without SetSpeakers, diarized_json labels "A" and "B", as OpenAI's
+// gpt-4o-transcribe-diarize does). nil restores unlabelled verbose_json.
+func (s *Server) SetSpeakers(names ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.speakers = names
 }
 
 // wait applies the delay; it reports false when the client went away.
@@ -484,6 +516,7 @@ func (s *Server) transcribe(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.stts++
 	status := s.sttErr
+	speakers := s.speakers
 	s.mu.Unlock()
 	if err := r.ParseMultipartForm(32 << 20); err != nil {
 		writeError(w, http.StatusBadRequest, "multipart: "+err.Error())
@@ -523,12 +556,52 @@ func (s *Server) transcribe(w http.ResponseWriter, r *http.Request) {
 	}
 	tag := hex.EncodeToString(h.Sum(nil))[:8]
 	lang := cmp(r.FormValue("language"), "en")
+	format := r.FormValue("response_format")
+	if format == "diarized_json" {
+		// What OpenAI's diarizing model refuses.
+		switch {
+		case r.FormValue("prompt") != "":
+			writeError(w, http.StatusBadRequest, "prompt is not supported with diarized_json")
+			return
+		case len(r.MultipartForm.Value["timestamp_granularities[]"]) > 0:
+			writeError(w, http.StatusBadRequest, "timestamp_granularities is not supported with diarized_json")
+			return
+		case dur > 30 && r.FormValue("chunking_strategy") == "":
+			writeError(w, http.StatusBadRequest, "chunking_strategy is required for diarization of inputs longer than 30 seconds")
+			return
+		}
+		known := r.MultipartForm.Value["known_speaker_names[]"]
+		refs := r.MultipartForm.Value["known_speaker_references[]"]
+		rec := STTRequest{Format: format, KnownSpeakers: known}
+		if len(known) != len(refs) || len(known) > 4 {
+			writeError(w, http.StatusBadRequest, "known_speaker_names[] and known_speaker_references[] must pair up, at most 4")
+			return
+		}
+		for _, ref := range refs {
+			secs, err := referenceSeconds(r.Context(), ref)
+			if err != nil || secs < 1.9 || secs > 10.1 {
+				writeError(w, http.StatusBadRequest, fmt.Sprintf("a speaker reference must be 2 to 10 seconds of audio as a data URL (%.2f s, %v)", secs, err))
+				return
+			}
+			rec.ReferenceSeconds = append(rec.ReferenceSeconds, secs)
+		}
+		s.mu.Lock()
+		s.sttReqs = append(s.sttReqs, rec)
+		s.mu.Unlock()
+		if len(known) > 0 {
+			speakers = known
+		} else if len(speakers) == 0 {
+			speakers = []string{"A", "B"}
+		}
+	}
 	type seg struct {
-		ID    int     `json:"id"`
-		Seek  int     `json:"seek"`
-		Start float64 `json:"start"`
-		End   float64 `json:"end"`
-		Text  string  `json:"text"`
+		Type    string  `json:"type,omitempty"`
+		ID      any     `json:"id"`
+		Seek    int     `json:"seek"`
+		Start   float64 `json:"start"`
+		End     float64 `json:"end"`
+		Text    string  `json:"text"`
+		Speaker string  `json:"speaker,omitempty"`
 	}
 	var segs []seg
 	var texts []string
@@ -536,11 +609,24 @@ func (s *Server) transcribe(w http.ResponseWriter, r *http.Request) {
 		start := float64(i * SegmentSeconds)
 		end := math.Min(start+SegmentSeconds, dur)
 		text := fmt.Sprintf("spoken words at %g %s", start, tag)
-		segs = append(segs, seg{ID: i, Start: start, End: end, Text: text})
+		sg := seg{ID: i, Start: start, End: end, Text: text}
+		if len(speakers) > 0 {
+			sg.Speaker = speakers[i%len(speakers)]
+		}
+		if format == "diarized_json" {
+			sg.Type, sg.ID = "transcript.text.segment", fmt.Sprintf("seg_%03d", i)
+		}
+		segs = append(segs, sg)
 		texts = append(texts, text)
 	}
 	text := strings.Join(texts, " ")
-	switch r.FormValue("response_format") {
+	switch format {
+	case "diarized_json":
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"task": "transcribe", "duration": dur, "text": text, "segments": segs,
+			"usage": map[string]any{"type": "duration", "seconds": math.Ceil(dur)},
+		})
 	case "text", "srt", "vtt":
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprint(w, text)
@@ -553,6 +639,29 @@ func (s *Server) transcribe(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"text": text})
 	}
+}
+
+// referenceSeconds measures a known speaker reference, a data: URL.
+func referenceSeconds(ctx context.Context, ref string) (float64, error) {
+	_, b64, ok := strings.Cut(ref, ";base64,")
+	if !ok || !strings.HasPrefix(ref, "data:audio/") {
+		return 0, fmt.Errorf("not an audio data URL")
+	}
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return 0, err
+	}
+	f, err := os.CreateTemp("", "fake-ref-*.ogg")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(raw)
+	f.Close()
+	if err != nil {
+		return 0, err
+	}
+	return measureDuration(ctx, f.Name())
 }
 
 // measureDuration measures an uploaded file: Ogg Opus/Vorbis from its page

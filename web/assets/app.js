@@ -1,6 +1,7 @@
 // Recap's web page: a client of the JSON API on the same origin.
 import { APIError, Credentials, finishSignIn, request, signIn } from './api.js';
 import { clock, render, safeURL } from './markdown.js';
+import { parseMarkmap, renderMindMap } from './mindmap.js';
 import { events } from './sse.js';
 import { momentURL, player } from './video.js';
 
@@ -25,6 +26,7 @@ const view = {
   summary: '',
   conversation: [],
   transcriptLoaded: false,
+  mindmapJob: '', // the job whose mind map is on screen
   abort: null, // AbortController of the streams following the job
   busy: false,
 };
@@ -103,8 +105,10 @@ function download(name, blob) {
   setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
 }
 
+const TABS = ['summary', 'transcript', 'mindmap'];
+
 function selectTab(which) {
-  for (const name of ['summary', 'transcript']) {
+  for (const name of TABS) {
     const on = name === which;
     const tab = $('tab-' + name);
     tab.setAttribute('aria-selected', String(on));
@@ -122,6 +126,9 @@ function resetResult(video, title) {
   view.summary = '';
   view.conversation = [];
   view.transcriptLoaded = false;
+  view.mindmapJob = '';
+  $('tab-mindmap').hidden = true;
+  $('mindmap').replaceChildren();
   $('result').hidden = false;
   $('title').textContent = title || 'Summary';
   const src = $('source');
@@ -151,6 +158,29 @@ function finished(summary) {
   $('ask').disabled = !view.summary;
   $('cancel').hidden = true;
   if (view.summary) view.conversation.push({ role: 'assistant', content: view.summary });
+  if (view.summary && view.jobID) loadMindMap(view.jobID);
+}
+
+// loadMindMap shows the Mind map tab when the job's summary has one (the
+// markmap export); a summary still being stored is asked again shortly.
+async function loadMindMap(jobID, tries = 0) {
+  if (view.mindmapJob === jobID) return;
+  let text;
+  try {
+    const resp = await request(creds, `/api/v1/jobs/${encodeURIComponent(jobID)}/chapters?format=markmap`);
+    text = await resp.text();
+  } catch (err) {
+    if (err instanceof APIError && err.status === 409 && tries < 5 && jobID === view.jobID) {
+      setTimeout(() => loadMindMap(jobID, tries + 1), 1000);
+    }
+    return; // no mind map: the tab stays hidden
+  }
+  if (jobID !== view.jobID) return;
+  const tree = parseMarkmap(text);
+  if (!tree.children.length) return;
+  view.mindmapJob = jobID;
+  renderMindMap($('mindmap'), tree, timestampNode);
+  $('tab-mindmap').hidden = false;
 }
 
 // followProgress shows the job's stage and percent from its event stream;
@@ -511,11 +541,14 @@ function wire() {
   }
   $('tab-summary').addEventListener('click', () => selectTab('summary'));
   $('tab-transcript').addEventListener('click', () => selectTab('transcript'));
+  $('tab-mindmap').addEventListener('click', () => selectTab('mindmap'));
   document.querySelector('[role=tablist]').addEventListener('keydown', (e) => {
     if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight' && e.key !== 'Home' && e.key !== 'End') return;
     e.preventDefault();
-    const next = $('tab-summary').getAttribute('aria-selected') === 'true' ? 'transcript' : 'summary';
-    const which = e.key === 'Home' ? 'summary' : e.key === 'End' ? 'transcript' : next;
+    const shown = TABS.filter((name) => !$('tab-' + name).hidden);
+    const at = shown.findIndex((name) => $('tab-' + name).getAttribute('aria-selected') === 'true');
+    const step = e.key === 'ArrowLeft' ? -1 : 1;
+    const which = e.key === 'Home' ? shown[0] : e.key === 'End' ? shown[shown.length - 1] : shown[(at + step + shown.length) % shown.length];
     selectTab(which);
     $('tab-' + which).focus();
   });
