@@ -35,6 +35,7 @@ type Store interface {
 	ListJobs(ctx context.Context, f store.JobFilter) ([]store.Job, error)
 	Transcript(ctx context.Context, id int64) (*store.Transcript, error)
 	LatestTranscript(ctx context.Context, videoKey, language string) (*store.Transcript, error)
+	Video(ctx context.Context, key string) (*store.Video, error)
 	CachedSummary(ctx context.Context, videoKey, language, promptHash, model, outputLanguage string) (*store.Summary, error)
 	CreateJobFromCache(ctx context.Context, j *store.Job, promptHash string) (*store.Summary, error)
 	Idempotent(ctx context.Context, accountID int64, key string, requestHash []byte, ttl time.Duration,
