@@ -150,15 +150,37 @@ func (s *Service) applyRange(ctx context.Context, rng jobs.Range, j *store.Job) 
 	if rng.IsZero() {
 		return nil
 	}
-	v, err := s.cfg.Store.Video(ctx, j.VideoKey)
-	switch {
-	case err == nil:
-		if err := CheckRangeIn(rng, v.Duration, "start", "end"); err != nil {
-			return err
-		}
-	case !errors.Is(err, store.ErrNotFound):
+	d, err := s.knownDuration(ctx, j.VideoKey, j.AudioLanguage)
+	if err != nil {
+		return err
+	}
+	if err := CheckRangeIn(rng, d, "start", "end"); err != nil {
 		return err
 	}
 	j.AudioLanguage = jobs.WithRange(j.AudioLanguage, rng)
 	return nil
+}
+
+// knownDuration is a video's duration as the pipeline knows it: from its
+// metadata, else from its stored transcript in lang (what a job learns
+// it from when the metadata has none); 0 when not known yet.
+func (s *Service) knownDuration(ctx context.Context, key, lang string) (float64, error) {
+	v, err := s.cfg.Store.Video(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	if v.Duration > 0 {
+		return v.Duration, nil
+	}
+	t, err := s.cfg.Store.LatestTranscript(ctx, key, lang)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return t.Duration, nil
 }
