@@ -216,10 +216,15 @@ func TestRangedSummaries(t *testing.T) {
 				t.Errorf("%s %s: %d %s; want 400 %s naming %s", tc.path, tc.body, res.StatusCode, b, tc.code, tc.param)
 			}
 		}
+		// A range between two cues has nothing to summarize.
+		_, err := e.Client.Chat.Completions.New(ctx, userMessage(subs), option.WithJSONSet("start", 7), option.WithJSONSet("end", "0:10"))
+		var ae *openai.Error
+		if !errors.As(err, &ae) || ae.StatusCode != 400 || ae.Code != "no_transcript" {
+			t.Fatalf("a range without speech: %v", err)
+		}
 		// A video not resolved before: the range is checked once its
 		// duration is known, and the job fails as the caller's doing.
-		_, err := e.Client.Chat.Completions.New(ctx, userMessage(e.Host.PageURL()), option.WithJSONSet("start", 100))
-		var ae *openai.Error
+		_, err = e.Client.Chat.Completions.New(ctx, userMessage(e.Host.PageURL()), option.WithJSONSet("start", 100))
 		if !errors.As(err, &ae) || ae.StatusCode != 400 || ae.Code != "invalid_range" {
 			t.Fatalf("a range past the end of a 20 s video: %v", err)
 		}

@@ -154,6 +154,10 @@ func cutTranscript(whole *store.Transcript, lang string, rng Range) (*store.Tran
 	if err := CheckRange(rng, whole.Duration); err != nil {
 		return nil, err
 	}
-	return &store.Transcript{VideoKey: whole.VideoKey, Language: lang, Source: whole.Source,
-		Segments: CutSegments(whole.Segments, rng), Duration: whole.Duration}, nil
+	segs := CutSegments(whole.Segments, rng)
+	if len(segs) == 0 {
+		return nil, permanent(CodeNoTranscript, fmt.Sprintf("nothing is said between %s and %s (the transcript has no line there)",
+			fmtClock(rng.Start), fmtClock(rng.EndIn(whole.Duration))), nil)
+	}
+	return &store.Transcript{VideoKey: whole.VideoKey, Language: lang, Source: whole.Source, Segments: segs, Duration: whole.Duration}, nil
 }
