@@ -164,6 +164,22 @@ func TestRangedSummaries(t *testing.T) {
 			t.Fatalf("job: %v", v)
 		}
 		checkRangeMoments(t, v["result"].(map[string]any)["summary"].(string), 30, 50, 2)
+		// Its transcript is the cues overlapping 0:30–0:50, the range shown
+		// apart from the language.
+		res, b = do(t, e, http.MethodGet, "/transcripts/"+created.Data[0].ID, e.Key, "", nil)
+		var tr struct {
+			Language   string
+			Start, End float64
+			Segments   []store.Segment
+		}
+		if err := json.Unmarshal(b, &tr); err != nil || res.StatusCode != 200 || tr.Language != "" || tr.Start != 30 || tr.End != 50 || len(tr.Segments) != 2 {
+			t.Fatalf("transcript: %d %s", res.StatusCode, b)
+		}
+		for _, sg := range tr.Segments {
+			if sg.End <= 30 || sg.Start >= 50 {
+				t.Errorf("segment %+v outside 0:30–0:50", sg)
+			}
+		}
 		if n := e.Fake.TranscriptionCalls(); n != 0 {
 			t.Errorf("%d speech-to-text calls", n)
 		}

@@ -22,7 +22,7 @@ type View struct {
 	AudioLanguage  string  `json:"audio_language,omitempty"`
 	OutputLanguage string  `json:"output_language,omitempty"`
 	// Start and End are the part of the video a ranged job works on, in
-	// seconds (absent for the whole video).
+	// seconds (absent for the whole video; End absent: to its end).
 	Start         *float64    `json:"start,omitempty"`
 	End           *float64    `json:"end,omitempty"`
 	CostSeconds   int64       `json:"cost_seconds"`
@@ -58,7 +58,10 @@ func ViewOf(j *store.Job, sm *store.Summary) View {
 		CostSeconds: j.CostSeconds, CostMinutes: j.CostSeconds / 60, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
 		ResolvedAt: j.ResolvedAt, TranscribedAt: j.TranscribedAt, FinishedAt: j.FinishedAt}
 	if lang, r := SplitRange(j.AudioLanguage); !r.IsZero() {
-		v.AudioLanguage, v.Start, v.End = lang, &r.Start, &r.End
+		v.AudioLanguage, v.Start = lang, &r.Start
+		if r.End > 0 { // else to the end of the video
+			v.End = &r.End
+		}
 	}
 	switch j.State {
 	case store.StateSucceeded:
