@@ -15,6 +15,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/responses"
 
 	"github.com/recap/recap/app/apptest"
 	"github.com/recap/recap/media/mediatest"
@@ -146,6 +147,16 @@ func TestRangedSummaries(t *testing.T) {
 			t.Fatalf("the same range again: summary %v (first %v), cost %d", j.SummaryID, *first.SummaryID, j.CostSeconds)
 		}
 		checkRangeMoments(t, again, 60, 115, 5)
+		// The Responses API takes the same fields.
+		r, err := e.Client.Responses.New(ctx, responses.ResponseNewParams{Model: "bibigpt",
+			Input: responses.ResponseNewParamsInputUnion{OfString: openai.String(subs)}},
+			option.WithJSONSet("start", 60), option.WithJSONSet("end", "01:55"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.OutputText() != again {
+			t.Errorf("Responses with the same range:\n%s\nwant the cached\n%s", r.OutputText(), again)
+		}
 	})
 
 	t.Run("jobs API", func(t *testing.T) {
