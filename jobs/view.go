@@ -9,31 +9,31 @@ import (
 // View is a job as clients see it: in GET /api/v1/jobs/{id}, in lists and
 // in webhook deliveries.
 type View struct {
-	ID             string  `json:"id"`
-	Object         string  `json:"object"`
-	State          string  `json:"state"`
-	Progress       float64 `json:"progress"`
-	URL            string  `json:"url,omitempty"`
-	VideoKey       string  `json:"video_key,omitempty"`
-	Title          string  `json:"title,omitempty"`
-	Duration       float64 `json:"duration_seconds,omitempty"`
-	Model          string  `json:"model"`
-	Prompt         string  `json:"prompt,omitempty"`
-	AudioLanguage  string  `json:"audio_language,omitempty"`
-	OutputLanguage string  `json:"output_language,omitempty"`
+	ID             string      `json:"id"`
+	Object         string      `json:"object"`
+	State          string      `json:"state"`
+	Progress       float64     `json:"progress"`
+	URL            string      `json:"url,omitempty"`
+	VideoKey       string      `json:"video_key,omitempty"`
+	Title          string      `json:"title,omitempty"`
+	Duration       float64     `json:"duration_seconds,omitempty"`
+	Model          string      `json:"model"`
+	Prompt         string      `json:"prompt,omitempty"`
+	AudioLanguage  string      `json:"audio_language,omitempty"`
+	OutputLanguage string      `json:"output_language,omitempty"`
+	CostSeconds    int64       `json:"cost_seconds"`
+	CostMinutes    int64       `json:"cost_minutes"`
+	CreatedAt      time.Time   `json:"created_at"`
+	UpdatedAt      time.Time   `json:"updated_at"`
+	ResolvedAt     *time.Time  `json:"resolved_at,omitempty"`
+	TranscribedAt  *time.Time  `json:"transcribed_at,omitempty"`
+	FinishedAt     *time.Time  `json:"finished_at,omitempty"`
+	Result         *ViewResult `json:"result,omitempty"`
+	Error          *ErrorInfo  `json:"error,omitempty"`
 	// Start and End are the part of the video a ranged job works on, in
 	// seconds (absent for the whole video; End absent: to its end).
-	Start         *float64    `json:"start,omitempty"`
-	End           *float64    `json:"end,omitempty"`
-	CostSeconds   int64       `json:"cost_seconds"`
-	CostMinutes   int64       `json:"cost_minutes"`
-	CreatedAt     time.Time   `json:"created_at"`
-	UpdatedAt     time.Time   `json:"updated_at"`
-	ResolvedAt    *time.Time  `json:"resolved_at,omitempty"`
-	TranscribedAt *time.Time  `json:"transcribed_at,omitempty"`
-	FinishedAt    *time.Time  `json:"finished_at,omitempty"`
-	Result        *ViewResult `json:"result,omitempty"`
-	Error         *ErrorInfo  `json:"error,omitempty"`
+	Start *float64 `json:"start,omitempty"`
+	End   *float64 `json:"end,omitempty"`
 }
 
 // ViewResult is a succeeded job's summary.
