@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"testing"
 
@@ -98,5 +99,25 @@ func TestSchemaValidationFailedIs422(t *testing.T) {
 	ae := jobError(&jobs.ErrorInfo{Code: core.CodeSchemaValidationFailed, Message: "at /: missing properties: 'title'"})
 	if ae.Status != http.StatusUnprocessableEntity || ae.Code != "schema_validation_failed" || ae.Header.Get("X-Should-Retry") != "false" {
 		t.Fatalf("%+v", ae)
+	}
+}
+
+// TestEchoText: the Responses object's text is the request's, its format
+// as sent, and {"format": {"type": "text"}} when none was.
+func TestEchoText(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{``, `{"format":{"type":"text"}}`},
+		{`null`, `{"format":{"type":"text"}}`},
+		{`{}`, `{"format":{"type":"text"}}`},
+		{`{"format":null}`, `{"format":{"type":"text"}}`},
+		{`{"format":{"type":"json_object"}}`, `{"format":{"type":"json_object"}}`},
+		{`{"format":{"type":"json_schema","name":"m","schema":{"type":"object","required":["a"]},"strict":true},"verbosity":"low"}`,
+			`{"format":{"type":"json_schema","name":"m","schema":{"type":"object","required":["a"]},"strict":true},"verbosity":"low"}`},
+	} {
+		b, err := json.Marshal(echoText(json.RawMessage(tc.in)))
+		if err != nil || string(b) != tc.want {
+			t.Errorf("echoText(%s) = %s, %v; want %s", tc.in, b, err, tc.want)
+		}
 	}
 }

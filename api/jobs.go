@@ -30,6 +30,9 @@ type createJobsRequest struct {
 	// or feed instead of URLs (see batches.go).
 	Playlist *string `json:"playlist"`
 	Limit    *int    `json:"limit"`
+	// Start and End ask for the same part of every video.
+	Start json.RawMessage `json:"start"`
+	End   json.RawMessage `json:"end"`
 }
 
 func (s *Server) handleCreateJobs(w http.ResponseWriter, r *http.Request) {
@@ -55,7 +58,7 @@ func (s *Server) handleCreateJobs(w http.ResponseWriter, r *http.Request) {
 	}
 	br := core.BatchRequest{Caller: caller(r), URLs: req.URLs, Files: files, Prompt: req.Prompt,
 		Model: req.Model, AudioLanguage: req.AudioLanguage, OutputLanguage: req.OutputLanguage, WebhookURL: req.WebhookURL,
-		Refresh: req.Refresh, Idempotency: idem}
+		Refresh: req.Refresh, Idempotency: idem, Start: req.Start, End: req.End}
 	if req.Playlist != nil || req.Limit != nil {
 		s.createPlaylistJobs(w, r, br, req.Playlist, req.Limit)
 		return

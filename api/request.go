@@ -35,6 +35,9 @@ type chatRequest struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
 	ResponseFormat json.RawMessage `json:"response_format"`
+	// Start and End ask for part of the video (core.ParseTime reads them).
+	Start json.RawMessage `json:"start"`
+	End   json.RawMessage `json:"end"`
 }
 
 type chatMessage struct {
@@ -87,6 +90,8 @@ type Parsed struct {
 	History []historyMessage
 	// Format asks for JSON instead of markdown (api/format.go).
 	Format *core.ResponseFormat
+	// Start and End are the part of the video asked for, as sent.
+	Start, End json.RawMessage
 }
 
 type historyMessage struct {
@@ -137,7 +142,7 @@ func parseChat(req chatRequest) (*Parsed, error) {
 	}
 	p := &Parsed{Model: strings.TrimSpace(req.Model), Stream: req.Stream, Refresh: req.Refresh,
 		AudioLanguage: core.NormLang(req.AudioLanguage), OutputLanguage: core.NormLang(req.OutputLanguage),
-		IncludeUsage: req.StreamOptions != nil && req.StreamOptions.IncludeUsage}
+		IncludeUsage: req.StreamOptions != nil && req.StreamOptions.IncludeUsage, Start: req.Start, End: req.End}
 	var err error
 	if p.Format, err = parseChatFormat(req.ResponseFormat); err != nil {
 		return nil, err

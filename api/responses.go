@@ -26,6 +26,8 @@ type responsesRequest struct {
 	OutputLanguage     string          `json:"output_language"`
 	Refresh            bool            `json:"refresh"`
 	Text               json.RawMessage `json:"text"`
+	Start              json.RawMessage `json:"start"`
+	End                json.RawMessage `json:"end"`
 }
 
 // responseItem is one input item: a message (type "message" or none).
@@ -51,7 +53,7 @@ func parseResponses(body []byte) (*responsesRequest, *Parsed, error) {
 			"Recap does not store responses: send the conversation in 'input' instead of 'previous_response_id'.")
 	}
 	chat := chatRequest{Model: req.Model, Stream: req.Stream, AudioLanguage: req.AudioLanguage,
-		OutputLanguage: req.OutputLanguage, Refresh: req.Refresh}
+		OutputLanguage: req.OutputLanguage, Refresh: req.Refresh, Start: req.Start, End: req.End}
 	in := bytes.TrimSpace(req.Input)
 	switch {
 	case len(in) == 0 || string(in) == "null":
@@ -150,15 +152,32 @@ func responseUsageOf(r *jobs.Result) *responseUsage {
 		InputTokensDetails: map[string]int{"cached_tokens": 0}, OutputTokensDetails: map[string]int{"reasoning_tokens": 0}}
 }
 
-// newResponse is the response object of a job, in status st.
-func newResponse(j *store.Job, model, instructions, st string) *responseObject {
+// newResponse is the response object of a job, in status st, echoing
+// the request's instructions and text settings as OpenAI does.
+func newResponse(j *store.Job, model string, rq *responsesRequest, st string) *responseObject {
 	ro := &responseObject{ID: "resp_" + j.ID, Object: "response", CreatedAt: j.CreatedAt.Unix(), Status: st, Model: model,
-		Output: []outputItem{}, ToolChoice: "none", Tools: []any{}, Metadata: map[string]any{},
-		Text: map[string]any{"format": map[string]string{"type": "text"}}}
-	if instructions != "" {
-		ro.Instructions = &instructions
+		Output: []outputItem{}, ToolChoice: "none", Tools: []any{}, Metadata: map[string]any{}, Text: echoText(rq.Text)}
+	if rq.Instructions != "" {
+		ro.Instructions = &rq.Instructions
 	}
 	return ro
+}
+
+// echoText is the response's text object: the request's, field for field
+// (its format exactly as sent, e.g. a json_schema with its name, schema
+// and strict), with format {"type": "text"} when none was sent.
+func echoText(text json.RawMessage) map[string]any {
+	out := map[string]any{}
+	var fields map[string]json.RawMessage
+	if !isNull(text) && json.Unmarshal(text, &fields) == nil {
+		for k, v := range fields {
+			out[k] = v
+		}
+	}
+	if f, ok := out["format"].(json.RawMessage); !ok || isNull(f) {
+		out["format"] = map[string]string{"type": "text"}
+	}
+	return out
 }
 
 func messageItem(j *store.Job, text, status string) outputItem {
@@ -191,10 +210,10 @@ func (s *Server) handleResponses(w http.ResponseWriter, r *http.Request) {
 	announce(w, sub)
 	j := sub.Job
 	if p.Stream {
-		s.streamResponse(w, r, sub, rq.Instructions)
+		s.streamResponse(w, r, sub, rq)
 		return
 	}
-	ro := newResponse(j, sub.Model, rq.Instructions, "completed")
+	ro := newResponse(j, sub.Model, rq, "completed")
 	res := sub.Result
 	switch {
 	case sub.Failed != nil:
@@ -242,7 +261,7 @@ func (rs *responseStream) event(typ string, fields map[string]any) error {
 // text carries the progress (clients that do not show reasoning ignore
 // it), then the assistant message with its output_text deltas, and
 // response.completed (or response.failed).
-func (s *Server) streamResponse(w http.ResponseWriter, r *http.Request, sub *core.Submission, instructions string) {
+func (s *Server) streamResponse(w http.ResponseWriter, r *http.Request, sub *core.Submission, rq *responsesRequest) {
 	ctx := r.Context()
 	j := sub.Job
 	if sub.Failed != nil {
@@ -262,7 +281,7 @@ func (s *Server) streamResponse(w http.ResponseWriter, r *http.Request, sub *cor
 		}
 	}
 	rs := &responseStream{sseWriter: newSSE(w)}
-	ro := newResponse(j, sub.Model, instructions, "in_progress")
+	ro := newResponse(j, sub.Model, rq, "in_progress")
 	if rs.event("response.created", map[string]any{"response": ro}) != nil ||
 		rs.event("response.in_progress", map[string]any{"response": ro}) != nil {
 		return

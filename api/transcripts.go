@@ -7,6 +7,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/recap/recap/core"
+	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/store"
 )
 
@@ -36,8 +37,15 @@ func writeTranscript(w http.ResponseWriter, j *store.Job, t *store.Transcript, f
 		if segs == nil {
 			segs = []store.Segment{}
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"object": "transcript", "job_id": j.ID, "video_key": t.VideoKey,
-			"language": t.Language, "source": t.Source, "duration": t.Duration, "segments": segs})
+		// A ranged job's transcript is stored under its language and range
+		// (jobs.WithRange); they are shown apart.
+		lang, rng := jobs.SplitRange(t.Language)
+		out := map[string]any{"object": "transcript", "job_id": j.ID, "video_key": t.VideoKey,
+			"language": lang, "source": t.Source, "duration": t.Duration, "segments": segs}
+		if !rng.IsZero() {
+			out["start"], out["end"] = rng.Start, rng.EndIn(t.Duration)
+		}
+		writeJSON(w, http.StatusOK, out)
 		return
 	}
 	text, ctype := core.FormatTranscript(t, format)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -204,6 +205,18 @@ func TestStructuredOutput(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkMoments(t, r.OutputText())
+		// The response echoes the format as it was sent.
+		f := r.Text.Format
+		if f.Type != "json_schema" || f.Name != "moments" || !f.Strict {
+			t.Errorf("text.format echoed as %s", f.RawJSON())
+		}
+		var sent, echoed any
+		b, _ := json.Marshal(momentsSchema)
+		_ = json.Unmarshal(b, &sent)
+		_ = json.Unmarshal([]byte(f.JSON.Schema.Raw()), &echoed)
+		if !reflect.DeepEqual(sent, echoed) {
+			t.Errorf("text.format.schema echoed as %s, sent %s", f.JSON.Schema.Raw(), b)
+		}
 	})
 
 	t.Run("invalid requests", func(t *testing.T) {

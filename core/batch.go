@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"slices"
@@ -27,6 +28,10 @@ type BatchRequest struct {
 	WebhookURL     string
 	Refresh        bool
 	Idempotency    Idempotency
+	// Start and End ask for the same part of every video (see
+	// SummarizeRequest); Validate reads them into rng.
+	Start, End json.RawMessage
+	rng        jobs.Range
 }
 
 // Batch is the jobs a BatchRequest made (or, Replayed, the jobs the first
@@ -82,6 +87,12 @@ func (s *Service) CreateJobs(ctx context.Context, r BatchRequest) (*Batch, error
 		j := &store.Job{AccountID: key.AccountID, APIKeyID: key.ID, Queue: jobs.QueueBatch, URL: u, VideoKey: vk, Title: title,
 			Prompt: strings.TrimSpace(r.Prompt), Model: model, AudioLanguage: NormLang(r.AudioLanguage),
 			OutputLanguage: NormLang(r.OutputLanguage), WebhookURL: r.WebhookURL, Refresh: r.Refresh}
+		if IsFileRef(u) && !r.rng.IsZero() {
+			return nil, Invalid(CodeInvalidRange, "start", "'start' and 'end' apply to video URLs; %s is an uploaded file.", param)
+		}
+		if err := s.applyRange(ctx, r.rng, j); err != nil {
+			return nil, err
+		}
 		j.RequestHash = requestHash(j)
 		batch = append(batch, j)
 	}
@@ -117,6 +128,13 @@ func (r *BatchRequest) Validate() error {
 		if err := checkBatchRef(strings.TrimSpace(u), batchParam(r, i), i >= len(r.URLs)); err != nil {
 			return err
 		}
+	}
+	var err error
+	if r.rng, err = ParseRange("start", "end", r.Start, r.End); err != nil {
+		return err
+	}
+	if !r.rng.IsZero() && len(r.Files) > 0 {
+		return Invalid(CodeInvalidRange, "start", "'start' and 'end' apply to video URLs; summarize uploaded files whole.")
 	}
 	return nil
 }

@@ -178,6 +178,11 @@ func (r *PlaylistRequest) validate() (int, error) {
 	if len(r.URLs) > 0 {
 		return 0, Invalid("invalid_request", "playlist", "Send either 'urls' or 'playlist', not both.")
 	}
+	if rng, err := ParseRange("start", "end", r.Start, r.End); err != nil {
+		return 0, err
+	} else if !rng.IsZero() {
+		return 0, Invalid(CodeInvalidRange, "start", "'start' and 'end' apply to videos sent in 'urls', not to a playlist's entries.")
+	}
 	limit := DefaultPlaylistLimit
 	if r.Limit != nil {
 		limit = *r.Limit

@@ -56,6 +56,11 @@ type SummarizeRequest struct {
 	Idempotency Idempotency
 	// Format asks for the summary as JSON (nil: markdown).
 	Format *ResponseFormat
+	// Start and End ask for part of the video only, as the caller sent
+	// them (ParseTime: seconds, or "[h:]mm:ss"); absent, the whole video.
+	// Validate reads them into rng.
+	Start, End json.RawMessage
+	rng        jobs.Range
 }
 
 // Submission is how a request is being answered.
@@ -112,6 +117,13 @@ func (r *SummarizeRequest) Validate() error {
 	}
 	if err := r.checkFormat(); err != nil {
 		return err
+	}
+	var err error
+	if r.rng, err = ParseRange("start", "end", r.Start, r.End); err != nil {
+		return err
+	}
+	if !r.rng.IsZero() && (r.URL == "" || IsFileRef(r.URL) || IsFileData(r.URL)) {
+		return Invalid(CodeInvalidRange, "start", "'start' and 'end' apply to a video URL; summarize an uploaded file whole.")
 	}
 	for _, f := range []struct{ name, v string }{{"audio_language", r.AudioLanguage}, {"output_language", r.OutputLanguage}} {
 		if err := CheckLanguage(f.name, f.v); err != nil {
@@ -183,6 +195,9 @@ func (s *Service) Submit(ctx context.Context, r SummarizeRequest) (*Submission, 
 		}
 	} else if r.URL != "" {
 		if j.VideoKey, err = videoKey(r.URL, r.param()); err != nil {
+			return nil, err
+		}
+		if err := s.applyRange(ctx, r.rng, j); err != nil {
 			return nil, err
 		}
 	}

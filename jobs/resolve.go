@@ -31,14 +31,15 @@ func (w *Worker) resolve(ctx context.Context, j *store.Job) error {
 	if v.IsLive {
 		return permanent(CodeLive, "live streams cannot be summarized; try again once the broadcast has ended", nil)
 	}
-	if err := w.checkLength(v.Duration); err != nil {
+	length, err := w.rangeLength(j, v.Duration)
+	if err != nil {
 		return err
 	}
 	if err := w.cfg.Store.SetVideo(ctx, j.ID, v.Key, v.Title, v.Duration); err != nil {
 		return err
 	}
 	j.VideoKey, j.Duration, j.Title = v.Key, v.Duration, v.Title
-	if err := w.price(ctx, j, v.Duration); err != nil {
+	if err := w.price(ctx, j, length); err != nil {
 		return err
 	}
 	return w.next(ctx, j, &transcriptTask)
@@ -100,6 +101,26 @@ func (w *Worker) checkLength(d float64) error {
 	return nil
 }
 
+// rangeLength is what a job of a video d seconds long works on and is
+// priced by: the whole video, or the part its range covers. A range that
+// does not fit the video is refused, and so is a length over the limit.
+func (w *Worker) rangeLength(j *store.Job, d float64) (float64, error) {
+	_, r := jobRange(j)
+	length := d
+	if !r.IsZero() {
+		if err := CheckRange(r, d); err != nil {
+			return 0, err
+		}
+		if d <= 0 {
+			// Priced once the duration is known; a closed range alone may
+			// already be over the limit.
+			return 0, w.checkLength(r.EndIn(0) - r.Start)
+		}
+		length = r.EndIn(d) - r.Start
+	}
+	return length, w.checkLength(length)
+}
+
 // measured handles a duration learned after resolve (generic pages and
 // direct files carry none in their metadata): it refuses media over the
 // limit and, for a job whose duration was unknown, prices it before
@@ -108,14 +129,15 @@ func (w *Worker) checkLength(d float64) error {
 // still sees an unpriced job and one after a failed write is not priced
 // twice.
 func (w *Worker) measured(ctx context.Context, j *store.Job, d float64) error {
-	if err := w.checkLength(d); err != nil {
+	length, err := w.rangeLength(j, d)
+	if err != nil {
 		return err
 	}
 	if j.Duration > 0 {
 		return nil // known at resolve, and priced there
 	}
 	if j.CostSeconds == 0 {
-		if err := w.price(ctx, j, d); err != nil {
+		if err := w.price(ctx, j, length); err != nil {
 			return err
 		}
 	}

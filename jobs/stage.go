@@ -22,7 +22,7 @@ type stageFunc func(ctx context.Context, j *store.Job) error
 func callerCaused(code string) bool {
 	switch code {
 	case CodeNoTranscript, CodeMediaTooLong, CodeLive, CodeUnavailable, CodeUnsupported,
-		CodeURLNotAllowed, CodeInsufficientQuota, CodeTooLarge, CodeCanceled, CodeInvalidImage,
+		CodeURLNotAllowed, CodeInsufficientQuota, CodeTooLarge, CodeCanceled, CodeInvalidImage, CodeInvalidRange,
 		CodeLoginRequired, CodeGeoRestricted, CodeDRMProtected, // the video's site said no
 		CodeSchemaValidationFailed, CodeResponseFormatUnsupported: // the caller's response format
 		return true

@@ -29,6 +29,13 @@ func (w *Worker) speechToText(ctx context.Context, j *store.Job, v *store.Video,
 	}
 	defer os.RemoveAll(dir)
 
+	if _, rng := jobRange(j); !rng.IsZero() {
+		// Only the range goes to speech-to-text: the audio is cut into
+		// chunks within it, each at its offset in the video. (yt-dlp's
+		// --download-sections would hand the media URL to ffmpeg, which
+		// the confinement keeps off the network; see media/confine.go.)
+		ctx = media.WithSection(ctx, rng.Start, rng.EndIn(math.Inf(1)))
+	}
 	w.publish(ctx, j.ID, Event{Type: EventProgress, Message: "Downloading audio… 0%"})
 	tick := newThrottle(time.Second)
 	path, err := w.cfg.Media.DownloadAudio(ctx, j.URL, info, dir, func(pct float64) {
@@ -90,6 +97,9 @@ func (w *Worker) transcribeChunks(ctx context.Context, jobID, videoKey, lang str
 	if err != nil {
 		return nil, err
 	}
+	// Chunks are stored under lang, a ranged job's with its range; the
+	// service is told the language alone.
+	sttLang, _ := SplitRange(lang)
 	results := make([][]store.Segment, len(chunks))
 	var todo []media.Chunk
 	for i, c := range chunks {
@@ -120,7 +130,7 @@ func (w *Worker) transcribeChunks(ctx context.Context, jobID, videoKey, lang str
 			return
 		}
 		defer func() { <-sem }()
-		segs, err := w.cfg.Transcriber.Transcribe(ctx, c.Path, lang)
+		segs, err := w.cfg.Transcriber.Transcribe(ctx, c.Path, sttLang)
 		var abs []store.Segment
 		if err == nil {
 			abs = clampSegments(toStoreSegments(segs, c.Offset), c.Offset, c.Offset+c.Duration)

@@ -20,7 +20,10 @@ var transcriptTask = task{typ: TypeTranscript, state: store.StateTranscribing, t
 // or from speech-to-text, once per video and language.
 func (w *Worker) transcript(ctx context.Context, j *store.Job) error {
 	var t *store.Transcript
+	// A ranged job's language carries its range (WithRange): its
+	// transcript is stored apart from the whole video's.
 	lang := j.AudioLanguage
+	base, rng := jobRange(j)
 	err := w.cfg.Store.WithLock(ctx, "transcript:"+j.VideoKey+":"+lang, func(ctx context.Context) error {
 		var err error
 		if !j.Refresh {
@@ -31,10 +34,33 @@ func (w *Worker) transcript(ctx context.Context, j *store.Job) error {
 			if !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
+			if !rng.IsZero() {
+				// The whole video's transcript, stored before, is cut: no
+				// download, no speech-to-text.
+				whole, err := w.cfg.Store.LatestTranscript(ctx, j.VideoKey, base)
+				if err == nil {
+					if t, err = cutTranscript(whole, lang, rng); err != nil {
+						return err
+					}
+					return w.cfg.Store.SaveTranscript(ctx, t)
+				}
+				if !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+			}
 		}
 		t, err = w.fetchTranscript(ctx, j)
 		if err != nil {
 			return err
+		}
+		if t.Language != lang {
+			// Subtitles are the whole video's: kept as such, and cut.
+			if err := w.cfg.Store.SaveTranscript(ctx, t); err != nil {
+				return err
+			}
+			if t, err = cutTranscript(t, lang, rng); err != nil {
+				return err
+			}
 		}
 		if err := w.cfg.Store.SaveTranscript(ctx, t); err != nil {
 			return err
@@ -74,20 +100,21 @@ func (w *Worker) fetchTranscript(ctx context.Context, j *store.Job) (*store.Tran
 	// it instead of extracting the page again (one extraction per video).
 	info.SetRawInfo(v.RawInfo)
 	w.publish(ctx, j.ID, Event{Type: EventProgress, Message: "Fetching subtitles…"})
-	segs, track, err := w.cfg.Media.Subtitles(ctx, j.URL, &info, j.AudioLanguage)
+	lang, _ := jobRange(j)
+	segs, track, err := w.cfg.Media.Subtitles(ctx, j.URL, &info, lang)
 	if err == nil && len(segs) > 0 {
 		source := "subtitles"
 		if track.Auto {
 			source = "auto_captions"
 		}
-		return &store.Transcript{VideoKey: j.VideoKey, Language: j.AudioLanguage, Source: source,
+		return &store.Transcript{VideoKey: j.VideoKey, Language: lang, Source: source,
 			Segments: toStoreSegments(segs, 0), Duration: transcriptDuration(v.Duration, segs)}, nil
 	}
 	if err != nil && !errors.Is(err, media.ErrNoSubtitles) {
 		return nil, mediaError(err)
 	}
 	if w.cfg.Transcriber == nil {
-		return nil, permanent(CodeNoTranscript, "this video has no subtitles"+langNote(j.AudioLanguage)+
+		return nil, permanent(CodeNoTranscript, "this video has no subtitles"+langNote(lang)+
 			" and no speech-to-text service is configured: set STT_BASE_URL (and STT_API_KEY) on the worker, or choose a video with subtitles", nil)
 	}
 	return w.speechToText(ctx, j, v, &info)
@@ -116,4 +143,21 @@ func toStoreSegments(segs []media.Segment, offset float64) []store.Segment {
 		out = append(out, store.Segment{Start: s.Start + offset, End: s.End + offset, Text: s.Text, Speaker: s.Speaker})
 	}
 	return out
+}
+
+// cutTranscript is the part of a whole video's transcript that rng
+// covers, stored under the ranged language lang: the cues overlapping the
+// range, at the video's own times. Its Duration stays the whole video's,
+// so a job learning the duration from it is checked and priced as at
+// resolve. A range that does not fit the video is refused.
+func cutTranscript(whole *store.Transcript, lang string, rng Range) (*store.Transcript, error) {
+	if err := CheckRange(rng, whole.Duration); err != nil {
+		return nil, err
+	}
+	segs := CutSegments(whole.Segments, rng)
+	if len(segs) == 0 {
+		return nil, permanent(CodeNoTranscript, fmt.Sprintf("nothing is said between %s and %s (the transcript has no line there)",
+			fmtClock(rng.Start), fmtClock(rng.EndIn(whole.Duration))), nil)
+	}
+	return &store.Transcript{VideoKey: whole.VideoKey, Language: lang, Source: whole.Source, Segments: segs, Duration: whole.Duration}, nil
 }

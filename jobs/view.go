@@ -30,6 +30,10 @@ type View struct {
 	FinishedAt     *time.Time  `json:"finished_at,omitempty"`
 	Result         *ViewResult `json:"result,omitempty"`
 	Error          *ErrorInfo  `json:"error,omitempty"`
+	// Start and End are the part of the video a ranged job works on, in
+	// seconds (absent for the whole video; End absent: to its end).
+	Start *float64 `json:"start,omitempty"`
+	End   *float64 `json:"end,omitempty"`
 }
 
 // ViewResult is a succeeded job's summary.
@@ -53,6 +57,12 @@ func ViewOf(j *store.Job, sm *store.Summary) View {
 		Duration: j.Duration, Model: j.Model, Prompt: j.Prompt, AudioLanguage: j.AudioLanguage, OutputLanguage: j.OutputLanguage,
 		CostSeconds: j.CostSeconds, CostMinutes: j.CostSeconds / 60, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
 		ResolvedAt: j.ResolvedAt, TranscribedAt: j.TranscribedAt, FinishedAt: j.FinishedAt}
+	if lang, r := SplitRange(j.AudioLanguage); !r.IsZero() {
+		v.AudioLanguage, v.Start = lang, &r.Start
+		if r.End > 0 { // else to the end of the video
+			v.End = &r.End
+		}
+	}
 	switch j.State {
 	case store.StateSucceeded:
 		r := &ViewResult{Summary: j.ResultMarkdown, Model: j.ResultModel, PromptTokens: j.PromptTokens,

@@ -93,6 +93,10 @@ type SummarizeInput struct {
 	Prompt         string `json:"prompt,omitempty" jsonschema:"what to focus on, or how to write the summary"`
 	OutputLanguage string `json:"output_language,omitempty" jsonschema:"language code of the summary, e.g. en or zh-Hans"`
 	Model          string `json:"model,omitempty" jsonschema:"model id from GET /v1/models; default bibigpt"`
+	// Start and End are a number of seconds or a "[h:]mm:ss" string;
+	// their type is open so either reaches core, which parses them.
+	Start any `json:"start,omitempty" jsonschema:"summarize from here: seconds (90) or \"[h:]mm:ss\" (\"1:30\"); default the beginning"`
+	End   any `json:"end,omitempty" jsonschema:"summarize up to here: seconds or \"[h:]mm:ss\"; default the end of the video"`
 }
 
 // SummaryOutput is summarize_video's and ask_video's structured output.
@@ -167,7 +171,17 @@ func (t *tools) summarize(ctx context.Context, req *sdk.CallToolRequest, in Summ
 		return denied, SummaryOutput{}, nil
 	}
 	return t.run(ctx, req, core.SummarizeRequest{Caller: k, URL: strings.TrimSpace(in.URL), FileID: strings.TrimSpace(in.FileID), Param: "url",
-		Prompt: strings.TrimSpace(in.Prompt), Model: in.Model, OutputLanguage: in.OutputLanguage})
+		Prompt: strings.TrimSpace(in.Prompt), Model: in.Model, OutputLanguage: in.OutputLanguage,
+		Start: rawArg(in.Start), End: rawArg(in.End)})
+}
+
+// rawArg is a tool argument as JSON again, for core to parse.
+func rawArg(v any) json.RawMessage {
+	if v == nil {
+		return nil
+	}
+	b, _ := json.Marshal(v) // decoded from JSON, so it encodes
+	return b
 }
 
 func (t *tools) ask(ctx context.Context, req *sdk.CallToolRequest, in AskInput) (*sdk.CallToolResult, SummaryOutput, error) {

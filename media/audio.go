@@ -316,8 +316,8 @@ const (
 	silenceSearch = 0.25
 )
 
-// SplitAudio cuts a local audio file into consecutive chunks that cover it
-// entirely, each at most maxChunk seconds (default 600) and MaxChunkBytes.
+// SplitAudio cuts a local audio file (or the section of it ctx names, see
+// WithSection) into consecutive chunks that cover it entirely, each at most maxChunk seconds (default 600) and MaxChunkBytes.
 // Each cut is placed in the middle of the longest silence (ffmpeg
 // silencedetect) ending the final quarter of its window, or at the window's
 // end when there is none, so words are rarely split. Chunks are re-encoded
@@ -333,19 +333,33 @@ func (c *Client) SplitAudio(ctx context.Context, path, dir string, maxChunk floa
 	if err != nil {
 		return nil, fmt.Errorf("split: %w", err)
 	}
-	var silences []silence
-	if total > window {
-		if silences, err = c.silences(ctx, path); err != nil {
-			return nil, fmt.Errorf("split: %w", err)
+	from, to := 0.0, total
+	if sec, ok := ctx.Value(sectionKey{}).(section); ok {
+		from, to = sec.start, math.Min(sec.end, total)
+		if from >= to {
+			return nil, fmt.Errorf("split: the section %s–%s is outside the audio (%s long)",
+				formatSeconds(sec.start), formatSeconds(sec.end), formatSeconds(total))
 		}
 	}
-	cuts := planCuts(total, window, silences)
+	var silences []silence
+	if to-from > window {
+		all, err := c.silences(ctx, path)
+		if err != nil {
+			return nil, fmt.Errorf("split: %w", err)
+		}
+		for _, s := range all {
+			if s.end > from && s.start < to {
+				silences = append(silences, silence{s.start - from, s.end - from})
+			}
+		}
+	}
+	cuts := planCuts(to-from, window, silences)
 	chunks := make([]Chunk, len(cuts)-1)
 	for i := range chunks {
 		chunks[i] = Chunk{
 			Index:    i,
 			Path:     filepath.Join(dir, fmt.Sprintf("chunk-%04d.ogg", i)),
-			Offset:   cuts[i],
+			Offset:   from + cuts[i],
 			Duration: cuts[i+1] - cuts[i],
 		}
 	}
@@ -353,6 +367,19 @@ func (c *Client) SplitAudio(ctx context.Context, path, dir string, maxChunk floa
 		return nil, fmt.Errorf("split: %w", err)
 	}
 	return chunks, nil
+}
+
+// sectionKey carries the section of the audio SplitAudio covers.
+type sectionKey struct{}
+
+type section struct{ start, end float64 }
+
+// WithSection returns ctx making SplitAudio cover only [start, end)
+// seconds of the audio (end capped at its length): the chunks are cut
+// from that part alone, and their Offsets are still times in the whole
+// file, so what is transcribed from them lands at the media's own times.
+func WithSection(ctx context.Context, start, end float64) context.Context {
+	return context.WithValue(ctx, sectionKey{}, section{start, end})
 }
 
 // silence is a quiet interval of the audio.

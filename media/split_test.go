@@ -117,3 +117,51 @@ func maxVolume(t *testing.T, path string, from float64) float64 {
 	v, _ := strconv.ParseFloat(string(m[1]), 64)
 	return v
 }
+
+// TestSplitAudioSection: with a section, the chunks cover that part only,
+// at offsets in the whole file, cut at silences inside it.
+func TestSplitAudioSection(t *testing.T) {
+	t.Parallel()
+	c, _ := setup(t, media.Config{})
+	long := mediatest.GenerateLongAudio(t, 4)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name               string
+		start, end, chunk  float64
+		wantFrom, wantTo   float64
+		minChunks, maxChks int
+	}{
+		{"one chunk", 60, 115, 600, 60, 115, 1, 1},
+		{"several chunks", 30, 200, 60, 30, 200, 3, 4},
+		{"end past the file", 200, 900, 600, 200, 240, 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			chunks, err := c.SplitAudio(media.WithSection(ctx, tc.start, tc.end), long, t.TempDir(), tc.chunk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(chunks) < tc.minChunks || len(chunks) > tc.maxChks {
+				t.Fatalf("%d chunks: %+v", len(chunks), chunks)
+			}
+			if chunks[0].Offset != tc.wantFrom {
+				t.Errorf("first chunk at %v, want %v", chunks[0].Offset, tc.wantFrom)
+			}
+			last := chunks[len(chunks)-1]
+			if math.Abs(last.Offset+last.Duration-tc.wantTo) > 0.1 {
+				t.Errorf("last chunk ends at %v, want %v", last.Offset+last.Duration, tc.wantTo)
+			}
+			for i, ch := range chunks {
+				got, err := c.Probe(ctx, ch.Path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if math.Abs(got-ch.Duration) > 0.1 {
+					t.Errorf("chunk %d file lasts %.3f s, Chunk says %.3f", i, got, ch.Duration)
+				}
+			}
+		})
+	}
+	if _, err := c.SplitAudio(media.WithSection(ctx, 300, 400), long, t.TempDir(), 600); err == nil {
+		t.Error("a section past the end of the audio was split")
+	}
+}

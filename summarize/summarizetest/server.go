@@ -77,8 +77,12 @@ type Server struct {
 	mu    sync.Mutex
 	chats int
 	stts  int
-	reqs  []ChatRequest
-	hang  bool
+	// sttSeconds and sttLangs are the audio seconds and the language
+	// fields the transcription calls carried.
+	sttSeconds float64
+	sttLangs   []string
+	reqs       []ChatRequest
+	hang       bool
 	// script, when set, writes the replies instead of Answer.
 	script Script
 	chatErr,
@@ -144,6 +148,23 @@ func (s *Server) Requests() []ChatRequest {
 	out := make([]ChatRequest, len(s.reqs))
 	copy(out, s.reqs)
 	return out
+}
+
+// TranscribedSeconds is the audio the transcription calls carried, in
+// seconds as the server measured it: a test can tell that only part of a
+// recording was sent.
+func (s *Server) TranscribedSeconds() float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sttSeconds
+}
+
+// TranscriptionLanguages returns the language field of each successful
+// transcription call, in arrival order.
+func (s *Server) TranscriptionLanguages() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.sttLangs...)
 }
 
 // SetHang makes chat calls block until the client gives up.
@@ -554,6 +575,10 @@ func (s *Server) transcribe(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "unreadable audio: "+err.Error())
 		return
 	}
+	s.mu.Lock()
+	s.sttSeconds += dur
+	s.sttLangs = append(s.sttLangs, r.FormValue("language"))
+	s.mu.Unlock()
 	tag := hex.EncodeToString(h.Sum(nil))[:8]
 	lang := cmp(r.FormValue("language"), "en")
 	format := r.FormValue("response_format")
