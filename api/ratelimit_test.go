@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"os"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -22,20 +21,10 @@ func (h *countingHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 	return next
 }
 
-// testRedis connects to the machine's Redis (TEST_REDIS_URL, default
-// redis://127.0.0.1:6379/0) with a command counter.
+// testRedis is the machine's Redis (streamRedis) with a command counter.
 func testRedis(t *testing.T) (*redis.Client, *countingHook) {
 	t.Helper()
-	u := os.Getenv("TEST_REDIS_URL")
-	if u == "" {
-		u = "redis://127.0.0.1:6379/0"
-	}
-	opt, err := redis.ParseURL(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { rdb.Close() })
+	rdb := streamRedis(t).(*redis.Client)
 	if err := rdb.Ping(t.Context()).Err(); err != nil {
 		t.Fatalf("redis: %v", err)
 	}
