@@ -132,6 +132,26 @@ func TestRangedSummaries(t *testing.T) {
 		if *j.TranscriptID == whole.ID {
 			t.Fatal("the ranged job used the whole transcript")
 		}
+		// The model is told it sees a part, and the part's chapters begin
+		// and end with it.
+		if !strings.Contains(p, "Part: 01:00 – 01:5") {
+			t.Errorf("the model's prompt does not name the part:\n%s", p[max(0, len(p)-1500):])
+		}
+
+		res, b := do(t, e, http.MethodGet, "/jobs/"+j.ID+"/chapters?format=json", e.Key, "", nil)
+		var o struct {
+			Start    float64
+			Duration float64
+			Chapters []struct{ Start, End float64 }
+		}
+		if err := json.Unmarshal(b, &o); err != nil || res.StatusCode != 200 || o.Start != 60 || len(o.Chapters) == 0 ||
+			o.Chapters[0].Start != 60 || o.Chapters[len(o.Chapters)-1].End != 115 {
+			t.Errorf("chapters of the part: %d %s", res.StatusCode, b)
+		}
+		if res, b := do(t, e, http.MethodGet, "/jobs/"+j.ID+"/chapters?format=youtube", e.Key, "", nil); res.StatusCode != 400 ||
+			!strings.Contains(string(b), "range_not_supported") {
+			t.Errorf("youtube chapters of a part: %d %s", res.StatusCode, b)
+		}
 	})
 
 	t.Run("cache", func(t *testing.T) {

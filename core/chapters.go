@@ -15,6 +15,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/store"
 )
 
@@ -78,8 +79,11 @@ type OutlineSection struct {
 // (each with its highlights) and other sections. Every chapter export is
 // written from it.
 type Outline struct {
-	JobID    string  `json:"job_id"`
-	Title    string  `json:"title"`
+	JobID string `json:"job_id"`
+	Title string `json:"title"`
+	// Start is where the summarized part begins, for a job given a range
+	// (start/end); 0 for a whole video.
+	Start    float64 `json:"start,omitempty"`
 	Duration float64 `json:"duration"`
 	Overview string  `json:"overview"`
 	// Source is where the chapters come from (ChapterSource…).
@@ -157,7 +161,16 @@ func (s *Service) Outline(ctx context.Context, c *Caller, jobID string) (*Outlin
 	if strings.TrimSpace(md) == "" {
 		return nil, nil, NotFound("no_summary", "Job %s has no summary text to make chapters of.", j.ID)
 	}
-	o := BuildOutline(md, stored, j.Duration)
+	var o *Outline
+	if _, rg := jobs.SplitRange(j.AudioLanguage); rg.Start > 0 || rg.End > 0 {
+		end := rg.End
+		if end == 0 || (j.Duration > 0 && end > j.Duration) {
+			end = j.Duration
+		}
+		o = BuildOutlineRange(md, stored, rg.Start, end)
+	} else {
+		o = BuildOutline(md, stored, j.Duration)
+	}
 	o.JobID, o.Title = j.ID, j.Title
 	return o, j, nil
 }
@@ -245,7 +258,16 @@ func splitSections(md string) []mdSection {
 // start, titled by that highlight, so a video of any length gets a
 // handful. A summary without any timestamp is one chapter.
 func BuildOutline(md string, stored []store.Chapter, duration float64) *Outline {
-	o := &Outline{Duration: math.Max(duration, 0), Chapters: []OutlineChapter{}, Sections: []OutlineSection{}}
+	return BuildOutlineRange(md, stored, 0, duration)
+}
+
+// BuildOutlineRange is BuildOutline for a summary of the part of a video
+// from start to end (seconds of the video; end 0 when unknown): the first
+// chapter begins at start rather than 0, and nothing begins before it.
+func BuildOutlineRange(md string, stored []store.Chapter, start, end float64) *Outline {
+	start = math.Max(start, 0)
+	duration := end
+	o := &Outline{Start: start, Duration: math.Max(duration, 0), Chapters: []OutlineChapter{}, Sections: []OutlineSection{}}
 	var fromMD []OutlineChapter
 	var hls []OutlineHighlight
 	for _, sec := range splitSections(md) {
@@ -295,7 +317,7 @@ func BuildOutline(md string, stored []store.Chapter, duration float64) *Outline 
 	slices.SortStableFunc(hls, func(a, b OutlineHighlight) int { return cmpFloat(a.Start, b.Start) })
 	// end is the media's length as far as the summary tells, for sizing
 	// chapters when the job's duration is unknown.
-	end := o.Duration
+	end = o.Duration
 	if end == 0 {
 		for _, c := range stored {
 			end = math.Max(end, c.End)
@@ -324,9 +346,9 @@ func BuildOutline(md string, stored []store.Chapter, duration float64) *Outline 
 		if o.Overview != "" {
 			title = shortTitle(o.Overview)
 		}
-		chapters = []OutlineChapter{{Title: title}}
+		chapters = []OutlineChapter{{Start: start, Title: title}}
 	}
-	o.Chapters = normalizeChapters(chapters, o.Duration)
+	o.Chapters = normalizeChapters(chapters, start, o.Duration)
 	if last := &o.Chapters[len(o.Chapters)-1]; o.Duration == 0 {
 		o.Duration = math.Max(end, last.End)
 		last.End = o.Duration
@@ -363,8 +385,11 @@ func chaptersFromHighlights(hls []OutlineHighlight, minLen float64) []OutlineCha
 // normalizeChapters sorts chapters, drops those starting with or before
 // the previous one or past the end, starts the first at 0, ends each
 // where the next begins and the last at end (when known).
-func normalizeChapters(in []OutlineChapter, end float64) []OutlineChapter {
+func normalizeChapters(in []OutlineChapter, start, end float64) []OutlineChapter {
 	ch := slices.Clone(in)
+	for i := range ch {
+		ch[i].Start = math.Max(ch[i].Start, start) // a part's summary begins at its start
+	}
 	slices.SortStableFunc(ch, func(a, b OutlineChapter) int { return cmpFloat(a.Start, b.Start) })
 	kept := ch[:0]
 	for _, c := range ch {
@@ -378,9 +403,9 @@ func normalizeChapters(in []OutlineChapter, end float64) []OutlineChapter {
 		kept = append(kept, c)
 	}
 	if len(kept) == 0 {
-		return []OutlineChapter{{Title: "Full video", End: end, Highlights: []OutlineHighlight{}}}
+		return []OutlineChapter{{Title: "Full video", Start: start, End: math.Max(end, start), Highlights: []OutlineHighlight{}}}
 	}
-	kept[0].Start = 0
+	kept[0].Start = start
 	for i := 0; i+1 < len(kept); i++ {
 		kept[i].End = kept[i+1].Start
 	}
@@ -434,6 +459,10 @@ func shortTitle(text string) string {
 // or a summary with too few timestamps) is KindInvalid too_few_chapters:
 // YouTube would ignore the lines, so none are made up.
 func youtubeChapters(o *Outline) ([]OutlineChapter, error) {
+	if o.Start > 0 {
+		return nil, Invalid("range_not_supported", "format",
+			"YouTube chapters describe a whole video, first at 00:00; this job summarized the part from %s. Use format=json, webvtt or podcast.", ShortStamp(o.Start))
+	}
 	fit := func(ch []OutlineChapter) []OutlineChapter {
 		var out []OutlineChapter
 		for _, c := range ch {
@@ -453,7 +482,7 @@ func youtubeChapters(o *Outline) ([]OutlineChapter, error) {
 		for _, c := range o.Chapters {
 			hls = append(hls, c.Highlights...)
 		}
-		if alt := fit(normalizeChapters(chaptersFromHighlights(hls, youtubeMinSeconds), o.Duration)); len(alt) > len(got) {
+		if alt := fit(normalizeChapters(chaptersFromHighlights(hls, youtubeMinSeconds), 0, o.Duration)); len(alt) > len(got) {
 			got = alt
 		}
 	}

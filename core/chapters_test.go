@@ -261,3 +261,26 @@ func FuzzBuildOutline(f *testing.F) {
 		}
 	})
 }
+
+// TestBuildOutlineRange: the outline of a summary of 1:00–1:55 begins at
+// 1:00 and ends at 1:55; YouTube chapters (a whole video's) are refused.
+func TestBuildOutlineRange(t *testing.T) {
+	t.Parallel()
+	md := "## Overview\nPart of a lecture.\n\n## Chapters\n- [00:00 – 01:20] Earlier words the model dated at 0\n- [01:20 – 01:55] Second part\n\n" +
+		"## Highlights\n- [01:02] A first point\n- [01:30] A second point\n"
+	o := core.BuildOutlineRange(md, nil, 60, 115)
+	if o.Start != 60 || o.Duration != 115 || len(o.Chapters) != 2 {
+		t.Fatalf("outline %+v", o)
+	}
+	if c := o.Chapters; c[0].Start != 60 || c[0].End != 80 || c[1].Start != 80 || c[1].End != 115 ||
+		len(c[0].Highlights) != 1 || len(c[1].Highlights) != 1 {
+		t.Fatalf("chapters %+v", c)
+	}
+	if _, _, err := core.RenderOutline(o, core.ChaptersYouTube); err == nil || !strings.Contains(err.Error(), "whole video") {
+		t.Fatalf("youtube chapters of a part: %v", err)
+	}
+	vtt, _, err := core.RenderOutline(o, core.ChaptersWebVTT)
+	if err != nil || !strings.Contains(string(vtt), "00:01:00.000 --> 00:01:20.000") {
+		t.Fatalf("webvtt of a part: %v\n%s", err, vtt)
+	}
+}

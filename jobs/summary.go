@@ -74,7 +74,11 @@ func (w *Worker) summary(ctx context.Context, j *store.Job) error {
 			}
 		}
 		w.publish(ctx, j.ID, Event{Type: EventProgress, Message: "Summarizing…"})
-		res, err := sum.Summarize(ctx, summarize.Request{Title: j.Title, Duration: t.Duration, Segments: segs, Prompt: j.Prompt,
+		start, end := 0.0, t.Duration
+		if _, rg := SplitRange(j.AudioLanguage); !rg.IsZero() {
+			start, end = rg.Start, rg.EndIn(t.Duration)
+		}
+		res, err := sum.Summarize(ctx, summarize.Request{Title: j.Title, Start: start, Duration: end, Segments: segs, Prompt: j.Prompt,
 			Model: model, OutputLanguage: j.OutputLanguage, Images: images}, onDelta)
 		deltas.flush()
 		if err != nil {

@@ -84,11 +84,19 @@ func parseChapters(md string) []Chapter {
 // the last ending at duration. Models often stop at the last highlight or
 // leave gaps; a chapter list is only useful to a player if it is complete.
 // It reports whether anything changed.
-func repairChapters(in []Chapter, duration float64) ([]Chapter, bool) {
+//
+// A summary of part of a video (start > 0) has its chapters begin at start.
+func repairChapters(in []Chapter, start, duration float64) ([]Chapter, bool) {
 	if len(in) == 0 {
 		return nil, false
 	}
+	if start < 0 || (duration > 0 && start >= duration) {
+		start = 0
+	}
 	ch := slices.Clone(in)
+	for i := range ch {
+		ch[i].Start = max(ch[i].Start, start)
+	}
 	slices.SortStableFunc(ch, func(a, b Chapter) int { return cmp.Compare(a.Start, b.Start) })
 	// Drop chapters that start at the same moment as the previous one or
 	// beyond the end: they cannot be given a positive length.
@@ -103,7 +111,7 @@ func repairChapters(in []Chapter, duration float64) ([]Chapter, bool) {
 		kept = append(kept, c)
 	}
 	ch = kept
-	ch[0].Start = 0
+	ch[0].Start = start
 	for i := 0; i+1 < len(ch); i++ {
 		ch[i].End = ch[i+1].Start
 	}

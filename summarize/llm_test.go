@@ -295,7 +295,7 @@ func TestErrors(t *testing.T) {
 func TestChaptersRepair(t *testing.T) {
 	t.Parallel()
 	md := "## Overview\nx\n\n## Chapters\n- [00:30 – 10:00] Intro\n- [12:00 – 50:00] Middle\n1. [50:00 - 58:00]: End\n\n## Highlights\n- [01:00] a\n"
-	ch, changed := repairChapters(parseChapters(md), 3600)
+	ch, changed := repairChapters(parseChapters(md), 0, 3600)
 	want := []Chapter{{0, 720, "Intro"}, {720, 3000, "Middle"}, {3000, 3600, "End"}}
 	if !changed || fmt.Sprint(ch) != fmt.Sprint(want) {
 		t.Fatalf("got %+v", ch)
@@ -303,6 +303,15 @@ func TestChaptersRepair(t *testing.T) {
 	out := replaceChapters(md, ch)
 	if !strings.Contains(out, "- [50:00 – 1:00:00] End\n\n## Highlights") {
 		t.Errorf("replaced:\n%s", out)
+	}
+	// A summary of 10:00–55:00 begins its chapters at 10:00.
+	ch, _ = repairChapters(parseChapters(md), 600, 3300)
+	want = []Chapter{{600, 720, "Intro"}, {720, 3000, "Middle"}, {3000, 3300, "End"}}
+	if fmt.Sprint(ch) != fmt.Sprint(want) {
+		t.Fatalf("part: got %+v", ch)
+	}
+	if h := header("Talk", 600, 3300); !strings.Contains(h, "Part: 10:00 – 55:00 of the video") || strings.Contains(h, "Duration") {
+		t.Errorf("header of a part: %q", h)
 	}
 }
 

@@ -35,7 +35,12 @@ type Message struct {
 type Request struct {
 	Title string
 	// Duration in seconds, 0 if unknown (then the last segment's end is used).
+	// For part of a video it is where the part ends.
 	Duration float64
+	// Start is where the part of the video the transcript covers begins
+	// (a request's start); 0 for a whole video. The prompt names the part,
+	// and chapters begin at Start.
+	Start float64
 	// Segments may be empty when the request holds only images.
 	Segments []Segment
 	// Prompt is a custom user prompt; "" asks for the default summary.

@@ -62,9 +62,9 @@ func (l *LLM) Summarize(ctx context.Context, req Request, onDelta func(string)) 
 	case len(ws) == 0: // images only
 		md, err = r.final(ctx, r.imageMessages(req, lang), gw.write)
 	case len(ws) == 1:
-		wantChapters = dur >= longMedia && r.format == nil
+		wantChapters = dur-max(req.Start, 0) >= longMedia && r.format == nil
 		sys := r.system(wantChapters, dur, lang, "")
-		user := header(req.Title, dur) + "Transcript:\n" + ws[0].text + userRequest(req.Prompt)
+		user := header(req.Title, req.Start, dur) + "Transcript:\n" + ws[0].text + userRequest(req.Prompt)
 		md, err = r.final(ctx, messages(sys, user, req.Images), gw.write)
 	default:
 		wantChapters = r.format == nil
@@ -77,7 +77,7 @@ func (l *LLM) Summarize(ctx context.Context, req Request, onDelta func(string)) 
 	res.Markdown, res.Highlights, res.Grounding = gw.finish(md)
 	if wantChapters {
 		ch := parseChapters(md)
-		if fixed, changed := repairChapters(ch, dur); changed {
+		if fixed, changed := repairChapters(ch, req.Start, dur); changed {
 			res.Markdown = replaceChapters(md, fixed)
 			ch = fixed
 		}
@@ -144,7 +144,7 @@ func (r *run) mapReduce(ctx context.Context, req Request, ws []window, dur float
 	err := parallel(ctx, len(ws), r.l.cfg.Concurrency, func(ctx context.Context, i int) error {
 		w := ws[i]
 		sys := mapSystem(i, len(ws), w.start, w.end, dur, lang, req.Prompt)
-		user := header(req.Title, dur) + fmt.Sprintf("Transcript of part %d of %d [%s – %s]:\n", i+1, len(ws), clock(w.start), clock(w.end)) + w.text
+		user := header(req.Title, req.Start, dur) + fmt.Sprintf("Transcript of part %d of %d [%s – %s]:\n", i+1, len(ws), clock(w.start), clock(w.end)) + w.text
 		text, err := r.call(ctx, messages(sys, user, nil), nil)
 		if err != nil {
 			return fmt.Errorf("map part %d: %w", i+1, err)
@@ -171,7 +171,7 @@ func (r *run) reduce(ctx context.Context, req Request, parts []partial, dur floa
 			parts[0].text = cutTokens(parts[0].text, budget-32)
 		}
 		sys := r.system(true, dur, lang, "The input is a set of summaries of consecutive parts of one video, in time order, each headed by its time range. Merge them into one summary of the whole video.")
-		user := header(req.Title, dur) + "Summaries of the video's parts:\n\n" + renderPartials(parts) + userRequest(req.Prompt)
+		user := header(req.Title, req.Start, dur) + "Summaries of the video's parts:\n\n" + renderPartials(parts) + userRequest(req.Prompt)
 		return r.final(ctx, messages(sys, user, req.Images), emit)
 	}
 	groups := groupPartials(parts, budget)
@@ -188,7 +188,7 @@ func (r *run) reduce(ctx context.Context, req Request, parts []partial, dur floa
 		g := groups[i]
 		start, end := g[0].start, g[len(g)-1].end
 		sys := reduceSystem(start, end, lang, req.Prompt)
-		user := header(req.Title, dur) + "Summaries of consecutive parts:\n\n" + renderPartials(g)
+		user := header(req.Title, req.Start, dur) + "Summaries of consecutive parts:\n\n" + renderPartials(g)
 		text, err := r.call(ctx, messages(sys, user, nil), nil)
 		if err != nil {
 			return fmt.Errorf("reduce level %d group %d: %w", level+1, i+1, err)
@@ -220,12 +220,15 @@ func groupPartials(parts []partial, budget int) [][]partial {
 	return groups
 }
 
-func header(title string, dur float64) string {
+func header(title string, start, dur float64) string {
 	var b strings.Builder
 	if title != "" {
 		b.WriteString("Title: " + title + "\n")
 	}
-	if dur > 0 {
+	switch {
+	case start > 0 && dur > start:
+		b.WriteString("Part: " + clock(start) + " – " + clock(dur) + " of the video (the transcript covers only this part; timestamps are the video's own)\n")
+	case dur > 0:
 		b.WriteString("Duration: " + clock(dur) + "\n")
 	}
 	if b.Len() > 0 {
@@ -289,7 +292,7 @@ func (r *run) imageMessages(req Request, lang string) []openai.ChatCompletionMes
 	if r.format != nil {
 		sys = "You are Recap. No transcript is available: answer from the attached images alone.\n" + formatInstructions(r.format.Format()) + lang
 	}
-	user := header(req.Title, req.Duration) + fmt.Sprintf("%d image(s) attached.", len(req.Images)) + userRequest(req.Prompt)
+	user := header(req.Title, 0, req.Duration) + fmt.Sprintf("%d image(s) attached.", len(req.Images)) + userRequest(req.Prompt)
 	return messages(sys, user, req.Images)
 }
 
@@ -344,7 +347,7 @@ func (l *LLM) Answer(ctx context.Context, q Question, onDelta func(string)) (*Re
 			msgs = append(msgs, openai.UserMessage(m.Content))
 		}
 	}
-	user := header(q.Title, 0)
+	user := header(q.Title, 0, 0)
 	if transcript != "" {
 		user += "Transcript:\n" + transcript + "\n"
 	}
