@@ -17,6 +17,7 @@ import (
 
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/store"
+	"github.com/recap/recap/summarize"
 )
 
 // Chapter export formats (GET /jobs/{id}/chapters?format=…).
@@ -382,40 +383,30 @@ func chaptersFromHighlights(hls []OutlineHighlight, minLen float64) []OutlineCha
 	return out
 }
 
-// normalizeChapters sorts chapters, drops those starting with or before
-// the previous one or past the end, starts the first at 0, ends each
-// where the next begins and the last at end (when known).
+// normalizeChapters tidies chapters by summarize.TidyChapters, the one
+// chapter rule. Chapters past a known end are dropped first (the first
+// too: an outline then has one chapter for the whole), and each chapter
+// gets a title and an empty list of highlights.
 func normalizeChapters(in []OutlineChapter, start, end float64) []OutlineChapter {
-	ch := slices.Clone(in)
-	for i := range ch {
-		ch[i].Start = math.Max(ch[i].Start, start) // a part's summary begins at its start
-	}
-	slices.SortStableFunc(ch, func(a, b OutlineChapter) int { return cmpFloat(a.Start, b.Start) })
-	kept := ch[:0]
-	for _, c := range ch {
-		if len(kept) > 0 && (c.Start <= kept[len(kept)-1].Start || (end > 0 && c.Start >= end)) {
+	var sc []summarize.Chapter
+	for _, c := range in {
+		if end > 0 && max(c.Start, start) >= end {
 			continue
 		}
-		if c.Title == "" {
-			c.Title = fmt.Sprintf("Chapter %d", len(kept)+1)
-		}
-		c.Highlights = []OutlineHighlight{}
-		kept = append(kept, c)
+		sc = append(sc, summarize.Chapter{Start: c.Start, End: c.End, Title: c.Title})
 	}
-	if len(kept) == 0 {
+	tidy := summarize.TidyChapters(sc, start, end)
+	if len(tidy) == 0 {
 		return []OutlineChapter{{Title: "Full video", Start: start, End: math.Max(end, start), Highlights: []OutlineHighlight{}}}
 	}
-	kept[0].Start = start
-	for i := 0; i+1 < len(kept); i++ {
-		kept[i].End = kept[i+1].Start
+	out := make([]OutlineChapter, len(tidy))
+	for i, c := range tidy {
+		if c.Title == "" {
+			c.Title = fmt.Sprintf("Chapter %d", i+1)
+		}
+		out[i] = OutlineChapter{Start: c.Start, End: c.End, Title: c.Title, Highlights: []OutlineHighlight{}}
 	}
-	last := &kept[len(kept)-1]
-	if end > 0 {
-		last.End = end
-	} else if last.End < last.Start {
-		last.End = last.Start
-	}
-	return kept
+	return out
 }
 
 // chapterAt is the index of the chapter holding second t.

@@ -79,27 +79,27 @@ func parseChapters(md string) []Chapter {
 	return out
 }
 
-// repairChapters makes chapters contiguous from 0 to duration: sorted by
-// start, each one ending where the next begins, the first starting at 0 and
-// the last ending at duration. Models often stop at the last highlight or
-// leave gaps; a chapter list is only useful to a player if it is complete.
-// It reports whether anything changed.
-//
-// A summary of part of a video (start > 0) has its chapters begin at start.
-func repairChapters(in []Chapter, start, duration float64) ([]Chapter, bool) {
+// TidyChapters makes chapters contiguous from start to duration: sorted
+// by start, each one ending where the next begins, the first starting at
+// start (0 for a whole video) and the last ending at duration (when
+// known). Chapters that start at the same moment as the previous one, or
+// past the end (but the first), are dropped: they cannot be given a
+// positive length. Models often stop at the last highlight or leave gaps;
+// a chapter list is only useful to a player if it is complete. The one
+// rule for chapters, used for a summary's own and for the chapter
+// exports. It returns nil for no chapters.
+func TidyChapters(in []Chapter, start, duration float64) []Chapter {
 	if len(in) == 0 {
-		return nil, false
+		return nil
 	}
 	if start < 0 || (duration > 0 && start >= duration) {
 		start = 0
 	}
 	ch := slices.Clone(in)
 	for i := range ch {
-		ch[i].Start = max(ch[i].Start, start)
+		ch[i].Start = max(ch[i].Start, start) // a part's summary begins at its start
 	}
 	slices.SortStableFunc(ch, func(a, b Chapter) int { return cmp.Compare(a.Start, b.Start) })
-	// Drop chapters that start at the same moment as the previous one or
-	// beyond the end: they cannot be given a positive length.
 	kept := ch[:0]
 	for _, c := range ch {
 		if len(kept) > 0 && c.Start <= kept[len(kept)-1].Start {
@@ -121,7 +121,13 @@ func repairChapters(in []Chapter, start, duration float64) ([]Chapter, bool) {
 	} else if last.End < last.Start {
 		last.End = last.Start
 	}
-	return ch, !slices.Equal(ch, in)
+	return ch
+}
+
+// repairChapters is TidyChapters reporting whether anything changed.
+func repairChapters(in []Chapter, start, duration float64) ([]Chapter, bool) {
+	ch := TidyChapters(in, start, duration)
+	return ch, len(in) > 0 && !slices.Equal(ch, in)
 }
 
 // renderChapters writes chapters the way the prompts ask models to.
