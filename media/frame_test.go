@@ -46,7 +46,7 @@ func TestExtractFrame(t *testing.T) {
 	if _, err := media.ExtractFrame(ctx, "", video, 60, 320); !errors.Is(err, media.ErrNoFrame) {
 		t.Errorf("past the end: %v, want ErrNoFrame", err)
 	}
-	if _, err := media.ExtractFrame(ctx, "", filepath.Join("..", "testdata", "talk.webm"), 2, 320); !errors.Is(err, media.ErrNoFrame) {
+	if _, err := media.ExtractFrame(ctx, "", filepath.Join("sample", "talk.webm"), 2, 320); !errors.Is(err, media.ErrNoFrame) {
 		t.Errorf("audio-only file: %v, want ErrNoFrame", err)
 	}
 }
