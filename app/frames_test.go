@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/recap/recap/app/apptest"
@@ -208,6 +209,23 @@ func TestFrames(t *testing.T) {
 		if ae := decodeAPIError(t, b); res.StatusCode != 400 || ae.Error.Type != "invalid_request_error" || ae.Error.Param == nil || *ae.Error.Param != "frames" {
 			t.Errorf("frames \"yes\": %d %s", res.StatusCode, b)
 		}
+	})
+
+	t.Run("MCP", func(t *testing.T) {
+		cs := mcpSession(t, e, e.Key, nil)
+		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "summarize_video",
+			Arguments: map[string]any{"url": clip, "frames": true, "output_language": "de"}})
+		if err != nil || res.IsError {
+			t.Fatalf("summarize_video: %v %s", err, toolText(res))
+		}
+		out, _ := json.Marshal(res.StructuredContent)
+		var so struct {
+			JobID string `json:"job_id"`
+		}
+		if json.Unmarshal(out, &so); so.JobID == "" {
+			t.Fatalf("no job id in %s", out)
+		}
+		checkFrames(t, so.JobID, toolText(res))
 	})
 
 	t.Run("audio only", func(t *testing.T) {
