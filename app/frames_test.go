@@ -205,9 +205,11 @@ func TestFrames(t *testing.T) {
 		}
 		checkFrames(t, created.Data[0].ID, v["result"].(map[string]any)["summary"].(string))
 
-		res, b = post(t, e, "/jobs", e.Key, `{"urls":["`+clip+`"],"frames":"yes"}`)
-		if ae := decodeAPIError(t, b); res.StatusCode != 400 || ae.Error.Type != "invalid_request_error" || ae.Error.Param == nil || *ae.Error.Param != "frames" {
-			t.Errorf("frames \"yes\": %d %s", res.StatusCode, b)
+		for _, body := range []string{`{"urls":["` + clip + `"],"frames":"yes"}`, `{"playlist":"` + clip + `","frames":true}`} {
+			res, b = post(t, e, "/jobs", e.Key, body)
+			if ae := decodeAPIError(t, b); res.StatusCode != 400 || ae.Error.Type != "invalid_request_error" || ae.Error.Param == nil || *ae.Error.Param != "frames" {
+				t.Errorf("%s: %d %s", body, res.StatusCode, b)
+			}
 		}
 	})
 
