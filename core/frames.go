@@ -40,7 +40,10 @@ func (s *Service) Frame(ctx context.Context, c *Caller, jobID, n string) (*store
 	}
 	num, err := strconv.Atoi(n)
 	if err != nil || num < 1 || num > MaxFrames || !j.Frames {
-		return nil, NotFound("frame_not_found", "Job %s has no frame %q.", j.ID, n)
+		if len(n) > 12 {
+			n = n[:12] + "…"
+		}
+		return nil, NotFound("frame_not_found", "Job %s has no frame %q (frames are numbered from 1, one per highlight).", j.ID, n)
 	}
 	f, err := s.cfg.Store.JobFrame(ctx, j.ID, num)
 	if errors.Is(err, store.ErrNotFound) {
