@@ -40,8 +40,8 @@ func (s *Service) Frame(ctx context.Context, c *Caller, jobID, n string) (*store
 	}
 	num, err := strconv.Atoi(n)
 	if err != nil || num < 1 || num > MaxFrames || !j.Frames {
-		if len(n) > 12 {
-			n = n[:12] + "…"
+		if r := []rune(n); len(r) > 12 {
+			n = string(r[:12]) + "…"
 		}
 		return nil, NotFound("frame_not_found", "Job %s has no frame %q (frames are numbered from 1, one per highlight).", j.ID, n)
 	}
