@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/responses"
 
 	"github.com/recap/recap/app/apptest"
 	"github.com/recap/recap/media/mediatest"
@@ -173,6 +175,15 @@ func TestFrames(t *testing.T) {
 			t.Errorf("%d more model calls for a cached summary", n-calls)
 		}
 		checkFrames(t, id, md)
+		// The Responses API takes the same field.
+		r, err := e.Client.Responses.New(ctx, responses.ResponseNewParams{Model: "bibigpt",
+			Input: responses.ResponseNewParamsInputUnion{OfString: openai.String(clip)}}, option.WithJSONSet("frames", true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(r.OutputText(), "![frame 1](/api/v1/jobs/") {
+			t.Errorf("Responses with frames links none:\n%s", r.OutputText())
+		}
 	})
 
 	t.Run("without frames", func(t *testing.T) {
