@@ -23,3 +23,19 @@ func (s *Server) handleChapters(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	w.Write(x.Body) //nolint:errcheck
 }
+
+// handleFrame is GET /jobs/{id}/frames/{n}.jpg: a JPEG at highlight n's
+// moment of the caller's job that asked for frames.
+func (s *Server) handleFrame(w http.ResponseWriter, r *http.Request) {
+	v := mux.Vars(r)
+	f, err := s.core.Frame(r.Context(), caller(r), v["id"], v["n"])
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "image/jpeg")
+	w.Header().Set("Content-Length", strconv.Itoa(len(f.JPEG)))
+	w.Header().Set("Cache-Control", "private, max-age=86400")
+	w.WriteHeader(http.StatusOK)
+	w.Write(f.JPEG) //nolint:errcheck
+}

@@ -78,7 +78,7 @@ func (p *Parsed) summarizeRequest(r *http.Request, body []byte) (core.SummarizeR
 	}
 	req := core.SummarizeRequest{Caller: caller(r), URL: p.URL, Prompt: p.Prompt, Model: p.Model,
 		AudioLanguage: p.AudioLanguage, OutputLanguage: p.OutputLanguage, Images: p.Images, FollowUp: p.FollowUp,
-		Refresh: p.Refresh, Stream: p.Stream, Idempotency: idem, Format: p.Format, Start: p.Start, End: p.End}
+		Refresh: p.Refresh, Stream: p.Stream, Idempotency: idem, Format: p.Format, Start: p.Start, End: p.End, Frames: p.Frames}
 	for _, m := range p.History {
 		req.History = append(req.History, core.Message{Role: m.Role, Content: m.Content})
 	}

@@ -33,6 +33,8 @@ type createJobsRequest struct {
 	// Start and End ask for the same part of every video.
 	Start json.RawMessage `json:"start"`
 	End   json.RawMessage `json:"end"`
+	// Frames asks for a JPEG at each highlight of every video.
+	Frames json.RawMessage `json:"frames"`
 }
 
 func (s *Server) handleCreateJobs(w http.ResponseWriter, r *http.Request) {
@@ -58,7 +60,7 @@ func (s *Server) handleCreateJobs(w http.ResponseWriter, r *http.Request) {
 	}
 	br := core.BatchRequest{Caller: caller(r), URLs: req.URLs, Files: files, Prompt: req.Prompt,
 		Model: req.Model, AudioLanguage: req.AudioLanguage, OutputLanguage: req.OutputLanguage, WebhookURL: req.WebhookURL,
-		Refresh: req.Refresh, Idempotency: idem, Start: req.Start, End: req.End}
+		Refresh: req.Refresh, Idempotency: idem, Start: req.Start, End: req.End, Frames: req.Frames}
 	if req.Playlist != nil || req.Limit != nil {
 		s.createPlaylistJobs(w, r, br, req.Playlist, req.Limit)
 		return

@@ -38,6 +38,8 @@ type chatRequest struct {
 	// Start and End ask for part of the video (core.ParseTime reads them).
 	Start json.RawMessage `json:"start"`
 	End   json.RawMessage `json:"end"`
+	// Frames asks for a JPEG at each highlight (core.ParseFrames reads it).
+	Frames json.RawMessage `json:"frames"`
 }
 
 type chatMessage struct {
@@ -92,6 +94,8 @@ type Parsed struct {
 	Format *core.ResponseFormat
 	// Start and End are the part of the video asked for, as sent.
 	Start, End json.RawMessage
+	// Frames is the frames field as sent (checked to be a boolean).
+	Frames json.RawMessage
 }
 
 type historyMessage struct {
@@ -142,8 +146,11 @@ func parseChat(req chatRequest) (*Parsed, error) {
 	}
 	p := &Parsed{Model: strings.TrimSpace(req.Model), Stream: req.Stream, Refresh: req.Refresh,
 		AudioLanguage: core.NormLang(req.AudioLanguage), OutputLanguage: core.NormLang(req.OutputLanguage),
-		IncludeUsage: req.StreamOptions != nil && req.StreamOptions.IncludeUsage, Start: req.Start, End: req.End}
+		IncludeUsage: req.StreamOptions != nil && req.StreamOptions.IncludeUsage, Start: req.Start, End: req.End, Frames: req.Frames}
 	var err error
+	if _, err = core.ParseFrames("frames", req.Frames); err != nil {
+		return nil, asAPIError(err)
+	}
 	if p.Format, err = parseChatFormat(req.ResponseFormat); err != nil {
 		return nil, err
 	}

@@ -28,6 +28,7 @@ type responsesRequest struct {
 	Text               json.RawMessage `json:"text"`
 	Start              json.RawMessage `json:"start"`
 	End                json.RawMessage `json:"end"`
+	Frames             json.RawMessage `json:"frames"`
 }
 
 // responseItem is one input item: a message (type "message" or none).
@@ -53,7 +54,7 @@ func parseResponses(body []byte) (*responsesRequest, *Parsed, error) {
 			"Recap does not store responses: send the conversation in 'input' instead of 'previous_response_id'.")
 	}
 	chat := chatRequest{Model: req.Model, Stream: req.Stream, AudioLanguage: req.AudioLanguage,
-		OutputLanguage: req.OutputLanguage, Refresh: req.Refresh, Start: req.Start, End: req.End}
+		OutputLanguage: req.OutputLanguage, Refresh: req.Refresh, Start: req.Start, End: req.End, Frames: req.Frames}
 	in := bytes.TrimSpace(req.Input)
 	switch {
 	case len(in) == 0 || string(in) == "null":

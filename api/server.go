@@ -142,6 +142,7 @@ func (s *Server) routes() {
 		v1.HandleFunc("/jobs/{id}/events", s.handleJobEvents).Methods(http.MethodGet)
 		v1.HandleFunc("/batches/{id}", s.handleGetBatch).Methods(http.MethodGet)
 		v1.HandleFunc("/jobs/{id}/chapters", s.handleChapters).Methods(http.MethodGet)
+		v1.HandleFunc("/jobs/{id}/frames/{n}.jpg", s.handleFrame).Methods(http.MethodGet)
 		v1.HandleFunc("/transcripts/{id}", s.handleTranscript).Methods(http.MethodGet)
 		v1.HandleFunc("/files", s.handleCreateFile).Methods(http.MethodPost)
 		v1.HandleFunc("/files", s.handleListFiles).Methods(http.MethodGet)

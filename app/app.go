@@ -229,7 +229,7 @@ func newWorker(cfg Config, d *Deps) (p *workerParts, err error) {
 		}
 	}()
 	wc := jobs.WorkerConfig{
-		Store: d.Store, Media: p.media, Events: d.Events, Asynq: d.Asynq, Logger: d.Log,
+		Store: d.Store, Media: p.media, Frames: p.media, Events: d.Events, Asynq: d.Asynq, Logger: d.Log,
 		Extractive:            summarize.NewExtractive(summarize.ExtractiveConfig{}),
 		QueuePrefix:           cfg.QueuePrefix,
 		ChainStages:           cfg.ChainStages,

@@ -32,6 +32,9 @@ type BatchRequest struct {
 	// SummarizeRequest); Validate reads them into rng.
 	Start, End json.RawMessage
 	rng        jobs.Range
+	// Frames asks for frames of every video (see SummarizeRequest).
+	Frames json.RawMessage
+	frames bool
 }
 
 // Batch is the jobs a BatchRequest made (or, Replayed, the jobs the first
@@ -86,7 +89,10 @@ func (s *Service) CreateJobs(ctx context.Context, r BatchRequest) (*Batch, error
 		}
 		j := &store.Job{AccountID: key.AccountID, APIKeyID: key.ID, Queue: jobs.QueueBatch, URL: u, VideoKey: vk, Title: title,
 			Prompt: strings.TrimSpace(r.Prompt), Model: model, AudioLanguage: NormLang(r.AudioLanguage),
-			OutputLanguage: NormLang(r.OutputLanguage), WebhookURL: r.WebhookURL, Refresh: r.Refresh}
+			OutputLanguage: NormLang(r.OutputLanguage), WebhookURL: r.WebhookURL, Refresh: r.Refresh, Frames: r.frames}
+		if IsFileRef(u) && r.frames {
+			return nil, Invalid(CodeInvalidFrames, "frames", "'frames' applies to video URLs; %s is an uploaded file.", param)
+		}
 		if IsFileRef(u) && !r.rng.IsZero() {
 			return nil, Invalid(CodeInvalidRange, "start", "'start' and 'end' apply to video URLs; %s is an uploaded file.", param)
 		}
@@ -132,6 +138,12 @@ func (r *BatchRequest) Validate() error {
 	var err error
 	if r.rng, err = ParseRange("start", "end", r.Start, r.End); err != nil {
 		return err
+	}
+	if r.frames, err = ParseFrames("frames", r.Frames); err != nil {
+		return err
+	}
+	if r.frames && len(r.Files) > 0 {
+		return Invalid(CodeInvalidFrames, "frames", "'frames' applies to video URLs; uploaded files are summarized without frames.")
 	}
 	if !r.rng.IsZero() && len(r.Files) > 0 {
 		return Invalid(CodeInvalidRange, "start", "'start' and 'end' apply to video URLs; summarize uploaded files whole.")

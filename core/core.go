@@ -25,6 +25,7 @@ type Store interface {
 	CreateJobs(ctx context.Context, list []*store.Job) error
 	AdmitJob(ctx context.Context, j *store.Job, a store.Admission) error
 	Job(ctx context.Context, id string) (*store.Job, error)
+	JobFrame(ctx context.Context, jobID string, n int) (*store.Frame, error)
 	CreateBatch(ctx context.Context, b *store.Batch, list []*store.Job) error
 	AccountBatch(ctx context.Context, accountID int64, id string) (*store.Batch, error)
 	AccountBatchOf(ctx context.Context, accountID int64, jobID string) (*store.Batch, error)

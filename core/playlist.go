@@ -183,6 +183,11 @@ func (r *PlaylistRequest) validate() (int, error) {
 	} else if !rng.IsZero() {
 		return 0, Invalid(CodeInvalidRange, "start", "'start' and 'end' apply to videos sent in 'urls', not to a playlist's entries.")
 	}
+	if frames, err := ParseFrames("frames", r.Frames); err != nil {
+		return 0, err
+	} else if frames {
+		return 0, Invalid(CodeInvalidFrames, "frames", "'frames' applies to videos sent in 'urls', not to a playlist's entries.")
+	}
 	limit := DefaultPlaylistLimit
 	if r.Limit != nil {
 		limit = *r.Limit

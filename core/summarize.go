@@ -61,6 +61,10 @@ type SummarizeRequest struct {
 	// Validate reads them into rng.
 	Start, End json.RawMessage
 	rng        jobs.Range
+	// Frames asks for a JPEG at each highlight's moment, as the caller
+	// sent it (ParseFrames: a boolean); Validate reads it into frames.
+	Frames json.RawMessage
+	frames bool
 }
 
 // Submission is how a request is being answered.
@@ -122,6 +126,12 @@ func (r *SummarizeRequest) Validate() error {
 	if r.rng, err = ParseRange("start", "end", r.Start, r.End); err != nil {
 		return err
 	}
+	if r.frames, err = ParseFrames("frames", r.Frames); err != nil {
+		return err
+	}
+	if r.frames && (r.URL == "" || IsFileRef(r.URL) || IsFileData(r.URL) || r.FollowUp) {
+		return Invalid(CodeInvalidFrames, "frames", "'frames' applies to the summary of a video URL.")
+	}
 	if !r.rng.IsZero() && (r.URL == "" || IsFileRef(r.URL) || IsFileData(r.URL)) {
 		return Invalid(CodeInvalidRange, "start", "'start' and 'end' apply to a video URL; summarize an uploaded file whole.")
 	}
@@ -179,7 +189,7 @@ func (s *Service) Submit(ctx context.Context, r SummarizeRequest) (*Submission, 
 	key := r.Caller
 	j := &store.Job{AccountID: key.AccountID, APIKeyID: key.ID, Kind: "summary", Queue: jobs.QueueInteractive, URL: r.URL, Prompt: r.Prompt,
 		Model: model, AudioLanguage: r.AudioLanguage, OutputLanguage: r.OutputLanguage, Images: r.Images,
-		Stream: r.Stream, Refresh: r.Refresh}
+		Stream: r.Stream, Refresh: r.Refresh, Frames: r.frames}
 	if err := r.applyFormat(model, j); err != nil {
 		return nil, err
 	}
@@ -285,8 +295,10 @@ func (s *Service) Submit(ctx context.Context, r SummarizeRequest) (*Submission, 
 // fetched is checked against the network policy.
 func (s *Service) plan(ctx context.Context, key *Caller, j *store.Job, param string, record bool) (plan, error) {
 	// A summary made before for the same video, prompt, model and languages
-	// answers at once, free, without the queue.
-	if !j.Refresh && j.Kind == "summary" && j.URL != "" {
+	// answers at once, free, without the queue. A request for frames goes
+	// to the worker even so: its summary stage finds the cached summary,
+	// then makes the job's frames.
+	if !j.Refresh && !j.Frames && j.Kind == "summary" && j.URL != "" {
 		var sm *store.Summary
 		var err error
 		promptHash := jobs.PromptHash(j.Prompt, j.Images)
@@ -376,6 +388,9 @@ func ResultOf(j *store.Job, sm *store.Summary) *jobs.Result {
 	r := &jobs.Result{Markdown: j.ResultMarkdown, Model: j.ResultModel, PromptTokens: j.PromptTokens, CompletionTokens: j.CompletionTokens}
 	if sm != nil {
 		r.Markdown, r.Model, r.Truncated = sm.Markdown, sm.Model, sm.Truncated
+		if j.ResultMarkdown != "" { // the job's own: the summary with its frames
+			r.Markdown = j.ResultMarkdown
+		}
 		for _, c := range sm.Chapters {
 			r.Chapters = append(r.Chapters, jobs.Chapter(c))
 		}
@@ -387,6 +402,10 @@ func ResultOf(j *store.Job, sm *store.Summary) *jobs.Result {
 func requestHash(j *store.Job) string {
 	h := sha256.New()
 	enc := json.NewEncoder(h)
-	enc.Encode([]any{j.Kind, j.VideoKey, j.URL, j.Prompt, j.Model, j.AudioLanguage, j.OutputLanguage, j.Images, j.History}) //nolint:errcheck
+	parts := []any{j.Kind, j.VideoKey, j.URL, j.Prompt, j.Model, j.AudioLanguage, j.OutputLanguage, j.Images, j.History}
+	if j.Frames {
+		parts = append(parts, "frames")
+	}
+	enc.Encode(parts) //nolint:errcheck
 	return hex.EncodeToString(h.Sum(nil))
 }

@@ -99,6 +99,12 @@ func (w *Worker) summary(ctx context.Context, j *store.Job) error {
 	for _, c := range sm.Chapters {
 		r.Chapters = append(r.Chapters, Chapter(c))
 	}
+	if j.Frames {
+		// The summary is shared; its frames and their links are the job's.
+		if r.Markdown, err = w.frames(ctx, j, sm.Highlights, sm.Markdown); err != nil {
+			return err
+		}
+	}
 	return w.succeed(ctx, j, &sm.ID, r)
 }
 
@@ -151,7 +157,9 @@ func (d *deltaPublisher) flush() {
 func (w *Worker) succeed(ctx context.Context, j *store.Job, summaryID *int64, r *Result) error {
 	o := store.Outcome{State: store.StateSucceeded, SummaryID: summaryID, ResultModel: r.Model,
 		PromptTokens: r.PromptTokens, CompletionTokens: r.CompletionTokens}
-	if summaryID == nil {
+	if summaryID == nil || j.Frames {
+		// A job with frames keeps its own markdown: the summary's with
+		// links to the job's frames.
 		o.ResultMarkdown = r.Markdown
 	}
 	ok, err := w.cfg.Store.Finish(ctx, j.ID, o)

@@ -34,6 +34,11 @@ type View struct {
 	// seconds (absent for the whole video; End absent: to its end).
 	Start *float64 `json:"start,omitempty"`
 	End   *float64 `json:"end,omitempty"`
+	// Frames is how many frames a job that asked for them (frames: true)
+	// has, at /api/v1/jobs/{id}/frames/{n}.jpg; FramesNote says why it has
+	// none (audio-only media). Absent for a job that did not ask.
+	Frames     *int   `json:"frames,omitempty"`
+	FramesNote string `json:"frames_note,omitempty"`
 }
 
 // ViewResult is a succeeded job's summary.
@@ -69,12 +74,19 @@ func ViewOf(j *store.Job, sm *store.Summary) View {
 			CompletionTokens: j.CompletionTokens, Chapters: []Chapter{}}
 		if sm != nil {
 			r.Summary, r.Model, r.Truncated = sm.Markdown, sm.Model, sm.Truncated
+			if j.ResultMarkdown != "" { // the job's own: the summary with its frames
+				r.Summary = j.ResultMarkdown
+			}
 			r.Highlights, r.Grounding = sm.Highlights, sm.Grounding
 			for _, c := range sm.Chapters {
 				r.Chapters = append(r.Chapters, Chapter(c))
 			}
 		}
 		v.Result = r
+		if j.Frames {
+			n := j.FrameCount
+			v.Frames, v.FramesNote = &n, j.FramesNote
+		}
 	case store.StateFailed, store.StateCanceled:
 		v.Error = &ErrorInfo{Code: j.ErrorCode, Message: j.ErrorMessage}
 	}

@@ -84,6 +84,8 @@ type Summarizer interface {
 type WorkerConfig struct {
 	Store Store
 	Media Media
+	// Frames makes the frames of jobs that ask for them; nil makes none.
+	Frames FrameMaker
 	// Transcriber is nil when no speech-to-text service is configured.
 	Transcriber Transcriber
 	// Files reads uploaded files; nil when no BLOB_URL is configured.

@@ -97,6 +97,9 @@ type SummarizeInput struct {
 	// their type is open so either reaches core, which parses them.
 	Start any `json:"start,omitempty" jsonschema:"summarize from here: seconds (90) or \"[h:]mm:ss\" (\"1:30\"); default the beginning"`
 	End   any `json:"end,omitempty" jsonschema:"summarize up to here: seconds or \"[h:]mm:ss\"; default the end of the video"`
+	// Frames asks for a JPEG at each highlight's moment, linked from the
+	// summary (served to the caller at /api/v1/jobs/{id}/frames/{n}.jpg).
+	Frames bool `json:"frames,omitempty" jsonschema:"true: a JPEG at each highlight's moment, linked from the summary"`
 }
 
 // SummaryOutput is summarize_video's and ask_video's structured output.
@@ -172,7 +175,7 @@ func (t *tools) summarize(ctx context.Context, req *sdk.CallToolRequest, in Summ
 	}
 	return t.run(ctx, req, core.SummarizeRequest{Caller: k, URL: strings.TrimSpace(in.URL), FileID: strings.TrimSpace(in.FileID), Param: "url",
 		Prompt: strings.TrimSpace(in.Prompt), Model: in.Model, OutputLanguage: in.OutputLanguage,
-		Start: rawArg(in.Start), End: rawArg(in.End)})
+		Start: rawArg(in.Start), End: rawArg(in.End), Frames: rawArg(in.Frames)})
 }
 
 // rawArg is a tool argument as JSON again, for core to parse.

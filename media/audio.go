@@ -40,7 +40,7 @@ func (c *Client) DownloadAudio(ctx context.Context, url string, info *Info, dir 
 	if err != nil {
 		return "", fmt.Errorf("download: %w", err)
 	}
-	path, err := c.downloadAudio(ctx, url, info, dir, out, progress)
+	path, err := c.download(ctx, url, info, dir, out, audioFormat, "audio", progress)
 	if err != nil {
 		os.RemoveAll(out)
 		return "", err
@@ -48,14 +48,45 @@ func (c *Client) DownloadAudio(ctx context.Context, url string, info *Info, dir 
 	return path, nil
 }
 
+// DownloadVideo downloads the smallest format of url that has a picture
+// (for frames at a summary's moments) into a new directory under dir,
+// under the same limits, egress guard and confinement as DownloadAudio.
+// The whole file is downloaded: --download-sections would hand the media
+// URL to ffmpeg, which the confinement keeps off the network. Media
+// without any video format is ErrNoFrame.
+func (c *Client) DownloadVideo(ctx context.Context, url string, info *Info, dir string) (string, error) {
+	out, err := os.MkdirTemp(dir, "video-")
+	if err != nil {
+		return "", fmt.Errorf("download video: %w", err)
+	}
+	path, err := c.download(ctx, url, info, dir, out, videoFormat, "video", nil)
+	if err != nil {
+		os.RemoveAll(out)
+		if strings.Contains(err.Error(), "Requested format is not available") {
+			return "", fmt.Errorf("download video: %w (no video format)", ErrNoFrame)
+		}
+		return "", err
+	}
+	return path, nil
+}
+
+// frameWidth is the widest a frame is kept (ExtractFrame scales down).
+const frameWidth = 640
+
+// Frame returns a JPEG of the local media file at sec seconds, at most
+// 640 pixels wide (ExtractFrame with the client's ffmpeg).
+func (c *Client) Frame(ctx context.Context, path string, sec float64) ([]byte, error) {
+	return ExtractFrame(ctx, c.cfg.FFmpegPath, path, sec, frameWidth)
+}
+
 var errSizeExceeded = fmt.Errorf("download: %w", ErrTooLarge)
 
-func (c *Client) downloadAudio(ctx context.Context, url string, info *Info, dir, out string, progress func(float64)) (string, error) {
+func (c *Client) download(ctx context.Context, url string, info *Info, dir, out, format, name string, progress func(float64)) (string, error) {
 	maxSecs := int64(c.cfg.MaxDuration / time.Second)
 	cmd := c.ytdlp().
 		// Formats a native downloader fetches over HTTP(S) only (see
 		// confine.go); the base options keep ffmpeg off the network.
-		Format(audioFormat).
+		Format(format).
 		Newline().
 		NoMtime().
 		MaxFileSize(strconv.FormatInt(c.cfg.MaxFileSize, 10)).
@@ -64,7 +95,7 @@ func (c *Client) downloadAudio(ctx context.Context, url string, info *Info, dir,
 		BreakMatchFilters("!is_live").
 		MatchFilters(fmt.Sprintf("duration<?%d", maxSecs)).
 		FFmpegLocation(c.cfg.FFmpegPath).
-		Output(filepath.Join(out, "audio.%(ext)s"))
+		Output(filepath.Join(out, name+".%(ext)s"))
 
 	dctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -138,7 +169,7 @@ func (c *Client) downloadAudio(ctx context.Context, url string, info *Info, dir,
 	if res.err != nil {
 		return "", ytdlpError("download", res)
 	}
-	path, err := findDownloaded(out)
+	path, err := findDownloaded(out, name)
 	if err != nil {
 		return "", fmt.Errorf("download: %w", err)
 	}
@@ -151,8 +182,8 @@ func (c *Client) downloadAudio(ctx context.Context, url string, info *Info, dir,
 	return path, nil
 }
 
-func findDownloaded(dir string) (string, error) {
-	matches, _ := filepath.Glob(filepath.Join(dir, "audio.*"))
+func findDownloaded(dir, name string) (string, error) {
+	matches, _ := filepath.Glob(filepath.Join(dir, name+".*"))
 	for _, m := range matches {
 		switch filepath.Ext(m) {
 		case ".part", ".ytdl", ".temp", ".json":

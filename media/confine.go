@@ -52,6 +52,12 @@ var protocolFilter = "[protocol~='^(" + strings.Join(allowedProtocols, "|") + ")
 // among those a native downloader can fetch.
 var audioFormat = "bestaudio" + protocolFilter + "/best" + protocolFilter
 
+// videoFormat selects the smallest format with a picture (with or without
+// sound), else the smallest format (a direct file's codecs are not known
+// before it is read), among those a native downloader can fetch: frames
+// need only a small picture.
+var videoFormat = "worst[vcodec!=none]" + protocolFilter + "/worstvideo" + protocolFilter + "/worst" + protocolFilter
+
 // ffmpegInputWhitelist is the -protocol_whitelist of every ffmpeg and
 // ffprobe run: local files only (and pipes for Recap's own encodes), so an
 // HLS playlist hidden in a "media" file cannot make ffmpeg fetch anything.

@@ -57,6 +57,11 @@ type Job struct {
 	// priced by tokens (set when it is admitted); 0 for a job priced by
 	// its media's duration.
 	TokenPrice float64
+	// Frames asks for a JPEG at each highlight's moment; FrameCount is how
+	// many were made, FramesNote why none were (audio-only media).
+	Frames     bool
+	FrameCount int
+	FramesNote string
 
 	State        string
 	Progress     float64
@@ -84,7 +89,7 @@ const jobColumns = `id, account_id, coalesce(api_key_id, 0), kind, queue, url, v
 	audio_language, output_language, images, history, stream, refresh, webhook_url, request_hash,
 	state, progress, error_code, error_message, cost_seconds, duration, title, transcript_id, summary_id,
 	result_markdown, result_model, prompt_tokens, completion_tokens,
-	created_at, updated_at, resolved_at, transcribed_at, finished_at, token_price`
+	created_at, updated_at, resolved_at, transcribed_at, finished_at, token_price, frames, frame_count, frames_note`
 
 func scanJob(row pgx.Row) (*Job, error) {
 	var j Job
@@ -94,7 +99,7 @@ func scanJob(row pgx.Row) (*Job, error) {
 		&j.AudioLanguage, &j.OutputLanguage, &images, &history, &j.Stream, &j.Refresh, &j.WebhookURL, &j.RequestHash,
 		&j.State, &progress, &j.ErrorCode, &j.ErrorMessage, &j.CostSeconds, &j.Duration, &j.Title, &j.TranscriptID, &j.SummaryID,
 		&j.ResultMarkdown, &j.ResultModel, &j.PromptTokens, &j.CompletionTokens,
-		&j.CreatedAt, &j.UpdatedAt, &j.ResolvedAt, &j.TranscribedAt, &j.FinishedAt, &tokenPrice)
+		&j.CreatedAt, &j.UpdatedAt, &j.ResolvedAt, &j.TranscribedAt, &j.FinishedAt, &tokenPrice, &j.Frames, &j.FrameCount, &j.FramesNote)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -144,7 +149,7 @@ func createJobs(ctx context.Context, q queryer, list []*Job) error {
 		images, history, webhooks, hashes   = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		accounts                            = make([]int64, n)
 		keys                                = make([]*int64, n)
-		streams, refresh                    = make([]bool, n), make([]bool, n)
+		streams, refresh, frames            = make([]bool, n), make([]bool, n), make([]bool, n)
 		tokenPrices                         = make([]float32, n)
 	)
 	byID := make(map[string]*Job, n)
@@ -166,20 +171,21 @@ func createJobs(ctx context.Context, q queryer, list []*Job) error {
 		im, _ := json.Marshal(nonNil(j.Images))
 		hi, _ := json.Marshal(nonNilMsgs(j.History))
 		images[i], history[i], webhooks[i], hashes[i] = string(im), string(hi), j.WebhookURL, j.RequestHash
-		streams[i], refresh[i] = j.Stream, j.Refresh
+		streams[i], refresh[i], frames[i] = j.Stream, j.Refresh, j.Frames
 		tokenPrices[i] = float32(j.TokenPrice)
 	}
 	rows, err := q.Query(ctx, `INSERT INTO jobs (id, account_id, api_key_id, kind, queue, url, video_key, prompt, model,
-		audio_language, output_language, images, history, stream, refresh, webhook_url, request_hash, token_price)
+		audio_language, output_language, images, history, stream, refresh, webhook_url, request_hash, token_price, frames)
 		SELECT id, account_id, api_key_id, kind, queue, url, video_key, prompt, model,
-			audio_language, output_language, images::jsonb, history::jsonb, stream, refresh, webhook_url, request_hash, token_price
+			audio_language, output_language, images::jsonb, history::jsonb, stream, refresh, webhook_url, request_hash, token_price, frames
 		FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-			$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::boolean[], $15::boolean[], $16::text[], $17::text[], $18::real[])
+			$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::boolean[], $15::boolean[], $16::text[], $17::text[], $18::real[],
+			$19::boolean[])
 			AS r(id, account_id, api_key_id, kind, queue, url, video_key, prompt, model,
-				audio_language, output_language, images, history, stream, refresh, webhook_url, request_hash, token_price)
+				audio_language, output_language, images, history, stream, refresh, webhook_url, request_hash, token_price, frames)
 		RETURNING id, state, created_at, updated_at`,
 		ids, accounts, keys, kinds, queues, urls, videoKeys, prompts, models, audio, output, images, history,
-		streams, refresh, webhooks, hashes, tokenPrices)
+		streams, refresh, webhooks, hashes, tokenPrices, frames)
 	if err != nil {
 		return fmt.Errorf("create jobs: %w", err)
 	}
