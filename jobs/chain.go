@@ -38,9 +38,16 @@ type chainSlot struct{ next *task }
 
 // handOver marks t as the stage to chain to when the running stage
 // permits it, and reports whether it did.
-func (w *Worker) handOver(ctx context.Context, t *task) bool {
+//
+// Jobs of the batch queue are not chained: chaining keeps a slot for a
+// job's whole pipeline, and a batch of long videos would then hold every
+// slot for their whole length, where queued hand-offs free a slot at each
+// stage for the interactive queue's higher weight. The fast path is for a
+// caller waiting on a completion; a batch loses half a queue poll per
+// hand-off.
+func (w *Worker) handOver(ctx context.Context, j *store.Job, t *task) bool {
 	slot, ok := ctx.Value(chainKey{}).(*chainSlot)
-	if !ok || !w.cfg.ChainStages || w.cfg.StageConcurrency[t.typ] > 0 {
+	if !ok || !w.cfg.ChainStages || w.cfg.StageConcurrency[t.typ] > 0 || j.Queue == QueueBatch {
 		// A capped stage waits for its own slots (WorkerConfig.StageConcurrency).
 		return false
 	}

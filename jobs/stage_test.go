@@ -284,3 +284,22 @@ func TestChainedStages(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchJobsAreNotChained: a batch job's stages go through the queue
+// even with chaining on, so the interactive queue gets a slot at every
+// stage boundary of a long batch.
+func TestBatchJobsAreNotChained(t *testing.T) {
+	t.Parallel()
+	w, b := jobstest.New(t, func(c *jobs.WorkerConfig) { c.ChainStages = true })
+	j := b.NewJob(t, talkURL, func(j *store.Job) { j.Queue = jobs.QueueBatch })
+	if err := w.Work(context.Background(), jobs.TypeResolve, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	if j = b.Job(t, j.ID); j.State != store.StateResolving {
+		t.Fatalf("state %s after the resolve stage, want %s (the rest queued)", j.State, store.StateResolving)
+	}
+	tasks := b.Queue.Tasks()
+	if len(tasks) != 1 || tasks[0].Type != jobs.TypeTranscript {
+		t.Fatalf("queued %+v, want the transcript stage", tasks)
+	}
+}

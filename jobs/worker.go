@@ -260,7 +260,7 @@ func (w *Worker) publish(ctx context.Context, jobID string, ev Event) {
 // next hands a job over to its next stage: chained in this slot (see
 // chain.go), or as a queued task.
 func (w *Worker) next(ctx context.Context, j *store.Job, t *task) error {
-	if w.handOver(ctx, t) {
+	if w.handOver(ctx, j, t) {
 		return nil
 	}
 	return w.q.enqueue(ctx, j, t)
