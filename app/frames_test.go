@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,29 +19,6 @@ import (
 	"github.com/recap/recap/media/mediatest"
 )
 
-// clipWebm generates a 30-second video with a picture (testsrc) and a
-// tone, small enough to make in a test.
-func clipWebm(t *testing.T) string {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), "clip.webm")
-	cmd := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10",
-		"-f", "lavfi", "-i", "sine=frequency=440", "-t", "30", "-c:v", "libvpx", "-b:v", "200k", "-c:a", "libopus", out)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("make video: %v %s", err, b)
-	}
-	return out
-}
-
-// clipVTT subtitles the clip: one cue every 6 s.
-func clipVTT() []byte {
-	var b strings.Builder
-	b.WriteString("WEBVTT\n\n")
-	for i := 0; i < 4; i++ {
-		fmt.Fprintf(&b, "00:00:%02d.000 --> 00:00:%02d.000\nScene %d shows the colour bars and counter number %d.\n\n", 6*i+2, 6*i+6, i+1, i+1)
-	}
-	return []byte(b.String())
-}
-
 // TestFrames: frames: true gives a JPEG at each grounded highlight's
 // moment, served to the job's owner only and linked from the markdown,
 // through chat (even when the summary is cached already) and the jobs
@@ -53,8 +28,8 @@ func TestFrames(t *testing.T) {
 	t.Parallel()
 	e := apptest.Start(t, apptest.Options{})
 	ctx := context.Background()
-	e.Host.Serve("/clip.webm", mediatest.FileHandler(clipWebm(t), "video/webm"))
-	e.Host.Serve("/clip.vtt", mediatest.BytesHandler("clip.vtt", "text/vtt", clipVTT(), time.Unix(0, 0)))
+	e.Host.Serve("/clip.webm", mediatest.FileHandler(mediatest.VideoClip(t), "video/webm"))
+	e.Host.Serve("/clip.vtt", mediatest.BytesHandler("clip.vtt", "text/vtt", mediatest.VideoClipVTT(), time.Unix(0, 0)))
 	e.Host.Serve("/clip.html", mediatest.PageHandler("Clip", "/clip.webm", "/clip.vtt"))
 	clip := e.Host.URL("/clip.html")
 	root := strings.TrimSuffix(e.URL, "/api/v1")

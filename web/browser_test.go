@@ -22,6 +22,7 @@ import (
 
 	"github.com/recap/recap/app"
 	"github.com/recap/recap/app/apptest"
+	"github.com/recap/recap/media/mediatest"
 	"github.com/recap/recap/web"
 )
 
@@ -560,4 +561,44 @@ func markmapOf(t *testing.T, e *apptest.Env) string {
 		t.Fatalf("jobs: %+v %v", list, err)
 	}
 	return string(get("/jobs/" + list.Data[0].ID + "/chapters?format=markmap"))
+}
+
+// TestPageShowsFrames: with "Pictures at the highlights" ticked, the page
+// asks for frames and shows each of the job's JPEGs under its highlight,
+// fetched with the key into a blob: URL (an <img src> could not send it).
+func TestPageShowsFrames(t *testing.T) {
+	t.Parallel()
+	e := apptest.Start(t, apptest.Options{})
+	e.Host.Serve("/clip.webm", mediatest.FileHandler(mediatest.VideoClip(t), "video/webm"))
+	e.Host.Serve("/clip.vtt", mediatest.BytesHandler("clip.vtt", "text/vtt", mediatest.VideoClipVTT(), time.Unix(0, 0)))
+	e.Host.Serve("/clip.html", mediatest.PageHandler("Clip", "/clip.webm", "/clip.vtt"))
+	b := newBrowser(t)
+	b.run(t, "summarize with frames", chromedp.Navigate(e.Server.URL+"/"), waitFor(`document.body.dataset.ready === 'true'`),
+		eval(`window.__violations = []; document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI)); true`, nil),
+		chromedp.SendKeys(`input[name="url"]`, e.Host.URL("/clip.html")),
+		chromedp.SendKeys(`input[name="key"]`, e.Key),
+		chromedp.Click(`#frames`),
+		chromedp.Click(`#submit`),
+		waitFor(`!document.getElementById('dl-md').disabled`),
+		waitFor(`(() => { const i = [...document.querySelectorAll('#summary img.frame')]; return i.length > 0 && i.every((x) => x.src.startsWith('blob:')); })()`),
+	)
+	var widths []int
+	b.run(t, "decode the frames", chromedp.Evaluate(`Promise.all([...document.querySelectorAll('#summary img.frame')].map((i) => i.decode().then(() => i.naturalWidth)))`,
+		&widths, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }))
+	var hls int
+	b.run(t, "count highlights", eval(`[...document.querySelectorAll('#summary li')].filter((li) => li.querySelector('a.ts')).length`, &hls))
+	if len(widths) == 0 || len(widths) != min(hls, 20) {
+		t.Fatalf("%d frames shown for %d highlights", len(widths), hls)
+	}
+	for i, w := range widths {
+		if w != 320 { // the clip is 320×240; frames are never upscaled
+			t.Errorf("frame %d is %d px wide, want 320", i+1, w)
+		}
+	}
+	var violations []string
+	b.run(t, "csp", eval(`window.__violations`, &violations))
+	if len(violations) > 0 {
+		t.Errorf("the page's CSP refused: %v", violations)
+	}
+	screenshot(t, b, "page-frames.png", 1280, 900)
 }

@@ -35,9 +35,11 @@ const AssetPrefix = "/ui/"
 // only from this origin (no inline code, no eval), fetches go only to
 // this origin's API, and nothing may frame the page. Media may load from
 // any http(s) origin: the embedded player plays the summarized video from
-// where it is hosted. Model output and transcripts are rendered as text
-// nodes (assets/markdown.js); the policy is the second line of defence.
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; " +
+// where it is hosted. A job's frames (frames: true) are fetched with the
+// caller's key and shown from blob: URLs the page makes. Model output and
+// transcripts are rendered as text nodes (assets/markdown.js); the policy
+// is the second line of defence.
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' blob:; " +
 	"media-src http: https:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
 // Config configures the page.

@@ -86,8 +86,35 @@ function renderSummary() {
   renderQueued = true;
   requestAnimationFrame(() => {
     renderQueued = false;
-    render($('summary'), view.summary, timestampNode);
+    render($('summary'), view.summary, timestampNode, frameNode);
   });
+}
+
+// frames holds each frame's blob: URL (by its API path) while the page
+// lives, so a re-render does not fetch it again.
+const frames = new Map();
+
+// frameNode shows one of a job's frames. An <img src> cannot send the
+// key, so the picture is fetched with it and shown from a blob: URL.
+function frameNode(path, alt) {
+  const img = document.createElement('img');
+  img.className = 'frame';
+  img.alt = alt || 'frame';
+  let url = frames.get(path);
+  if (!url) {
+    url = request(creds, path)
+      .then((r) => r.blob())
+      .then((b) => URL.createObjectURL(b));
+    frames.set(path, url);
+    url.catch(() => frames.delete(path));
+  }
+  url.then(
+    (u) => {
+      img.src = u;
+    },
+    () => img.replaceWith(document.createTextNode(img.alt)),
+  );
+  return img;
 }
 
 function slug() {
@@ -257,13 +284,14 @@ async function chat(body, signal, onText, onNote, onJob) {
   return jobID;
 }
 
-async function summarize(url, prompt, lang) {
+async function summarize(url, prompt, lang, withFrames) {
   const signal = resetResult(url);
   const content = prompt ? `${url}\n\n${prompt}` : url;
   view.conversation = [{ role: 'user', content }];
   $('summary').setAttribute('aria-busy', 'true');
   const body = { messages: [{ role: 'user', content }] };
   if (lang) body.output_language = lang;
+  if (withFrames) body.frames = true;
   let progress = null;
   // The progress stream ends with the job; a reply served from cache has
   // none to follow, so it is closed when the reply ends.
@@ -285,7 +313,9 @@ async function summarize(url, prompt, lang) {
       },
     );
     setStatus(STAGES.succeeded, null);
-    finished();
+    // The frames are linked into the job's result once they are made:
+    // the job's summary then replaces the streamed one.
+    finished(withFrames && view.jobID ? await jobSummary(view.jobID, view.summary) : undefined);
     if (view.jobID) showJobMeta(view.jobID);
   } catch (err) {
     if (signal.aborted) return;
@@ -296,6 +326,16 @@ async function summarize(url, prompt, lang) {
     pc.abort();
     await progress;
     loadJobs();
+  }
+}
+
+// jobSummary is the job's result summary, or fallback.
+async function jobSummary(jobID, fallback) {
+  try {
+    const v = await (await request(creds, `/api/v1/jobs/${encodeURIComponent(jobID)}`)).json();
+    return (v.result && v.result.summary) || fallback;
+  } catch {
+    return fallback;
   }
 }
 
@@ -510,7 +550,7 @@ function wire() {
       return;
     }
     Credentials.remember($('remember').checked ? creds.key.trim() : '');
-    summarize(url, $('prompt').value.trim(), $('output_language').value);
+    summarize(url, $('prompt').value.trim(), $('output_language').value, $('frames').checked);
   });
   $('cancel').addEventListener('click', async () => {
     if (!view.jobID) return;

@@ -17,6 +17,8 @@ const INLINE = new RegExp(
     String.raw`\[([^\[\]\n]{1,500})\]\(\s*<?([^\s()<>]{1,2048}(?:\([^\s()]*\)[^\s()<>]*)*)>?(?:\s+"[^"\n]*")?\s*\)`, // 6,7 link
     String.raw`([\[(])(${TS})(?:(\s*[–—-]\s*)(${TS}))?([\])])`, // 8..12 timestamp or range
     String.raw`(https?:\/\/[^\s<>()\[\]"'\x60]+[^\s<>()\[\]"'\x60.,;:!?])`, // 13 bare URL
+    // 14,15 a frame of a job (frames: true): this API's own path, nothing else
+    String.raw`!\[([^\[\]\n]{0,100})\]\((\/(?:api\/)?v1\/jobs\/[0-9A-Za-z-]{1,64}\/frames\/\d{1,3}\.jpg)\)`,
   ].join('|'),
   'g',
 );
@@ -51,11 +53,12 @@ export function safeURL(raw) {
 
 /**
  * render fills container with the markdown of text. timestamp(sec, label)
- * returns the node for one timestamp (a link to that moment).
+ * returns the node for one timestamp (a link to that moment); image(path,
+ * alt), when given, the node for one of a job's frames (its API path).
  */
-export function render(container, text, timestamp) {
+export function render(container, text, timestamp, image) {
   const frag = document.createDocumentFragment();
-  blocks(frag, String(text ?? '').split(/\r\n|\r|\n/), { timestamp, depth: 0 });
+  blocks(frag, String(text ?? '').split(/\r\n|\r|\n/), { timestamp, image, depth: 0 });
   container.replaceChildren(frag);
 }
 
@@ -277,6 +280,10 @@ function inline(parent, text, ctx) {
         parent.append(ctx.timestamp(parseClock(m[11]), m[11]));
       }
       parent.append(close);
+    } else if (m[15] !== undefined) {
+      // Only the page's image hook shows it (fetched with the key); else
+      // the alt text.
+      parent.append(ctx.image && !ctx.noLinks ? ctx.image(m[15], m[14]) : m[14]);
     } else if (m[13] !== undefined) {
       const href = safeURL(m[13]);
       if (href && !ctx.noLinks) {
