@@ -188,23 +188,6 @@ var (
 	overviewNms  = []string{"overview", "summary", "概述", "摘要", "总结"}
 )
 
-// parseStamp reads "mm:ss" or "h:mm:ss" into seconds.
-func parseStamp(s string) (float64, bool) {
-	parts := strings.Split(s, ":")
-	if len(parts) < 2 || len(parts) > 3 {
-		return 0, false
-	}
-	total := 0
-	for i, p := range parts {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 0 || (i > 0 && n >= 60) {
-			return 0, false
-		}
-		total = total*60 + n
-	}
-	return float64(total), true
-}
-
 func headingIs(title string, names []string) bool {
 	t := strings.ToLower(title)
 	for _, n := range names {
@@ -292,13 +275,13 @@ func BuildOutlineRange(md string, stored []store.Chapter, start, end float64) *O
 				}
 				continue
 			}
-			a, ok := parseStamp(m[1])
+			a, ok := summarize.ParseClock(m[1])
 			if !ok {
 				continue
 			}
 			title := cleanText(m[3])
 			if isChapters {
-				e, _ := parseStamp(m[2])
+				e, _ := summarize.ParseClock(m[2])
 				fromMD = append(fromMD, OutlineChapter{Start: a, End: e, Title: title})
 				continue
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/store"
+	"github.com/recap/recap/summarize"
 )
 
 // CodeInvalidRange is a start/end pair that cannot name a part of the
@@ -47,7 +48,7 @@ func ParseTime(param string, raw json.RawMessage) (sec float64, ok bool, err err
 			return bad()
 		}
 		var good bool
-		if v, good = parseClock(strings.TrimSpace(s)); !good {
+		if v, good = summarize.ParseClock(strings.TrimSpace(s)); !good {
 			return bad()
 		}
 	default:
@@ -59,46 +60,6 @@ func ParseTime(param string, raw json.RawMessage) (sec float64, ok bool, err err
 		return bad()
 	}
 	return math.Round(v*1000) / 1000, true, nil
-}
-
-// parseClock reads "ss", "mm:ss" or "h:mm:ss" (seconds may have a
-// fraction; a part after the first is below 60).
-func parseClock(s string) (float64, bool) {
-	parts := strings.Split(s, ":")
-	if len(parts) > 3 || s == "" {
-		return 0, false
-	}
-	total := 0.0
-	for i, p := range parts {
-		last := i == len(parts)-1
-		if p == "" || !digitsOnly(p, last) {
-			return 0, false
-		}
-		v, err := strconv.ParseFloat(p, 64)
-		if err != nil {
-			return 0, false
-		}
-		if i > 0 && v >= 60 {
-			return 0, false
-		}
-		total = total*60 + v
-	}
-	return total, true
-}
-
-// digitsOnly accepts decimal digits, and one fractional part when frac.
-func digitsOnly(s string, frac bool) bool {
-	dot := false
-	for i, c := range s {
-		switch {
-		case c >= '0' && c <= '9':
-		case c == '.' && frac && !dot && i > 0 && i < len(s)-1:
-			dot = true
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // ParseRange reads a request's start and end (either may be absent; an

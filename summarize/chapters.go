@@ -12,21 +12,46 @@ import (
 // without brackets, the forms models produce when asked for the first.
 var chapterLine = regexp.MustCompile(`^\s*(?:[-*+]|\d+\.)?\s*\[?\s*(\d{1,2}(?::\d{1,2}){1,2})\s*(?:–|—|-|~|to)\s*(\d{1,2}(?::\d{1,2}){1,2})\s*\]?\s*[:\-–—]?\s*(.*)$`)
 
-// parseClock reads "mm:ss" or "h:mm:ss" into seconds.
-func parseClock(s string) (float64, bool) {
+// ParseClock reads "mm:ss" or "h:mm:ss" (or a bare "ss") into seconds; the
+// seconds may have a fraction ("12:34.5"), and a part after the first is
+// below 60. The one clock syntax: timestamps models write, chapter lines
+// and exports, and a request's start and end.
+func ParseClock(s string) (float64, bool) {
 	parts := strings.Split(s, ":")
-	if len(parts) < 2 || len(parts) > 3 {
+	if len(parts) > 3 || s == "" {
 		return 0, false
 	}
-	total := 0
-	for _, p := range parts {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 0 {
+	total := 0.0
+	for i, p := range parts {
+		last := i == len(parts)-1
+		if p == "" || !digitsOnly(p, last) {
 			return 0, false
 		}
-		total = total*60 + n
+		v, err := strconv.ParseFloat(p, 64)
+		if err != nil {
+			return 0, false
+		}
+		if i > 0 && v >= 60 {
+			return 0, false
+		}
+		total = total*60 + v
 	}
-	return float64(total), true
+	return total, true
+}
+
+// digitsOnly accepts decimal digits, and one fractional part when frac.
+func digitsOnly(s string, frac bool) bool {
+	dot := false
+	for i, c := range s {
+		switch {
+		case c >= '0' && c <= '9':
+		case c == '.' && frac && !dot && i > 0 && i < len(s)-1:
+			dot = true
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // section returns the lines of the markdown section whose heading contains
@@ -65,8 +90,8 @@ func parseChapters(md string) []Chapter {
 		if m == nil {
 			continue
 		}
-		a, ok1 := parseClock(m[1])
-		b, ok2 := parseClock(m[2])
+		a, ok1 := ParseClock(m[1])
+		b, ok2 := ParseClock(m[2])
 		if !ok1 || !ok2 {
 			continue
 		}

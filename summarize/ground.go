@@ -338,7 +338,7 @@ func (g *Grounder) Line(line string) (out string, keep bool, hl *Highlight, st G
 	var leadSec float64
 	for k, m := range locs {
 		st.Checked++
-		written, _ := parseClock(line[m[2]:m[3]])
+		written, _ := ParseClock(line[m[2]:m[3]])
 		var sec float64
 		var src *Source
 		if match := g.matching(written); len(match) > 0 {

@@ -107,7 +107,7 @@ func groundedEverywhere(t *testing.T, segs []Segment, md string) {
 	t.Helper()
 	g := NewGrounder(segs)
 	for _, m := range timestampRE.FindAllStringSubmatch(md, -1) {
-		sec, _ := parseClock(m[1])
+		sec, _ := ParseClock(m[1])
 		if len(g.matching(sec)) == 0 {
 			t.Errorf("markdown shows %s, which is in no segment:\n%s", m[0], md)
 		}
