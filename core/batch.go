@@ -55,10 +55,8 @@ func (s *Service) CreateJobs(ctx context.Context, r BatchRequest) (*Batch, error
 	if err != nil {
 		return nil, err
 	}
-	if r.WebhookURL != "" {
-		if err := s.admit(ctx, r.WebhookURL, "webhook_url", purposeWebhook); err != nil {
-			return nil, err
-		}
+	if err := s.admitWebhook(ctx, r.WebhookURL); err != nil {
+		return nil, err
 	}
 	key := r.Caller
 	batch := make([]*store.Job, 0, len(r.URLs))
@@ -136,10 +134,7 @@ func (r *BatchRequest) Validate() error {
 		}
 	}
 	var err error
-	if r.rng, err = ParseRange("start", "end", r.Start, r.End); err != nil {
-		return err
-	}
-	if r.frames, err = ParseFrames("frames", r.Frames); err != nil {
+	if r.rng, r.frames, err = parseExtras(r.Start, r.End, r.Frames); err != nil {
 		return err
 	}
 	if r.frames && len(r.Files) > 0 {

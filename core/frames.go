@@ -51,3 +51,14 @@ func (s *Service) Frame(ctx context.Context, c *Caller, jobID, n string) (*store
 	}
 	return f, err
 }
+
+// parseExtras reads the extension fields every summary door shares: a
+// range (start, end) and frames, each error naming its field.
+func parseExtras(start, end, frames json.RawMessage) (jobs.Range, bool, error) {
+	rng, err := ParseRange("start", "end", start, end)
+	if err != nil {
+		return jobs.Range{}, false, err
+	}
+	f, err := ParseFrames("frames", frames)
+	return rng, f, err
+}

@@ -73,10 +73,8 @@ func (s *Service) CreatePlaylistJobs(ctx context.Context, r PlaylistRequest) (*P
 	if err != nil {
 		return nil, err
 	}
-	if r.WebhookURL != "" {
-		if err := s.admit(ctx, r.WebhookURL, "webhook_url", purposeWebhook); err != nil {
-			return nil, err
-		}
+	if err := s.admitWebhook(ctx, r.WebhookURL); err != nil {
+		return nil, err
 	}
 	src := strings.TrimSpace(r.Playlist)
 	if err := s.admit(ctx, src, "playlist", purposeVideo); err != nil {

@@ -51,3 +51,12 @@ func videoKey(rawURL, param string) (string, error) {
 	}
 	return key, nil
 }
+
+// admitWebhook checks a job's webhook_url (none is fine) under the network
+// policy for webhooks.
+func (s *Service) admitWebhook(ctx context.Context, url string) error {
+	if url == "" {
+		return nil
+	}
+	return s.admit(ctx, url, "webhook_url", purposeWebhook)
+}

@@ -123,10 +123,7 @@ func (r *SummarizeRequest) Validate() error {
 		return err
 	}
 	var err error
-	if r.rng, err = ParseRange("start", "end", r.Start, r.End); err != nil {
-		return err
-	}
-	if r.frames, err = ParseFrames("frames", r.Frames); err != nil {
+	if r.rng, r.frames, err = parseExtras(r.Start, r.End, r.Frames); err != nil {
 		return err
 	}
 	if r.frames && (r.URL == "" || IsFileRef(r.URL) || IsFileData(r.URL) || r.FollowUp) {
