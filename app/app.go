@@ -109,29 +109,42 @@ func (d *Deps) Close() {
 	d.Store.Close()
 }
 
+// runUntilClose runs a listening cache in the background until d.Close.
+func (d *Deps) runUntilClose(run func(ctx context.Context, ready chan<- struct{})) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		run(ctx, nil)
+	}()
+	d.closers = append(d.closers, func() error {
+		cancel()
+		<-done
+		return nil
+	})
+}
+
 // NewAPI builds the HTTP API.
 func NewAPI(cfg Config, d *Deps) *api.Server {
-	// Key lookups are served from memory while a LISTEN connection hears
-	// of every key change (store.KeyCache); it stops with d.Close.
+	// Key lookups and cache hits' summaries are served from memory while a
+	// LISTEN connection hears of every change to them (store.KeyCache,
+	// store.SummaryCache); they stop with d.Close.
 	var keys api.KeyLookup = d.Store
 	if cfg.KeyCacheTTL > 0 {
 		kc := store.NewKeyCache(store.KeyCacheConfig{Store: d.Store, TTL: cfg.KeyCacheTTL, Logger: d.Log})
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			kc.Run(ctx, nil)
-		}()
-		d.closers = append(d.closers, func() error {
-			cancel()
-			<-done
-			return nil
-		})
+		d.runUntilClose(kc.Run)
 		keys = kc
+	}
+	var hits core.CacheHits = d.Store
+	if cfg.SummaryCacheTTL > 0 {
+		sc := store.NewSummaryCache(store.SummaryCacheConfig{Store: d.Store, TTL: cfg.SummaryCacheTTL, Logger: d.Log})
+		d.runUntilClose(sc.Run)
+		hits = sc
 	}
 	uc := core.New(core.Config{
 		Store:        d.Store,
 		Jobs:         d.Jobs,
+		Hits:         hits,
 		Policy:       core.Policy{AllowPrivate: cfg.AllowPrivateNetworks, Allow: cfg.EgressAllow},
 		DefaultModel: cfg.LLMModel,
 		Models:       cfg.LLMModels,

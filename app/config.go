@@ -91,6 +91,11 @@ type Config struct {
 	// (KEY_CACHE_SECONDS, default 60; 0 turns the cache off, e.g. behind
 	// a transaction-pooling PgBouncer, where LISTEN hears nothing).
 	KeyCacheTTL time.Duration
+	// SummaryCacheTTL is how long a summary found for a cache hit is
+	// served from memory (SUMMARY_CACHE_SECONDS, default 60; 0 turns it
+	// off, as KEY_CACHE_SECONDS). A new summary of the video drops it when
+	// it commits; every answer is still recorded as a job.
+	SummaryCacheTTL time.Duration
 	// RateLimitRPM is the requests per minute of keys created without --rpm.
 	RateLimitRPM int
 	// MaxStreamsPerKey caps each key's concurrent streams across replicas
@@ -235,12 +240,16 @@ func Load(getenv func(string) string) (Config, error) {
 	c.RetryDelay = time.Duration(num("RETRY_DELAY_MS", 0)) * time.Millisecond
 	c.QueuePoll = time.Duration(num("QUEUE_POLL_MS", 20)) * time.Millisecond
 	c.KeyCacheTTL = time.Duration(num("KEY_CACHE_SECONDS", 60)) * time.Second
+	c.SummaryCacheTTL = time.Duration(num("SUMMARY_CACHE_SECONDS", 60)) * time.Second
 	c.MaxStreamsPerKey = num("MAX_STREAMS_PER_KEY", 100)
 	c.HTTP = HTTPTimeouts{Body: time.Duration(num("HTTP_BODY_TIMEOUT_SECONDS", 30)) * time.Second,
 		MinBodyRate: num("HTTP_MIN_BODY_RATE", DefaultMinBodyRate),
 		Idle:        time.Duration(num("HTTP_IDLE_TIMEOUT_SECONDS", 120)) * time.Second}
 	if c.KeyCacheTTL < 0 {
 		errs = append(errs, errors.New("KEY_CACHE_SECONDS must be 0 (off) or more"))
+	}
+	if c.SummaryCacheTTL < 0 {
+		errs = append(errs, errors.New("SUMMARY_CACHE_SECONDS must be 0 (off) or more"))
 	}
 	c.MaxDownloadBytes = int64(num("MAX_DOWNLOAD_BYTES", 0))
 	if c.MaxDownloadBytes == 0 {

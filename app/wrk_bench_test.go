@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -60,7 +61,8 @@ func parseWrk(out string) (wrkResult, error) {
 // GET /healthz in the same run, with Debian's wrk in its own process (50
 // connections, 2 threads, RECAP_BENCH_WRK_SECONDS each, default 10), and
 // prints both and their ratio: what a cached answer costs next to the
-// cheapest request the server answers. Run it on an idle machine:
+// cheapest request the server answers (RECAP_BENCH_CPUPROFILE=file
+// profiles the API during the cached run). Run it on an idle machine:
 //
 //	go test ./app -run '^$' -bench CachedVsHealthz -benchtime 1x
 func BenchmarkCachedVsHealthz(b *testing.B) {
@@ -113,7 +115,21 @@ func BenchmarkCachedVsHealthz(b *testing.B) {
 		run("-d2s", health)
 		run("-d2s", "-s", script, chat)
 		h := run(health)
+		// RECAP_BENCH_CPUPROFILE=file profiles this process (the API)
+		// during the cached run only.
+		if f := os.Getenv("RECAP_BENCH_CPUPROFILE"); f != "" {
+			out, err := os.Create(f)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := pprof.StartCPUProfile(out); err != nil {
+				b.Fatal(err)
+			}
+		}
 		c := run("-s", script, chat)
+		if os.Getenv("RECAP_BENCH_CPUPROFILE") != "" {
+			pprof.StopCPUProfile()
+		}
 		fmt.Printf("\n| endpoint | req/s | p50 | p99 |\n|---|---|---|---|\n")
 		fmt.Printf("| GET /healthz | %.0f | %s | %s |\n", h.rps, h.p50, h.p99)
 		fmt.Printf("| cached POST /chat/completions | %.0f | %s | %s |\n", c.rps, c.p50, c.p99)

@@ -44,6 +44,12 @@ type Store interface {
 		create func(ctx context.Context, tx *store.JobTx) ([]string, error)) ([]string, bool, error)
 }
 
+// CacheHits answers and records cache hits (Store.CreateJobFromCache); a
+// *store.SummaryCache answers them from memory.
+type CacheHits interface {
+	CreateJobFromCache(ctx context.Context, j *store.Job, promptHash string) (*store.Summary, error)
+}
+
 // Queue submits, starts and cancels jobs (a *jobs.Client).
 type Queue interface {
 	Submit(ctx context.Context, j *store.Job) error
@@ -58,6 +64,8 @@ type Queue interface {
 type Config struct {
 	Store Store
 	Jobs  Queue
+	// Hits answers cache hits; nil uses Store.
+	Hits CacheHits
 	// Policy decides which hosts Recap and its providers may fetch from:
 	// videos, images and webhooks alike.
 	Policy Policy
@@ -101,6 +109,9 @@ func New(cfg Config) *Service {
 		cfg.PricedWait = 10 * time.Second
 	}
 	cfg.Metering = cfg.Metering.withDefaults()
+	if cfg.Hits == nil {
+		cfg.Hits = cfg.Store
+	}
 	return &Service{cfg: cfg}
 }
 

@@ -300,7 +300,7 @@ func (s *Service) plan(ctx context.Context, key *Caller, j *store.Job, param str
 		var err error
 		promptHash := jobs.PromptHash(j.Prompt, j.Images)
 		if record {
-			sm, err = s.cfg.Store.CreateJobFromCache(ctx, j, promptHash)
+			sm, err = s.cfg.Hits.CreateJobFromCache(ctx, j, promptHash)
 		} else {
 			sm, err = s.cfg.Store.CachedSummary(ctx, j.VideoKey, j.AudioLanguage, promptHash, j.Model, j.OutputLanguage)
 		}

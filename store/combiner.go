@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"sync"
 	"time"
@@ -17,6 +18,9 @@ import (
 type combiner[T any] struct {
 	// exec runs a batch and records each item's outcome in the item.
 	exec func(ctx context.Context, batch []T)
+	// inFlightMax caps the batches running at once (default
+	// combineMaxInFlight).
+	inFlightMax int
 
 	mu       sync.Mutex
 	pending  []pendingItem[T]
@@ -41,7 +45,7 @@ func (c *combiner[T]) do(ctx context.Context, item T) error {
 	c.mu.Lock()
 	c.pending = append(c.pending, p)
 	var batch []pendingItem[T]
-	if c.inFlight < combineMaxInFlight {
+	if c.inFlight < cmp.Or(c.inFlightMax, combineMaxInFlight) {
 		c.inFlight++
 		batch = c.take()
 	}

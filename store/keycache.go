@@ -2,13 +2,10 @@ package store
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // KeyChannel is the Postgres channel every change to api_keys is announced
@@ -150,70 +147,8 @@ func (c *KeyCache) Live() bool {
 // after a failure. ready, if not nil, is closed the first time the cache
 // listens.
 func (c *KeyCache) Run(ctx context.Context, ready chan<- struct{}) {
-	for ctx.Err() == nil {
-		err := c.listen(ctx, ready)
-		ready = nil
-		c.reset(false)
-		if ctx.Err() != nil {
-			return
-		}
-		c.log.Warn("key cache: listening connection lost; keys are looked up in Postgres until it is back", "err", err)
-		t := time.NewTimer(c.retry)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// listen holds one LISTEN connection until it fails or ctx ends.
-func (c *KeyCache) listen(ctx context.Context, ready chan<- struct{}) error {
-	conn, err := pgx.ConnectConfig(ctx, c.st.pool.Config().ConnConfig.Copy())
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	// Announcements carry the schema of the changed table: listen for
-	// this store's own.
-	var schema string
-	if err := conn.QueryRow(ctx, `SELECT current_schema(), set_config('application_name', 'recap-key-cache/' || current_schema(), false)`).
-		Scan(&schema, nil); err != nil {
-		return err
-	}
-	if _, err := conn.Exec(ctx, `LISTEN `+KeyChannel); err != nil {
-		return err
-	}
-	// Whatever was cached before this connection listened may have missed
-	// an announcement: start over.
-	c.reset(true)
-	if ready != nil {
-		close(ready)
-	}
-	for {
-		// Wake up now and then to check the connection is still there: a
-		// dead peer would otherwise leave the cache serving, deaf.
-		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		n, err := conn.WaitForNotification(wctx)
-		cancel()
-		switch {
-		case err == nil:
-			if n.Payload != schema {
-				continue
-			}
-			c.reset(true)
-		case ctx.Err() != nil:
-			return ctx.Err()
-		case errors.Is(err, context.DeadlineExceeded):
-			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			err = conn.Ping(pctx)
-			cancel()
-			if err != nil {
-				return err
-			}
-		default:
-			return err
-		}
-	}
+	l := &listener{st: c.st, name: "recap-key-cache", channels: []string{KeyChannel}, retry: c.retry, log: c.log,
+		live: func() { c.reset(true) }, down: func() { c.reset(false) },
+		notify: func(string, string) { c.reset(true) }}
+	l.run(ctx, ready)
 }

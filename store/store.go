@@ -40,9 +40,15 @@ type Config struct {
 // Store is the Postgres-backed persistence layer. It is safe for
 // concurrent use.
 type Store struct {
-	pool  *pgxpool.Pool
-	hits  *combiner[*cacheHit]
-	holds *combiner[*holdReq]
+	pool *pgxpool.Pool
+	hits *combiner[*cacheHit]
+	// records copies in the job rows of cache hits answered from memory
+	// (SummaryCache), on recPool: connections of their own whose commits
+	// do not wait for the WAL flush (synchronous_commit = off), as the
+	// combined cache-hit statement's do not.
+	records *combiner[*hitRecord]
+	recPool *pgxpool.Pool
+	holds   *combiner[*holdReq]
 	// locks admits at most half the pool's connections into WithLock:
 	// a lock holder keeps one connection and needs another for its work,
 	// so unbounded holders could take every connection and wait forever
@@ -72,14 +78,27 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("store: postgres unreachable at %s: %w", redact(cfg.URL), err)
 	}
-	s := &Store{pool: pool, locks: make(chan struct{}, max(1, pool.Config().MaxConns/2))}
+	rc := pc.Copy()
+	rc.MaxConns = combineMaxInFlight
+	rc.MinConns = 0
+	rc.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
+	recPool, err := pgxpool.NewWithConfig(ctx, rc)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("store: connect: %w", err)
+	}
+	s := &Store{pool: pool, recPool: recPool, locks: make(chan struct{}, max(1, pool.Config().MaxConns/2))}
 	s.hits = &combiner[*cacheHit]{exec: s.execHits}
+	s.records = &combiner[*hitRecord]{exec: s.execRecords, inFlightMax: 1}
 	s.holds = &combiner[*holdReq]{exec: s.execHolds}
 	return s, nil
 }
 
-// Close releases the pool.
-func (s *Store) Close() { s.pool.Close() }
+// Close releases the pools.
+func (s *Store) Close() {
+	s.recPool.Close()
+	s.pool.Close()
+}
 
 // Ping checks the database is reachable.
 func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }

@@ -1,0 +1,276 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// SummaryChannel is the Postgres channel new summaries and joined URL forms
+// are announced on (triggers of sql/140_summary_notify.sql).
+const SummaryChannel = "recap_summaries"
+
+// SummaryCacheConfig configures a SummaryCache.
+type SummaryCacheConfig struct {
+	// Store answers misses and records every hit; its pool's settings
+	// open the listening connection.
+	Store *Store
+	// TTL bounds how long a looked-up summary is served from memory
+	// (default 60 s): a video's title or length changed by a later
+	// resolve shows in cache hits after at most this long. New summaries
+	// do not wait for it: they drop their video's entries when they
+	// commit.
+	TTL time.Duration
+	// MaxEntries bounds memory (default 10,000 answers); past it the
+	// cache starts over.
+	MaxEntries int
+	// Logger reports the listening connection's failures.
+	Logger *slog.Logger
+	// Retry is the pause before re-opening a failed listening connection
+	// (default 1 s).
+	Retry time.Duration
+	// OnReset, if set, is called each time entries are dropped: live when
+	// listening starts or a change is announced, not live when the
+	// listening connection is lost (tests wait on it).
+	OnReset func(live bool)
+}
+
+// SummaryCacheStats counts cache-hit lookups.
+type SummaryCacheStats struct {
+	// Hits were answered from memory, Misses by Postgres (found or not).
+	Hits, Misses int64
+}
+
+// SummaryCache answers cache hits (Store.CreateJobFromCache) from summaries
+// held in memory, so that a popular video asked for again and again costs
+// Postgres only the insert of each answer's job row, combined with the
+// other answers of the moment into one COPY. Summaries never change: a
+// new one for the same video (a refresh) and a URL form joining a video
+// are announced by triggers on SummaryChannel, and the cache drops that
+// video's entries when they commit, on every API replica. Entries are
+// served only while the listening connection is up: without it every
+// lookup goes to Postgres, as without a cache.
+//
+// Every answer is still recorded as its job before it is returned: the
+// cache saves the lookup, never the record.
+type SummaryCache struct {
+	st         *Store
+	ttl, retry time.Duration
+	max        int
+	log        *slog.Logger
+	onReset    func(live bool)
+	hits       atomic.Int64
+	misses     atomic.Int64
+
+	mu      sync.Mutex
+	live    bool
+	gen     uint64
+	entries map[hitKey]hitEntry
+}
+
+// hitKey is what a cache hit is looked up by: the request's video key
+// (before aliases), audio language, prompt, model and output language.
+type hitKey struct {
+	videoKey, audioLanguage, promptHash, model, outputLanguage string
+}
+
+// hitEntry is a found answer: the summary, and the video it belongs to
+// (the request's key, or the video that URL form joined).
+type hitEntry struct {
+	sm       *Summary
+	videoKey string
+	title    string
+	duration float64
+	expires  time.Time
+}
+
+// NewSummaryCache returns a cache that serves from memory once Run listens.
+func NewSummaryCache(cfg SummaryCacheConfig) *SummaryCache {
+	c := &SummaryCache{st: cfg.Store, ttl: cfg.TTL, retry: cfg.Retry, max: cfg.MaxEntries, log: cfg.Logger,
+		onReset: cfg.OnReset, entries: map[hitKey]hitEntry{}}
+	if c.ttl <= 0 {
+		c.ttl = time.Minute
+	}
+	if c.retry <= 0 {
+		c.retry = time.Second
+	}
+	if c.max <= 0 {
+		c.max = 10_000
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// CreateJobFromCache is Store.CreateJobFromCache, looking the summary up in
+// memory when it can be. A hit from memory is recorded as j (combined
+// with the hits of the moment into one COPY) before it returns; a miss
+// asks Postgres, which looks up and records in one statement, and keeps
+// what it found.
+func (c *SummaryCache) CreateJobFromCache(ctx context.Context, j *Job, promptHash string) (*Summary, error) {
+	k := hitKey{j.VideoKey, j.AudioLanguage, promptHash, j.Model, j.OutputLanguage}
+	now := time.Now()
+	c.mu.Lock()
+	live, gen := c.live, c.gen
+	e, ok := c.entries[k]
+	c.mu.Unlock()
+	if ok && live && now.Before(e.expires) {
+		c.hits.Add(1)
+		if err := c.st.recordHit(ctx, j, e, now); err != nil {
+			return nil, err
+		}
+		sm := *e.sm
+		return &sm, nil
+	}
+	c.misses.Add(1)
+	sm, err := c.st.CreateJobFromCache(ctx, j, promptHash)
+	if err != nil || !live {
+		return sm, err
+	}
+	c.mu.Lock()
+	// A change announced while Postgres answered may postdate what it
+	// found: keep the answer only if nothing was announced since.
+	if c.live && c.gen == gen {
+		if len(c.entries) >= c.max {
+			c.entries = map[hitKey]hitEntry{}
+		}
+		kept := *sm
+		c.entries[k] = hitEntry{sm: &kept, videoKey: j.VideoKey, title: j.Title, duration: j.Duration, expires: now.Add(c.ttl)}
+	}
+	c.mu.Unlock()
+	return sm, nil
+}
+
+// drop forgets the entries of one video (by the request's key or the
+// video's), or every entry for "*", and sets whether the cache may serve.
+func (c *SummaryCache) drop(videoKey string, live bool) {
+	c.mu.Lock()
+	c.gen++
+	c.live = live
+	if videoKey == "*" || !live {
+		c.entries = map[hitKey]hitEntry{}
+	} else {
+		for k, e := range c.entries {
+			if k.videoKey == videoKey || e.videoKey == videoKey {
+				delete(c.entries, k)
+			}
+		}
+	}
+	c.mu.Unlock()
+	if c.onReset != nil {
+		c.onReset(live)
+	}
+}
+
+// Stats returns how many lookups were answered from memory and how many
+// by Postgres.
+func (c *SummaryCache) Stats() SummaryCacheStats {
+	return SummaryCacheStats{Hits: c.hits.Load(), Misses: c.misses.Load()}
+}
+
+// Live reports whether the cache is listening (and so serving from memory).
+func (c *SummaryCache) Live() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.live
+}
+
+// Run listens on SummaryChannel until ctx ends, re-opening the connection
+// after a failure. ready, if not nil, is closed the first time the cache
+// listens.
+func (c *SummaryCache) Run(ctx context.Context, ready chan<- struct{}) {
+	l := &listener{st: c.st, name: "recap-summary-cache", channels: []string{SummaryChannel}, retry: c.retry, log: c.log,
+		live: func() { c.drop("*", true) }, down: func() { c.drop("*", false) },
+		notify: func(_, videoKey string) { c.drop(videoKey, true) }}
+	l.run(ctx, ready)
+}
+
+// hitRecord is one pending recordHit call.
+type hitRecord struct {
+	row []any
+	err error
+}
+
+// hitColumns are the columns a cache hit's job row is copied in with.
+var hitColumns = []string{"id", "account_id", "api_key_id", "kind", "queue", "url", "video_key", "prompt", "model",
+	"audio_language", "output_language", "images", "stream", "webhook_url", "request_hash", "state", "progress",
+	"transcript_id", "summary_id", "result_model", "prompt_tokens", "completion_tokens",
+	"created_at", "updated_at", "resolved_at", "transcribed_at", "finished_at", "title", "duration"}
+
+// recordHit records j as a succeeded, free job answered by e, as
+// CreateJobFromCache's statement does, and fills in j as that does.
+func (s *Store) recordHit(ctx context.Context, j *Job, e hitEntry, now time.Time) error {
+	// Time-ordered ids (UUIDv7) are appended at the right edge of the
+	// primary key's index, instead of touching a random page per row.
+	id, err := uuid.NewV7()
+	if err != nil {
+		return fmt.Errorf("job from cache: %w", err)
+	}
+	// Postgres keeps microseconds: the reply shows what a read will.
+	now = now.Truncate(time.Microsecond)
+	var key any
+	if j.APIKeyID != 0 {
+		key = j.APIKeyID
+	}
+	images, _ := json.Marshal(nonNil(j.Images))
+	sm := e.sm
+	r := &hitRecord{row: []any{pgtype.UUID{Bytes: id, Valid: true}, j.AccountID, key, "summary", j.Queue, j.URL, e.videoKey, j.Prompt, j.Model,
+		j.AudioLanguage, j.OutputLanguage, images, j.Stream, j.WebhookURL, j.RequestHash, StateSucceeded, float64(100),
+		sm.TranscriptID, sm.ID, sm.Model, sm.PromptTokens, sm.CompletionTokens,
+		now, now, now, now, now, e.title, e.duration}}
+	if err := s.records.do(ctx, r); err != nil {
+		return fmt.Errorf("job from cache: %w", err)
+	}
+	if r.err != nil {
+		return fmt.Errorf("job from cache: %w", r.err)
+	}
+	j.ID, j.State, j.CreatedAt, j.UpdatedAt, j.Title, j.Duration = id.String(), StateSucceeded, now, now, e.title, e.duration
+	j.VideoKey = e.videoKey
+	tid, sid := sm.TranscriptID, sm.ID
+	j.TranscriptID, j.SummaryID = &tid, &sid
+	j.ResultModel, j.Progress = sm.Model, 100
+	return nil
+}
+
+// execRecords copies a batch of cache hits' job rows in. When the COPY is
+// refused and the batch has more than one row, each is copied alone, so
+// one bad row (an account deleted meanwhile) cannot fail its neighbours.
+func (s *Store) execRecords(ctx context.Context, batch []*hitRecord) {
+	err := s.copyRecords(ctx, batch)
+	if err == nil {
+		return
+	}
+	var pg *pgconn.PgError
+	if len(batch) == 1 || !errors.As(err, &pg) {
+		for _, r := range batch {
+			r.err = err
+		}
+		return
+	}
+	for _, r := range batch {
+		r.err = s.copyRecords(ctx, []*hitRecord{r})
+	}
+}
+
+func (s *Store) copyRecords(ctx context.Context, batch []*hitRecord) error {
+	rows := make([][]any, len(batch))
+	for i, r := range batch {
+		rows[i] = r.row
+	}
+	n, err := s.recPool.CopyFrom(ctx, pgx.Identifier{"jobs"}, hitColumns, pgx.CopyFromRows(rows))
+	if err == nil && n != int64(len(rows)) {
+		err = fmt.Errorf("%d of %d job rows copied", n, len(rows))
+	}
+	return err
+}

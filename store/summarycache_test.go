@@ -1,0 +1,179 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/recap/recap/store"
+)
+
+// TestSummaryCache: cache hits are answered from memory only while the
+// cache listens, every answer is still recorded as its job row (the same
+// row the uncached statement writes), and a new summary of a video, a URL
+// form joining it, and a lost listening connection each stop the memory
+// from answering for that video until Postgres has been asked again.
+func TestSummaryCache(t *testing.T) {
+	t.Parallel()
+	s, k := setup(t, 10)
+	ctx := context.Background()
+	if err := s.SaveVideo(ctx, &store.Video{Key: "generic:v", URL: "https://example.com/v", Title: "The video", Duration: 61}); err != nil {
+		t.Fatal(err)
+	}
+	tr := &store.Transcript{VideoKey: "generic:v", Language: "en", Source: "subtitles", Segments: []store.Segment{{Start: 0, End: 1, Text: "hi"}}, Duration: 61}
+	if err := s.SaveTranscript(ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	first := &store.Summary{TranscriptID: tr.ID, PromptHash: "p", Model: "m", Markdown: "# First", Chapters: []store.Chapter{{Start: 0, End: 61, Title: "All"}}, PromptTokens: 7, CompletionTokens: 3}
+	if err := s.SaveSummary(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	resets := make(chan bool, 64)
+	c := store.NewSummaryCache(store.SummaryCacheConfig{Store: s, Retry: 10 * time.Millisecond, OnReset: func(live bool) { resets <- live }})
+	waitReset := func(want bool) {
+		t.Helper()
+		select {
+		case live := <-resets:
+			if live != want {
+				t.Fatalf("reset live=%v, want %v", live, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no reset (live=%v) within 10 s", want)
+		}
+	}
+	n := 0
+	ask := func(videoKey string, wantSummary *store.Summary, wantHits, wantMisses int64) *store.Job {
+		t.Helper()
+		n++
+		j := &store.Job{AccountID: k.AccountID, APIKeyID: k.ID, Queue: "interactive", URL: "https://example.com/v", VideoKey: videoKey,
+			Model: "m", AudioLanguage: "en", Images: []string{"https://example.com/a.png"}, Stream: true, RequestHash: fmt.Sprint(n)}
+		got, err := c.CreateJobFromCache(ctx, j, "p")
+		if err != nil {
+			t.Fatalf("ask %d: %v", n, err)
+		}
+		if got.ID != wantSummary.ID || got.Markdown != wantSummary.Markdown || len(got.Chapters) != len(wantSummary.Chapters) {
+			t.Fatalf("ask %d: summary %+v, want %d %q", n, got, wantSummary.ID, wantSummary.Markdown)
+		}
+		if st := c.Stats(); st.Hits != wantHits || st.Misses != wantMisses {
+			t.Fatalf("ask %d: stats %+v, want hits %d misses %d", n, st, wantHits, wantMisses)
+		}
+		// The job row is there when the answer is, and reads back as the
+		// reply described it.
+		stored, err := s.Job(ctx, j.ID)
+		if err != nil {
+			t.Fatalf("ask %d: stored job: %v", n, err)
+		}
+		if stored.State != store.StateSucceeded || *stored.SummaryID != got.ID || *stored.TranscriptID != tr.ID || stored.Title != "The video" ||
+			stored.Duration != 61 || stored.VideoKey != "generic:v" || stored.RequestHash != j.RequestHash || !stored.Stream ||
+			len(stored.Images) != 1 || stored.CostSeconds != 0 || stored.ResultModel != "m" || stored.Progress != 100 ||
+			!stored.CreatedAt.Equal(j.CreatedAt) || stored.APIKeyID != k.ID {
+			t.Fatalf("ask %d: stored %+v, reply %+v", n, stored, j)
+		}
+		return j
+	}
+	// Not listening: every lookup goes to Postgres.
+	ask("generic:v", first, 0, 1)
+	ask("generic:v", first, 0, 2)
+
+	rctx, cancel := context.WithCancel(ctx)
+	ready, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Run(rctx, ready)
+	}()
+	<-ready
+	waitReset(true)
+	ask("generic:v", first, 0, 3)
+	ask("generic:v", first, 1, 3)
+	ask("generic:v", first, 2, 3)
+	// A miss is not kept.
+	miss := &store.Job{AccountID: k.AccountID, VideoKey: "generic:v", Model: "other", AudioLanguage: "en"}
+	for range 2 {
+		if _, err := c.CreateJobFromCache(ctx, miss, "p"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("miss: %v", err)
+		}
+	}
+	if st := c.Stats(); st.Misses != 5 {
+		t.Fatalf("stats %+v after two misses", st)
+	}
+
+	// A refresh saves a newer summary: the video's entries go when it
+	// commits, and the next answer is the new one.
+	second := &store.Summary{TranscriptID: tr.ID, PromptHash: "p", Model: "m", Markdown: "# Second"}
+	if err := s.SaveSummary(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	waitReset(true)
+	ask("generic:v", second, 2, 6)
+	ask("generic:v", second, 3, 6)
+
+	// A URL form joining the video: asked for by that form, answered from
+	// the video's summary and recorded under the video's key.
+	if _, err := s.Pool().Exec(ctx, `INSERT INTO video_aliases (key, video_key) VALUES ('generic:short', 'generic:v')`); err != nil {
+		t.Fatal(err)
+	}
+	waitReset(true)
+	ask("generic:short", second, 3, 7)
+	ask("generic:short", second, 4, 7)
+
+	// The listening connection dies: nothing from memory until it is back.
+	var schema string
+	if err := s.Pool().QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	var killed int
+	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE application_name = 'recap-summary-cache/' || $1) x`, schema).Scan(&killed); err != nil || killed != 1 {
+		t.Fatalf("terminated %d listeners: %v", killed, err)
+	}
+	waitReset(false)
+	waitReset(true)
+	ask("generic:v", second, 4, 8)
+	ask("generic:v", second, 5, 8)
+
+	// An operator deleting summaries by hand empties the cache.
+	if _, err := s.Pool().Exec(ctx, `UPDATE summaries SET markdown = markdown WHERE false`); err != nil {
+		t.Fatal(err)
+	}
+	waitReset(true)
+	ask("generic:v", second, 5, 9)
+
+	// Concurrent hits from memory are combined, and each is recorded.
+	var before int
+	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM jobs`).Scan(&before); err != nil {
+		t.Fatal(err)
+	}
+	const hits = 300
+	var wg sync.WaitGroup
+	errs := make([]error, hits+1)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			j := &store.Job{AccountID: k.AccountID, APIKeyID: k.ID, Queue: "interactive", VideoKey: "generic:v", Model: "m", AudioLanguage: "en"}
+			if i == hits {
+				j.AccountID = -1 // no such account: its row fails alone
+			}
+			_, errs[i] = c.CreateJobFromCache(ctx, j, "p")
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if (err != nil) != (i == hits) {
+			t.Fatalf("hit %d: %v", i, err)
+		}
+	}
+	var after int
+	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM jobs`).Scan(&after); err != nil || after-before != hits {
+		t.Fatalf("%d rows recorded (%v), want %d", after-before, err, hits)
+	}
+
+	cancel()
+	<-done
+	if c.Live() {
+		t.Fatal("still live after Run returned")
+	}
+}
