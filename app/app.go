@@ -68,7 +68,8 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Deps, error) {
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
-	st, err := store.Open(ctx, store.Config{URL: cfg.DatabaseURL, MaxConns: int32(2*(cfg.WorkerConcurrency+cfg.BatchConcurrency) + 16)})
+	st, err := store.Open(ctx, store.Config{URL: cfg.DatabaseURL, MaxConns: int32(2*(cfg.WorkerConcurrency+cfg.BatchConcurrency) + 16),
+		WriteBehind: cfg.WriteBehind, Logger: log})
 	if err != nil {
 		return nil, err
 	}

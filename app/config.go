@@ -96,6 +96,13 @@ type Config struct {
 	// off, as KEY_CACHE_SECONDS). A new summary of the video drops it when
 	// it commits; every answer is still recorded as a job.
 	SummaryCacheTTL time.Duration
+	// WriteBehind is how long the job rows of cache hits answered from
+	// memory gather before they are copied in together, after their
+	// answers went out (CACHE_HIT_WRITE_BEHIND_MS, default 5; 0 writes
+	// each row before its answer returns). A process killed outright
+	// loses the rows of the last window: records of free answers already
+	// given, never work or credit; a graceful stop writes them.
+	WriteBehind time.Duration
 	// RateLimitRPM is the requests per minute of keys created without --rpm.
 	RateLimitRPM int
 	// MaxStreamsPerKey caps each key's concurrent streams across replicas
@@ -241,6 +248,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.QueuePoll = time.Duration(num("QUEUE_POLL_MS", 20)) * time.Millisecond
 	c.KeyCacheTTL = time.Duration(num("KEY_CACHE_SECONDS", 60)) * time.Second
 	c.SummaryCacheTTL = time.Duration(num("SUMMARY_CACHE_SECONDS", 60)) * time.Second
+	c.WriteBehind = time.Duration(num("CACHE_HIT_WRITE_BEHIND_MS", 5)) * time.Millisecond
 	c.MaxStreamsPerKey = num("MAX_STREAMS_PER_KEY", 100)
 	c.HTTP = HTTPTimeouts{Body: time.Duration(num("HTTP_BODY_TIMEOUT_SECONDS", 30)) * time.Second,
 		MinBodyRate: num("HTTP_MIN_BODY_RATE", DefaultMinBodyRate),
@@ -250,6 +258,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.SummaryCacheTTL < 0 {
 		errs = append(errs, errors.New("SUMMARY_CACHE_SECONDS must be 0 (off) or more"))
+	}
+	if c.WriteBehind < 0 || c.WriteBehind > time.Second {
+		errs = append(errs, errors.New("CACHE_HIT_WRITE_BEHIND_MS must be from 0 (write before answering) to 1000"))
 	}
 	c.MaxDownloadBytes = int64(num("MAX_DOWNLOAD_BYTES", 0))
 	if c.MaxDownloadBytes == 0 {

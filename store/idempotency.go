@@ -112,6 +112,9 @@ func (s *Store) PurgeIdempotencyKeys(ctx context.Context, limit int) (int64, err
 // AccountJobs returns the account's jobs with these ids, in the order of
 // ids; ids of other accounts' jobs are left out.
 func (s *Store) AccountJobs(ctx context.Context, accountID int64, ids []string) ([]Job, error) {
+	if err := s.syncHits(ctx); err != nil {
+		return nil, err
+	}
 	rows, err := s.pool.Query(ctx, `SELECT `+jobColumns+` FROM jobs WHERE account_id = $1 AND id = ANY($2::uuid[])`, accountID, ids)
 	if err != nil {
 		return nil, fmt.Errorf("account jobs: %w", err)

@@ -215,6 +215,9 @@ func createJobs(ctx context.Context, q queryer, list []*Job) error {
 
 // Job returns a job by id.
 func (s *Store) Job(ctx context.Context, id string) (*Job, error) {
+	if err := s.syncHits(ctx); err != nil {
+		return nil, err
+	}
 	if !validUUID(id) {
 		return nil, ErrNotFound
 	}
@@ -228,6 +231,9 @@ func (s *Store) Job(ctx context.Context, id string) (*Job, error) {
 // AccountJob returns a job only if it belongs to the account; anyone
 // else's job is ErrNotFound, indistinguishable from a missing one.
 func (s *Store) AccountJob(ctx context.Context, accountID int64, id string) (*Job, error) {
+	if err := s.syncHits(ctx); err != nil {
+		return nil, err
+	}
 	j, err := s.Job(ctx, id)
 	if err != nil {
 		return nil, err
@@ -391,6 +397,9 @@ type JobFilter struct {
 
 // ListJobs returns jobs newest first.
 func (s *Store) ListJobs(ctx context.Context, f JobFilter) ([]Job, error) {
+	if err := s.syncHits(ctx); err != nil {
+		return nil, err
+	}
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 100
 	}

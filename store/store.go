@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"sort"
 	"strings"
 	"time"
@@ -35,6 +36,13 @@ type Config struct {
 	URL string
 	// MaxConns caps the pool; 0 keeps pgx's default (max(4, NumCPU)).
 	MaxConns int32
+	// WriteBehind, when set, answers cache hits from memory (SummaryCache)
+	// without waiting for their job rows: the rows of each such window
+	// are copied in together (see hitLog). Zero writes each row before
+	// its answer returns.
+	WriteBehind time.Duration
+	// Logger reports rows written behind that fail.
+	Logger *slog.Logger
 }
 
 // Store is the Postgres-backed persistence layer. It is safe for
@@ -47,6 +55,9 @@ type Store struct {
 	// do not wait for the WAL flush (synchronous_commit = off), as the
 	// combined cache-hit statement's do not.
 	records *combiner[*hitRecord]
+	// behind writes those rows behind the answers instead, when
+	// Config.WriteBehind is set.
+	behind  *hitLog
 	recPool *pgxpool.Pool
 	holds   *combiner[*holdReq]
 	// locks admits at most half the pool's connections into WithLock:
@@ -90,14 +101,33 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s := &Store{pool: pool, recPool: recPool, locks: make(chan struct{}, max(1, pool.Config().MaxConns/2))}
 	s.hits = &combiner[*cacheHit]{exec: s.execHits}
 	s.records = &combiner[*hitRecord]{exec: s.execRecords, inFlightMax: 1}
+	if cfg.WriteBehind > 0 {
+		s.behind = newHitLog(s, cfg.WriteBehind, cfg.Logger)
+	}
 	s.holds = &combiner[*holdReq]{exec: s.execHolds}
 	return s, nil
 }
 
 // Close releases the pools.
 func (s *Store) Close() {
+	if s.behind != nil {
+		s.behind.close()
+	}
 	s.recPool.Close()
 	s.pool.Close()
+}
+
+// syncHits waits for the job rows of cache hits written behind (when
+// they are) that were handed in before it was called: every read of jobs
+// starts with it, so a job just answered reads back.
+func (s *Store) syncHits(ctx context.Context) error {
+	if s.behind == nil {
+		return nil
+	}
+	if err := s.behind.sync(ctx); err != nil {
+		return fmt.Errorf("cache hit records: %w", err)
+	}
+	return nil
 }
 
 // Ping checks the database is reachable.

@@ -229,7 +229,11 @@ func (s *Store) recordHit(ctx context.Context, j *Job, e hitEntry, now time.Time
 		j.AudioLanguage, j.OutputLanguage, images, j.Stream, j.WebhookURL, j.RequestHash, StateSucceeded, float64(100),
 		sm.TranscriptID, sm.ID, sm.Model, sm.PromptTokens, sm.CompletionTokens,
 		now, now, now, now, now, e.title, e.duration}}
-	if err := s.records.do(ctx, r); err != nil {
+	if s.behind != nil {
+		if err := s.behind.add(ctx, r); err != nil {
+			return fmt.Errorf("job from cache: %w", err)
+		}
+	} else if err := s.records.do(ctx, r); err != nil {
 		return fmt.Errorf("job from cache: %w", err)
 	}
 	if r.err != nil {

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/recap/recap/store"
+	"github.com/recap/recap/store/storetest"
 )
 
 // TestSummaryCache: cache hits are answered from memory only while the
@@ -175,5 +177,132 @@ func TestSummaryCache(t *testing.T) {
 	<-done
 	if c.Live() {
 		t.Fatal("still live after Run returned")
+	}
+}
+
+// TestSummaryCacheWriteBehind: with WriteBehind, answers from memory do
+// not wait for their job rows (they return while the jobs table is
+// locked), a read of jobs through the same store waits for the rows
+// handed in before it, a row Postgres refuses is dropped alone, and Close
+// writes every pending row.
+func TestSummaryCacheWriteBehind(t *testing.T) {
+	t.Parallel()
+	admin, u := storetest.NewWithURL(t)
+	ctx := context.Background()
+	s, err := store.Open(ctx, store.Config{URL: u, WriteBehind: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			s.Close()
+		}
+	}()
+	k, _, err := s.CreateKey(ctx, store.NewKey{Name: "t", Seconds: 600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveVideo(ctx, &store.Video{Key: "generic:v", URL: "https://example.com/v", Title: "The video", Duration: 61}); err != nil {
+		t.Fatal(err)
+	}
+	tr := &store.Transcript{VideoKey: "generic:v", Source: "subtitles", Segments: []store.Segment{{Start: 0, End: 1, Text: "hi"}}, Duration: 61}
+	if err := s.SaveTranscript(ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	sm := &store.Summary{TranscriptID: tr.ID, PromptHash: "p", Model: "m", Markdown: "# Summary"}
+	if err := s.SaveSummary(ctx, sm); err != nil {
+		t.Fatal(err)
+	}
+	c := store.NewSummaryCache(store.SummaryCacheConfig{Store: s})
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ready := make(chan struct{})
+	go c.Run(rctx, ready)
+	<-ready
+	ask := func(account int64) (*store.Job, error) {
+		j := &store.Job{AccountID: account, APIKeyID: k.ID, Queue: "interactive", VideoKey: "generic:v", Model: "m"}
+		_, err := c.CreateJobFromCache(ctx, j, "p")
+		return j, err
+	}
+	count := func() int {
+		t.Helper()
+		var n int
+		if err := admin.Pool().QueryRow(ctx, `SELECT count(*) FROM jobs WHERE summary_id = $1`, sm.ID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	first, err := ask(k.AccountID) // from Postgres, recorded at once
+	if err != nil || count() != 1 {
+		t.Fatalf("first answer: %v, %d rows", err, count())
+	}
+
+	// The jobs table is locked against writes (reads go on): answers from
+	// memory still return.
+	tx, err := admin.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `LOCK TABLE jobs IN SHARE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	var last *store.Job
+	for i := range 100 {
+		account := k.AccountID
+		if i == 50 {
+			account = -1 // no such account: refused when written, alone
+		}
+		j, err := ask(account)
+		if err != nil {
+			t.Fatalf("answer %d with the table locked: %v", i, err)
+		}
+		if account == k.AccountID {
+			last = j
+		}
+	}
+	if c.Stats().Hits != 100 {
+		t.Fatalf("stats %+v", c.Stats())
+	}
+	// A read waits for the rows handed in before it: it cannot return
+	// before the lock goes.
+	var unlocked atomic.Bool
+	got := make(chan error, 1)
+	go func() {
+		j, err := s.Job(ctx, last.ID)
+		switch {
+		case err != nil:
+		case !unlocked.Load():
+			err = errors.New("read returned before the rows could be written")
+		case j.State != store.StateSucceeded || *j.SummaryID != sm.ID:
+			err = fmt.Errorf("read back %+v", j)
+		}
+		got <- err
+	}()
+	unlocked.Store(true)
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatalf("read after the rows: %v", err)
+	}
+	if n := count(); n != 100 {
+		t.Fatalf("%d rows after the read, want 100 (1 + 99 written, 1 refused)", n)
+	}
+	if _, err := s.Job(ctx, first.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	// Close writes every pending row.
+	for i := range 40 {
+		if _, err := ask(k.AccountID); err != nil {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+	}
+	cancel()
+	s.Close()
+	closed = true
+	if n := count(); n != 140 {
+		t.Fatalf("%d rows after Close, want 140", n)
 	}
 }
