@@ -57,7 +57,7 @@ type KeyCache struct {
 	hits       atomic.Int64
 	misses     atomic.Int64
 
-	mu      sync.Mutex
+	mu      sync.RWMutex
 	live    bool
 	gen     uint64
 	entries map[string]keyEntry
@@ -91,15 +91,15 @@ func NewKeyCache(cfg KeyCacheConfig) *KeyCache {
 func (c *KeyCache) KeyBySecret(ctx context.Context, secret string) (*APIKey, error) {
 	h := string(HashSecret(secret))
 	now := time.Now()
-	c.mu.Lock()
+	c.mu.RLock()
 	live, gen := c.live, c.gen
 	if e, ok := c.entries[h]; ok && live && now.Before(e.expires) {
-		c.mu.Unlock()
+		c.mu.RUnlock()
 		c.hits.Add(1)
 		k := e.key
 		return &k, nil
 	}
-	c.mu.Unlock()
+	c.mu.RUnlock()
 	c.misses.Add(1)
 	k, err := c.st.KeyBySecret(ctx, secret)
 	if err != nil || !live {

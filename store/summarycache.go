@@ -72,7 +72,7 @@ type SummaryCache struct {
 	hits       atomic.Int64
 	misses     atomic.Int64
 
-	mu      sync.Mutex
+	mu      sync.RWMutex
 	live    bool
 	gen     uint64
 	entries map[hitKey]hitEntry
@@ -121,10 +121,10 @@ func NewSummaryCache(cfg SummaryCacheConfig) *SummaryCache {
 func (c *SummaryCache) CreateJobFromCache(ctx context.Context, j *Job, promptHash string) (*Summary, error) {
 	k := hitKey{j.VideoKey, j.AudioLanguage, promptHash, j.Model, j.OutputLanguage}
 	now := time.Now()
-	c.mu.Lock()
+	c.mu.RLock()
 	live, gen := c.live, c.gen
 	e, ok := c.entries[k]
-	c.mu.Unlock()
+	c.mu.RUnlock()
 	if ok && live && now.Before(e.expires) {
 		c.hits.Add(1)
 		if err := c.st.recordHit(ctx, j, e, now); err != nil {

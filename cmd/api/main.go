@@ -54,6 +54,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	switch cmd {
 	case "", "serve":
+		app.TuneGC(os.Getenv)
 		return serve(ctx, cfg, log)
 	case "migrate":
 		st, err := openStore(ctx, cfg)
