@@ -137,6 +137,10 @@ func NewAPI(cfg Config, d *Deps) *api.Server {
 		keys = kc
 	}
 	var hits core.CacheHits = d.Store
+	d.Metrics.WatchRowsBehind(func() (uint64, uint64, uint64) {
+		st := d.Store.WriteBehindStats()
+		return st.Pending, st.Refused, st.Lost
+	})
 	if cfg.SummaryCacheTTL > 0 {
 		sc := store.NewSummaryCache(store.SummaryCacheConfig{Store: d.Store, TTL: cfg.SummaryCacheTTL, Logger: d.Log})
 		d.runUntilClose(sc.Run)

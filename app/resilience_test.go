@@ -41,19 +41,25 @@ func TestLoadResilience(t *testing.T) {
 	}
 }
 
-// TestLoadCachesAndPolling: the key cache and the queue poll interval.
+// TestLoadCachesAndPolling: the key and summary caches, the cache hits'
+// write-behind window and the queue poll interval.
 func TestLoadCachesAndPolling(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
-		env     map[string]string
-		keyTTL  time.Duration
-		poll    time.Duration
-		errName string
+		env                map[string]string
+		keyTTL, summaryTTL time.Duration
+		writeBehind, poll  time.Duration
+		errName            string
 	}{
-		{map[string]string{}, time.Minute, 20 * time.Millisecond, ""},
-		{map[string]string{"KEY_CACHE_SECONDS": "0", "QUEUE_POLL_MS": "200"}, 0, 200 * time.Millisecond, ""},
-		{map[string]string{"KEY_CACHE_SECONDS": "-1"}, 0, 0, "KEY_CACHE_SECONDS"},
-		{map[string]string{"KEY_CACHE_SECONDS": "soon"}, 0, 0, "KEY_CACHE_SECONDS"},
+		{map[string]string{}, time.Minute, time.Minute, 5 * time.Millisecond, 20 * time.Millisecond, ""},
+		{map[string]string{"KEY_CACHE_SECONDS": "0", "QUEUE_POLL_MS": "200", "SUMMARY_CACHE_SECONDS": "0", "CACHE_HIT_WRITE_BEHIND_MS": "0"},
+			0, 0, 0, 200 * time.Millisecond, ""},
+		{map[string]string{"SUMMARY_CACHE_SECONDS": "5", "CACHE_HIT_WRITE_BEHIND_MS": "50"}, time.Minute, 5 * time.Second, 50 * time.Millisecond, 20 * time.Millisecond, ""},
+		{map[string]string{"KEY_CACHE_SECONDS": "-1"}, 0, 0, 0, 0, "KEY_CACHE_SECONDS"},
+		{map[string]string{"KEY_CACHE_SECONDS": "soon"}, 0, 0, 0, 0, "KEY_CACHE_SECONDS"},
+		{map[string]string{"SUMMARY_CACHE_SECONDS": "-1"}, 0, 0, 0, 0, "SUMMARY_CACHE_SECONDS"},
+		{map[string]string{"CACHE_HIT_WRITE_BEHIND_MS": "-5"}, 0, 0, 0, 0, "CACHE_HIT_WRITE_BEHIND_MS"},
+		{map[string]string{"CACHE_HIT_WRITE_BEHIND_MS": "5000"}, 0, 0, 0, 0, "CACHE_HIT_WRITE_BEHIND_MS"},
 	}
 	for _, c := range cases {
 		cfg, err := Load(func(k string) string { return c.env[k] })
@@ -65,6 +71,9 @@ func TestLoadCachesAndPolling(t *testing.T) {
 		}
 		if err != nil {
 			t.Fatalf("%v: %v", c.env, err)
+		}
+		if cfg.SummaryCacheTTL != c.summaryTTL || cfg.WriteBehind != c.writeBehind {
+			t.Errorf("%v: summary cache %v, write-behind %v; want %v, %v", c.env, cfg.SummaryCacheTTL, cfg.WriteBehind, c.summaryTTL, c.writeBehind)
 		}
 		if cfg.KeyCacheTTL != c.keyTTL || cfg.QueuePoll != c.poll {
 			t.Errorf("%v: key cache %v, poll %v; want %v, %v", c.env, cfg.KeyCacheTTL, cfg.QueuePoll, c.keyTTL, c.poll)

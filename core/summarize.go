@@ -3,10 +3,12 @@ package core
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"unicode/utf8"
 
@@ -395,14 +397,31 @@ func ResultOf(j *store.Job, sm *store.Summary) *jobs.Result {
 	return r
 }
 
-// requestHash identifies a request for attaching repeats to a running job.
+// requestHash identifies a request for attaching repeats to a running job:
+// a SHA-256 of its fields, each length-prefixed (so no two requests share
+// an encoding), in hex.
 func requestHash(j *store.Job) string {
 	h := sha256.New()
-	enc := json.NewEncoder(h)
-	parts := []any{j.Kind, j.VideoKey, j.URL, j.Prompt, j.Model, j.AudioLanguage, j.OutputLanguage, j.Images, j.History}
-	if j.Frames {
-		parts = append(parts, "frames")
+	var n [binary.MaxVarintLen64]byte
+	field := func(s string) {
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
+		io.WriteString(h, s) //nolint:errcheck // a hash never fails
 	}
-	enc.Encode(parts) //nolint:errcheck
-	return hex.EncodeToString(h.Sum(nil))
+	for _, f := range []string{j.Kind, j.VideoKey, j.URL, j.Prompt, j.Model, j.AudioLanguage, j.OutputLanguage} {
+		field(f)
+	}
+	h.Write(n[:binary.PutUvarint(n[:], uint64(len(j.Images)))])
+	for _, im := range j.Images {
+		field(im)
+	}
+	h.Write(n[:binary.PutUvarint(n[:], uint64(len(j.History)))])
+	for _, m := range j.History {
+		field(m.Role)
+		field(m.Content)
+	}
+	if j.Frames {
+		field("frames")
+	}
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0]))
 }

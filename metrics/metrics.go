@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +28,7 @@ type Metrics struct {
 	stageDuration *prometheus.HistogramVec
 	jobsFinished  *prometheus.CounterVec
 	cacheHits     *prometheus.CounterVec
+	rowsBehind    atomic.Bool
 	mediaFailures *prometheus.CounterVec
 
 	llmCalls    *prometheus.CounterVec
@@ -126,6 +128,32 @@ func (m *Metrics) SummaryCacheHit() {
 	}
 	m.cacheHits.WithLabelValues(CacheSummary).Inc()
 	m.jobsFinished.WithLabelValues("succeeded", "").Inc()
+}
+
+// WatchRowsBehind exports the job rows of cache hits written behind their
+// answers (store.WriteBehindStats): recap_cache_hit_rows_pending, and
+// recap_cache_hit_rows_lost_total{reason} (refused: Postgres refused the
+// row; shutdown: not written before the process stopped). Only the first
+// call of a Metrics counts: a process has one store.
+func (m *Metrics) WatchRowsBehind(stats func() (pending, refused, lost uint64)) {
+	if m == nil || !m.rowsBehind.CompareAndSwap(false, true) {
+		return
+	}
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "recap_cache_hit_rows_pending",
+		Help: "Job rows of cache hits answered and not yet written (CACHE_HIT_WRITE_BEHIND_MS)."},
+		func() float64 { p, _, _ := stats(); return float64(p) }))
+	for _, reason := range []string{"refused", "shutdown"} {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "recap_cache_hit_rows_lost_total",
+			Help:        "Job rows of cache hits answered and never written.",
+			ConstLabels: prometheus.Labels{"reason": reason}},
+			func() float64 {
+				_, r, l := stats()
+				if reason == "refused" {
+					return float64(r)
+				}
+				return float64(l)
+			}))
+	}
 }
 
 // JobFinished counts a job reaching its terminal state.

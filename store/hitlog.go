@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -42,6 +43,32 @@ type hitLog struct {
 	wake chan struct{}
 	done chan struct{}
 	once sync.Once
+
+	refused, lost atomic.Uint64
+}
+
+// WriteBehindStats counts the job rows of cache hits written behind the
+// answers (Config.WriteBehind).
+type WriteBehindStats struct {
+	// Pending rows are handed in and not written yet.
+	Pending uint64
+	// Refused rows were refused by Postgres (an account deleted since)
+	// and dropped; Lost rows could not be written before Close gave up
+	// (Postgres away at shutdown).
+	Refused, Lost uint64
+}
+
+// WriteBehindStats reports the rows written behind the answers; zero when
+// rows are written before their answers return.
+func (s *Store) WriteBehindStats() WriteBehindStats {
+	l := s.behind
+	if l == nil {
+		return WriteBehindStats{}
+	}
+	l.mu.Lock()
+	pending := l.appended - l.written
+	l.mu.Unlock()
+	return WriteBehindStats{Pending: pending, Refused: l.refused.Load(), Lost: l.lost.Load()}
 }
 
 // Rows held pending before writers wait for the flusher (backpressure,
@@ -158,6 +185,7 @@ func (l *hitLog) run() {
 				if giveUp {
 					l.log.Error("cache hits: job rows not written at shutdown", "rows", len(l.pending), "err", err)
 					l.mu.Lock()
+					l.lost.Add(uint64(len(l.pending)))
 					l.written += uint64(len(l.pending))
 					l.pending = nil
 					l.broadcast()
@@ -220,7 +248,8 @@ func (l *hitLog) write(batch []*hitRecord) ([]*hitRecord, error) {
 			if !errors.As(err, &pg) {
 				return batch[i:], err
 			}
-			l.log.Error("cache hits: job row refused", "id", r.row[0], "err", err)
+			l.refused.Add(1)
+			l.log.Error("cache hits: job row refused", "err", err)
 		}
 	}
 	return nil, nil

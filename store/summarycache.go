@@ -61,8 +61,9 @@ type SummaryCacheStats struct {
 // served only while the listening connection is up: without it every
 // lookup goes to Postgres, as without a cache.
 //
-// Every answer is still recorded as its job before it is returned: the
-// cache saves the lookup, never the record.
+// Every answer is still recorded as its job: the cache saves the lookup,
+// never the record. With Config.WriteBehind the record follows the answer
+// by at most that window (see hitLog); without it, it precedes it.
 type SummaryCache struct {
 	st         *Store
 	ttl, retry time.Duration
@@ -114,10 +115,10 @@ func NewSummaryCache(cfg SummaryCacheConfig) *SummaryCache {
 }
 
 // CreateJobFromCache is Store.CreateJobFromCache, looking the summary up in
-// memory when it can be. A hit from memory is recorded as j (combined
-// with the hits of the moment into one COPY) before it returns; a miss
-// asks Postgres, which looks up and records in one statement, and keeps
-// what it found.
+// memory when it can be. A hit from memory is recorded as j by one COPY
+// shared with the hits of the moment: written behind the answer with
+// Config.WriteBehind, else before it returns. A miss asks Postgres, which
+// looks up and records in one statement, and keeps what it found.
 func (c *SummaryCache) CreateJobFromCache(ctx context.Context, j *Job, promptHash string) (*Summary, error) {
 	k := hitKey{j.VideoKey, j.AudioLanguage, promptHash, j.Model, j.OutputLanguage}
 	now := time.Now()
@@ -209,7 +210,8 @@ var hitColumns = []string{"id", "account_id", "api_key_id", "kind", "queue", "ur
 	"created_at", "updated_at", "resolved_at", "transcribed_at", "finished_at", "title", "duration"}
 
 // recordHit records j as a succeeded, free job answered by e, as
-// CreateJobFromCache's statement does, and fills in j as that does.
+// CreateJobFromCache's statement does (written behind, with
+// Config.WriteBehind), and fills in j as that does.
 func (s *Store) recordHit(ctx context.Context, j *Job, e hitEntry, now time.Time) error {
 	// Time-ordered ids (UUIDv7) are appended at the right edge of the
 	// primary key's index, instead of touching a random page per row.
@@ -223,7 +225,10 @@ func (s *Store) recordHit(ctx context.Context, j *Job, e hitEntry, now time.Time
 	if j.APIKeyID != 0 {
 		key = j.APIKeyID
 	}
-	images, _ := json.Marshal(nonNil(j.Images))
+	images := []byte("[]")
+	if len(j.Images) > 0 {
+		images, _ = json.Marshal(j.Images)
+	}
 	sm := e.sm
 	r := &hitRecord{row: []any{pgtype.UUID{Bytes: id, Valid: true}, j.AccountID, key, "summary", j.Queue, j.URL, e.videoKey, j.Prompt, j.Model,
 		j.AudioLanguage, j.OutputLanguage, images, j.Stream, j.WebhookURL, j.RequestHash, StateSucceeded, float64(100),
