@@ -82,7 +82,15 @@ func BenchmarkCachedVsHealthz(b *testing.B) {
 	debug.SetGCPercent(prev)
 	app.TuneGC(os.Getenv)
 	defer debug.SetGCPercent(prev)
-	e := apptest.Start(b, apptest.Options{Configure: func(c *app.Config) { c.LogLevel = "error"; c.RateLimitRPM = 100_000_000 }})
+	e := apptest.Start(b, apptest.Options{Configure: func(c *app.Config) {
+		c.LogLevel = "error"
+		c.RateLimitRPM = 100_000_000
+		// RECAP_BENCH_WRITE_BEHIND_MS=0 writes each cache hit's row before
+		// its answer (CACHE_HIT_WRITE_BEHIND_MS).
+		if v, err := strconv.Atoi(os.Getenv("RECAP_BENCH_WRITE_BEHIND_MS")); err == nil && v >= 0 {
+			c.WriteBehind = time.Duration(v) * time.Millisecond
+		}
+	}})
 	body := `{"model":"bibigpt","messages":[{"role":"user","content":"` + e.Host.PageURL() + `"}]}`
 	// The first request makes the summary; every later one is a cache hit.
 	req, _ := http.NewRequestWithContext(b.Context(), http.MethodPost, e.URL+"/chat/completions", strings.NewReader(body))
