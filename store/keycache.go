@@ -3,8 +3,6 @@ package store
 import (
 	"context"
 	"log/slog"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -36,10 +34,7 @@ type KeyCacheConfig struct {
 }
 
 // KeyCacheStats counts lookups.
-type KeyCacheStats struct {
-	// Hits were answered from memory, Misses by Postgres.
-	Hits, Misses int64
-}
+type KeyCacheStats = CacheStats
 
 // KeyCache serves API-key lookups from memory. A key row changes only when
 // it is revoked (or deleted), and every such change is announced by a
@@ -49,37 +44,18 @@ type KeyCacheStats struct {
 // the listening connection is up: without it every lookup goes to
 // Postgres, as without a cache.
 type KeyCache struct {
-	st         *Store
-	ttl, retry time.Duration
-	max        int
-	log        *slog.Logger
-	onReset    func(live bool)
-	hits       atomic.Int64
-	misses     atomic.Int64
-
-	mu      sync.RWMutex
-	live    bool
-	gen     uint64
-	entries map[string]keyEntry
-}
-
-type keyEntry struct {
-	key     APIKey
-	expires time.Time
+	memo[string, APIKey]
+	st    *Store
+	retry time.Duration
+	log   *slog.Logger
 }
 
 // NewKeyCache returns a cache that serves from memory once Run listens.
 func NewKeyCache(cfg KeyCacheConfig) *KeyCache {
-	c := &KeyCache{st: cfg.Store, ttl: cfg.TTL, retry: cfg.Retry, max: cfg.MaxEntries, log: cfg.Logger,
-		onReset: cfg.OnReset, entries: map[string]keyEntry{}}
-	if c.ttl <= 0 {
-		c.ttl = time.Minute
-	}
+	c := &KeyCache{st: cfg.Store, retry: cfg.Retry, log: cfg.Logger}
+	c.init(cfg.TTL, cfg.MaxEntries, cfg.OnReset, time.Minute, 100_000)
 	if c.retry <= 0 {
 		c.retry = time.Second
-	}
-	if c.max <= 0 {
-		c.max = 100_000
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -91,56 +67,16 @@ func NewKeyCache(cfg KeyCacheConfig) *KeyCache {
 func (c *KeyCache) KeyBySecret(ctx context.Context, secret string) (*APIKey, error) {
 	h := string(HashSecret(secret))
 	now := time.Now()
-	c.mu.RLock()
-	live, gen := c.live, c.gen
-	if e, ok := c.entries[h]; ok && live && now.Before(e.expires) {
-		c.mu.RUnlock()
-		c.hits.Add(1)
-		k := e.key
+	k, ok, t := c.get(h, now)
+	if ok {
 		return &k, nil
 	}
-	c.mu.RUnlock()
-	c.misses.Add(1)
-	k, err := c.st.KeyBySecret(ctx, secret)
-	if err != nil || !live {
-		return k, err
+	found, err := c.st.KeyBySecret(ctx, secret)
+	if err != nil {
+		return found, err
 	}
-	c.mu.Lock()
-	// A change announced while the row was read may postdate it: keep the
-	// row only if nothing was announced since the lookup began.
-	if c.live && c.gen == gen {
-		if len(c.entries) >= c.max {
-			c.entries = map[string]keyEntry{}
-		}
-		c.entries[h] = keyEntry{key: *k, expires: now.Add(c.ttl)}
-	}
-	c.mu.Unlock()
-	return k, nil
-}
-
-// reset forgets every key and sets whether the cache may serve.
-func (c *KeyCache) reset(live bool) {
-	c.mu.Lock()
-	c.gen++
-	c.live = live
-	c.entries = map[string]keyEntry{}
-	c.mu.Unlock()
-	if c.onReset != nil {
-		c.onReset(live)
-	}
-}
-
-// Stats returns how many lookups were answered from memory and how many
-// by Postgres.
-func (c *KeyCache) Stats() KeyCacheStats {
-	return KeyCacheStats{Hits: c.hits.Load(), Misses: c.misses.Load()}
-}
-
-// Live reports whether the cache is listening (and so serving from memory).
-func (c *KeyCache) Live() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.live
+	c.put(h, *found, t, now)
+	return found, nil
 }
 
 // Run listens on KeyChannel until ctx ends, re-opening the connection
@@ -148,7 +84,7 @@ func (c *KeyCache) Live() bool {
 // listens.
 func (c *KeyCache) Run(ctx context.Context, ready chan<- struct{}) {
 	l := &listener{st: c.st, name: "recap-key-cache", channels: []string{KeyChannel}, retry: c.retry, log: c.log,
-		live: func() { c.reset(true) }, down: func() { c.reset(false) },
-		notify: func(string, string) { c.reset(true) }}
+		live: func() { c.reset(true, nil) }, down: func() { c.reset(false, nil) },
+		notify: func(string, string) { c.reset(true, nil) }}
 	l.run(ctx, ready)
 }

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -45,11 +43,9 @@ type SummaryCacheConfig struct {
 	OnReset func(live bool)
 }
 
-// SummaryCacheStats counts cache-hit lookups.
-type SummaryCacheStats struct {
-	// Hits were answered from memory, Misses by Postgres (found or not).
-	Hits, Misses int64
-}
+// SummaryCacheStats counts cache-hit lookups (Misses were asked of
+// Postgres, found or not).
+type SummaryCacheStats = CacheStats
 
 // SummaryCache answers cache hits (Store.CreateJobFromCache) from summaries
 // held in memory, so that a popular video asked for again and again costs
@@ -65,18 +61,10 @@ type SummaryCacheStats struct {
 // never the record. With Config.WriteBehind the record follows the answer
 // by at most that window (see hitLog); without it, it precedes it.
 type SummaryCache struct {
-	st         *Store
-	ttl, retry time.Duration
-	max        int
-	log        *slog.Logger
-	onReset    func(live bool)
-	hits       atomic.Int64
-	misses     atomic.Int64
-
-	mu      sync.RWMutex
-	live    bool
-	gen     uint64
-	entries map[hitKey]hitEntry
+	memo[hitKey, hitEntry]
+	st    *Store
+	retry time.Duration
+	log   *slog.Logger
 }
 
 // hitKey is what a cache hit is looked up by: the request's video key
@@ -92,21 +80,14 @@ type hitEntry struct {
 	videoKey string
 	title    string
 	duration float64
-	expires  time.Time
 }
 
 // NewSummaryCache returns a cache that serves from memory once Run listens.
 func NewSummaryCache(cfg SummaryCacheConfig) *SummaryCache {
-	c := &SummaryCache{st: cfg.Store, ttl: cfg.TTL, retry: cfg.Retry, max: cfg.MaxEntries, log: cfg.Logger,
-		onReset: cfg.OnReset, entries: map[hitKey]hitEntry{}}
-	if c.ttl <= 0 {
-		c.ttl = time.Minute
-	}
+	c := &SummaryCache{st: cfg.Store, retry: cfg.Retry, log: cfg.Logger}
+	c.init(cfg.TTL, cfg.MaxEntries, cfg.OnReset, time.Minute, 10_000)
 	if c.retry <= 0 {
 		c.retry = time.Second
-	}
-	if c.max <= 0 {
-		c.max = 10_000
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -122,69 +103,31 @@ func NewSummaryCache(cfg SummaryCacheConfig) *SummaryCache {
 func (c *SummaryCache) CreateJobFromCache(ctx context.Context, j *Job, promptHash string) (*Summary, error) {
 	k := hitKey{j.VideoKey, j.AudioLanguage, promptHash, j.Model, j.OutputLanguage}
 	now := time.Now()
-	c.mu.RLock()
-	live, gen := c.live, c.gen
-	e, ok := c.entries[k]
-	c.mu.RUnlock()
-	if ok && live && now.Before(e.expires) {
-		c.hits.Add(1)
+	e, ok, t := c.get(k, now)
+	if ok {
 		if err := c.st.recordHit(ctx, j, e, now); err != nil {
 			return nil, err
 		}
 		sm := *e.sm
 		return &sm, nil
 	}
-	c.misses.Add(1)
 	sm, err := c.st.CreateJobFromCache(ctx, j, promptHash)
-	if err != nil || !live {
+	if err != nil {
 		return sm, err
 	}
-	c.mu.Lock()
-	// A change announced while Postgres answered may postdate what it
-	// found: keep the answer only if nothing was announced since.
-	if c.live && c.gen == gen {
-		if len(c.entries) >= c.max {
-			c.entries = map[hitKey]hitEntry{}
-		}
-		kept := *sm
-		c.entries[k] = hitEntry{sm: &kept, videoKey: j.VideoKey, title: j.Title, duration: j.Duration, expires: now.Add(c.ttl)}
-	}
-	c.mu.Unlock()
+	kept := *sm
+	c.put(k, hitEntry{sm: &kept, videoKey: j.VideoKey, title: j.Title, duration: j.Duration}, t, now)
 	return sm, nil
 }
 
 // drop forgets the entries of one video (by the request's key or the
-// video's), or every entry for "*", and sets whether the cache may serve.
-func (c *SummaryCache) drop(videoKey string, live bool) {
-	c.mu.Lock()
-	c.gen++
-	c.live = live
-	if videoKey == "*" || !live {
-		c.entries = map[hitKey]hitEntry{}
-	} else {
-		for k, e := range c.entries {
-			if k.videoKey == videoKey || e.videoKey == videoKey {
-				delete(c.entries, k)
-			}
-		}
+// video's), or every entry for "*".
+func (c *SummaryCache) drop(videoKey string) {
+	if videoKey == "*" {
+		c.reset(true, nil)
+		return
 	}
-	c.mu.Unlock()
-	if c.onReset != nil {
-		c.onReset(live)
-	}
-}
-
-// Stats returns how many lookups were answered from memory and how many
-// by Postgres.
-func (c *SummaryCache) Stats() SummaryCacheStats {
-	return SummaryCacheStats{Hits: c.hits.Load(), Misses: c.misses.Load()}
-}
-
-// Live reports whether the cache is listening (and so serving from memory).
-func (c *SummaryCache) Live() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.live
+	c.reset(true, func(k hitKey, e hitEntry) bool { return k.videoKey == videoKey || e.videoKey == videoKey })
 }
 
 // Run listens on SummaryChannel until ctx ends, re-opening the connection
@@ -192,8 +135,8 @@ func (c *SummaryCache) Live() bool {
 // listens.
 func (c *SummaryCache) Run(ctx context.Context, ready chan<- struct{}) {
 	l := &listener{st: c.st, name: "recap-summary-cache", channels: []string{SummaryChannel}, retry: c.retry, log: c.log,
-		live: func() { c.drop("*", true) }, down: func() { c.drop("*", false) },
-		notify: func(_, videoKey string) { c.drop(videoKey, true) }}
+		live: func() { c.reset(true, nil) }, down: func() { c.reset(false, nil) },
+		notify: func(_, videoKey string) { c.drop(videoKey) }}
 	l.run(ctx, ready)
 }
 
