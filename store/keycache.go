@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"log/slog"
 	"time"
 )
 
@@ -11,27 +10,7 @@ import (
 const KeyChannel = "recap_api_keys"
 
 // KeyCacheConfig configures a KeyCache.
-type KeyCacheConfig struct {
-	// Store looks keys up on a miss; its pool's settings open the
-	// listening connection.
-	Store *Store
-	// TTL bounds how long a looked-up key is served from memory (default
-	// 60 s). Revocations do not wait for it: they clear the cache when
-	// their transaction commits.
-	TTL time.Duration
-	// MaxEntries bounds memory (default 100,000 keys); past it the cache
-	// starts over.
-	MaxEntries int
-	// Logger reports the listening connection's failures.
-	Logger *slog.Logger
-	// Retry is the pause before re-opening a failed listening connection
-	// (default 1 s).
-	Retry time.Duration
-	// OnReset, if set, is called each time the cache empties: live when
-	// listening starts or a change is announced, not live when the
-	// listening connection is lost (tests wait on it).
-	OnReset func(live bool)
-}
+type KeyCacheConfig = CacheConfig
 
 // KeyCacheStats counts lookups.
 type KeyCacheStats = CacheStats
@@ -45,21 +24,12 @@ type KeyCacheStats = CacheStats
 // Postgres, as without a cache.
 type KeyCache struct {
 	memo[string, APIKey]
-	st    *Store
-	retry time.Duration
-	log   *slog.Logger
 }
 
 // NewKeyCache returns a cache that serves from memory once Run listens.
 func NewKeyCache(cfg KeyCacheConfig) *KeyCache {
-	c := &KeyCache{st: cfg.Store, retry: cfg.Retry, log: cfg.Logger}
-	c.init(cfg.TTL, cfg.MaxEntries, cfg.OnReset, time.Minute, 100_000)
-	if c.retry <= 0 {
-		c.retry = time.Second
-	}
-	if c.log == nil {
-		c.log = slog.New(slog.DiscardHandler)
-	}
+	c := &KeyCache{}
+	c.init(cfg, 100_000)
 	return c
 }
 
@@ -83,8 +53,6 @@ func (c *KeyCache) KeyBySecret(ctx context.Context, secret string) (*APIKey, err
 // after a failure. ready, if not nil, is closed the first time the cache
 // listens.
 func (c *KeyCache) Run(ctx context.Context, ready chan<- struct{}) {
-	l := &listener{st: c.st, name: "recap-key-cache", channels: []string{KeyChannel}, retry: c.retry, log: c.log,
-		live: func() { c.reset(true, nil) }, down: func() { c.reset(false, nil) },
-		notify: func(string, string) { c.reset(true, nil) }}
-	l.run(ctx, ready)
+	// Any change to api_keys starts over.
+	c.listen(ctx, ready, "recap-key-cache", KeyChannel, func(string) { c.reset(true, nil) })
 }

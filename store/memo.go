@@ -1,10 +1,36 @@
 package store
 
 import (
+	"context"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 )
+
+// CacheConfig configures a cache that serves from memory while it listens
+// (KeyCache, SummaryCache).
+type CacheConfig struct {
+	// Store answers misses; its pool's settings open the listening
+	// connection.
+	Store *Store
+	// TTL bounds how long a looked-up row is served from memory (default
+	// 60 s). Announced changes do not wait for it: they drop what they
+	// change when their transaction commits.
+	TTL time.Duration
+	// MaxEntries bounds memory (default 100,000 keys, 10,000 summary
+	// answers); past it the cache starts over.
+	MaxEntries int
+	// Logger reports the listening connection's failures.
+	Logger *slog.Logger
+	// Retry is the pause before re-opening a failed listening connection
+	// (default 1 s).
+	Retry time.Duration
+	// OnReset, if set, is called each time entries are dropped: live when
+	// listening starts or a change is announced, not live when the
+	// listening connection is lost (tests wait on it).
+	OnReset func(live bool)
+}
 
 // CacheStats counts the lookups of a cache that serves from memory.
 type CacheStats struct {
@@ -17,6 +43,9 @@ type CacheStats struct {
 // ttl, and a generation that every announced change moves, so that a row
 // read from Postgres while a change was announced is not kept.
 type memo[K comparable, V any] struct {
+	st      *Store
+	retry   time.Duration
+	log     *slog.Logger
 	ttl     time.Duration
 	max     int
 	onReset func(live bool)
@@ -34,16 +63,32 @@ type memoEntry[V any] struct {
 	expires time.Time
 }
 
-// init sets the memo's bounds (defaults: ttl, max) and starts it empty.
-func (m *memo[K, V]) init(ttl time.Duration, maxEntries int, onReset func(bool), defTTL time.Duration, defMax int) {
-	m.ttl, m.max, m.onReset = ttl, maxEntries, onReset
+// init applies cfg (defaults: 60 s, defMax entries, 1 s between
+// reconnections) and starts the memo empty.
+func (m *memo[K, V]) init(cfg CacheConfig, defMax int) {
+	m.st, m.ttl, m.max, m.retry, m.log, m.onReset = cfg.Store, cfg.TTL, cfg.MaxEntries, cfg.Retry, cfg.Logger, cfg.OnReset
 	if m.ttl <= 0 {
-		m.ttl = defTTL
+		m.ttl = time.Minute
 	}
 	if m.max <= 0 {
 		m.max = defMax
 	}
+	if m.retry <= 0 {
+		m.retry = time.Second
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
 	m.entries = map[K]memoEntry[V]{}
+}
+
+// listen runs the memo's listener on channel until ctx ends: live when it
+// listens, not live while it is lost, notify for each announcement.
+func (m *memo[K, V]) listen(ctx context.Context, ready chan<- struct{}, name, channel string, notify func(detail string)) {
+	l := &listener{st: m.st, name: name, channels: []string{channel}, retry: m.retry, log: m.log,
+		live: func() { m.reset(true, nil) }, down: func() { m.reset(false, nil) },
+		notify: func(_, detail string) { notify(detail) }}
+	l.run(ctx, ready)
 }
 
 // get returns k's value when the memo is live and it is fresh, counting a

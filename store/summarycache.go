@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,30 +17,10 @@ import (
 // are announced on (triggers of sql/140_summary_notify.sql).
 const SummaryChannel = "recap_summaries"
 
-// SummaryCacheConfig configures a SummaryCache.
-type SummaryCacheConfig struct {
-	// Store answers misses and records every hit; its pool's settings
-	// open the listening connection.
-	Store *Store
-	// TTL bounds how long a looked-up summary is served from memory
-	// (default 60 s): a video's title or length changed by a later
-	// resolve shows in cache hits after at most this long. New summaries
-	// do not wait for it: they drop their video's entries when they
-	// commit.
-	TTL time.Duration
-	// MaxEntries bounds memory (default 10,000 answers); past it the
-	// cache starts over.
-	MaxEntries int
-	// Logger reports the listening connection's failures.
-	Logger *slog.Logger
-	// Retry is the pause before re-opening a failed listening connection
-	// (default 1 s).
-	Retry time.Duration
-	// OnReset, if set, is called each time entries are dropped: live when
-	// listening starts or a change is announced, not live when the
-	// listening connection is lost (tests wait on it).
-	OnReset func(live bool)
-}
+// SummaryCacheConfig configures a SummaryCache. Its TTL also bounds how
+// long a video's title or length changed by a later resolve takes to show
+// in cache hits; a new summary drops its video's answers when it commits.
+type SummaryCacheConfig = CacheConfig
 
 // SummaryCacheStats counts cache-hit lookups (Misses were asked of
 // Postgres, found or not).
@@ -62,9 +41,6 @@ type SummaryCacheStats = CacheStats
 // by at most that window (see hitLog); without it, it precedes it.
 type SummaryCache struct {
 	memo[hitKey, hitEntry]
-	st    *Store
-	retry time.Duration
-	log   *slog.Logger
 }
 
 // hitKey is what a cache hit is looked up by: the request's video key
@@ -84,14 +60,8 @@ type hitEntry struct {
 
 // NewSummaryCache returns a cache that serves from memory once Run listens.
 func NewSummaryCache(cfg SummaryCacheConfig) *SummaryCache {
-	c := &SummaryCache{st: cfg.Store, retry: cfg.Retry, log: cfg.Logger}
-	c.init(cfg.TTL, cfg.MaxEntries, cfg.OnReset, time.Minute, 10_000)
-	if c.retry <= 0 {
-		c.retry = time.Second
-	}
-	if c.log == nil {
-		c.log = slog.New(slog.DiscardHandler)
-	}
+	c := &SummaryCache{}
+	c.init(cfg, 10_000)
 	return c
 }
 
@@ -134,10 +104,7 @@ func (c *SummaryCache) drop(videoKey string) {
 // after a failure. ready, if not nil, is closed the first time the cache
 // listens.
 func (c *SummaryCache) Run(ctx context.Context, ready chan<- struct{}) {
-	l := &listener{st: c.st, name: "recap-summary-cache", channels: []string{SummaryChannel}, retry: c.retry, log: c.log,
-		live: func() { c.reset(true, nil) }, down: func() { c.reset(false, nil) },
-		notify: func(_, videoKey string) { c.drop(videoKey) }}
-	l.run(ctx, ready)
+	c.listen(ctx, ready, "recap-summary-cache", SummaryChannel, c.drop)
 }
 
 // hitRecord is one pending recordHit call.
