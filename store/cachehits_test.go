@@ -18,17 +18,8 @@ func TestCreateJobFromCache(t *testing.T) {
 	t.Parallel()
 	s, k := setup(t, 10)
 	ctx := context.Background()
-	if err := s.SaveVideo(ctx, &store.Video{Key: "generic:v", URL: "https://example.com/v", Title: "The video", Duration: 61}); err != nil {
-		t.Fatal(err)
-	}
-	tr := &store.Transcript{VideoKey: "generic:v", Language: "en", Source: "subtitles", Segments: []store.Segment{{Start: 0, End: 1, Text: "hi"}}, Duration: 61}
-	if err := s.SaveTranscript(ctx, tr); err != nil {
-		t.Fatal(err)
-	}
-	sm := &store.Summary{TranscriptID: tr.ID, PromptHash: "p", Model: "m", Markdown: "# Summary", Chapters: []store.Chapter{{Start: 0, End: 61, Title: "All"}}, PromptTokens: 7, CompletionTokens: 3}
-	if err := s.SaveSummary(ctx, sm); err != nil {
-		t.Fatal(err)
-	}
+	sm := &store.Summary{PromptHash: "p", Model: "m", Markdown: "# Summary", Chapters: []store.Chapter{{Start: 0, End: 61, Title: "All"}}, PromptTokens: 7, CompletionTokens: 3}
+	seedSummary(t, s, "en", sm)
 	const hits, misses = 200, 50
 	type result struct {
 		j   *store.Job

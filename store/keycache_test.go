@@ -18,19 +18,8 @@ func TestKeyCache(t *testing.T) {
 	t.Parallel()
 	s := storetest.New(t)
 	ctx := context.Background()
-	resets := make(chan bool, 64)
-	c := store.NewKeyCache(store.KeyCacheConfig{Store: s, Retry: 10 * time.Millisecond, OnReset: func(live bool) { resets <- live }})
-	waitReset := func(want bool) {
-		t.Helper()
-		select {
-		case live := <-resets:
-			if live != want {
-				t.Fatalf("reset live=%v, want %v", live, want)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("no reset (live=%v) within 10 s", want)
-		}
-	}
+	onReset, waitReset := resetWaiter(t)
+	c := store.NewKeyCache(store.KeyCacheConfig{Store: s, Retry: 10 * time.Millisecond, OnReset: onReset})
 	k, secret, err := s.CreateKey(ctx, store.NewKey{Name: "a", Seconds: 60})
 	if err != nil {
 		t.Fatal(err)

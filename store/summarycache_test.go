@@ -22,30 +22,10 @@ func TestSummaryCache(t *testing.T) {
 	t.Parallel()
 	s, k := setup(t, 10)
 	ctx := context.Background()
-	if err := s.SaveVideo(ctx, &store.Video{Key: "generic:v", URL: "https://example.com/v", Title: "The video", Duration: 61}); err != nil {
-		t.Fatal(err)
-	}
-	tr := &store.Transcript{VideoKey: "generic:v", Language: "en", Source: "subtitles", Segments: []store.Segment{{Start: 0, End: 1, Text: "hi"}}, Duration: 61}
-	if err := s.SaveTranscript(ctx, tr); err != nil {
-		t.Fatal(err)
-	}
-	first := &store.Summary{TranscriptID: tr.ID, PromptHash: "p", Model: "m", Markdown: "# First", Chapters: []store.Chapter{{Start: 0, End: 61, Title: "All"}}, PromptTokens: 7, CompletionTokens: 3}
-	if err := s.SaveSummary(ctx, first); err != nil {
-		t.Fatal(err)
-	}
-	resets := make(chan bool, 64)
-	c := store.NewSummaryCache(store.SummaryCacheConfig{Store: s, Retry: 10 * time.Millisecond, OnReset: func(live bool) { resets <- live }})
-	waitReset := func(want bool) {
-		t.Helper()
-		select {
-		case live := <-resets:
-			if live != want {
-				t.Fatalf("reset live=%v, want %v", live, want)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("no reset (live=%v) within 10 s", want)
-		}
-	}
+	first := &store.Summary{PromptHash: "p", Model: "m", Markdown: "# First", Chapters: []store.Chapter{{Start: 0, End: 61, Title: "All"}}, PromptTokens: 7, CompletionTokens: 3}
+	tr := seedSummary(t, s, "en", first)
+	onReset, waitReset := resetWaiter(t)
+	c := store.NewSummaryCache(store.SummaryCacheConfig{Store: s, Retry: 10 * time.Millisecond, OnReset: onReset})
 	n := 0
 	ask := func(videoKey string, wantSummary *store.Summary, wantHits, wantMisses int64) *store.Job {
 		t.Helper()
@@ -203,17 +183,8 @@ func TestSummaryCacheWriteBehind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SaveVideo(ctx, &store.Video{Key: "generic:v", URL: "https://example.com/v", Title: "The video", Duration: 61}); err != nil {
-		t.Fatal(err)
-	}
-	tr := &store.Transcript{VideoKey: "generic:v", Source: "subtitles", Segments: []store.Segment{{Start: 0, End: 1, Text: "hi"}}, Duration: 61}
-	if err := s.SaveTranscript(ctx, tr); err != nil {
-		t.Fatal(err)
-	}
-	sm := &store.Summary{TranscriptID: tr.ID, PromptHash: "p", Model: "m", Markdown: "# Summary"}
-	if err := s.SaveSummary(ctx, sm); err != nil {
-		t.Fatal(err)
-	}
+	sm := &store.Summary{PromptHash: "p", Model: "m", Markdown: "# Summary"}
+	seedSummary(t, s, "", sm)
 	c := store.NewSummaryCache(store.SummaryCacheConfig{Store: s})
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -304,5 +275,41 @@ func TestSummaryCacheWriteBehind(t *testing.T) {
 	closed = true
 	if n := count(); n != 140 {
 		t.Fatalf("%d rows after Close, want 140", n)
+	}
+}
+
+// seedSummary saves the video generic:v ("The video", 61 s), its
+// transcript in language and sm as that transcript's summary.
+func seedSummary(t *testing.T, s *store.Store, language string, sm *store.Summary) *store.Transcript {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.SaveVideo(ctx, &store.Video{Key: "generic:v", URL: "https://example.com/v", Title: "The video", Duration: 61}); err != nil {
+		t.Fatal(err)
+	}
+	tr := &store.Transcript{VideoKey: "generic:v", Language: language, Source: "subtitles", Segments: []store.Segment{{Start: 0, End: 1, Text: "hi"}}, Duration: 61}
+	if err := s.SaveTranscript(ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	sm.TranscriptID = tr.ID
+	if err := s.SaveSummary(ctx, sm); err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// resetWaiter returns a cache's OnReset and a function waiting for its
+// next call, which must report live = want within 10 s.
+func resetWaiter(t *testing.T) (onReset func(bool), wait func(want bool)) {
+	resets := make(chan bool, 64)
+	return func(live bool) { resets <- live }, func(want bool) {
+		t.Helper()
+		select {
+		case live := <-resets:
+			if live != want {
+				t.Fatalf("reset live=%v, want %v", live, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no reset (live=%v) within 10 s", want)
+		}
 	}
 }
