@@ -67,15 +67,7 @@ func TestKeyCache(t *testing.T) {
 	lookup(3, misses+1)
 
 	// The listening connection dies: no caching until it listens again.
-	var schema string
-	if err := s.Pool().QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
-		t.Fatal(err)
-	}
-	var killed int
-	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-		WHERE application_name = 'recap-key-cache/' || $1) x`, schema).Scan(&killed); err != nil || killed != 1 {
-		t.Fatalf("terminated %d listeners: %v", killed, err)
-	}
+	killListener(t, s, "recap-key-cache")
 	waitReset(false)
 	waitReset(true)
 	lookup(3, misses+2)

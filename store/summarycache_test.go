@@ -102,15 +102,7 @@ func TestSummaryCache(t *testing.T) {
 	ask("generic:short", second, 4, 7)
 
 	// The listening connection dies: nothing from memory until it is back.
-	var schema string
-	if err := s.Pool().QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
-		t.Fatal(err)
-	}
-	var killed int
-	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-		WHERE application_name = 'recap-summary-cache/' || $1) x`, schema).Scan(&killed); err != nil || killed != 1 {
-		t.Fatalf("terminated %d listeners: %v", killed, err)
-	}
+	killListener(t, s, "recap-summary-cache")
 	waitReset(false)
 	waitReset(true)
 	ask("generic:v", second, 4, 8)
@@ -311,5 +303,16 @@ func resetWaiter(t *testing.T) (onReset func(bool), wait func(want bool)) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("no reset (live=%v) within 10 s", want)
 		}
+	}
+}
+
+// killListener terminates the listening connection of the cache named
+// name (its application_name before the schema) on s's schema.
+func killListener(t *testing.T, s *store.Store, name string) {
+	t.Helper()
+	var killed int
+	if err := s.Pool().QueryRow(context.Background(), `SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE application_name = $1 || '/' || current_schema()) x`, name).Scan(&killed); err != nil || killed != 1 {
+		t.Fatalf("terminated %d listeners: %v", killed, err)
 	}
 }
