@@ -221,12 +221,44 @@ func (s *Store) Job(ctx context.Context, id string) (*Job, error) {
 	if !validUUID(id) {
 		return nil, ErrNotFound
 	}
-	j, err := scanJob(s.pool.QueryRow(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = $1`, id))
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return nil, fmt.Errorf("job: %w", err)
+	for {
+		j, err := scanJob(s.pool.QueryRow(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = $1`, id))
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("job: %w", err)
+		}
+		if err == nil || !s.awaitHitRow(ctx, id) {
+			return j, err
+		}
 	}
-	return j, err
 }
+
+// awaitHitRow is for a job id not found: when it may be a cache hit's
+// row that another API process is still writing behind its answer (a
+// time-ordered id, UUIDv7, from the last second: only those rows get
+// one), it waits a little and reports whether to look again.
+func (s *Store) awaitHitRow(ctx context.Context, id string) bool {
+	u, err := uuid.Parse(id)
+	if err != nil || u.Version() != 7 {
+		return false
+	}
+	sec, nsec := u.Time().UnixTime()
+	if time.Since(time.Unix(sec, nsec)) > hitRowWait {
+		return false
+	}
+	t := time.NewTimer(10 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// hitRowWait is how long after its answer a cache hit's job row may still
+// be on its way from another API process (its write-behind window, and
+// retries while Postgres is slow).
+const hitRowWait = time.Second
 
 // AccountJob returns a job only if it belongs to the account; anyone
 // else's job is ErrNotFound, indistinguishable from a missing one.

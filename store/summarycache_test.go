@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/recap/recap/store"
 	"github.com/recap/recap/store/storetest"
 )
@@ -314,5 +315,50 @@ func killListener(t *testing.T, s *store.Store, name string) {
 	if err := s.Pool().QueryRow(context.Background(), `SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 		WHERE application_name = $1 || '/' || current_schema()) x`, name).Scan(&killed); err != nil || killed != 1 {
 		t.Fatalf("terminated %d listeners: %v", killed, err)
+	}
+}
+
+// TestHitRowAcrossReplicas: a cache hit's job, written behind its answer
+// by one API process, is found by another process's read made right after
+// the answer (which waits for it), while an unknown id is not found.
+func TestHitRowAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	other, u := storetest.NewWithURL(t)
+	ctx := context.Background()
+	// A window long enough that the read below always comes first.
+	s, err := store.Open(ctx, store.Config{URL: u, WriteBehind: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	k, _, err := s.CreateKey(ctx, store.NewKey{Name: "t", Seconds: 600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedSummary(t, s, "", &store.Summary{PromptHash: "p", Model: "m", Markdown: "# Summary"})
+	c := store.NewSummaryCache(store.SummaryCacheConfig{Store: s})
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ready := make(chan struct{})
+	go c.Run(rctx, ready)
+	<-ready
+	var j *store.Job
+	for range 2 { // the first from Postgres, the second from memory
+		j = &store.Job{AccountID: k.AccountID, APIKeyID: k.ID, Queue: "interactive", VideoKey: "generic:v", Model: "m"}
+		if _, err := c.CreateJobFromCache(ctx, j, "p"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.Stats().Hits != 1 {
+		t.Fatalf("stats %+v", c.Stats())
+	}
+	got, err := other.AccountJob(ctx, k.AccountID, j.ID)
+	if err != nil || got.State != store.StateSucceeded {
+		t.Fatalf("the other process's read: %+v %v", got, err)
+	}
+	for _, id := range []string{uuid.Must(uuid.NewV7()).String(), uuid.NewString()} {
+		if _, err := other.Job(ctx, id); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("unknown id %s: %v", id, err)
+		}
 	}
 }
