@@ -91,11 +91,8 @@ func CanonicalKey(rawURL string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("canonical key: %w", err)
 	}
-	host := trimHostPrefixes(strings.TrimSuffix(strings.ToLower(u.Hostname()), "."))
-	for _, s := range sites {
-		if k, ok := s.key(host, u); ok {
-			return s.name + ":" + k, nil
-		}
+	if k, ok := siteKey(u); ok {
+		return k, nil
 	}
 	// Short links whose target is not in the URL (b23.tv/<code>,
 	// v.douyin.com/<code>) can only be expanded by following the redirect
@@ -105,6 +102,17 @@ func CanonicalKey(rawURL string) (string, error) {
 	n := normalize(u)
 	sum := sha256.Sum256([]byte(n))
 	return "generic:" + hex.EncodeToString(sum[:]), nil
+}
+
+// siteKey is "<site>:<id>" when a site rule recognizes u as one video.
+func siteKey(u *url.URL) (string, bool) {
+	host := trimHostPrefixes(strings.TrimSuffix(strings.ToLower(u.Hostname()), "."))
+	for _, s := range sites {
+		if k, ok := s.key(host, u); ok {
+			return s.name + ":" + k, true
+		}
+	}
+	return "", false
 }
 
 // NormalizeURL returns the form of rawURL that generic keys hash: scheme

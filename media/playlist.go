@@ -176,7 +176,7 @@ func IsPlaylistURL(rawURL string) bool {
 	if err != nil {
 		return false
 	}
-	if k, err := CanonicalKey(rawURL); err == nil && !strings.HasPrefix(k, "generic:") {
+	if _, ok := siteKey(u); ok {
 		return false // a video form of a known site (a watch URL with list= is its video)
 	}
 	host := trimHostPrefixes(strings.TrimSuffix(strings.ToLower(u.Hostname()), "."))
