@@ -263,10 +263,7 @@ const hitRowWait = time.Second
 // AccountJob returns a job only if it belongs to the account; anyone
 // else's job is ErrNotFound, indistinguishable from a missing one.
 func (s *Store) AccountJob(ctx context.Context, accountID int64, id string) (*Job, error) {
-	if err := s.syncHits(ctx); err != nil {
-		return nil, err
-	}
-	j, err := s.Job(ctx, id)
+	j, err := s.Job(ctx, id) // which waits for rows written behind
 	if err != nil {
 		return nil, err
 	}

@@ -162,28 +162,8 @@ func TestSummaryCacheWriteBehind(t *testing.T) {
 	t.Parallel()
 	admin, u := storetest.NewWithURL(t)
 	ctx := context.Background()
-	s, err := store.Open(ctx, store.Config{URL: u, WriteBehind: 5 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := false
-	defer func() {
-		if !closed {
-			s.Close()
-		}
-	}()
-	k, _, err := s.CreateKey(ctx, store.NewKey{Name: "t", Seconds: 600})
-	if err != nil {
-		t.Fatal(err)
-	}
 	sm := &store.Summary{PromptHash: "p", Model: "m", Markdown: "# Summary"}
-	seedSummary(t, s, "", sm)
-	c := store.NewSummaryCache(store.SummaryCacheConfig{Store: s})
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	ready := make(chan struct{})
-	go c.Run(rctx, ready)
-	<-ready
+	s, c, k := behindCache(t, u, 5*time.Millisecond, sm)
 	ask := func(account int64) (*store.Job, error) {
 		j := &store.Job{AccountID: account, APIKeyID: k.ID, Queue: "interactive", VideoKey: "generic:v", Model: "m"}
 		_, err := c.CreateJobFromCache(ctx, j, "p")
@@ -263,9 +243,7 @@ func TestSummaryCacheWriteBehind(t *testing.T) {
 			t.Fatalf("answer %d: %v", i, err)
 		}
 	}
-	cancel()
 	s.Close()
-	closed = true
 	if n := count(); n != 140 {
 		t.Fatalf("%d rows after Close, want 140", n)
 	}
@@ -326,22 +304,7 @@ func TestHitRowAcrossReplicas(t *testing.T) {
 	other, u := storetest.NewWithURL(t)
 	ctx := context.Background()
 	// A window long enough that the read below always comes first.
-	s, err := store.Open(ctx, store.Config{URL: u, WriteBehind: 300 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	k, _, err := s.CreateKey(ctx, store.NewKey{Name: "t", Seconds: 600})
-	if err != nil {
-		t.Fatal(err)
-	}
-	seedSummary(t, s, "", &store.Summary{PromptHash: "p", Model: "m", Markdown: "# Summary"})
-	c := store.NewSummaryCache(store.SummaryCacheConfig{Store: s})
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	ready := make(chan struct{})
-	go c.Run(rctx, ready)
-	<-ready
+	_, c, k := behindCache(t, u, 300*time.Millisecond, &store.Summary{PromptHash: "p", Model: "m", Markdown: "# Summary"})
 	var j *store.Job
 	for range 2 { // the first from Postgres, the second from memory
 		j = &store.Job{AccountID: k.AccountID, APIKeyID: k.ID, Queue: "interactive", VideoKey: "generic:v", Model: "m"}
@@ -361,4 +324,30 @@ func TestHitRowAcrossReplicas(t *testing.T) {
 			t.Fatalf("unknown id %s: %v", id, err)
 		}
 	}
+}
+
+// behindCache opens a second store on u's schema that writes cache hits'
+// rows behind their answers (window), with a key, sm saved as generic:v's
+// summary, and a SummaryCache on it that listens. Both stop when the test
+// ends (Close may also be called before).
+func behindCache(t *testing.T, u string, window time.Duration, sm *store.Summary) (*store.Store, *store.SummaryCache, *store.APIKey) {
+	t.Helper()
+	ctx := context.Background()
+	s, err := store.Open(ctx, store.Config{URL: u, WriteBehind: window})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	k, _, err := s.CreateKey(ctx, store.NewKey{Name: "t", Seconds: 600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedSummary(t, s, "", sm)
+	c := store.NewSummaryCache(store.SummaryCacheConfig{Store: s})
+	rctx, cancel := context.WithCancel(ctx)
+	t.Cleanup(cancel)
+	ready := make(chan struct{})
+	go c.Run(rctx, ready)
+	<-ready
+	return s, c, k
 }
