@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -48,6 +49,10 @@ type Deps struct {
 	Log       *slog.Logger
 	// Metrics is this process's Prometheus series (served at /metrics).
 	Metrics *metrics.Metrics
+	// Toolchain is what the worker found of yt-dlp and its JavaScript
+	// runtime, once it has looked (nil before, and in an API process);
+	// /readyz shows it.
+	Toolchain atomic.Pointer[Toolchain]
 
 	// The upload bucket (BLOB_URL), opened on first use (files.go).
 	bucketOnce sync.Once
@@ -221,21 +226,18 @@ func newWorker(cfg Config, d *Deps) (p *workerParts, err error) {
 	}
 	p.media, err = media.New(media.Config{YtDlpPath: cfg.YtDlpPath, FFmpegPath: cfg.FFmpegPath, FFprobePath: cfg.FFprobePath,
 		TempDir: p.dir.Path(), Egress: p.egress, MaxFileSize: cfg.MaxDownloadBytes,
-		MaxDuration: time.Duration(cfg.MaxMediaSeconds) * time.Second, Isolation: cfg.DownloadNetNS, ExtraArgs: cfg.YtDlpExtraArgs, CookiesDir: cfg.CookiesDir, Logger: d.Log})
+		MaxDuration: time.Duration(cfg.MaxMediaSeconds) * time.Second, Isolation: cfg.DownloadNetNS, ExtraArgs: cfg.YtDlpExtraArgs, CookiesDir: cfg.CookiesDir, JSRuntime: cfg.JSRuntime, Logger: d.Log})
 	if err != nil {
 		return nil, err
 	}
-	// yt-dlp's version for recap_ytdlp_info (and a warning when it is old)
-	// and the operator cookies' expiry, read beside start-up rather than
+	// yt-dlp's version and JavaScript runtime for the log, /readyz and
+	// recap_ytdlp_info (with warnings when either is missing or old), and
+	// the operator cookies' expiry, read beside start-up rather than
 	// delaying it.
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if v, err := p.media.YtDlpVersion(ctx); err != nil {
-			d.Log.Warn("media: yt-dlp version unknown", "err", err)
-		} else {
-			d.Metrics.YtDlp(v.Version, v.Released)
-		}
+		d.Toolchain.Store(checkToolchain(ctx, p.media, d))
 		sites, err := p.media.Cookies()
 		if err != nil {
 			d.Log.Warn("media: operator cookies", "err", err)

@@ -56,6 +56,10 @@ type Config struct {
 	YtDlpExtraArgs []string
 	// CookiesDir holds operator cookie files per site (COOKIES_DIR).
 	CookiesDir string
+	// JSRuntime is yt-dlp's JavaScript runtime (JS_RUNTIME): "auto"
+	// (default: deno, node, quickjs or bun from PATH), "none", "<name>" or
+	// "<name>:<path>" (see media.Config.JSRuntime).
+	JSRuntime string
 
 	AllowPrivateNetworks bool
 	MaxMediaSeconds      float64
@@ -277,6 +281,7 @@ func Load(getenv func(string) string) (Config, error) {
 		c.YtDlpExtraArgs = extra
 	}
 	c.CookiesDir = str("COOKIES_DIR", "")
+	c.JSRuntime = str("JS_RUNTIME", media.JSRuntimeAuto)
 	res, resErrs := loadResilience(getenv)
 	c.Resilience, errs = res, append(errs, resErrs...)
 	for _, o := range strings.Split(str("CORS_ORIGINS", ""), ",") {
