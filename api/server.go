@@ -1,6 +1,9 @@
-// Package api is Recap's HTTP front: the OpenAI-compatible chat
-// completions and models routes of the BibiGPT contract, authentication,
-// and the relay of job events as JSON or Server-Sent Events.
+// Package api is Recap's HTTP door: the BibiGPT contract under /api/v1
+// and OpenAI's under /v1 (chat completions, Responses, models, files,
+// audio transcriptions), the jobs, batches, playlists, transcripts,
+// chapters and frames routes, credits and keys, OAuth2 sign-in,
+// authentication, scopes and rate limits, and the relay of job events as
+// JSON or Server-Sent Events. It parses, calls one use case, and writes.
 package api
 
 import (

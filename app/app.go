@@ -182,17 +182,6 @@ func NewAPI(cfg Config, d *Deps) *api.Server {
 	return s
 }
 
-// NewWorker builds the asynq server and its stage handlers. Prefer
-// StartWorker: the egress proxy and scratch directory NewWorker creates
-// are only released when the process exits.
-func NewWorker(cfg Config, d *Deps) (*asynq.Server, *jobs.Worker, error) {
-	p, err := newWorker(cfg, d)
-	if err != nil {
-		return nil, nil, err
-	}
-	return p.srv, p.w, nil
-}
-
 // workerParts is a built worker and what its shutdown must release.
 type workerParts struct {
 	srv    *asynq.Server
