@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mmcdole/gofeed"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/recap/recap/app"
 	"github.com/recap/recap/app/apptest"
@@ -337,6 +338,36 @@ func TestSubscriptionNoCredit(t *testing.T) {
 	s = waitChecked(t, e, poor, sub.ID, t0)
 	if s.State != "paused" || s.PausedReason != "insufficient_quota" {
 		t.Fatalf("after resume: %+v", s)
+	}
+
+	// The MCP door: subscribe, list, unsubscribe.
+	ctx := context.Background()
+	cs := mcpSession(t, e, poor, nil)
+	call := func(name string, args map[string]any) map[string]any {
+		t.Helper()
+		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
+		if err != nil || res.IsError {
+			t.Fatalf("%s: %v %s", name, err, toolText(res))
+		}
+		b, _ := json.Marshal(res.StructuredContent)
+		var out map[string]any
+		_ = json.Unmarshal(b, &out)
+		return out
+	}
+	made := call("subscribe", map[string]any{"url": feed, "interval_seconds": 3600})
+	mid, _ := made["id"].(string)
+	if fu, _ := made["feed_url"].(string); mid == "" || made["object"] != "subscription" || !strings.HasPrefix(fu, "/feeds/rfeed_") {
+		t.Fatalf("subscribe: %v", made)
+	}
+	listed := call("list_subscriptions", map[string]any{})
+	if subs, _ := listed["subscriptions"].([]any); len(subs) != 2 {
+		t.Fatalf("list_subscriptions: %v", listed)
+	}
+	if out := call("unsubscribe", map[string]any{"id": mid}); out["deleted"] != true {
+		t.Fatalf("unsubscribe: %v", out)
+	}
+	if status, _ := callAPI(t, http.MethodGet, e.URL+"/subscriptions/"+mid, poor, nil); status != http.StatusNotFound {
+		t.Errorf("GET after unsubscribe: %d", status)
 	}
 }
 
