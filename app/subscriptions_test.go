@@ -123,7 +123,7 @@ func waitChecked(t *testing.T, e *apptest.Env, secret, id string, t0 time.Time) 
 // and a reordered source make no second job; DELETE stops the polling.
 func TestSubscriptionFeed(t *testing.T) {
 	t.Parallel()
-	e := apptest.Start(t, apptest.Options{STT: true, Configure: func(c *app.Config) { c.SubscriptionMinInterval, c.RateLimitRPM = time.Second, 1 << 20 }})
+	e := apptest.Start(t, apptest.Options{STT: true, Configure: func(c *app.Config) { c.SubscriptionMinInterval, c.RateLimitRPM = time.Second, 1<<20 }})
 	_, eps := e.Host.ServeFeed("/subs-eps.rss", 4) // serves the episodes' media
 	const feedPath = "/subs.rss"
 	feedOf(e.Host, feedPath, eps[1], eps[0]) // newest first
@@ -309,7 +309,7 @@ func TestSubscriptionFeed(t *testing.T) {
 // resuming without credit pauses it again.
 func TestSubscriptionNoCredit(t *testing.T) {
 	t.Parallel()
-	e := apptest.Start(t, apptest.Options{STT: true, Configure: func(c *app.Config) { c.SubscriptionMinInterval, c.RateLimitRPM = time.Second, 1 << 20 }})
+	e := apptest.Start(t, apptest.Options{STT: true, Configure: func(c *app.Config) { c.SubscriptionMinInterval, c.RateLimitRPM = time.Second, 1<<20 }})
 	feed, _ := e.Host.ServeFeed("/poor.rss", 2)
 	poorKey, poor := e.NewKey(t, "poor", 0)
 	status, body := callAPI(t, http.MethodPost, e.URL+"/subscriptions", poor, map[string]any{"url": feed, "interval_seconds": 1})
