@@ -73,8 +73,8 @@ func NewSubscriptionScheduler(cfg SchedulerConfig) (*asynq.Scheduler, error) {
 	s := asynq.NewScheduler(cfg.Redis, &asynq.SchedulerOpts{
 		Logger:   schedulerLogger{log},
 		LogLevel: asynq.WarnLevel,
-		EnqueueErrorHandler: func(_ *asynq.Task, _ []asynq.Option, err error) {
-			if !errors.Is(err, asynq.ErrDuplicateTask) && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		PostEnqueueFunc: func(_ *asynq.TaskInfo, err error) {
+			if err != nil && !errors.Is(err, asynq.ErrDuplicateTask) && !errors.Is(err, asynq.ErrTaskIDConflict) {
 				log.Warn("subscriptions: enqueue check", "err", err)
 			}
 		},
