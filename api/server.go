@@ -130,6 +130,7 @@ func (s *Server) routes() {
 	s.router.MethodNotAllowedHandler = http.HandlerFunc(s.methodNotAllowed)
 	s.router.HandleFunc("/api/auth/authorize", s.handleAuthorize).Methods(http.MethodGet, http.MethodPost)
 	s.router.HandleFunc("/api/auth/token", s.handleToken).Methods(http.MethodPost)
+	s.feedRoutes()
 	for _, base := range BasePaths {
 		v1 := s.router.PathPrefix(base).Subrouter()
 		v1.Use(s.authenticate, s.rateLimit, s.requireScope)
@@ -152,6 +153,7 @@ func (s *Server) routes() {
 		v1.HandleFunc("/files/{id}", s.handleGetFile).Methods(http.MethodGet)
 		v1.HandleFunc("/files/{id}", s.handleDeleteFile).Methods(http.MethodDelete)
 		v1.HandleFunc("/audio/transcriptions", s.handleTranscription).Methods(http.MethodPost)
+		s.subscriptionRoutes(v1)
 	}
 	if s.cfg.MCP != nil {
 		s.router.Handle("/mcp", s.authenticate(s.rateLimit(s.cfg.MCP))).Methods(http.MethodGet, http.MethodPost, http.MethodDelete)

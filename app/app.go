@@ -152,16 +152,17 @@ func NewAPI(cfg Config, d *Deps) *api.Server {
 		hits = sc
 	}
 	uc := core.New(core.Config{
-		Store:        d.Store,
-		Jobs:         d.Jobs,
-		Hits:         hits,
-		Policy:       core.Policy{AllowPrivate: cfg.AllowPrivateNetworks, Allow: cfg.EgressAllow},
-		DefaultModel: cfg.LLMModel,
-		Models:       cfg.LLMModels,
-		SyncWait:     cfg.SyncWait,
-		Files:        filesConfig(cfg, d),
-		Metering:     core.Metering{PricePer1K: cfg.PricePer1KTokens, MaxTokens: cfg.LLMContextTokens * 5 / 4},
-		Playlists:    d.Jobs,
+		Store:         d.Store,
+		Jobs:          d.Jobs,
+		Hits:          hits,
+		Policy:        core.Policy{AllowPrivate: cfg.AllowPrivateNetworks, Allow: cfg.EgressAllow},
+		DefaultModel:  cfg.LLMModel,
+		Models:        cfg.LLMModels,
+		SyncWait:      cfg.SyncWait,
+		Files:         filesConfig(cfg, d),
+		Metering:      core.Metering{PricePer1K: cfg.PricePer1KTokens, MaxTokens: cfg.LLMContextTokens * 5 / 4},
+		Playlists:     d.Jobs,
+		Subscriptions: subscriptionsConfig(cfg, d),
 	})
 	startFilePurge(d, uc)
 	s := api.New(api.Config{
@@ -359,6 +360,7 @@ type WorkerHandle struct {
 
 	stopReconciler context.CancelFunc
 	reconcilerDone chan struct{}
+	stopScheduler  func()
 	stopOnce       sync.Once
 }
 
@@ -375,11 +377,17 @@ func StartWorker(cfg Config, d *Deps) (*WorkerHandle, error) {
 	}
 	mux := p.w.Mux()
 	mux.Handle(jobs.TypePlaylist, jobs.PlaylistHandler(p.media, d.Events, d.Log)) // the jobs API's playlists (interactive queue)
+	mux.Handle(jobs.TypeSubscriptionsCheck, jobs.SubscriptionsHandler(subscriptionChecker(cfg, d, p.media), d.Log))
 	if err := p.srv.Start(mux); err != nil {
 		p.release()
 		return nil, err
 	}
 	h := &WorkerHandle{srv: p.srv, parts: p, Worker: p.w}
+	if h.stopScheduler, err = startSubscriptionScheduler(cfg, d); err != nil {
+		p.srv.Shutdown()
+		p.release()
+		return nil, err
+	}
 	if cfg.BatchConcurrency > 0 {
 		// Its own Mux gives the batch pool its own stage caps too.
 		h.batch = newServer(cfg, d, p.w, cfg.BatchConcurrency, map[string]int{cfg.QueuePrefix + jobs.QueueBatch: 1}, p.base)
@@ -404,6 +412,7 @@ func StartWorker(cfg Config, d *Deps) (*WorkerHandle, error) {
 // It is safe to call more than once.
 func (h *WorkerHandle) Stop() {
 	h.stopOnce.Do(func() {
+		h.stopScheduler()
 		h.stopReconciler()
 		<-h.reconcilerDone
 		var wg sync.WaitGroup

@@ -90,6 +90,9 @@ type Config struct {
 	// Playlists lists playlists' entries for the jobs API (a
 	// *jobs.Client: a worker runs yt-dlp); nil turns playlists off.
 	Playlists Playlists
+	// Subscriptions follows playlists, channels and feeds (subscriptions.go);
+	// the zero value turns them off.
+	Subscriptions SubscriptionsConfig
 }
 
 // Service carries out the use cases.

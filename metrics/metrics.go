@@ -41,7 +41,8 @@ type Metrics struct {
 
 	mu      sync.Mutex
 	sources []source
-	media   *mediaSeries // see media.go
+	media   *mediaSeries        // see media.go
+	subs    *subscriptionSeries // see subscriptions.go
 }
 
 // New returns the series registered on a fresh registry, with the Go
