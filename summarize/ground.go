@@ -323,6 +323,11 @@ func (g *Grounder) Line(line string) (out string, keep bool, hl *Highlight, st G
 	}
 	line = canonicalLine(line)
 	locs := stampRE.FindAllStringSubmatchIndex(line, -1)
+	// "[00:75]" is not a clock: not a timestamp either.
+	locs = slices.DeleteFunc(locs, func(m []int) bool {
+		_, ok := ParseClock(line[m[2]:m[3]])
+		return !ok
+	})
 	if len(locs) == 0 {
 		return line, true, nil, st
 	}
