@@ -247,7 +247,7 @@ func llmError(err error) error {
 		return permanent(CodeResponseFormatUnsupported, "the offline summarizer cannot write JSON; a response format needs a language model", err)
 	}
 	if errors.Is(err, summarize.ErrPermanent) {
-		return permanent(CodeUpstream, "the language model refused the request: "+err.Error(), err)
+		return providerRefused("the language model", err)
 	}
 	return &Error{Code: CodeUpstream, Message: "the language model failed: " + err.Error(), Err: err}
 }
