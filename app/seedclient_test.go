@@ -43,9 +43,9 @@ func TestSeedClient(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, key, text, code string
-		status               int
-		retry                string
-		seedError            func(*seedclient.PostApiV1ChatCompletionsResponse) *string
+		status                int
+		retry                 string
+		seedError             func(*seedclient.PostApiV1ChatCompletionsResponse) *string
 	}{
 		{"400 no video", e.Key, "hello, no link here", "missing_video_url", 400, "false",
 			func(r *seedclient.PostApiV1ChatCompletionsResponse) *string { return errorField(r.JSON400) }},
