@@ -292,16 +292,11 @@ func writeCached(w http.ResponseWriter, j *store.Job, model string, res *jobs.Re
 // follow feeds a job's events to handle: the backlog AwaitStart read,
 // then the live stream from where it ended. It reports whether the stream
 // reached the job's end.
+//
+// A job its video site keeps refusing ends the stream at BlockedWait with
+// the upstream_blocked error a non-stream request gets (core.FollowStart).
 func (s *Server) follow(ctx context.Context, jobID string, st *core.Start, keepAlive func() error, handle func(jobs.Event) error) bool {
-	for _, ev := range st.Backlog {
-		if err := handle(ev); err != nil {
-			return false
-		}
-		if ev.Terminal() {
-			return true
-		}
-	}
-	return s.core.Follow(ctx, jobID, st.Last, s.cfg.Heartbeat, keepAlive, handle) == nil
+	return s.core.FollowStart(ctx, jobID, st, s.cfg.Heartbeat, keepAlive, handle) == nil
 }
 
 // streamJob relays a job's events as chat.completion.chunk events:
@@ -346,7 +341,7 @@ func (s *Server) streamJob(w http.ResponseWriter, r *http.Request, j *store.Job,
 			}
 			return c.finish(ev.Result, includeUsage)
 		case jobs.EventError:
-			return c.raw("data: " + string(errorJSON(jobError(ev.Error))) + "\n\n")
+			return c.raw("data: " + string(errorJSON(r, jobError(ev.Error))) + "\n\n")
 		}
 		return nil
 	}

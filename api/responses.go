@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -289,14 +290,18 @@ func (s *Server) handleResponses(w http.ResponseWriter, r *http.Request) {
 			if r.Context().Err() != nil {
 				return
 			}
-			ae := asAPIError(err)
-			if ae.Status >= 500 || ae.Code == "job_still_running" {
+			var ce *core.Error
+			if !errors.As(err, &ce) || !ce.JobFailed {
+				// Not the job's end: a wait cut short (504
+				// job_still_running, 503 upstream_blocked), or Recap's fault.
 				s.writeError(w, r, err)
 				return
 			}
-			// The job ran and failed: that is a failed response, as
-			// OpenAI reports a response that could not be completed.
-			failResponse(ro, ae)
+			// The job ran and failed, whatever the cause (its video, the
+			// LLM, Recap): a response object with status "failed" and its
+			// error, HTTP 200, as OpenAI reports a response that could not
+			// be completed and as the stream's response.failed says it.
+			failResponse(ro, asAPIError(err))
 			writeJSON(w, http.StatusOK, ro)
 			return
 		}

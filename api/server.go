@@ -187,8 +187,7 @@ func (s *Server) allowed(r *http.Request) []string {
 func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	allow := s.allowed(r)
 	w.Header().Set("Allow", strings.Join(allow, ", "))
-	s.writeError(w, r, &Error{Status: http.StatusMethodNotAllowed, Type: "invalid_request_error", Code: "method_not_allowed",
-		Message: fmt.Sprintf("%s is not allowed on %s; use %s.", r.Method, truncate(r.URL.Path, 100), strings.Join(allow, " or "))})
+	s.writeError(w, r, kindError(core.KindMethodNotAllowed, "method_not_allowed", fmt.Sprintf("%s is not allowed on %s; use %s.", r.Method, truncate(r.URL.Path, 100), strings.Join(allow, " or "))))
 }
 
 type ctxKey int

@@ -176,14 +176,14 @@ func TestLimitStreamsMiddleware(t *testing.T) {
 	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" {
 		t.Fatalf("second stream: %d, Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))
 	}
+	// /api/v1: the seed's shape, the message a string beside the code.
 	var e struct {
-		Error struct {
-			Message, Type string
-			Code          *string
-			Param         *string
-		}
+		Error string
+		Type  string
+		Code  *string
+		Param *string
 	}
-	if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Error.Code == nil || *e.Error.Code != "too_many_streams" || e.Error.Message == "" || e.Error.Type == "" {
+	if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Code == nil || *e.Code != "too_many_streams" || e.Error == "" || e.Type == "" {
 		t.Fatalf("error body %s (%v)", rec.Body, err)
 	}
 	// A completion that does not stream is no stream; one that does is

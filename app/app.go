@@ -159,6 +159,7 @@ func NewAPI(cfg Config, d *Deps) *api.Server {
 		DefaultModel:  cfg.LLMModel,
 		Models:        cfg.LLMModels,
 		SyncWait:      cfg.SyncWait,
+		BlockedWait:   cfg.BlockedWait,
 		Files:         filesConfig(cfg, d),
 		Metering:      core.Metering{PricePer1K: cfg.PricePer1KTokens, MaxTokens: cfg.LLMContextTokens * 5 / 4},
 		Playlists:     d.Jobs,

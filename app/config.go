@@ -64,6 +64,9 @@ type Config struct {
 	AllowPrivateNetworks bool
 	MaxMediaSeconds      float64
 	SyncWait             time.Duration
+	// BlockedWait is how long a waiting request waits on a job its video
+	// site refuses, from the first refusal (BLOCKED_WAIT_SECONDS).
+	BlockedWait time.Duration
 	// PricePer1KTokens is the credit seconds 1,000 model tokens cost in
 	// requests without a video to transcribe (PRICE_PER_1K_TOKENS).
 	PricePer1KTokens float64
@@ -228,6 +231,7 @@ func Load(getenv func(string) string) (Config, error) {
 		AllowPrivateNetworks:  flag("ALLOW_PRIVATE_NETWORKS", false),
 		MaxMediaSeconds:       float64(num("MAX_MEDIA_SECONDS", 4*3600)),
 		SyncWait:              time.Duration(num("SYNC_WAIT_SECONDS", 600)) * time.Second,
+		BlockedWait:           time.Duration(num("BLOCKED_WAIT_SECONDS", 30)) * time.Second,
 		Heartbeat:             time.Duration(num("SSE_HEARTBEAT_SECONDS", 15)) * time.Second,
 		PricePer1KTokens:      positive("PRICE_PER_1K_TOKENS", 2),
 		ChainStages:           flag("CHAIN_STAGES", true),

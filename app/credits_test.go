@@ -370,7 +370,7 @@ func (c *counting) total(secret string) int {
 }
 
 func (c *counting) client(secret string) openai.Client {
-	return openai.NewClient(option.WithBaseURL(c.srv.URL+"/api/v1/"), option.WithAPIKey(secret), option.WithMaxRetries(3))
+	return openai.NewClient(option.WithBaseURL(c.srv.URL+"/v1/"), option.WithAPIKey(secret), option.WithMaxRetries(3))
 }
 
 // TestSDKRetryPolicy: the official client, with retries on, waits out

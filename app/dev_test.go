@@ -72,7 +72,7 @@ func TestDevModeServesCompletionEndToEnd(t *testing.T) {
 	if !strings.Contains(out.String(), d.Key) || !strings.Contains(out.String(), "curl -N "+d.URL+"/api/v1/chat/completions") {
 		t.Errorf("the welcome lacks the key or the curl line:\n%s", out.String())
 	}
-	client := openai.NewClient(option.WithBaseURL(d.URL+"/api/v1/"), option.WithAPIKey(d.Key), option.WithMaxRetries(0))
+	client := openai.NewClient(option.WithBaseURL(d.URL+"/v1/"), option.WithAPIKey(d.Key), option.WithMaxRetries(0))
 	ctx := context.Background()
 
 	stream := client.Chat.Completions.NewStreaming(ctx, userMessage(host.PageURL()))
@@ -139,7 +139,7 @@ func TestDevModeServesCompletionEndToEnd(t *testing.T) {
 	if !strings.Contains(out2.String(), "kept in") {
 		t.Errorf("welcome after restart: %s", out2.String())
 	}
-	client = openai.NewClient(option.WithBaseURL(d2.URL+"/api/v1/"), option.WithAPIKey(d2.Key), option.WithMaxRetries(0))
+	client = openai.NewClient(option.WithBaseURL(d2.URL+"/v1/"), option.WithAPIKey(d2.Key), option.WithMaxRetries(0))
 	resp, err := client.Chat.Completions.New(ctx, userMessage(host.PageURL()))
 	if err != nil {
 		t.Fatal(err)

@@ -170,7 +170,8 @@ func TestRoutesNotFoundAndMethods(t *testing.T) {
 			var body struct {
 				Error struct{ Message, Code string }
 			}
-			if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+			b, _ := io.ReadAll(resp.Body)
+			if err := json.Unmarshal(openAIShaped(b), &body); err != nil {
 				t.Fatal(err)
 			}
 			if resp.StatusCode != tc.status || body.Error.Code != tc.code {

@@ -190,7 +190,7 @@ func TestChatCompletionErrors(t *testing.T) {
 			}
 			var shape errorShape
 			if err := json.Unmarshal(b, &shape); err != nil || shape.Error.Message == "" || shape.Error.Type == "" {
-				t.Fatalf("not OpenAI's error shape: %s", b)
+				t.Fatalf("not an error body: %s", b)
 			}
 			if shape.Error.Code == nil || *shape.Error.Code != c.code {
 				t.Fatalf("code %v, want %s: %s", shape.Error.Code, c.code, b)

@@ -34,20 +34,14 @@ func (c countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-type apiErrorBody struct {
-	Error struct {
-		Message string  `json:"message"`
-		Type    string  `json:"type"`
-		Param   *string `json:"param"`
-		Code    *string `json:"code"`
-	} `json:"error"`
-}
+// apiErrorBody is an error body of either path (errorShape).
+type apiErrorBody = errorShape
 
 func decodeAPIError(t *testing.T, b []byte) apiErrorBody {
 	t.Helper()
 	var e apiErrorBody
 	if err := json.Unmarshal(b, &e); err != nil || e.Error.Code == nil || e.Error.Message == "" || e.Error.Type == "" {
-		t.Fatalf("not an OpenAI-shaped error (%v): %s", err, b)
+		t.Fatalf("not an error body (%v): %s", err, b)
 	}
 	return e
 }

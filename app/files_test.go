@@ -290,7 +290,8 @@ func TestUploadCap(t *testing.T) {
 	var body struct {
 		Error struct{ Code, Message string }
 	}
-	_ = json.NewDecoder(resp.Body).Decode(&body)
+	b, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(openAIShaped(b), &body)
 	if resp.StatusCode != http.StatusRequestEntityTooLarge || body.Error.Code != "file_too_large" {
 		t.Fatalf("status %d, %+v", resp.StatusCode, body)
 	}

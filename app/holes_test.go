@@ -146,7 +146,7 @@ func TestNULBytesAre400(t *testing.T) {
 				Param      *string
 			}
 		}
-		_ = json.Unmarshal(body, &shape)
+		_ = json.Unmarshal(openAIShaped(body), &shape)
 		if res.StatusCode != http.StatusBadRequest || shape.Error.Type != "invalid_request_error" || shape.Error.Param == nil || *shape.Error.Param != tc.param {
 			t.Errorf("%s: %d %s", tc.name, res.StatusCode, body)
 		}

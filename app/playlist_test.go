@@ -76,7 +76,7 @@ func apiError(t *testing.T, body []byte) (code, param, msg string) {
 	var e struct {
 		Error struct{ Code, Param, Message string } `json:"error"`
 	}
-	if err := json.Unmarshal(body, &e); err != nil {
+	if err := json.Unmarshal(openAIShaped(body), &e); err != nil {
 		t.Fatalf("not an error body: %s", body)
 	}
 	return e.Error.Code, e.Error.Param, e.Error.Message

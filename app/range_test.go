@@ -258,7 +258,7 @@ func TestRangedSummaries(t *testing.T) {
 			var out struct {
 				Error struct{ Type, Param, Code string }
 			}
-			_ = json.Unmarshal(b, &out)
+			_ = json.Unmarshal(openAIShaped(b), &out)
 			if res.StatusCode != 400 || out.Error.Param != tc.param || out.Error.Code != tc.code || out.Error.Type != "invalid_request_error" {
 				t.Errorf("%s %s: %d %s; want 400 %s naming %s", tc.path, tc.body, res.StatusCode, b, tc.code, tc.param)
 			}

@@ -83,7 +83,7 @@ func TestMaxStreamsPerKey(t *testing.T) {
 				Code    *string `json:"code"`
 			} `json:"error"`
 		}
-		if r.StatusCode != http.StatusTooManyRequests || json.Unmarshal(body, &e) != nil || e.Error.Code == nil ||
+		if r.StatusCode != http.StatusTooManyRequests || json.Unmarshal(openAIShaped(body), &e) != nil || e.Error.Code == nil ||
 			*e.Error.Code != "too_many_streams" || e.Error.Message == "" || r.Header.Get("Retry-After") == "" {
 			t.Fatalf("a stream past the cap: %d %s (Retry-After %q)", r.StatusCode, body, r.Header.Get("Retry-After"))
 		}

@@ -249,7 +249,7 @@ func TestStructuredOutput(t *testing.T) {
 				var eb struct {
 					Error struct{ Message, Type, Param, Code string }
 				}
-				_ = json.Unmarshal(body, &eb)
+				_ = json.Unmarshal(openAIShaped(body), &eb)
 				if status != http.StatusBadRequest || eb.Error.Param != tc.param || eb.Error.Code != tc.code {
 					t.Fatalf("status %d body %s; want 400 %s on %s", status, body, tc.code, tc.param)
 				}

@@ -81,6 +81,11 @@ type Config struct {
 	// PricedWait bounds how long AwaitStart waits for a job's price
 	// (default 10s).
 	PricedWait time.Duration
+	// BlockedWait bounds how long a waiting caller (Wait, FollowStart)
+	// waits on a job its video site refuses (retrying upstream_blocked),
+	// from the first refusal: then it answers 503 upstream_blocked while
+	// the job keeps retrying (BLOCKED_WAIT_SECONDS, default 30s).
+	BlockedWait time.Duration
 	// Files configures uploads (the Files API, file content parts,
 	// transcriptions); the zero value turns them off.
 	Files FilesConfig
@@ -110,6 +115,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.PricedWait <= 0 {
 		cfg.PricedWait = 10 * time.Second
+	}
+	if cfg.BlockedWait <= 0 {
+		cfg.BlockedWait = 30 * time.Second
 	}
 	cfg.Metering = cfg.Metering.withDefaults()
 	if cfg.Hits == nil {

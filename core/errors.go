@@ -43,6 +43,16 @@ const (
 	// KindForbidden is a caller whose key lacks the scope an action
 	// needs.
 	KindForbidden
+	// KindUnauthorized is a request without a valid key or token.
+	KindUnauthorized
+	// KindMethodNotAllowed is a known path asked with a method it does
+	// not take.
+	KindMethodNotAllowed
+	// KindUnavailable is work that cannot go on for now but is still
+	// being retried (a video site refusing the worker): later may pass.
+	KindUnavailable
+
+	kindCount // the number of kinds; keep last
 )
 
 // Error is the one error type of the use cases: a kind for the doors to
@@ -57,6 +67,11 @@ type Error struct {
 	RetryAfter int
 	// NoRetry marks errors an automatic retry cannot fix.
 	NoRetry bool
+	// JobFailed marks the recorded failure of a job that ended (see
+	// JobError), as opposed to a refused request or a wait cut short: a
+	// door whose protocol has a failed-result object (Responses) answers
+	// with it.
+	JobFailed bool
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -104,26 +119,12 @@ func As(err error) *Error {
 
 // JobError turns a failed job's recorded error into a use-case error:
 // which failures are the caller's, the video site's or Recap's is decided
-// here, once.
+// by the code table (codes.go), once. A code the table lacks is Recap's.
 func JobError(e *jobs.ErrorInfo) *Error {
-	out := &Error{Code: e.Code, Message: e.Message}
-	switch e.Code {
-	case jobs.CodeInsufficientQuota:
-		out.Kind, out.NoRetry = KindQuota, true
-	case jobs.CodeURLNotAllowed, jobs.CodeUnsupported, jobs.CodeMediaTooLong, jobs.CodeLive, jobs.CodeNoTranscript, jobs.CodeTooLarge, jobs.CodeInvalidImage, jobs.CodeInvalidRange:
-		out.Kind = KindInvalid
-	case jobs.CodeUnavailable:
-		out.Kind = KindNotFound
-	case jobs.CodeCanceled:
-		out.Kind = KindCanceled
-	case jobs.CodeUpstream, jobs.CodeTranscription, "upstream_blocked", jobs.CodeModelError:
-		out.Kind = KindUpstream
-	case "login_required", "geo_restricted", "drm_protected", "playlist_not_supported", CodeResponseFormatUnsupported:
-		out.Kind = KindInvalid
-	case CodeSchemaValidationFailed:
-		out.Kind, out.NoRetry = KindUnprocessable, true
-	default:
-		out.Kind = KindInternal
+	out := &Error{Kind: KindInternal, Code: e.Code, Message: e.Message, JobFailed: true}
+	if c, ok := CodeOf(e.Code); ok {
+		out.Kind = c.Kind
+		out.NoRetry = c.Retry == RetryNo
 	}
 	return out
 }

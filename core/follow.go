@@ -12,17 +12,33 @@ import (
 
 // Wait waits for a job's end, at most SyncWait: its result, the job's
 // error, or a KindTimeout job_still_running that tells the caller how to
-// wait on. It returns ctx's error when the caller left (the job goes on).
+// wait on. A job its video site has refused for BlockedWait (in retry
+// backoff for upstream_blocked) answers sooner: KindUnavailable
+// upstream_blocked with RetryAfter the seconds until its next attempt.
+// It returns ctx's error when the caller left (the job goes on).
 func (s *Service) Wait(ctx context.Context, jobID string, heartbeat time.Duration) (*jobs.Result, error) {
 	wctx, cancel := context.WithTimeout(ctx, s.cfg.SyncWait)
 	defer cancel()
+	bctx, bw, done := s.watchBlocked(wctx)
+	defer done()
 	var final *jobs.Event
-	err := s.Follow(wctx, jobID, "0", heartbeat, nil, func(ev jobs.Event) error {
+	err := s.Follow(bctx, jobID, "0", heartbeat, nil, func(ev jobs.Event) error {
+		bw.see(ev)
 		if ev.Terminal() {
 			final = &ev
 		}
 		return nil
 	})
+	if final == nil && ctx.Err() == nil && errors.Is(context.Cause(bctx), errBlockedBound) {
+		ev := s.blockedEnd(ctx, jobID, bw)
+		if ev.Type == jobs.EventResult {
+			return ev.Result, nil
+		}
+		if ev.Retry != nil {
+			return nil, bw.err(jobID)
+		}
+		final = &ev
+	}
 	if final == nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

@@ -56,7 +56,7 @@ func TestPlaylistError(t *testing.T) {
 		{jobs.CodeNotAPlaylist, KindInvalid},
 		{jobs.CodeURLNotAllowed, KindInvalid},
 		{"login_required", KindInvalid},
-		{"upstream_blocked", KindUpstream},
+		{"upstream_blocked", KindUnavailable},
 		{jobs.CodeUnavailable, KindNotFound},
 		{jobs.CodeUpstream, KindUpstream},
 		{"something_new", KindUpstream},

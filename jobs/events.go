@@ -34,6 +34,24 @@ type Event struct {
 	CostSeconds int64      `json:"cost_seconds,omitempty"`
 	Result      *Result    `json:"result,omitempty"`
 	Error       *ErrorInfo `json:"error,omitempty"`
+	// Retry is set on the progress event of a failed attempt that will
+	// run again: why, and when.
+	Retry *Retry `json:"retry,omitempty"`
+}
+
+// Retry is a stage's failed attempt that asynq will run again: a waiting
+// caller learns the code, when the next attempt runs and how many are
+// left (core answers a site's refusal promptly from it).
+type Retry struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// Attempt is the attempt that failed, from 1; MaxAttempts the
+	// stage's budget (MaxRetry+1).
+	Attempt     int `json:"attempt"`
+	MaxAttempts int `json:"max_attempts"`
+	// At is when the attempt failed, Next when the next one runs.
+	At   time.Time `json:"at"`
+	Next time.Time `json:"next"`
 }
 
 // Terminal reports whether no event follows this one.

@@ -26,7 +26,9 @@ const (
 	QueueDefault = "default"
 )
 
-// Error codes a failed job carries; the API maps them to HTTP statuses.
+// Error codes a failed job carries. Each has a row in core's code table
+// (core/codes.go: kind, HTTP status, retry rule, docs), which a test
+// checks against every code this package and media record.
 const (
 	CodeNoTranscript      = "no_transcript"
 	CodeMediaTooLong      = "media_too_long"
@@ -58,6 +60,12 @@ const (
 	// (summarize.ErrEmptyAnswer): permanent, and not the caller's doing,
 	// so the job fails and its hold is released.
 	CodeModelError = "model_error"
+	// A provider (LLM) answered a 4xx other than 408, 409 and 429: the
+	// same request fails the same way, so the job fails at once
+	// (providerRefused). Too much text for the model's context has a code
+	// of its own.
+	CodeUpstreamRejected = "upstream_rejected"
+	CodeContextLength    = "context_length_exceeded"
 )
 
 // Error is a job failure with a code clients can branch on. Permanent

@@ -3,9 +3,16 @@ package jobs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"regexp"
+	"strings"
+	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/openai/openai-go/v3"
+
+	"github.com/recap/recap/media"
 )
 
 // Retry and interrupt rules. A stage run (see stage) ends one of five ways,
@@ -38,9 +45,14 @@ type stageError struct {
 	je    *Error
 	err   error // the stage's own error (nil when the budget ran out before it ran)
 	ret   error
-	// attempt is the Postgres attempt number, retry asynq's retry count.
-	attempt, retry int
-	final          bool
+	// attempt is the Postgres attempt number, retry asynq's retry count,
+	// budget the stage's attempts (MaxRetry+1).
+	attempt, retry, budget int
+	final                  bool
+	// delay is how long asynq waits before the next attempt, decided
+	// before ErrorHandler records the attempt (see ServerConfig); 0 when
+	// unknown (Process).
+	delay time.Duration
 }
 
 func (e *stageError) Error() string { return e.ret.Error() }
@@ -78,14 +90,70 @@ func (w *Worker) record(ctx context.Context, se *stageError) {
 	if err := w.cfg.Store.FailAttempt(ctx, se.jobID, se.je.Code, se.je.Message); err != nil {
 		se.log.Warn("record failed attempt", "err", err)
 	}
-	w.publish(ctx, se.jobID, Event{Type: EventProgress, Message: "Retrying after an error: " + se.je.Message})
+	now := time.Now()
+	rt := &Retry{Code: se.je.Code, Message: se.je.Message, Attempt: se.attempt, MaxAttempts: se.budget, At: now, Next: now.Add(se.delay)}
+	w.publish(ctx, se.jobID, Event{Type: EventProgress, Message: retryLine(se, rt), Retry: rt})
+}
+
+// retryLine is the progress line of a failed attempt: a site's refusal
+// named as such ("Bilibili refused (412); next try in 40 s, 2 of 5"),
+// anything else with its message.
+func retryLine(se *stageError, rt *Retry) string {
+	next := ""
+	if se.delay > 0 {
+		next = fmt.Sprintf("next try in %s, ", fmtWait(se.delay))
+	}
+	next += fmt.Sprintf("%d of %d", rt.Attempt+1, rt.MaxAttempts)
+	var ue *media.UpstreamError
+	if rt.Code == CodeUpstreamBlocked && errors.As(se.err, &ue) {
+		site := ue.SiteName()
+		what := strings.ToUpper(site[:1]) + site[1:] + " refused"
+		if m := httpStatusRE.FindStringSubmatch(ue.Reason); m != nil {
+			what += " (" + m[1] + ")"
+		}
+		return what + "; " + next
+	}
+	return "Retrying after an error (" + next + "): " + se.je.Message
+}
+
+// httpStatusRE finds the HTTP status in yt-dlp's "HTTP Error 412: …".
+var httpStatusRE = regexp.MustCompile(`(?i)http error (\d{3})`)
+
+// fmtWait is a wait as a progress line says it: "40 s", "3 min".
+func fmtWait(d time.Duration) string {
+	if d < 2*time.Minute {
+		return fmt.Sprintf("%d s", int((d+time.Second-1)/time.Second))
+	}
+	return fmt.Sprintf("%d min", int((d+time.Minute/2)/time.Minute))
 }
 
 // ServerConfig returns cfg with this worker's retry and interrupt rules
 // (IsFailure, ErrorHandler): every asynq server running Mux needs them.
+//
+// It also wraps cfg.RetryDelayFunc (asynq's default when nil): the delay
+// of a retried stage is decided in ErrorHandler, which asynq calls first,
+// so that the attempt's progress event can say when the next one runs;
+// the delay function then returns that same delay.
 func (w *Worker) ServerConfig(cfg asynq.Config) asynq.Config {
+	delay := cfg.RetryDelayFunc
+	if delay == nil {
+		delay = asynq.DefaultRetryDelayFunc
+	}
 	cfg.IsFailure = IsFailure
-	cfg.ErrorHandler = asynq.ErrorHandlerFunc(w.HandleError)
+	cfg.ErrorHandler = asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
+		var se *stageError
+		if errors.As(err, &se) && !se.final && IsFailure(err) {
+			se.delay = delay(se.retry, err, t)
+		}
+		w.HandleError(ctx, t, err)
+	})
+	cfg.RetryDelayFunc = func(n int, err error, t *asynq.Task) time.Duration {
+		var se *stageError
+		if errors.As(err, &se) && se.delay > 0 {
+			return se.delay
+		}
+		return delay(n, err, t)
+	}
 	return cfg
 }
 
@@ -98,4 +166,18 @@ func (w *Worker) Process(ctx context.Context, h asynq.Handler, t *asynq.Task) er
 		w.HandleError(ctx, t, err)
 	}
 	return err
+}
+
+// providerRefused is the job error of a provider's 4xx answer other than
+// 408, 409 and 429 (what summarize.ErrPermanent marks): the same request
+// fails the same way, so it is permanent (the job fails at once, and the
+// code table tells clients not to retry). A context too small for the
+// text is named as such: a range or another model may fit.
+func providerRefused(what string, err error) error {
+	var apiErr *openai.Error
+	if errors.As(err, &apiErr) && (apiErr.Code == CodeContextLength ||
+		strings.Contains(strings.ToLower(apiErr.Message), "context length") || strings.Contains(strings.ToLower(apiErr.Message), "context window")) {
+		return permanent(CodeContextLength, what+" cannot take this much text at once: "+err.Error(), err)
+	}
+	return permanent(CodeUpstreamRejected, what+" refused the request: "+err.Error(), err)
 }

@@ -24,7 +24,8 @@ func callerCaused(code string) bool {
 	case CodeNoTranscript, CodeMediaTooLong, CodeLive, CodeUnavailable, CodeUnsupported,
 		CodeURLNotAllowed, CodeInsufficientQuota, CodeTooLarge, CodeCanceled, CodeInvalidImage, CodeInvalidRange,
 		CodeLoginRequired, CodeGeoRestricted, CodeDRMProtected, // the video's site said no
-		CodeSchemaValidationFailed, CodeResponseFormatUnsupported: // the caller's response format
+		CodeSchemaValidationFailed, CodeResponseFormatUnsupported, // the caller's response format
+		CodeFileNotFound, CodeContextLength: // the caller's upload expired; the caller's text too long for the model
 		return true
 	}
 	return false
@@ -139,7 +140,7 @@ func (w *Worker) stage(st *task, fn stageFunc) asynq.Handler {
 				return nil
 			}
 		}
-		se := &stageError{jobID: j.ID, log: log, je: je, err: err, attempt: attempt.N, retry: retry, final: last, ret: err}
+		se := &stageError{jobID: j.ID, log: log, je: je, err: err, attempt: attempt.N, retry: retry, budget: budget, final: last, ret: err}
 		if !last {
 			return se // retried; HandleError records the attempt
 		}

@@ -207,7 +207,7 @@ func TestSummaryStage(t *testing.T) {
 			b.LLM.SummarizeFunc = func(context.Context, summarize.Request) (*summarize.Result, error) {
 				return nil, fmt.Errorf("400 bad request: %w", summarize.ErrPermanent)
 			}
-		}, wantErr: true, skipRetry: true, state: store.StateFailed, code: jobs.CodeUpstream},
+		}, wantErr: true, skipRetry: true, state: store.StateFailed, code: jobs.CodeUpstreamRejected},
 		{name: "retryable failure", arrange: func(t *testing.T, _ *jobstest.Worker, b *jobstest.Bundle, _ *store.Job) {
 			b.LLM.SummarizeFunc = func(context.Context, summarize.Request) (*summarize.Result, error) { return nil, jobstest.ErrTransient }
 		}, wantErr: true, state: store.StateSummarizing},

@@ -250,7 +250,7 @@ func llmError(err error) error {
 		return permanent(CodeModelError, "the language model's answer was empty, or had nothing left once the moments the transcript does not hold were taken out", err)
 	}
 	if errors.Is(err, summarize.ErrPermanent) {
-		return permanent(CodeUpstream, "the language model refused the request: "+err.Error(), err)
+		return providerRefused("the language model", err)
 	}
 	return &Error{Code: CodeUpstream, Message: "the language model failed: " + err.Error(), Err: err}
 }

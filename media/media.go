@@ -48,6 +48,6 @@ var (
 	// out.
 	ErrUnconfinable = errors.New("format needs a downloader that cannot be confined")
 	// ErrSTTPermanent means the speech-to-text service rejected the request
-	// in a way a retry cannot fix (a 4xx other than 408 and 429).
+	// in a way a retry cannot fix (a 4xx other than 408, 409 and 429).
 	ErrSTTPermanent = errors.New("speech-to-text rejected the request")
 )

@@ -148,7 +148,8 @@ func (t *Transcriber) Transcribe(ctx context.Context, path, language string) ([]
 	if err != nil {
 		var apiErr *openai.Error
 		if errors.As(err, &apiErr) && apiErr.StatusCode >= 400 && apiErr.StatusCode < 500 &&
-			apiErr.StatusCode != http.StatusRequestTimeout && apiErr.StatusCode != http.StatusTooManyRequests {
+			apiErr.StatusCode != http.StatusRequestTimeout && apiErr.StatusCode != http.StatusConflict &&
+			apiErr.StatusCode != http.StatusTooManyRequests {
 			return nil, fmt.Errorf("transcribe %s: %w: %w", name, ErrSTTPermanent, err)
 		}
 		return nil, fmt.Errorf("transcribe %s: %w", name, err)

@@ -126,6 +126,10 @@ func (e *UpstreamError) Message() string {
 	return what + ": " + remedy
 }
 
+// SiteName is the site as messages name it: "Bilibili", "YouTube", "the
+// site" when yt-dlp did not say or used its generic extractor.
+func (e *UpstreamError) SiteName() string { return siteName(e.Site) }
+
 // siteNames spell the extractors users know by name.
 var siteNames = map[string]string{
 	"youtube": "YouTube", "bilibili": "Bilibili", "douyin": "Douyin", "tiktok": "TikTok",

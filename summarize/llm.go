@@ -156,12 +156,14 @@ func (r *run) callParams(ctx context.Context, params openai.ChatCompletionNewPar
 	return b.String(), nil
 }
 
-// classify wraps provider errors, marking those a retry cannot fix.
+// classify wraps provider errors, marking those a retry cannot fix: a
+// 4xx but 408 (timeout), 409 (conflict: a lock on the provider's side)
+// and 429 (rate limit), which may pass.
 func classify(err error) error {
 	var apiErr *openai.Error
 	if errors.As(err, &apiErr) {
 		s := apiErr.StatusCode
-		if s >= 400 && s < 500 && s != http.StatusRequestTimeout && s != http.StatusTooManyRequests {
+		if s >= 400 && s < 500 && s != http.StatusRequestTimeout && s != http.StatusConflict && s != http.StatusTooManyRequests {
 			return fmt.Errorf("llm: %w: %w", ErrPermanent, err)
 		}
 	}

@@ -99,7 +99,7 @@ type Question struct {
 
 var (
 	// ErrPermanent wraps provider errors that retrying cannot fix (4xx other
-	// than 408 and 429): bad request, auth, unknown model.
+	// than 408, 409 and 429): bad request, auth, unknown model.
 	ErrPermanent = errors.New("permanent provider error")
 	// ErrEmpty means there was nothing to summarize or ask about.
 	ErrEmpty = errors.New("nothing to summarize")

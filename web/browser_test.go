@@ -513,13 +513,14 @@ func apiError(t *testing.T, endpoint, key string) string {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	// /api/v1 answers in the seed's shape: "error" is the message.
 	var body struct {
-		Error struct{ Message string } `json:"error"`
+		Error string `json:"error"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.Error.Message == "" {
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.Error == "" {
 		t.Fatalf("API error reply: %v", err)
 	}
-	return body.Error.Message
+	return body.Error
 }
 
 func clockSeconds(t *testing.T, s string) int {

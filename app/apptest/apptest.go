@@ -156,8 +156,10 @@ func (e *Env) NewKey(t testing.TB, name string, minutes int64) (*store.APIKey, s
 }
 
 // ClientFor returns an openai-go client for the API with this key and no
-// retries (tests count requests).
+// retries (tests count requests). It speaks to /v1, the OpenAI path: the
+// BibiGPT path (/api/v1, e.URL) writes errors in the seed's shape, which
+// OpenAI's SDKs do not read.
 func (e *Env) ClientFor(secret string, opts ...option.RequestOption) openai.Client {
-	base := []option.RequestOption{option.WithBaseURL(e.URL + "/"), option.WithAPIKey(secret), option.WithMaxRetries(0)}
+	base := []option.RequestOption{option.WithBaseURL(e.Server.URL + "/v1/"), option.WithAPIKey(secret), option.WithMaxRetries(0)}
 	return openai.NewClient(append(base, opts...)...)
 }

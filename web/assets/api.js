@@ -14,7 +14,10 @@ export class APIError extends Error {
   }
 }
 
-/** errorOf reads an error reply: OpenAI's shape, or OAuth's. */
+/**
+ * errorOf reads an error reply: OpenAI's shape (/v1), the BibiGPT seed's
+ * ({"error": "<message>", "code", …} under /api/v1), or OAuth's.
+ */
 export async function errorOf(resp) {
   let body = null;
   try {
@@ -26,7 +29,7 @@ export async function errorOf(resp) {
     return new APIError(resp.status, body.error.message, String(body.error.code ?? ''));
   }
   if (body && typeof body.error === 'string') {
-    return new APIError(resp.status, body.error_description || body.error, body.error);
+    return new APIError(resp.status, body.error_description || body.error, String(body.code ?? body.error));
   }
   return new APIError(resp.status, `The server answered ${resp.status} ${resp.statusText}.`.replace(' .', '.'), '');
 }

@@ -276,6 +276,7 @@ async function chat(body, signal, onText, onNote, onJob) {
     } catch {
       continue;
     }
+    if (typeof chunk.error === 'string') throw new APIError(0, chunk.error, String(chunk.code ?? ''));
     if (chunk.error) throw new APIError(0, chunk.error.message, chunk.error.code);
     const d = chunk.choices && chunk.choices[0] && chunk.choices[0].delta;
     if (!d) continue;
