@@ -87,7 +87,7 @@ var codeTable = []Code{
 	{Code: jobs.CodeSchemaValidationFailed, Kind: KindUnprocessable, Retry: RetryNo, Job: true, Doc: "the model's JSON broke the response_format schema twice"},
 	{Code: jobs.CodeCanceled, Kind: KindCanceled, Retry: RetryNo, Job: true, Doc: "the job was canceled"},
 	{Code: jobs.CodeUpstream, Kind: KindUpstream, Job: true, Doc: "the LLM, speech-to-text or the video's site failed through every retry"},
-	{Code: jobs.CodeModelError, Kind: KindUpstream, Job: true, Doc: "the model answered nothing, or nothing the transcript supports; the job is not charged"},
+	{Code: jobs.CodeModelError, Kind: KindUpstream, Retry: RetryNo, Job: true, Doc: "the model answered nothing, or nothing the transcript supports; the job is not charged"},
 	{Code: jobs.CodeUpstreamRejected, Kind: KindUpstream, Retry: RetryNo, Job: true, Doc: "the LLM refused the request (a 4xx other than 408, 409, 429): not retried"},
 	{Code: jobs.CodeTranscription, Kind: KindUpstream, Retry: RetryNo, Job: true, Doc: "speech-to-text refused the audio (a 4xx other than 408, 409, 429): not retried"},
 	{Code: jobs.CodeUpstreamBlocked, Kind: KindUnavailable, Retry: RetryYes, Job: true, Doc: "the video's site refuses the server for now; a waiting request answers within BLOCKED_WAIT_SECONDS while the job retries (retry-after: the next attempt)"},
