@@ -47,10 +47,11 @@ func (e *stageError) Error() string { return e.ret.Error() }
 func (e *stageError) Unwrap() error { return e.ret }
 
 // IsFailure is asynq's Config.IsFailure: whether a handler's error counts
-// against the task's retries. An interruption does not.
+// against the task's retries. An interruption does not, nor a run put
+// back for want of an account slot (see fairness.go).
 func IsFailure(err error) bool {
 	//nolint:errorlint // asynq passes its context's error itself when it stops waiting
-	return err != context.Canceled && !errors.Is(err, errInterrupted)
+	return err != context.Canceled && !errors.Is(err, errInterrupted) && !errors.Is(err, errAccountBusy)
 }
 
 // HandleError is asynq's Config.ErrorHandler, the one place a stage's
@@ -82,9 +83,11 @@ func (w *Worker) record(ctx context.Context, se *stageError) {
 }
 
 // ServerConfig returns cfg with this worker's retry and interrupt rules
-// (IsFailure, ErrorHandler): every asynq server running Mux needs them.
+// (IsFailure, ErrorHandler, and RetryDelayFunc's delay for a stage waiting
+// for its account's slot): every asynq server running Mux needs them.
 func (w *Worker) ServerConfig(cfg asynq.Config) asynq.Config {
 	cfg.IsFailure = IsFailure
+	cfg.RetryDelayFunc = retryDelay(cfg.RetryDelayFunc)
 	cfg.ErrorHandler = asynq.ErrorHandlerFunc(w.HandleError)
 	return cfg
 }

@@ -42,6 +42,7 @@ type Metrics struct {
 	mu      sync.Mutex
 	sources []source
 	media   *mediaSeries // see media.go
+	slots   *slotSeries  // see slots.go
 }
 
 // New returns the series registered on a fresh registry, with the Go
