@@ -108,6 +108,12 @@ type Config struct {
 	// MaxStreamsPerKey caps each key's concurrent streams across replicas
 	// (MAX_STREAMS_PER_KEY, default 100; 0 = no cap).
 	MaxStreamsPerKey int
+	// MaxActiveJobsPerKey caps the stages one account (all of its keys)
+	// runs at once across every worker (MAX_ACTIVE_JOBS_PER_KEY, default
+	// 4; 0 = no cap). Keep it below WORKER_CONCURRENCY, so that one
+	// account's stuck jobs never hold every slot, and the same on API and
+	// worker processes (/me shows it).
+	MaxActiveJobsPerKey int
 	// HTTP bounds slow clients: HTTP_BODY_TIMEOUT_SECONDS (30),
 	// HTTP_MIN_BODY_RATE bytes/s (1024), HTTP_IDLE_TIMEOUT_SECONDS (120).
 	HTTP HTTPTimeouts
@@ -147,6 +153,12 @@ type Config struct {
 	// Resilience: time-outs, retries, reconciler, shutdown, egress policy.
 	Resilience
 }
+
+// DefaultMaxActiveJobsPerKey is MAX_ACTIVE_JOBS_PER_KEY's default: below
+// WORKER_CONCURRENCY's default (10), so that one account cannot take every
+// slot of a worker with its stuck jobs, and enough for one caller's
+// pipeline to keep moving.
+const DefaultMaxActiveJobsPerKey = 4
 
 // Load reads the configuration through getenv (os.Getenv in main).
 func Load(getenv func(string) string) (Config, error) {
@@ -250,6 +262,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.SummaryCacheTTL = time.Duration(num("SUMMARY_CACHE_SECONDS", 60)) * time.Second
 	c.WriteBehind = time.Duration(num("CACHE_HIT_WRITE_BEHIND_MS", 5)) * time.Millisecond
 	c.MaxStreamsPerKey = num("MAX_STREAMS_PER_KEY", 100)
+	c.MaxActiveJobsPerKey = num("MAX_ACTIVE_JOBS_PER_KEY", DefaultMaxActiveJobsPerKey)
 	c.HTTP = HTTPTimeouts{Body: time.Duration(num("HTTP_BODY_TIMEOUT_SECONDS", 30)) * time.Second,
 		MinBodyRate: num("HTTP_MIN_BODY_RATE", DefaultMinBodyRate),
 		Idle:        time.Duration(num("HTTP_IDLE_TIMEOUT_SECONDS", 120)) * time.Second}

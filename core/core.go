@@ -50,6 +50,13 @@ type CacheHits interface {
 	CreateJobFromCache(ctx context.Context, j *store.Job, promptHash string) (*store.Summary, error)
 }
 
+// Slots is the cap on each account's running stages and their use (a
+// *jobs.AccountSlots).
+type Slots interface {
+	Max() int
+	Usage(ctx context.Context, accountID int64) (jobs.SlotUsage, error)
+}
+
 // Queue submits, starts and cancels jobs (a *jobs.Client).
 type Queue interface {
 	Submit(ctx context.Context, j *store.Job) error
@@ -90,6 +97,9 @@ type Config struct {
 	// Playlists lists playlists' entries for the jobs API (a
 	// *jobs.Client: a worker runs yt-dlp); nil turns playlists off.
 	Playlists Playlists
+	// Slots reports the cap on an account's running stages
+	// (MAX_ACTIVE_JOBS_PER_KEY); nil reports no cap.
+	Slots Slots
 }
 
 // Service carries out the use cases.
