@@ -237,12 +237,18 @@ func (l *SlotLease) renew() {
 		case <-t.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), every)
-		pipe := l.s.rdb.Pipeline()
-		pipe.ZAdd(ctx, l.key, redis.Z{Score: float64(l.s.now().Add(l.s.ttl).UnixMilli()), Member: l.id})
-		pipe.PExpire(ctx, l.key, max(l.s.ttl, waiterTTL))
-		_, _ = pipe.Exec(ctx) // a missed renewal is retried at the next tick; the TTL allows two
+		_ = l.renewOnce(ctx) // a missed renewal is retried at the next tick; the TTL allows two
 		cancel()
 	}
+}
+
+// renewOnce moves the lease's expiry to TTL from now.
+func (l *SlotLease) renewOnce(ctx context.Context) error {
+	pipe := l.s.rdb.Pipeline()
+	pipe.ZAdd(ctx, l.key, redis.Z{Score: float64(l.s.now().Add(l.s.ttl).UnixMilli()), Member: l.id})
+	pipe.PExpire(ctx, l.key, max(l.s.ttl, waiterTTL))
+	_, err := pipe.Exec(ctx)
+	return err
 }
 
 // Release gives the slot back (once; later calls do nothing). Should Redis
