@@ -8,11 +8,12 @@
 #
 # api:    the static API binary on a distroless base (no shell, no libc),
 #         user nonroot. Also runs `api migrate` and the admin subcommands.
-# worker: Debian bookworm-slim with ffmpeg, yt-dlp (bookworm-backports,
-#         pinned by YTDLP_VERSION), Node.js for yt-dlp's JavaScript, and
-#         tini as init; user recap with a writable scratch directory. What
-#         is installed is scripts/install-worker-deps.sh, which CI
-#         (.ci/run) runs too.
+# worker: Debian 13 (trixie) slim with ffmpeg, yt-dlp (trixie-backports,
+#         pinned by YTDLP_VERSION), deno as yt-dlp's JavaScript runtime
+#         (npm package deno, pinned by DENO_VERSION; YouTube needs one
+#         since 2025.11), and tini as init; user recap with a writable
+#         scratch directory. What is installed is
+#         scripts/install-worker-deps.sh, which CI (.ci/run) runs too.
 #
 # Both run as uid/gid 65532 with DATA_DIR=/var/lib/recap (uploads, and
 # the file:// blob store in files/ by default), so one volume mounted there
@@ -20,6 +21,8 @@
 
 ARG GO_VERSION=1.26
 ARG DEBIAN_RELEASE=bookworm
+# The worker's base: yt-dlp's backports build and its runtime are Debian 13's.
+ARG WORKER_DEBIAN_RELEASE=trixie
 
 FROM golang:${GO_VERSION}-${DEBIAN_RELEASE} AS build
 WORKDIR /src
@@ -45,12 +48,14 @@ HEALTHCHECK --interval=15s --timeout=7s --start-period=30s --retries=3 \
 ENTRYPOINT ["/usr/local/bin/api"]
 
 # ------------------------------------------------------------- worker
-FROM debian:${DEBIAN_RELEASE}-slim AS worker
-# A Debian version of yt-dlp in bookworm-backports (`apt-cache policy
-# yt-dlp`); sites change, so bump it with --build-arg YTDLP_VERSION=….
-ARG YTDLP_VERSION=2025.04.30-1~bpo12+1
+FROM debian:${WORKER_DEBIAN_RELEASE}-slim AS worker
+# A Debian version of yt-dlp in trixie-backports (`apt-cache policy
+# yt-dlp`); sites change, so bump it with --build-arg YTDLP_VERSION=…
+# (README, Keeping yt-dlp working). DENO_VERSION is the npm package deno.
+ARG YTDLP_VERSION=2026.11.23-1~bpo13+1
+ARG DENO_VERSION=2.9.6
 COPY scripts/apt-backports.sh scripts/install-worker-deps.sh /tmp/recap-scripts/
-RUN YTDLP_VERSION="${YTDLP_VERSION}" APT_CLEAN=1 /tmp/recap-scripts/install-worker-deps.sh \
+RUN YTDLP_VERSION="${YTDLP_VERSION}" DENO_VERSION="${DENO_VERSION}" APT_CLEAN=1 /tmp/recap-scripts/install-worker-deps.sh \
     && rm -rf /tmp/recap-scripts \
     && groupadd --system --gid 65532 recap \
     && useradd --system --uid 65532 --gid recap --home-dir /var/lib/recap --create-home --shell /usr/sbin/nologin recap \
@@ -62,6 +67,7 @@ WORKDIR /var/lib/recap
 # TEMP_DIR holds each job's downloads and audio chunks; mount a volume
 # (an emptyDir in Kubernetes) there when the root filesystem is read-only.
 ENV TEMP_DIR=/var/lib/recap/scratch \
+    JS_RUNTIME=deno:/usr/local/bin/deno \
     DATA_DIR=/var/lib/recap \
     METRICS_ADDR=:9090 \
     HOME=/var/lib/recap \

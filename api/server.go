@@ -1,6 +1,9 @@
-// Package api is Recap's HTTP front: the OpenAI-compatible chat
-// completions and models routes of the BibiGPT contract, authentication,
-// and the relay of job events as JSON or Server-Sent Events.
+// Package api is Recap's HTTP door: the BibiGPT contract under /api/v1
+// and OpenAI's under /v1 (chat completions, Responses, models, files,
+// audio transcriptions), the jobs, batches, playlists, transcripts,
+// chapters and frames routes, credits and keys, OAuth2 sign-in,
+// authentication, scopes and rate limits, and the relay of job events as
+// JSON or Server-Sent Events. It parses, calls one use case, and writes.
 package api
 
 import (
@@ -127,6 +130,7 @@ func (s *Server) routes() {
 	s.router.MethodNotAllowedHandler = http.HandlerFunc(s.methodNotAllowed)
 	s.router.HandleFunc("/api/auth/authorize", s.handleAuthorize).Methods(http.MethodGet, http.MethodPost)
 	s.router.HandleFunc("/api/auth/token", s.handleToken).Methods(http.MethodPost)
+	s.feedRoutes()
 	for _, base := range BasePaths {
 		v1 := s.router.PathPrefix(base).Subrouter()
 		v1.Use(s.authenticate, s.rateLimit, s.requireScope)
@@ -149,6 +153,7 @@ func (s *Server) routes() {
 		v1.HandleFunc("/files/{id}", s.handleGetFile).Methods(http.MethodGet)
 		v1.HandleFunc("/files/{id}", s.handleDeleteFile).Methods(http.MethodDelete)
 		v1.HandleFunc("/audio/transcriptions", s.handleTranscription).Methods(http.MethodPost)
+		s.subscriptionRoutes(v1)
 	}
 	if s.cfg.MCP != nil {
 		s.router.Handle("/mcp", s.authenticate(s.rateLimit(s.cfg.MCP))).Methods(http.MethodGet, http.MethodPost, http.MethodDelete)

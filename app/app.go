@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -48,6 +49,10 @@ type Deps struct {
 	Log       *slog.Logger
 	// Metrics is this process's Prometheus series (served at /metrics).
 	Metrics *metrics.Metrics
+	// Toolchain is what the worker found of yt-dlp and its JavaScript
+	// runtime, once it has looked (nil before, and in an API process);
+	// /readyz shows it.
+	Toolchain atomic.Pointer[Toolchain]
 
 	// The upload bucket (BLOB_URL), opened on first use (files.go).
 	bucketOnce sync.Once
@@ -147,17 +152,18 @@ func NewAPI(cfg Config, d *Deps) *api.Server {
 		hits = sc
 	}
 	uc := core.New(core.Config{
-		Store:        d.Store,
-		Jobs:         d.Jobs,
-		Hits:         hits,
-		Policy:       core.Policy{AllowPrivate: cfg.AllowPrivateNetworks, Allow: cfg.EgressAllow},
-		DefaultModel: cfg.LLMModel,
-		Models:       cfg.LLMModels,
-		SyncWait:     cfg.SyncWait,
-		Files:        filesConfig(cfg, d),
-		Metering:     core.Metering{PricePer1K: cfg.PricePer1KTokens, MaxTokens: cfg.LLMContextTokens * 5 / 4},
-		Playlists:    d.Jobs,
-		Slots:        accountSlots(cfg, d),
+		Store:         d.Store,
+		Jobs:          d.Jobs,
+		Hits:          hits,
+		Policy:        core.Policy{AllowPrivate: cfg.AllowPrivateNetworks, Allow: cfg.EgressAllow},
+		DefaultModel:  cfg.LLMModel,
+		Models:        cfg.LLMModels,
+		SyncWait:      cfg.SyncWait,
+		Files:         filesConfig(cfg, d),
+		Metering:      core.Metering{PricePer1K: cfg.PricePer1KTokens, MaxTokens: cfg.LLMContextTokens * 5 / 4},
+		Playlists:     d.Jobs,
+		Subscriptions: subscriptionsConfig(cfg, d),
+		Slots:         accountSlots(cfg, d),
 	})
 	startFilePurge(d, uc)
 	s := api.New(api.Config{
@@ -176,17 +182,6 @@ func NewAPI(cfg Config, d *Deps) *api.Server {
 	mountOps(cfg, d, s)
 	web.Mount(s.Router(), web.New(web.Config{OAuthClientID: cfg.WebOAuthClientID}))
 	return s
-}
-
-// NewWorker builds the asynq server and its stage handlers. Prefer
-// StartWorker: the egress proxy and scratch directory NewWorker creates
-// are only released when the process exits.
-func NewWorker(cfg Config, d *Deps) (*asynq.Server, *jobs.Worker, error) {
-	p, err := newWorker(cfg, d)
-	if err != nil {
-		return nil, nil, err
-	}
-	return p.srv, p.w, nil
 }
 
 // workerParts is a built worker and what its shutdown must release.
@@ -222,21 +217,18 @@ func newWorker(cfg Config, d *Deps) (p *workerParts, err error) {
 	}
 	p.media, err = media.New(media.Config{YtDlpPath: cfg.YtDlpPath, FFmpegPath: cfg.FFmpegPath, FFprobePath: cfg.FFprobePath,
 		TempDir: p.dir.Path(), Egress: p.egress, MaxFileSize: cfg.MaxDownloadBytes,
-		MaxDuration: time.Duration(cfg.MaxMediaSeconds) * time.Second, Isolation: cfg.DownloadNetNS, ExtraArgs: cfg.YtDlpExtraArgs, CookiesDir: cfg.CookiesDir, Logger: d.Log})
+		MaxDuration: time.Duration(cfg.MaxMediaSeconds) * time.Second, Isolation: cfg.DownloadNetNS, ExtraArgs: cfg.YtDlpExtraArgs, CookiesDir: cfg.CookiesDir, JSRuntime: cfg.JSRuntime, Logger: d.Log})
 	if err != nil {
 		return nil, err
 	}
-	// yt-dlp's version for recap_ytdlp_info (and a warning when it is old)
-	// and the operator cookies' expiry, read beside start-up rather than
+	// yt-dlp's version and JavaScript runtime for the log, /readyz and
+	// recap_ytdlp_info (with warnings when either is missing or old), and
+	// the operator cookies' expiry, read beside start-up rather than
 	// delaying it.
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if v, err := p.media.YtDlpVersion(ctx); err != nil {
-			d.Log.Warn("media: yt-dlp version unknown", "err", err)
-		} else {
-			d.Metrics.YtDlp(v.Version, v.Released)
-		}
+		d.Toolchain.Store(checkToolchain(ctx, p.media, d))
 		sites, err := p.media.Cookies()
 		if err != nil {
 			d.Log.Warn("media: operator cookies", "err", err)
@@ -381,6 +373,7 @@ type WorkerHandle struct {
 
 	stopReconciler context.CancelFunc
 	reconcilerDone chan struct{}
+	stopScheduler  func()
 	stopOnce       sync.Once
 }
 
@@ -397,11 +390,17 @@ func StartWorker(cfg Config, d *Deps) (*WorkerHandle, error) {
 	}
 	mux := p.w.Mux()
 	mux.Handle(jobs.TypePlaylist, jobs.PlaylistHandler(p.media, d.Events, d.Log)) // the jobs API's playlists (interactive queue)
+	mux.Handle(jobs.TypeSubscriptionsCheck, jobs.SubscriptionsHandler(subscriptionChecker(cfg, d, p.media), d.Log))
 	if err := p.srv.Start(mux); err != nil {
 		p.release()
 		return nil, err
 	}
 	h := &WorkerHandle{srv: p.srv, parts: p, Worker: p.w}
+	if h.stopScheduler, err = startSubscriptionScheduler(cfg, d); err != nil {
+		p.srv.Shutdown()
+		p.release()
+		return nil, err
+	}
 	if cfg.BatchConcurrency > 0 {
 		// Its own Mux gives the batch pool its own stage caps too.
 		h.batch = newServer(cfg, d, p.w, cfg.BatchConcurrency, map[string]int{cfg.QueuePrefix + jobs.QueueBatch: 1}, p.base)
@@ -426,6 +425,7 @@ func StartWorker(cfg Config, d *Deps) (*WorkerHandle, error) {
 // It is safe to call more than once.
 func (h *WorkerHandle) Stop() {
 	h.stopOnce.Do(func() {
+		h.stopScheduler()
 		h.stopReconciler()
 		<-h.reconcilerDone
 		var wg sync.WaitGroup

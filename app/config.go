@@ -56,6 +56,10 @@ type Config struct {
 	YtDlpExtraArgs []string
 	// CookiesDir holds operator cookie files per site (COOKIES_DIR).
 	CookiesDir string
+	// JSRuntime is yt-dlp's JavaScript runtime (JS_RUNTIME): "auto"
+	// (default: deno, node, quickjs or bun from PATH), "none", "<name>" or
+	// "<name>:<path>" (see media.Config.JSRuntime).
+	JSRuntime string
 
 	AllowPrivateNetworks bool
 	MaxMediaSeconds      float64
@@ -103,6 +107,9 @@ type Config struct {
 	// loses the rows of the last window: records of free answers already
 	// given, never work or credit; a graceful stop writes them.
 	WriteBehind time.Duration
+	// SubscriptionMinInterval is the floor on a subscription's check
+	// interval (SUBSCRIPTION_MIN_INTERVAL_SECONDS, default 300).
+	SubscriptionMinInterval time.Duration
 	// RateLimitRPM is the requests per minute of keys created without --rpm.
 	RateLimitRPM int
 	// MaxStreamsPerKey caps each key's concurrent streams across replicas
@@ -263,6 +270,9 @@ func Load(getenv func(string) string) (Config, error) {
 	c.WriteBehind = time.Duration(num("CACHE_HIT_WRITE_BEHIND_MS", 5)) * time.Millisecond
 	c.MaxStreamsPerKey = num("MAX_STREAMS_PER_KEY", 100)
 	c.MaxActiveJobsPerKey = num("MAX_ACTIVE_JOBS_PER_KEY", DefaultMaxActiveJobsPerKey)
+	if c.SubscriptionMinInterval = time.Duration(num("SUBSCRIPTION_MIN_INTERVAL_SECONDS", 300)) * time.Second; c.SubscriptionMinInterval < time.Second {
+		errs = append(errs, errors.New("SUBSCRIPTION_MIN_INTERVAL_SECONDS must be 1 or more"))
+	}
 	c.HTTP = HTTPTimeouts{Body: time.Duration(num("HTTP_BODY_TIMEOUT_SECONDS", 30)) * time.Second,
 		MinBodyRate: num("HTTP_MIN_BODY_RATE", DefaultMinBodyRate),
 		Idle:        time.Duration(num("HTTP_IDLE_TIMEOUT_SECONDS", 120)) * time.Second}
@@ -290,6 +300,7 @@ func Load(getenv func(string) string) (Config, error) {
 		c.YtDlpExtraArgs = extra
 	}
 	c.CookiesDir = str("COOKIES_DIR", "")
+	c.JSRuntime = str("JS_RUNTIME", media.JSRuntimeAuto)
 	res, resErrs := loadResilience(getenv)
 	c.Resilience, errs = res, append(errs, resErrs...)
 	for _, o := range strings.Split(str("CORS_ORIGINS", ""), ",") {

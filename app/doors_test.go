@@ -300,7 +300,7 @@ func TestMCPDoor(t *testing.T) {
 		}
 	}
 	slices.Sort(names)
-	if want := []string{"ask_video", "get_job", "get_transcript", "summarize_video"}; !slices.Equal(names, want) {
+	if want := []string{"ask_video", "get_job", "get_transcript", "list_subscriptions", "subscribe", "summarize_video", "unsubscribe"}; !slices.Equal(names, want) {
 		t.Fatalf("tools = %v, want %v", names, want)
 	}
 

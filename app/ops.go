@@ -175,6 +175,13 @@ func StartOps(cfg Config, d *Deps) (*Ops, error) {
 			return errors.New("not taking tasks")
 		}
 		return nil
+	}}, api.Check{Name: "ytdlp", Details: func(context.Context) any {
+		// Informational: a worker without a JavaScript runtime still
+		// serves every site but YouTube, so it stays ready.
+		if tc := d.Toolchain.Load(); tc != nil {
+			return tc
+		}
+		return map[string]string{"status": "checking"}
 	}})
 	mux := http.NewServeMux()
 	// GET patterns match HEAD too.

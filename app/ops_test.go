@@ -424,6 +424,38 @@ func TestMetricsPromtool(t *testing.T) {
 	}
 	promtoolCheck(t, "the worker's /metrics", worker.body)
 	promtoolCheck(t, "the API's /metrics", api.body)
+
+	// The worker says which yt-dlp and JavaScript runtime it runs: in
+	// /readyz's details (once it has asked yt-dlp) and as a gauge.
+	var tc struct {
+		Details struct {
+			Ytdlp app.Toolchain `json:"ytdlp"`
+		} `json:"details"`
+	}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(time.Minute)
+	for tc.Details.Ytdlp.Version == "" {
+		r := opsCall(t, http.MethodGet, "http://"+ops.Addr()+"/readyz", nil)
+		if err := json.Unmarshal(r.body, &tc); err != nil {
+			t.Fatalf("/readyz: %v: %s", err, r.body)
+		}
+		if tc.Details.Ytdlp.Version != "" {
+			break
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("/readyz never showed yt-dlp's version: %s", r.body)
+		}
+	}
+	if y := tc.Details.Ytdlp; y.Version < "2025.11.12" || !y.JSRuntimeUsable || !strings.HasPrefix(y.JSRuntime, "deno-") || y.Stale {
+		t.Errorf("/readyz ytdlp = %+v: want a current yt-dlp with deno accepted", y)
+	}
+	worker = opsCall(t, http.MethodGet, "http://"+ops.Addr()+"/metrics", nil)
+	if v := metricValue(string(worker.body), `recap_ytdlp_js_runtime_info{runtime="`+tc.Details.Ytdlp.JSRuntime+`",usable="true"}`); v != 1 {
+		t.Errorf("recap_ytdlp_js_runtime_info = %v", v)
+	}
 }
 
 // TestProbe is the images' HEALTHCHECK: `api healthcheck` and `worker

@@ -35,6 +35,10 @@ type BatchRequest struct {
 	// Frames asks for frames of every video (see SummarizeRequest).
 	Frames json.RawMessage
 	frames bool
+	// inTx, when set, runs in the transaction that stores the jobs, after
+	// them (a subscription records its entries); its error rolls all back.
+	// It needs an Idempotency key, whose transaction it joins.
+	inTx func(ctx context.Context, tx *store.JobTx, list []*store.Job) error
 }
 
 // Batch is the jobs a BatchRequest made (or, Replayed, the jobs the first
@@ -191,6 +195,11 @@ func (s *Service) startBatch(ctx context.Context, r BatchRequest, batch []*store
 				}
 				if err := create(ctx, batch); err != nil {
 					return nil, err
+				}
+				if r.inTx != nil {
+					if err := r.inTx(ctx, tx, batch); err != nil {
+						return nil, err
+					}
 				}
 				ids := make([]string, 0, len(batch))
 				for _, j := range batch {

@@ -97,6 +97,9 @@ type Config struct {
 	// Playlists lists playlists' entries for the jobs API (a
 	// *jobs.Client: a worker runs yt-dlp); nil turns playlists off.
 	Playlists Playlists
+	// Subscriptions follows playlists, channels and feeds (subscriptions.go);
+	// the zero value turns them off.
+	Subscriptions SubscriptionsConfig
 	// Slots reports the cap on an account's running stages
 	// (MAX_ACTIVE_JOBS_PER_KEY); nil reports no cap.
 	Slots Slots

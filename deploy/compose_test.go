@@ -235,6 +235,9 @@ func TestCompose(t *testing.T) {
 	if got, want := w.Build.Args["YTDLP_VERSION"], "${YTDLP_VERSION:-"+dockerArg(t, "YTDLP_VERSION")+"}"; got != want {
 		t.Errorf("compose builds yt-dlp %q, the Dockerfile pins %q", got, want)
 	}
+	if got, want := w.Build.Args["DENO_VERSION"], "${DENO_VERSION:-"+dockerArg(t, "DENO_VERSION")+"}"; got != want {
+		t.Errorf("compose builds deno %q, the Dockerfile pins %q", got, want)
+	}
 }
 
 // TestComposeRulesCatchMistakes: the rules fail the old file's faults.
@@ -349,6 +352,17 @@ func TestDockerfile(t *testing.T) {
 	if dockerArg(t, "YTDLP_VERSION") == "" {
 		t.Error("yt-dlp is not pinned")
 	}
+	// Today's YouTube needs yt-dlp ≥ 2025.11.12 with a JavaScript runtime:
+	// Debian 13's backports build, and deno pinned beside it.
+	if v := dockerArg(t, "YTDLP_VERSION"); v < "2025.11.12" || !strings.Contains(v, "bpo13") {
+		t.Errorf("yt-dlp %q: want a trixie-backports build of 2025.11.12 or later", v)
+	}
+	if dockerArg(t, "DENO_VERSION") == "" {
+		t.Error("deno (yt-dlp's JavaScript runtime) is not pinned")
+	}
+	if from := stages["worker"].from; !strings.Contains(from, "debian:") || dockerArg(t, "WORKER_DEBIAN_RELEASE") != "trixie" {
+		t.Errorf("the worker image is based on %q (WORKER_DEBIAN_RELEASE %q), not Debian 13 (trixie)", from, dockerArg(t, "WORKER_DEBIAN_RELEASE"))
+	}
 	slices.Sort(used)
 	used = slices.Compact(used)
 	for _, want := range []string{"scripts/build-binaries.sh", "scripts/install-worker-deps.sh"} {
@@ -366,8 +380,10 @@ func TestDockerfile(t *testing.T) {
 		}
 	}
 	// The pin CI installs is the image's.
-	if !strings.Contains(string(ci), "YTDLP_VERSION") {
-		t.Error(".ci/run does not install the image's pinned yt-dlp")
+	for _, arg := range []string{"YTDLP_VERSION", "DENO_VERSION"} {
+		if !strings.Contains(string(ci), arg) {
+			t.Errorf(".ci/run does not install the image's pinned %s", arg)
+		}
 	}
 }
 

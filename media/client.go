@@ -57,6 +57,11 @@ type Config struct {
 	// of their own (see Isolation); yt-dlp runs are isolated only with
 	// Egress, whose listener is then their one way out.
 	Isolation Isolation
+	// JSRuntime is yt-dlp's JavaScript runtime (JS_RUNTIME): "auto" or
+	// empty for the first of deno, node, quickjs, bun on PATH; "none";
+	// or "<name>" / "<name>:<path>". It is passed to every run as
+	// --js-runtimes <name>:<absolute path> (see jsruntime.go).
+	JSRuntime string
 	// Logger receives debug lines about subprocesses; default discards.
 	Logger *slog.Logger
 }
@@ -71,8 +76,12 @@ type Client struct {
 	// extra are the operator's YTDLP_EXTRA_ARGS.
 	extra []extraFlag
 
+	// jsRuntime is the --js-runtimes value of every run ("" for none).
+	jsRuntime string
+
 	versionMu sync.Mutex
 	version   YtDlpVersion
+	jsStatus  *JSRuntimeStatus
 
 	mu      sync.Mutex
 	procs   map[*exec.Cmd]struct{} // running subprocesses, for Close
@@ -103,7 +112,7 @@ func New(cfg Config) (*Client, error) {
 		env     string
 		install string
 	}{
-		{&cfg.YtDlpPath, "yt-dlp", "YTDLP_PATH", "apt-get install yt-dlp (bookworm-backports) or pipx install yt-dlp"},
+		{&cfg.YtDlpPath, "yt-dlp", "YTDLP_PATH", "scripts/install-worker-deps.sh, or pipx install yt-dlp"},
 		{&cfg.FFmpegPath, "ffmpeg", "FFMPEG_PATH", "apt-get install ffmpeg"},
 		{&cfg.FFprobePath, "ffprobe", "FFPROBE_PATH", "apt-get install ffmpeg (ffprobe ships with it)"},
 	}
@@ -137,6 +146,11 @@ func New(cfg Config) (*Client, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	c := &Client{cfg: cfg, log: cfg.Logger}
+	js, err := resolveJSRuntime(cfg.JSRuntime, exec.LookPath)
+	if err != nil {
+		return nil, fmt.Errorf("media: %w", err)
+	}
+	c.jsRuntime = js
 	extra, err := parseExtraArgs(cfg.ExtraArgs)
 	if err != nil {
 		return nil, fmt.Errorf("media: %w", err)

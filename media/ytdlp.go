@@ -39,6 +39,7 @@ func (c *Client) ytdlp() *ytdlp.Command {
 		Downloader("native").
 		DownloaderArgs("ffmpeg_i:-protocol_whitelist " + ffmpegInputWhitelist).
 		Fixup(ytdlp.FixupNever)
+	c.setJSRuntime(cmd)
 	if c.cfg.Proxy != "" {
 		cmd.Proxy(c.cfg.Proxy)
 	}

@@ -96,3 +96,27 @@ func TestYtDlpVersion(t *testing.T) {
 		t.Errorf("Age = %v", v.Age(v.Released.Add(48*time.Hour)))
 	}
 }
+
+// The installed yt-dlp accepts the installed deno as its JavaScript
+// runtime (what YouTube needs since 2025.11), and says "none" when told
+// to use none.
+func TestJSRuntimeReported(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c, _ := setup(t, media.Config{})
+	st, err := c.JSRuntime(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Usable || !strings.HasPrefix(st.Runtime(), "deno-") || !strings.HasPrefix(st.Configured, "deno:/") {
+		t.Errorf("JSRuntime = %+v, want a usable deno (scripts/install-worker-deps.sh installs it)", st)
+	}
+	none, _ := setup(t, media.Config{JSRuntime: media.JSRuntimeNone})
+	st, err = none.JSRuntime(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Usable || st.Runtime() != "none" || st.Configured != "" {
+		t.Errorf("JSRuntime with none = %+v", st)
+	}
+}

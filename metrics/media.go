@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,6 +14,7 @@ type mediaSeries struct {
 	upstreamFailures *prometheus.CounterVec
 	ytdlpInfo        *prometheus.GaugeVec
 	ytdlpReleased    prometheus.Gauge
+	ytdlpJSRuntime   *prometheus.GaugeVec
 	cookieExpiry     *prometheus.GaugeVec
 }
 
@@ -28,10 +30,13 @@ func (m *Metrics) mediaSeries() *mediaSeries {
 				Help: "The installed yt-dlp: 1, labelled with its version."}, []string{"version"}),
 			ytdlpReleased: prometheus.NewGauge(prometheus.GaugeOpts{Name: "recap_ytdlp_release_timestamp_seconds",
 				Help: "Release date of the installed yt-dlp (its version is a date), as a Unix time; alert when it is more than 90 days old."}),
+			ytdlpJSRuntime: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "recap_ytdlp_js_runtime_info",
+				Help: "yt-dlp's JavaScript runtime as yt-dlp reports it (runtime=\"none\" without one), and whether yt-dlp accepts it (usable=\"false\": YouTube fails)."},
+				[]string{"runtime", "usable"}),
 			cookieExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "recap_cookies_expiry_timestamp_seconds",
 				Help: "Earliest expiry among the operator's cookies for a site (COOKIES_DIR), as a Unix time."}, []string{"site"}),
 		}
-		m.reg.MustRegister(s.upstreamFailures, s.ytdlpInfo, s.ytdlpReleased, s.cookieExpiry)
+		m.reg.MustRegister(s.upstreamFailures, s.ytdlpInfo, s.ytdlpReleased, s.ytdlpJSRuntime, s.cookieExpiry)
 		m.media = s
 	}
 	return m.media
@@ -65,4 +70,15 @@ func (m *Metrics) CookieExpiry(site string, expires time.Time) {
 		return
 	}
 	m.mediaSeries().cookieExpiry.WithLabelValues(site).Set(float64(expires.Unix()))
+}
+
+// YtDlpJSRuntime exports yt-dlp's JavaScript runtime ("deno-2.9.6",
+// "none") and whether yt-dlp accepts it.
+func (m *Metrics) YtDlpJSRuntime(runtime string, usable bool) {
+	if m == nil {
+		return
+	}
+	s := m.mediaSeries()
+	s.ytdlpJSRuntime.Reset()
+	s.ytdlpJSRuntime.WithLabelValues(runtime, strconv.FormatBool(usable)).Set(1)
 }

@@ -41,8 +41,9 @@ type Metrics struct {
 
 	mu      sync.Mutex
 	sources []source
-	media   *mediaSeries // see media.go
-	slots   *slotSeries  // see slots.go
+	media   *mediaSeries        // see media.go
+	subs    *subscriptionSeries // see subscriptions.go
+	slots   *slotSeries         // see slots.go
 }
 
 // New returns the series registered on a fresh registry, with the Go

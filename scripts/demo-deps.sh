@@ -2,8 +2,8 @@
 # Installs what `make demo` needs and is missing: yt-dlp, ffmpeg/ffprobe and
 # the PostgreSQL server binaries (dev mode runs a private cluster from them;
 # Redis is embedded). Debian and Ubuntu get them from apt (yt-dlp from
-# bookworm-backports on Debian 12, whose own yt-dlp is too old for today's
-# sites); macOS users get the brew line. Nothing is downloaded outside the
+# trixie-backports on Debian 12 and 13, whose own yt-dlp is too old for
+# today's sites); macOS users get the brew line. Nothing is downloaded outside the
 # system's package manager.
 set -euo pipefail
 
@@ -52,10 +52,11 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 . /etc/os-release
 echo "Installing ${missing[*]} with apt-get…" >&2
-if [[ " ${missing[*]} " == *" yt-dlp "* ]] && [ "${ID:-}" = debian ] && [ "${VERSION_CODENAME:-}" = bookworm ]; then
+if [[ " ${missing[*]} " == *" yt-dlp "* ]] && [ "${ID:-}" = debian ] && { [ "${VERSION_CODENAME:-}" = bookworm ] || [ "${VERSION_CODENAME:-}" = trixie ]; }; then
+  # trixie-backports' yt-dlp, pinned to that one package (apt-backports.sh).
   $sudo "$(dirname "$0")/apt-backports.sh"
   $sudo apt-get update -q
-  $sudo apt-get install -y -q -t bookworm-backports yt-dlp
+  $sudo apt-get install -y -q yt-dlp
   rest=()
   for p in "${missing[@]}"; do [ "$p" = yt-dlp ] || rest+=("$p"); done
   missing=("${rest[@]}")

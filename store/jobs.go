@@ -116,9 +116,9 @@ func scanJob(row pgx.Row) (*Job, error) {
 	return &j, nil
 }
 
-// querier is what both the pool and a transaction offer, so a write can
-// run alone or inside an idempotent request's transaction.
-type querier interface {
+// rowQuerier is what both the pool and a transaction offer, so a write
+// can run alone or inside an idempotent request's transaction.
+type rowQuerier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
@@ -134,11 +134,13 @@ func (s *Store) CreateJobs(ctx context.Context, list []*Job) error {
 	return createJobs(ctx, s.pool, list)
 }
 
-type queryer interface {
+// rowsQuerier is the pool or a transaction, for statements that return
+// many rows.
+type rowsQuerier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-func createJobs(ctx context.Context, q queryer, list []*Job) error {
+func createJobs(ctx context.Context, q rowsQuerier, list []*Job) error {
 	n := len(list)
 	if n == 0 {
 		return nil
@@ -274,7 +276,9 @@ func (s *Store) AccountJob(ctx context.Context, accountID int64, id string) (*Jo
 }
 
 // ActiveJobByHash returns the account's newest job with this request hash
-// that is running or succeeded, so a repeated request can attach to it.
+// that is still running (queued, resolving, transcribing or summarizing),
+// so a repeated request can attach to it; finished jobs are left to the
+// caches.
 func (s *Store) ActiveJobByHash(ctx context.Context, accountID int64, hash string) (*Job, error) {
 	j, err := scanJob(s.pool.QueryRow(ctx, `SELECT `+jobColumns+` FROM jobs
 		WHERE account_id = $1 AND request_hash = $2 AND state NOT IN ('succeeded','failed','canceled')
@@ -519,7 +523,7 @@ func nonNilMsgs(s []Message) []Message {
 // (born succeeded, free, never queued) in an idempotent request's
 // transaction (JobTx), which also records the Idempotency-Key. Requests
 // without a key use CreateJobFromCache.
-func createCachedJob(ctx context.Context, q querier, j *Job, sm *Summary) error {
+func createCachedJob(ctx context.Context, q rowQuerier, j *Job, sm *Summary) error {
 	images, _ := json.Marshal(nonNil(j.Images))
 	var keyID any
 	if j.APIKeyID != 0 {

@@ -3,6 +3,7 @@ import { APIError, Credentials, finishSignIn, request, signIn } from './api.js';
 import { clock, render, safeURL } from './markdown.js';
 import { parseMarkmap, renderMindMap } from './mindmap.js';
 import { events } from './sse.js';
+import { wireSubscriptions } from './subscriptions.js';
 import { momentURL, player } from './video.js';
 
 const $ = (id) => document.getElementById(id);
@@ -618,6 +619,7 @@ function wire() {
 
 async function main() {
   wire();
+  wireSubscriptions(creds, () => { creds.key = $('key').value; });
   try {
     if (creds.clientID) await finishSignIn(creds);
   } catch (err) {
