@@ -157,11 +157,23 @@ type chatCompletion struct {
 	Usage   *chatUsage   `json:"usage,omitempty"`
 }
 
+// chatChoice is a choice of a completion (Message) or of a chunk
+// (Delta). Logprobs is null: Recap has none, and the reference requires
+// the field of a completion's choice.
 type chatChoice struct {
-	Index        int          `json:"index"`
-	Message      *chatContent `json:"message,omitempty"`
-	Delta        *chatContent `json:"delta,omitempty"`
-	FinishReason *string      `json:"finish_reason"`
+	Index        int             `json:"index"`
+	Message      *chatAnswer     `json:"message,omitempty"`
+	Delta        *chatContent    `json:"delta,omitempty"`
+	Logprobs     json.RawMessage `json:"logprobs,omitempty"`
+	FinishReason *string         `json:"finish_reason"`
+}
+
+// chatAnswer is a completion's message: content and refusal are required
+// by the reference, so they are written even when empty or null.
+type chatAnswer struct {
+	Role    string  `json:"role"`
+	Content string  `json:"content"`
+	Refusal *string `json:"refusal"`
 }
 
 type chatContent struct {
@@ -169,6 +181,9 @@ type chatContent struct {
 	Content          string `json:"content,omitempty"`
 	ReasoningContent string `json:"reasoning_content,omitempty"`
 }
+
+// jsonNull is a field written as null.
+var jsonNull = json.RawMessage("null")
 
 type chatUsage struct {
 	PromptTokens     int `json:"prompt_tokens"`
@@ -198,7 +213,7 @@ func writeCompletion(w http.ResponseWriter, j *store.Job, model string, res *job
 	stop := "stop"
 	writeJSON(w, http.StatusOK, chatCompletion{ID: "chatcmpl-" + j.ID, Object: "chat.completion", Created: j.CreatedAt.Unix(),
 		Model: model, Usage: usageOf(res),
-		Choices: []chatChoice{{Message: &chatContent{Role: "assistant", Content: res.Markdown}, FinishReason: &stop}}})
+		Choices: []chatChoice{{Message: &chatAnswer{Role: "assistant", Content: res.Markdown}, Logprobs: jsonNull, FinishReason: &stop}}})
 }
 
 // sseWriter writes Server-Sent Events, flushing each.

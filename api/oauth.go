@@ -31,6 +31,7 @@ import (
 // OAuthStore is the OAuth2 persistence the API uses.
 type OAuthStore interface {
 	OAuthClient(ctx context.Context, id string) (*store.OAuthClient, error)
+	RegisterOAuthClient(ctx context.Context, name string, redirectURIs []string) (*store.OAuthClient, error)
 	CreateAuthCode(ctx context.Context, c store.AuthCode) (string, error)
 	RedeemAuthCode(ctx context.Context, code string) (*store.AuthCode, error)
 	IssueTokens(ctx context.Context, c *store.AuthCode, accessTTL, refreshTTL time.Duration) (*store.TokenPair, error)
@@ -52,6 +53,10 @@ type OAuthConfig struct {
 	// Issuer is the public base URL (see DiscoveryConfig); empty means
 	// each request's own.
 	Issuer string
+	// RegistrationsPerHour limits dynamic client registration (RFC 7591,
+	// POST /api/auth/register) per client address; 0 turns dynamic
+	// registration off.
+	RegistrationsPerHour int
 }
 
 func (c OAuthConfig) withDefaults() OAuthConfig {
@@ -323,7 +328,7 @@ var authorizeTmpl = template.Must(template.New("authorize").Parse(`<!DOCTYPE htm
 body{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#222}
 h1{font-size:1.4rem}.box{border:1px solid #ccc;border-radius:8px;padding:1rem 1.25rem}
 label{display:block;margin:.5rem 0}input[type=password]{width:100%;padding:.4rem;box-sizing:border-box}
-.problem{color:#a00}.buttons{margin-top:1rem;display:flex;gap:.75rem}button{padding:.45rem 1.1rem}
+.problem{color:#a00}.note{color:#555;font-size:.9rem}.buttons{margin-top:1rem;display:flex;gap:.75rem}button{padding:.45rem 1.1rem}
 code{background:#f3f3f3;padding:0 .2rem}
 </style></head><body>
 {{if .Fatal}}<h1>Authorization failed</h1><p class="problem">{{.Fatal}}</p>
@@ -331,6 +336,8 @@ code{background:#f3f3f3;padding:0 .2rem}
 <div class="box">
 <p><strong>{{.Req.Client.Name}}</strong> asks to use your Recap account. After you approve, you return to
 <code>{{.Req.RedirectURI}}</code>.</p>
+{{if .Req.Client.Registered}}<p class="note">This application registered itself and chose its own name: approve only if you just started signing in to it.</p>
+{{end}}
 <form method="post" action="authorize">
 {{range .Hidden}}<input type="hidden" name="{{index . 0}}" value="{{index . 1}}">
 {{end}}<p>It may:</p>

@@ -4,6 +4,8 @@ package api
 // library or an MCP client needs beyond the code flow in oauth.go.
 //
 //	GET  /.well-known/oauth-authorization-server      RFC 8414 server metadata
+//	GET  /.well-known/openid-configuration            the same, for clients that look there
+//	POST /api/auth/register                           RFC 7591 dynamic client registration (oauth_register.go)
 //	GET  /.well-known/oauth-protected-resource[/...]  RFC 9728 resource metadata: the
 //	                                                  API (root, /api/v1, /v1) and /mcp
 //	POST /api/auth/revoke                             RFC 7009 token revocation
@@ -38,6 +40,12 @@ type DiscoveryConfig struct {
 const (
 	wellKnownAuthServer = "/.well-known/oauth-authorization-server"
 	wellKnownResource   = "/.well-known/oauth-protected-resource"
+	// wellKnownOpenID is where OpenID Connect discovery looks. Recap is
+	// no OpenID provider (it issues no ID token, so it has no jwks_uri,
+	// subject types or signing algorithms to state), but clients that
+	// fall back to this path (MCP's authorization spec names it) need
+	// only the endpoints, which the RFC 8414 document gives.
+	wellKnownOpenID = "/.well-known/openid-configuration"
 )
 
 // protectedResources are the resources Recap serves, by the path that
@@ -55,10 +63,15 @@ func (s *Server) MountOAuthDiscovery(cfg DiscoveryConfig) {
 	s.cfg.OAuth.Issuer = strings.TrimRight(cfg.Issuer, "/")
 	r := s.router
 	r.HandleFunc(wellKnownAuthServer, s.handleAuthServerMetadata).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc(wellKnownOpenID, s.handleAuthServerMetadata).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc(wellKnownResource, s.handleResourceMetadata).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc(wellKnownResource+"/{resource:.+}", s.handleResourceMetadata).Methods(http.MethodGet, http.MethodHead)
-	for _, p := range []string{wellKnownAuthServer, wellKnownResource, wellKnownResource + "/{resource:.+}"} {
+	for _, p := range []string{wellKnownAuthServer, wellKnownOpenID, wellKnownResource, wellKnownResource + "/{resource:.+}"} {
 		r.HandleFunc(p, preflightAnyOrigin).Methods(http.MethodOptions)
+	}
+	if s.cfg.OAuth.RegistrationsPerHour > 0 {
+		r.HandleFunc("/api/auth/register", s.handleRegister).Methods(http.MethodPost)
+		r.HandleFunc("/api/auth/register", preflightRegister).Methods(http.MethodOptions)
 	}
 	r.HandleFunc("/api/auth/revoke", s.handleRevoke).Methods(http.MethodPost)
 	r.HandleFunc("/api/auth/introspect", s.handleIntrospect).Methods(http.MethodPost)
@@ -90,6 +103,7 @@ type authServerMetadata struct {
 	TokenEndpoint                              string   `json:"token_endpoint"`
 	RevocationEndpoint                         string   `json:"revocation_endpoint"`
 	IntrospectionEndpoint                      string   `json:"introspection_endpoint"`
+	RegistrationEndpoint                       string   `json:"registration_endpoint,omitempty"`
 	ScopesSupported                            []string `json:"scopes_supported"`
 	ResponseTypesSupported                     []string `json:"response_types_supported"`
 	ResponseModesSupported                     []string `json:"response_modes_supported"`
@@ -108,12 +122,17 @@ var clientAuthMethods = []string{"none", "client_secret_basic", "client_secret_p
 
 func (s *Server) handleAuthServerMetadata(w http.ResponseWriter, r *http.Request) {
 	base := s.publicBase(r)
+	registration := ""
+	if s.cfg.OAuth.RegistrationsPerHour > 0 {
+		registration = base + "/api/auth/register"
+	}
 	s.writeMetadata(w, authServerMetadata{
 		Issuer:                                     base,
 		AuthorizationEndpoint:                      base + "/api/auth/authorize",
 		TokenEndpoint:                              base + "/api/auth/token",
 		RevocationEndpoint:                         base + "/api/auth/revoke",
 		IntrospectionEndpoint:                      base + "/api/auth/introspect",
+		RegistrationEndpoint:                       registration,
 		ScopesSupported:                            []string{ScopeRead, ScopeWrite},
 		ResponseTypesSupported:                     []string{"code"},
 		ResponseModesSupported:                     []string{"query"},

@@ -162,6 +162,22 @@ func (l *RateLimiter) Allow(ctx context.Context, keyID int64, rpm int) (*RateRes
 	return out, nil
 }
 
+// AllowPerHour spends one request of an hourly budget named by bucket
+// (e.g. a client address), with a burst of the whole hour's requests:
+// for what is limited by who asks rather than by key, such as OAuth
+// client registration.
+func (l *RateLimiter) AllowPerHour(ctx context.Context, bucket string, perHour int) (*RateResult, error) {
+	res, err := l.lim.Allow(ctx, l.prefix+bucket, redis_rate.PerHour(perHour))
+	if err != nil {
+		return nil, err
+	}
+	out := &RateResult{Allowed: res.Allowed > 0, Limit: perHour, Remaining: res.Remaining, Reset: max(res.ResetAfter, 0)}
+	if !out.Allowed {
+		out.RetryAfter = res.RetryAfter
+	}
+	return out, nil
+}
+
 // header writes OpenAI's rate limit headers.
 func (r *RateResult) header(h http.Header) {
 	h.Set("X-Ratelimit-Limit-Requests", strconv.Itoa(r.Limit))

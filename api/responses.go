@@ -98,42 +98,54 @@ func parseResponses(body []byte) (*responsesRequest, *Parsed, error) {
 	return &req, p, nil
 }
 
-// The Responses API's objects, as Recap fills them.
+// The Responses API's objects, as Recap fills them. Every field OpenAI's
+// reference marks required is written, null or empty when Recap has
+// nothing to say: clients validate replies against the reference (the AI
+// SDK refuses an output_text without its annotations array, openai-node's
+// stream helper a message without content).
 type (
 	responseObject struct {
-		ID                 string          `json:"id"`
-		Object             string          `json:"object"`
-		CreatedAt          int64           `json:"created_at"`
-		Status             string          `json:"status"`
-		Model              string          `json:"model"`
-		Output             []outputItem    `json:"output"`
-		Usage              *responseUsage  `json:"usage"`
-		Error              *responseError  `json:"error"`
-		IncompleteDetails  any             `json:"incomplete_details"`
-		Instructions       *string         `json:"instructions"`
-		ParallelToolCalls  bool            `json:"parallel_tool_calls"`
-		ToolChoice         string          `json:"tool_choice"`
-		Tools              []any           `json:"tools"`
-		Metadata           map[string]any  `json:"metadata"`
-		Text               map[string]any  `json:"text"`
-		Reasoning          *responseReason `json:"reasoning,omitempty"`
-		PreviousResponseID *string         `json:"previous_response_id"`
+		ID                 string            `json:"id"`
+		Object             string            `json:"object"`
+		CreatedAt          int64             `json:"created_at"`
+		Status             string            `json:"status"`
+		Model              string            `json:"model"`
+		Output             []outputItem      `json:"output"`
+		Usage              *responseUsage    `json:"usage"`
+		Error              *responseError    `json:"error"`
+		IncompleteDetails  any               `json:"incomplete_details"`
+		Instructions       *string           `json:"instructions"`
+		ParallelToolCalls  bool              `json:"parallel_tool_calls"`
+		ToolChoice         string            `json:"tool_choice"`
+		Tools              []any             `json:"tools"`
+		Metadata           map[string]any    `json:"metadata"`
+		Text               map[string]any    `json:"text"`
+		Reasoning          *responseReason   `json:"reasoning,omitempty"`
+		PreviousResponseID *string           `json:"previous_response_id"`
+		AccessPrograms     map[string]string `json:"access_programs"`
+		// Temperature and TopP are null: Recap's summaries are not
+		// sampled with a client's settings.
+		Temperature *float64 `json:"temperature"`
+		TopP        *float64 `json:"top_p"`
 	}
 	responseReason struct {
 		Summary string `json:"summary,omitempty"`
 	}
+	// outputItem is a message or a reasoning item; MarshalJSON writes
+	// the fields of its type.
 	outputItem struct {
-		Type    string        `json:"type"`
-		ID      string        `json:"id"`
-		Status  string        `json:"status,omitempty"`
-		Role    string        `json:"role,omitempty"`
-		Content []contentItem `json:"content,omitempty"`
-		Summary []contentItem `json:"summary,omitempty"`
+		Type    string
+		ID      string
+		Status  string
+		Role    string
+		Content []contentItem
+		Summary []contentItem
 	}
+	// contentItem is an output_text part or a summary_text part.
 	contentItem struct {
-		Type        string `json:"type"`
-		Text        string `json:"text"`
-		Annotations []any  `json:"annotations,omitempty"`
+		Type        string
+		Text        string
+		Annotations []any
 	}
 	responseUsage struct {
 		InputTokens         int            `json:"input_tokens"`
@@ -148,16 +160,67 @@ type (
 	}
 )
 
+// MarshalJSON writes a reasoning item as {type, id, summary} and a
+// message as {type, id, status, role, content}, arrays empty, never
+// absent.
+func (o outputItem) MarshalJSON() ([]byte, error) {
+	if o.Type == "reasoning" {
+		summary := o.Summary
+		if summary == nil {
+			summary = []contentItem{}
+		}
+		return json.Marshal(struct {
+			Type    string        `json:"type"`
+			ID      string        `json:"id"`
+			Summary []contentItem `json:"summary"`
+		}{o.Type, o.ID, summary})
+	}
+	content := o.Content
+	if content == nil {
+		content = []contentItem{}
+	}
+	return json.Marshal(struct {
+		Type    string        `json:"type"`
+		ID      string        `json:"id"`
+		Status  string        `json:"status"`
+		Role    string        `json:"role"`
+		Content []contentItem `json:"content"`
+	}{o.Type, o.ID, o.Status, o.Role, content})
+}
+
+// MarshalJSON writes an output_text part with its annotations and
+// logprobs (both empty: Recap has neither) and a summary_text part as
+// {type, text}.
+func (c contentItem) MarshalJSON() ([]byte, error) {
+	if c.Type != "output_text" {
+		return json.Marshal(struct {
+			Type string `json:"type"`
+			Text string `json:"text"`
+		}{c.Type, c.Text})
+	}
+	ann := c.Annotations
+	if ann == nil {
+		ann = []any{}
+	}
+	return json.Marshal(struct {
+		Type        string `json:"type"`
+		Text        string `json:"text"`
+		Annotations []any  `json:"annotations"`
+		Logprobs    []any  `json:"logprobs"`
+	}{c.Type, c.Text, ann, []any{}})
+}
+
 func responseUsageOf(r *jobs.Result) *responseUsage {
 	return &responseUsage{InputTokens: r.PromptTokens, OutputTokens: r.CompletionTokens, TotalTokens: r.PromptTokens + r.CompletionTokens,
-		InputTokensDetails: map[string]int{"cached_tokens": 0}, OutputTokensDetails: map[string]int{"reasoning_tokens": 0}}
+		InputTokensDetails: map[string]int{"cached_tokens": 0, "cache_write_tokens": 0}, OutputTokensDetails: map[string]int{"reasoning_tokens": 0}}
 }
 
 // newResponse is the response object of a job, in status st, echoing
 // the request's instructions and text settings as OpenAI does.
 func newResponse(j *store.Job, model string, rq *responsesRequest, st string) *responseObject {
 	ro := &responseObject{ID: "resp_" + j.ID, Object: "response", CreatedAt: j.CreatedAt.Unix(), Status: st, Model: model,
-		Output: []outputItem{}, ToolChoice: "none", Tools: []any{}, Metadata: map[string]any{}, Text: echoText(rq.Text)}
+		Output: []outputItem{}, ToolChoice: "none", Tools: []any{}, Metadata: map[string]any{}, Text: echoText(rq.Text),
+		AccessPrograms: map[string]string{"cyber": "standard"}}
 	if rq.Instructions != "" {
 		ro.Instructions = &rq.Instructions
 	}
@@ -362,7 +425,7 @@ func (s *Server) streamResponse(w http.ResponseWriter, r *http.Request, sub *cor
 			"delta": d, "logprobs": []any{}})
 	}
 	output := func() []outputItem {
-		var out []outputItem
+		out := []outputItem{}
 		if reasoning {
 			out = append(out, outputItem{Type: "reasoning", ID: reasonID, Summary: []contentItem{{Type: "summary_text", Text: progress.String()}}})
 		}

@@ -174,6 +174,7 @@ func NewAPI(cfg Config, d *Deps) *api.Server {
 		Jobs:      d.Jobs,
 		Logger:    d.Log,
 		Limiter:   api.NewRateLimiter(d.Redis, "recap:"+cfg.QueuePrefix, cfg.RateLimitRPM),
+		OAuth:     api.OAuthConfig{RegistrationsPerHour: cfg.OAuthRegistrationsPerHour},
 		Metrics:   d.Metrics,
 		CORS:      api.CORSConfig{Origins: cfg.CORSOrigins},
 		MCP:       mcp.Authenticated(mcp.New(mcp.Config{Core: uc, Logger: d.Log, Heartbeat: cfg.Heartbeat}), api.CallerOf),

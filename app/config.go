@@ -128,6 +128,10 @@ type Config struct {
 	// CORSOrigins are the browser origins allowed to call the API
 	// (CORS_ORIGINS, comma list; "*" for any, without credentials).
 	CORSOrigins []string
+	// OAuthRegistrationsPerHour limits dynamic OAuth2 client registration
+	// (POST /api/auth/register) per client address
+	// (OAUTH_REGISTRATIONS_PER_HOUR, default 20; 0 turns it off).
+	OAuthRegistrationsPerHour int
 	// WebOAuthClientID is the public OAuth2 client the web page signs in
 	// with (WEB_OAUTH_CLIENT_ID); empty hides the page's "Sign in".
 	WebOAuthClientID string
@@ -253,6 +257,7 @@ func Load(getenv func(string) string) (Config, error) {
 		TranscriptConcurrency: num("TRANSCRIPT_CONCURRENCY", 0),
 		SummaryConcurrency:    num("SUMMARY_CONCURRENCY", 0),
 	}
+	c.OAuthRegistrationsPerHour = num("OAUTH_REGISTRATIONS_PER_HOUR", 20)
 	c.DataDir = str("DATA_DIR", "data")
 	if abs, err := filepath.Abs(c.DataDir); err == nil {
 		c.DataDir = abs

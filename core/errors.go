@@ -116,7 +116,7 @@ func JobError(e *jobs.ErrorInfo) *Error {
 		out.Kind = KindNotFound
 	case jobs.CodeCanceled:
 		out.Kind = KindCanceled
-	case jobs.CodeUpstream, jobs.CodeTranscription, "upstream_blocked":
+	case jobs.CodeUpstream, jobs.CodeTranscription, "upstream_blocked", jobs.CodeModelError:
 		out.Kind = KindUpstream
 	case "login_required", "geo_restricted", "drm_protected", "playlist_not_supported", CodeResponseFormatUnsupported:
 		out.Kind = KindInvalid

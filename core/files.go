@@ -101,9 +101,9 @@ func (s *Service) CreateFile(ctx context.Context, u Upload) (*store.File, error)
 	switch u.Purpose {
 	case PurposeUserData, PurposeTranscription:
 	case "":
-		return nil, Invalid("missing_purpose", "purpose", "'purpose' is required; use 'user_data'.")
+		return nil, Invalid("missing_purpose", "purpose", "'purpose' is required; the one supported purpose is 'user_data'.")
 	default:
-		return nil, Invalid("invalid_purpose", "purpose", "'purpose' %q is not supported here; use 'user_data' (audio or video to summarize or transcribe).", truncate(u.Purpose, 40))
+		return nil, Invalid("invalid_purpose", "purpose", "'purpose' %q is not supported; the one supported purpose is 'user_data' (audio or video to summarize or transcribe).", truncate(u.Purpose, 40))
 	}
 	name, err := cleanFilename(u.Filename)
 	if err != nil {

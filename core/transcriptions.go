@@ -62,7 +62,8 @@ func (r *TranscriptionRequest) validate() error {
 	}
 	for _, g := range r.Granularities {
 		if g != "segment" {
-			return Invalid("invalid_timestamp_granularities", "timestamp_granularities", "Only 'segment' timestamps are available.")
+			return Invalid("invalid_timestamp_granularities", "timestamp_granularities",
+				"timestamp_granularities %q is not supported; the one supported granularity is 'segment' (transcripts are timed per segment, not per word), with response_format 'verbose_json'.", truncate(g, 40))
 		}
 	}
 	if len(r.Granularities) > 0 && r.ResponseFormat != TranscriptionVerboseJSON {

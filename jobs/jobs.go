@@ -53,6 +53,11 @@ const (
 	// (summarize.SchemaError), or the summarizer cannot write JSON.
 	CodeSchemaValidationFailed    = "schema_validation_failed"
 	CodeResponseFormatUnsupported = "response_format_unsupported"
+
+	// The model answered nothing, or nothing the transcript supports
+	// (summarize.ErrEmptyAnswer): permanent, and not the caller's doing,
+	// so the job fails and its hold is released.
+	CodeModelError = "model_error"
 )
 
 // Error is a job failure with a code clients can branch on. Permanent

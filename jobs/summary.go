@@ -245,6 +245,9 @@ func llmError(err error) error {
 	if errors.Is(err, summarize.ErrFormatUnsupported) {
 		return permanent(CodeResponseFormatUnsupported, "the offline summarizer cannot write JSON; a response format needs a language model", err)
 	}
+	if errors.Is(err, summarize.ErrEmptyAnswer) {
+		return permanent(CodeModelError, "the language model's answer was empty, or had nothing left once the moments the transcript does not hold were taken out", err)
+	}
 	if errors.Is(err, summarize.ErrPermanent) {
 		return permanent(CodeUpstream, "the language model refused the request: "+err.Error(), err)
 	}

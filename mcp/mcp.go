@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -67,7 +68,8 @@ func New(cfg Config) http.Handler {
 			"ask_video answers questions from the transcript; get_transcript returns the timed text."})
 	sdk.AddTool(srv, &sdk.Tool{Name: ToolSummarize, Title: "Summarize a video",
 		Description: "Summarize a video from its URL, or an uploaded audio or video file from its file_id. Returns the summary in markdown with [mm:ss] timestamps, and the job id. " +
-			"Long videos can take minutes; progress is reported when the call carries a progress token. Costs credit by the video's length (cached summaries are free)."},
+			"Long videos can take minutes; progress is reported when the call carries a progress token. Costs credit by the video's length (cached summaries are free).",
+		InputSchema: toolSchema[SummarizeInput]()},
 		t.summarize)
 	sdk.AddTool(srv, &sdk.Tool{Name: ToolGetTranscript, Title: "Get a video's transcript",
 		Description: "The transcript of a job (job_id), of a video summarized before (url) or of an uploaded file (file_id), with timestamps, as txt (default), srt or vtt."},
@@ -76,7 +78,8 @@ func New(cfg Config) http.Handler {
 		Description: "Answer a question about a video from its transcript (transcribed first if needed). Costs credit like a summary when the video is new."},
 		t.ask)
 	sdk.AddTool(srv, &sdk.Tool{Name: ToolGetJob, Title: "Get a job",
-		Description: "The state, progress, result or error of a job, by the job id summarize_video or the HTTP API returned."},
+		Description:  "The state, progress, result or error of a job, by the job id summarize_video or the HTTP API returned.",
+		OutputSchema: toolSchema[jobs.View]()},
 		t.getJob)
 	addSubscriptionTools(srv, t)
 	return sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return srv },
@@ -96,11 +99,44 @@ type SummarizeInput struct {
 	Model          string `json:"model,omitempty" jsonschema:"model id from GET /v1/models; default bibigpt"`
 	// Start and End are a number of seconds or a "[h:]mm:ss" string;
 	// their type is open so either reaches core, which parses them.
-	Start any `json:"start,omitempty" jsonschema:"summarize from here: seconds (90) or \"[h:]mm:ss\" (\"1:30\"); default the beginning"`
-	End   any `json:"end,omitempty" jsonschema:"summarize up to here: seconds or \"[h:]mm:ss\"; default the end of the video"`
+	// The schema says string (toolSchema), the form tool clients handle
+	// best.
+	Start any `json:"start,omitempty" jsonschema:"summarize from here: seconds (\"90\") or [h:]mm:ss (\"1:30\", \"1:02:03\"); default the beginning"`
+	End   any `json:"end,omitempty" jsonschema:"summarize up to here: seconds (\"600\") or [h:]mm:ss (\"10:00\"); default the end of the video"`
 	// Frames asks for a JPEG at each highlight's moment, linked from the
 	// summary (served to the caller at /api/v1/jobs/{id}/frames/{n}.jpg).
 	Frames bool `json:"frames,omitempty" jsonschema:"true: a JPEG at each highlight's moment, linked from the summary"`
+}
+
+// toolSchema is T's JSON schema with one type per property, as tool
+// clients read best: no ["null", X] type arrays (the pointers and
+// slices of the tools' types are omitted or non-nil, never null), and
+// start and end, which core reads as seconds or [h:]mm:ss, are strings.
+func toolSchema[T any]() *jsonschema.Schema {
+	s, err := jsonschema.For[T](nil)
+	if err != nil {
+		panic(fmt.Sprintf("mcp: schema of %T: %v", *new(T), err))
+	}
+	oneType(s)
+	for _, p := range []string{"start", "end"} {
+		if ps := s.Properties[p]; ps != nil && ps.Type == "" && len(ps.Types) == 0 {
+			ps.Type = "string"
+		}
+	}
+	return s
+}
+
+func oneType(s *jsonschema.Schema) {
+	if s == nil {
+		return
+	}
+	if len(s.Types) == 2 && slices.Contains(s.Types, "null") {
+		s.Type, s.Types = slices.DeleteFunc(slices.Clone(s.Types), func(t string) bool { return t == "null" })[0], nil
+	}
+	for _, p := range s.Properties {
+		oneType(p)
+	}
+	oneType(s.Items)
 }
 
 // SummaryOutput is summarize_video's and ask_video's structured output.

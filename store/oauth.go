@@ -39,10 +39,48 @@ type OAuthClient struct {
 	// Confidential clients have a secret and must authenticate at the
 	// token endpoint; public ones rely on PKCE alone.
 	Confidential bool
-	CreatedAt    time.Time
-	RevokedAt    *time.Time
+	// Registered clients registered themselves (RFC 7591): public, and
+	// unverified by the operator.
+	Registered bool
+	// UsedAt is when the client was first issued tokens.
+	UsedAt    *time.Time
+	CreatedAt time.Time
+	RevokedAt *time.Time
 
 	secretHash []byte
+}
+
+// UnusedClientTTL is how long a self-registered client stays valid
+// without being used (issued tokens). After that it is unknown: its
+// authorization requests are refused, and the next registration deletes
+// it.
+const UnusedClientTTL = 24 * time.Hour
+
+// RegisterOAuthClient adds a self-registered public client (RFC 7591),
+// first deleting the registrations left unused for UnusedClientTTL.
+// The caller has validated the name and redirect URIs.
+func (s *Store) RegisterOAuthClient(ctx context.Context, name string, redirectURIs []string) (*OAuthClient, error) {
+	id, err := randomToken(ClientIDPrefix, 16)
+	if err != nil {
+		return nil, fmt.Errorf("register oauth client: %w", err)
+	}
+	c := &OAuthClient{ID: id, Name: name, RedirectURIs: redirectURIs, Registered: true}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Unused means no token was issued, so only unredeemed codes
+		// refer to these clients.
+		if _, err := tx.Exec(ctx, `WITH stale AS (
+				SELECT id FROM oauth_clients WHERE registered AND used_at IS NULL AND created_at < now() - $1::interval),
+			codes AS (DELETE FROM oauth_codes WHERE client_id IN (SELECT id FROM stale))
+			DELETE FROM oauth_clients WHERE id IN (SELECT id FROM stale)`, UnusedClientTTL); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `INSERT INTO oauth_clients (id, name, redirect_uris, registered) VALUES ($1,$2,$3,true) RETURNING created_at`,
+			id, name, redirectURIs).Scan(&c.CreatedAt)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("register oauth client: %w", err)
+	}
+	return c, nil
 }
 
 // CheckSecret reports whether secret is the client's secret; a public
@@ -89,11 +127,11 @@ func (s *Store) CreateOAuthClient(ctx context.Context, name string, redirectURIs
 	return c, secret, nil
 }
 
-const clientColumns = `id, name, redirect_uris, secret_sha256, created_at, revoked_at`
+const clientColumns = `id, name, redirect_uris, secret_sha256, registered, used_at, created_at, revoked_at`
 
 func scanClient(row pgx.Row) (*OAuthClient, error) {
 	var c OAuthClient
-	if err := row.Scan(&c.ID, &c.Name, &c.RedirectURIs, &c.secretHash, &c.CreatedAt, &c.RevokedAt); err != nil {
+	if err := row.Scan(&c.ID, &c.Name, &c.RedirectURIs, &c.secretHash, &c.Registered, &c.UsedAt, &c.CreatedAt, &c.RevokedAt); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, ErrNotFound
 		}
@@ -104,9 +142,11 @@ func scanClient(row pgx.Row) (*OAuthClient, error) {
 }
 
 // OAuthClient returns an active client; unknown and revoked clients are
-// both ErrNotFound.
+// both ErrNotFound, and so is a registered client unused for
+// UnusedClientTTL.
 func (s *Store) OAuthClient(ctx context.Context, id string) (*OAuthClient, error) {
-	c, err := scanClient(s.pool.QueryRow(ctx, `SELECT `+clientColumns+` FROM oauth_clients WHERE id = $1 AND revoked_at IS NULL`, id))
+	c, err := scanClient(s.pool.QueryRow(ctx, `SELECT `+clientColumns+` FROM oauth_clients WHERE id = $1 AND revoked_at IS NULL
+		AND NOT (registered AND used_at IS NULL AND created_at < now() - $2::interval)`, id, UnusedClientTTL))
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("oauth client: %w", err)
 	}
@@ -250,7 +290,13 @@ func (s *Store) IssueTokens(ctx context.Context, c *AuthCode, accessTTL, refresh
 	if err != nil {
 		return nil, fmt.Errorf("issue tokens: %w", err)
 	}
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return insertPair(ctx, tx, c.ID, c.ClientID, c.APIKeyID, p) })
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// The client's first tokens make a registered client permanent.
+		if _, err := tx.Exec(ctx, `UPDATE oauth_clients SET used_at = now() WHERE id = $1 AND used_at IS NULL`, c.ClientID); err != nil {
+			return err
+		}
+		return insertPair(ctx, tx, c.ID, c.ClientID, c.APIKeyID, p)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("issue tokens: %w", err)
 	}

@@ -1,6 +1,7 @@
 package summarize
 
 import (
+	"bytes"
 	"cmp"
 	"math"
 	"math/bits"
@@ -8,15 +9,20 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode"
 )
 
-// Grounding of a model's answer: every "[mm:ss]" / "[h:mm:ss]" it wrote is
-// checked against the transcript. A timestamp within GroundTolerance of a
-// segment's span stands; one that is not is moved to the transcript moment
-// that best supports the line's words (lexical overlap, IDF-weighted, CJK
-// by character bigrams), and a line no moment supports is dropped. So the
-// markdown never shows a moment that is not in the transcript, however the
-// model erred.
+// Grounding of a model's answer: every timestamp it wrote, in whatever
+// shape (see CanonicalTimestamps), is first rewritten to "[mm:ss]" /
+// "[h:mm:ss]", then checked against the transcript. A timestamp within
+// GroundTolerance of a segment's span stands; one that is not is moved to
+// the transcript moment that best supports the words around it (lexical
+// overlap, IDF-weighted, CJK by character bigrams). One that nothing
+// supports is taken out: a highlight line (one that begins with it) goes
+// with it, while in prose (an overview, a paragraph, an answer) only the
+// timestamp goes and its words stay. So the markdown never shows a moment
+// that is not in the transcript, however the model erred, and grounding
+// never empties an answer's prose.
 
 // GroundTolerance is how far, in seconds, a written timestamp may lie
 // outside a segment's span and still count as that segment's moment
@@ -40,9 +46,11 @@ type Source struct {
 	Text  string  `json:"text"`
 }
 
-// Grounding counts what grounding did to one answer: timestamps checked,
-// timestamps moved to a supporting moment, and lines dropped because no
-// moment supports them (with every timestamp they held).
+// Grounding counts what grounding did to one answer: timestamps (moments
+// and ranges) checked, timestamps moved to a supporting moment, and
+// timestamps taken out because nothing supports them: each highlight line
+// dropped (once, with every timestamp it held) and each timestamp removed
+// from prose (its words kept).
 type Grounding struct {
 	Checked  int `json:"checked"`
 	Repaired int `json:"repaired"`
@@ -56,13 +64,14 @@ func (g *Grounding) Add(o Grounding) {
 	g.Dropped += o.Dropped
 }
 
-// timestampRE matches one bracketed moment; ranges ("[00:00 – 05:00]",
-// chapter lines and part headings) do not match and are left alone.
+// timestampRE matches one canonical moment; ranges ("[00:00 – 05:00]",
+// chapter lines and part headings) do not match.
 var timestampRE = regexp.MustCompile(`\[(\d{1,2}:\d{2}(?::\d{2})?)\]`)
 
-// leadRE is a line that begins with a timestamp, after an optional bullet
-// or number and emphasis: a highlight.
-var leadRE = regexp.MustCompile(`^\s*(?:[-*+]|\d+[.)])?\s*(?:\*\*|__)?\s*\[(\d{1,2}:\d{2}(?::\d{2})?)\](?:\*\*|__)?\s*[:\-–—]?\s*`)
+// leadRE is a line that begins with a canonical moment or range, after an
+// optional bullet or number and emphasis: a highlight (a moment) or a
+// chapter-like line (a range).
+var leadRE = regexp.MustCompile(`^\s*(?:[-*+]|\d+[.)])?\s*(?:\*\*|__)?\s*\[(\d{1,2}:\d{2}(?::\d{2})?)(?: – \d{1,2}:\d{2}(?::\d{2})?)?\](?:\*\*|__)?\s*[:：|\-–—]?\s*`)
 
 // Supporting-moment thresholds: a moment supports a line when it holds at
 // least minCoverage of the line's IDF-weighted content words, and at least
@@ -293,15 +302,33 @@ func (g *Grounder) source(first, last int) Source {
 // lineText is a line's words without its timestamps and markup, the text
 // scored against the transcript.
 func lineText(line string) string {
-	return timestampRE.ReplaceAllString(line, " ")
+	return stampRE.ReplaceAllString(line, " ")
 }
 
 // Line grounds one line (without its newline). It returns the line to
 // show (keep false: drop it), the highlight it is (nil when it does not
-// begin with a timestamp), and what was done.
+// begin with a moment), and what was done. The line's timestamps are made
+// canonical first (see CanonicalTimestamps).
+//
+// A moment no segment holds is moved to the moment that best supports its
+// words; when none does, a line that begins with it (a highlight) is
+// dropped, and anywhere else the timestamp alone is removed, its words
+// kept. A range ("[00:18 – 00:45]", both ends kept) is a span, not a
+// moment: it stands when it starts within the transcript (up to
+// GroundTolerance past its last segment's end), and otherwise goes the
+// same way, with its line when it leads one, alone elsewhere.
 func (g *Grounder) Line(line string) (out string, keep bool, hl *Highlight, st Grounding) {
-	locs := timestampRE.FindAllStringSubmatchIndex(line, -1)
-	if len(locs) == 0 || g.Empty() {
+	if g.Empty() {
+		return line, true, nil, st
+	}
+	line = canonicalLine(line)
+	locs := stampRE.FindAllStringSubmatchIndex(line, -1)
+	// "[00:75]" is not a clock: not a timestamp either.
+	locs = slices.DeleteFunc(locs, func(m []int) bool {
+		_, ok := ParseClock(line[m[2]:m[3]])
+		return !ok
+	})
+	if len(locs) == 0 {
 		return line, true, nil, st
 	}
 	var whole *query
@@ -327,7 +354,7 @@ func (g *Grounder) Line(line string) (out string, keep bool, hl *Highlight, st G
 		}
 		return g.best(*whole, only, near)
 	}
-	var b strings.Builder
+	var b []byte
 	prev := 0
 	var leadSrc *Source
 	lead := leadRE.FindStringSubmatchIndex(line)
@@ -336,14 +363,30 @@ func (g *Grounder) Line(line string) (out string, keep bool, hl *Highlight, st G
 		leadStart = lead[2]
 	}
 	var leadSec float64
+	last := g.maxEnd[len(g.maxEnd)-1]
 	for k, m := range locs {
 		st.Checked++
+		isLead := m[2] == leadStart
 		written, _ := ParseClock(line[m[2]:m[3]])
+		b = append(b, line[prev:m[0]]...)
+		prev = m[1]
+		if m[4] >= 0 { // a range
+			if written <= last+GroundTolerance {
+				b = append(b, line[m[0]:m[1]]...)
+				continue
+			}
+			st.Dropped++
+			if isLead {
+				return "", false, nil, st
+			}
+			b, prev = cut(b, line, prev)
+			continue
+		}
 		var sec float64
 		var src *Source
 		if match := g.matching(written); len(match) > 0 {
 			sec = written
-			if m[2] == leadStart {
+			if isLead {
 				// The source of a highlight: the run from a segment at this
 				// moment that best supports the line, else that segment.
 				s := g.source(match[0], match[0])
@@ -356,27 +399,29 @@ func (g *Grounder) Line(line string) (out string, keep bool, hl *Highlight, st G
 			sup, ok := find(k, nil, written)
 			if !ok {
 				st.Dropped++
-				return "", false, nil, st
+				if isLead {
+					return "", false, nil, st
+				}
+				b, prev = cut(b, line, prev)
+				continue
 			}
 			st.Repaired++
 			s := g.source(sup.first, sup.last)
 			sec, src = s.Start, &s
 		}
-		b.WriteString(line[prev:m[0]])
 		if sec == written {
-			b.WriteString(line[m[0]:m[1]])
+			b = append(b, line[m[0]:m[1]]...)
 		} else {
-			b.WriteString(FormatTimestamp(sec))
+			b = append(b, FormatTimestamp(sec)...)
 		}
-		prev = m[1]
-		if m[2] == leadStart {
+		if isLead {
 			leadSrc, leadSec = src, sec
 		}
 	}
-	b.WriteString(line[prev:])
-	out = b.String()
+	b = append(b, line[prev:]...)
+	out = string(b)
 	if leadSrc != nil {
-		text := strings.TrimSpace(strings.Trim(strings.TrimSpace(timestampRE.ReplaceAllString(line[lead[1]:], "")), "*_"))
+		text := strings.TrimSpace(strings.Trim(strings.TrimSpace(stampRE.ReplaceAllString(line[lead[1]:], "")), "*_"))
 		if text == "" {
 			text = strings.TrimSpace(line[lead[1]:])
 		}
@@ -385,6 +430,38 @@ func (g *Grounder) Line(line string) (out string, keep bool, hl *Highlight, st G
 		hl = &Highlight{Start: leadSec, Text: text, Source: *leadSrc}
 	}
 	return out, true, hl, st
+}
+
+// atTailRE is the word that introduced a timestamp ("at [1:02:03]").
+var atTailRE = regexp.MustCompile(`(?i)(?:^|\s)(?:at|around)$`)
+
+// cut takes a removed timestamp out of a line: b is the line before it,
+// line[after:] the rest. Emphasis around it goes too, and so does an "at"
+// before it; the spaces on either side become one (none before closing
+// punctuation, and a line's indentation stays as it was).
+func cut(b []byte, line string, after int) ([]byte, int) {
+	for _, e := range []string{"**", "__"} {
+		if bytes.HasSuffix(b, []byte(e)) && strings.HasPrefix(line[after:], e) {
+			b, after = b[:len(b)-len(e)], after+len(e)
+		}
+	}
+	rest := strings.TrimLeft(line[after:], " \t")
+	space := len(rest) < len(line[after:])
+	after = len(line) - len(rest)
+	trimmed := bytes.TrimRight(b, " \t")
+	if len(trimmed) == 0 {
+		return b, after // at the start: keep the indentation
+	}
+	space = space || len(trimmed) < len(b)
+	if loc := atTailRE.FindIndex(trimmed); loc != nil {
+		trimmed = bytes.TrimRight(trimmed[:loc[0]], " \t")
+		space = true
+	}
+	b = trimmed
+	if space && len(b) > 0 && rest != "" && !strings.ContainsRune(".,;:!?)]}»”’。，、；：！？）】", []rune(rest)[0]) {
+		b = append(b, ' ')
+	}
+	return b, after
 }
 
 // Markdown grounds a whole answer line by line.
@@ -495,4 +572,22 @@ func (gd *grounded) finish(raw string) (string, []Highlight, *Grounding) {
 	gd.w.Flush()
 	st := gd.w.Stats()
 	return gd.out.String(), gd.w.Highlights(), &st
+}
+
+// substantive reports whether an answer says anything: a line that is not
+// a heading holds a letter or a digit besides its timestamps. A reply
+// that is empty, or headings over sections grounding emptied, is not.
+func substantive(md string) bool {
+	for ln := range strings.SplitSeq(md, "\n") {
+		t := strings.TrimSpace(ln)
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		if strings.IndexFunc(stampRE.ReplaceAllString(t, ""), func(r rune) bool {
+			return unicode.IsLetter(r) || unicode.IsNumber(r)
+		}) >= 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -66,7 +66,7 @@ func TestGroundLine(t *testing.T) {
 		{"repaired into hours", long, "- [02:05] Geysers erupt in Yellowstone park", "- [1:02:05] Geysers erupt in Yellowstone park", true, Grounding{Checked: 1, Repaired: 1}, 3725, 3725},
 		{"inline timestamps", en, "Pompeii was buried [00:40] and archaeologists still excavate its streets [05:45].", "Pompeii was buried [00:40] and archaeologists still excavate its streets [00:45].", true, Grounding{Checked: 2, Repaired: 1}, -1, 0},
 		{"bold timestamp", en, "* **[00:50]** Iceland sits on the ridge", "* **[00:50]** Iceland sits on the ridge", true, Grounding{Checked: 1}, 50, 50},
-		{"chapter ranges are not moments", en, "- [00:00 – 09:00] Volcanoes", "- [00:00 – 09:00] Volcanoes", true, Grounding{}, -1, 0},
+		{"chapter ranges are checked, not moved", en, "- [00:00 – 09:00] Volcanoes", "- [00:00 – 09:00] Volcanoes", true, Grounding{Checked: 1}, -1, 0},
 		{"no timestamp", en, "Volcanoes are explained.", "Volcanoes are explained.", true, Grounding{}, -1, 0},
 		{"CJK exact", zh, "- [00:06] 岩浆穿过地壳上升", "- [00:06] 岩浆穿过地壳上升", true, Grounding{Checked: 1}, 6, 6},
 		{"CJK repaired", zh, "- [05:00] 维苏威火山爆发，庞贝被掩埋", "- [00:12] 维苏威火山爆发，庞贝被掩埋", true, Grounding{Checked: 1, Repaired: 1}, 12, 12},

@@ -103,6 +103,11 @@ var (
 	ErrPermanent = errors.New("permanent provider error")
 	// ErrEmpty means there was nothing to summarize or ask about.
 	ErrEmpty = errors.New("nothing to summarize")
+	// ErrEmptyAnswer means the model's answer had no substance: it was
+	// empty, or held headings only once grounding had taken out what no
+	// transcript moment supports. Retrying the same call is unlikely to
+	// help; the job fails rather than succeeding with nothing.
+	ErrEmptyAnswer = errors.New("the model's answer has no content")
 )
 
 // longMedia is the duration from which summaries carry chapters even when

@@ -75,10 +75,15 @@ func (l *LLM) Summarize(ctx context.Context, req Request, onDelta func(string)) 
 	}
 	res := &Result{Model: r.model}
 	res.Markdown, res.Highlights, res.Grounding = gw.finish(md)
+	if r.format == nil && !substantive(res.Markdown) {
+		return nil, fmt.Errorf("summarize: %w", ErrEmptyAnswer)
+	}
 	if wantChapters {
-		ch := parseChapters(md)
+		// The grounded text: its timestamps are canonical, and a chapter
+		// past the transcript's end is already gone from it.
+		ch := parseChapters(res.Markdown)
 		if fixed, changed := repairChapters(ch, req.Start, dur); changed {
-			res.Markdown = replaceChapters(md, fixed)
+			res.Markdown = replaceChapters(res.Markdown, fixed)
 			ch = fixed
 		}
 		res.Chapters = ch
@@ -367,6 +372,9 @@ func (l *LLM) Answer(ctx context.Context, q Question, onDelta func(string)) (*Re
 	}
 	res := &Result{Model: r.model}
 	res.Markdown, res.Highlights, res.Grounding = gw.finish(md)
+	if !substantive(res.Markdown) {
+		return nil, fmt.Errorf("answer: %w", ErrEmptyAnswer)
+	}
 	if r.truncated.Load() {
 		res.Truncated = true
 		res.Markdown += truncationNote
