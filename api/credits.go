@@ -51,6 +51,15 @@ type meReply struct {
 	BalanceSeconds       int64    `json:"balance_seconds"`
 	HeldSeconds          int64    `json:"held_seconds"`
 	UsedThisMonthSeconds int64    `json:"used_this_month_seconds"`
+	Limits               meLimits `json:"limits"`
+}
+
+// meLimits is the cap on the account's running jobs (all of its keys
+// together): past it, further jobs wait their turn (0 = no cap).
+type meLimits struct {
+	MaxActiveJobs int `json:"max_active_jobs"`
+	ActiveJobs    int `json:"active_jobs"`
+	WaitingJobs   int `json:"waiting_jobs"`
 }
 
 func minutes(sec int64) float64 { return math.Round(float64(sec)/60*100) / 100 }
@@ -66,6 +75,11 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
 	if scopes == nil {
 		scopes = []string{}
 	}
+	lim, err := s.core.AccountLimits(r.Context(), k)
+	if err != nil {
+		// The balance is what /me is for: answer it without the use.
+		s.log.Warn("me: account slots unavailable", "account_id", k.AccountID, "err", err)
+	}
 	rpm := k.RPM
 	if rpm <= 0 && s.cfg.Limiter != nil {
 		rpm = s.cfg.Limiter.defaultRPM
@@ -73,5 +87,6 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, meReply{Object: "me", KeyID: k.ID, KeyName: k.Name, KeyPrefix: k.Prefix, Scopes: scopes,
 		RateLimitRPM:   rpm,
 		BalanceMinutes: minutes(bal.Available), HeldMinutes: minutes(bal.Held), UsedThisMonthMinutes: minutes(bal.UsedThisMonth),
-		BalanceSeconds: bal.Available, HeldSeconds: bal.Held, UsedThisMonthSeconds: bal.UsedThisMonth})
+		BalanceSeconds: bal.Available, HeldSeconds: bal.Held, UsedThisMonthSeconds: bal.UsedThisMonth,
+		Limits: meLimits{MaxActiveJobs: lim.MaxActiveJobs, ActiveJobs: lim.ActiveJobs, WaitingJobs: lim.WaitingJobs}})
 }

@@ -164,6 +164,7 @@ func NewAPI(cfg Config, d *Deps) *api.Server {
 		Metering:      core.Metering{PricePer1K: cfg.PricePer1KTokens, MaxTokens: cfg.LLMContextTokens * 5 / 4},
 		Playlists:     d.Jobs,
 		Subscriptions: subscriptionsConfig(cfg, d),
+		Slots:         accountSlots(cfg, d),
 	})
 	startFilePurge(d, uc)
 	s := api.New(api.Config{
@@ -260,6 +261,12 @@ func newWorker(cfg Config, d *Deps) (p *workerParts, err error) {
 			jobs.TypeTranscript: cfg.TranscriptConcurrency, jobs.TypeSummary: cfg.SummaryConcurrency},
 		Inspector:      d.Inspector,
 		ReconcileGrace: cfg.ReconcileGrace,
+		Slots:          accountSlots(cfg, d),
+	}
+	d.Metrics.AccountSlotsLimit(cfg.MaxActiveJobsPerKey)
+	if n := cfg.MaxActiveJobsPerKey; n >= cfg.WorkerConcurrency {
+		d.Log.Warn("MAX_ACTIVE_JOBS_PER_KEY is not below WORKER_CONCURRENCY: one account can fill this worker", "max_active_jobs_per_key", n,
+			"worker_concurrency", cfg.WorkerConcurrency)
 	}
 	if cfg.LLMBaseURL != "" {
 		wc.LLM = summarize.New(summarize.Config{BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMAPIKey, Model: cfg.LLMModel,
@@ -279,6 +286,12 @@ func newWorker(cfg Config, d *Deps) (p *workerParts, err error) {
 	p.base, p.cancel = context.WithCancel(context.Background())
 	p.srv = newServer(cfg, d, p.w, cfg.WorkerConcurrency, mainQueues(cfg), p.base)
 	return p, nil
+}
+
+// accountSlots is the cap on each account's running stages
+// (MAX_ACTIVE_JOBS_PER_KEY), shared by every worker and read by the API.
+func accountSlots(cfg Config, d *Deps) *jobs.AccountSlots {
+	return jobs.NewAccountSlots(jobs.AccountSlotsConfig{Redis: d.Redis, Prefix: "recap:" + cfg.QueuePrefix, Max: cfg.MaxActiveJobsPerKey})
 }
 
 // mainQueues are the queues of the main worker pool: all of them, weighed,

@@ -118,6 +118,12 @@ type Config struct {
 	// MaxStreamsPerKey caps each key's concurrent streams across replicas
 	// (MAX_STREAMS_PER_KEY, default 100; 0 = no cap).
 	MaxStreamsPerKey int
+	// MaxActiveJobsPerKey caps the stages one account (all of its keys)
+	// runs at once across every worker (MAX_ACTIVE_JOBS_PER_KEY, default
+	// 4; 0 = no cap). Keep it below WORKER_CONCURRENCY, so that one
+	// account's stuck jobs never hold every slot, and the same on API and
+	// worker processes (/me shows it).
+	MaxActiveJobsPerKey int
 	// HTTP bounds slow clients: HTTP_BODY_TIMEOUT_SECONDS (30),
 	// HTTP_MIN_BODY_RATE bytes/s (1024), HTTP_IDLE_TIMEOUT_SECONDS (120).
 	HTTP HTTPTimeouts
@@ -161,6 +167,12 @@ type Config struct {
 	// Resilience: time-outs, retries, reconciler, shutdown, egress policy.
 	Resilience
 }
+
+// DefaultMaxActiveJobsPerKey is MAX_ACTIVE_JOBS_PER_KEY's default: below
+// WORKER_CONCURRENCY's default (10), so that one account cannot take every
+// slot of a worker with its stuck jobs, and enough for one caller's
+// pipeline to keep moving.
+const DefaultMaxActiveJobsPerKey = 4
 
 // Load reads the configuration through getenv (os.Getenv in main).
 func Load(getenv func(string) string) (Config, error) {
@@ -266,6 +278,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.SummaryCacheTTL = time.Duration(num("SUMMARY_CACHE_SECONDS", 60)) * time.Second
 	c.WriteBehind = time.Duration(num("CACHE_HIT_WRITE_BEHIND_MS", 5)) * time.Millisecond
 	c.MaxStreamsPerKey = num("MAX_STREAMS_PER_KEY", 100)
+	c.MaxActiveJobsPerKey = num("MAX_ACTIVE_JOBS_PER_KEY", DefaultMaxActiveJobsPerKey)
 	if c.SubscriptionMinInterval = time.Duration(num("SUBSCRIPTION_MIN_INTERVAL_SECONDS", 300)) * time.Second; c.SubscriptionMinInterval < time.Second {
 		errs = append(errs, errors.New("SUBSCRIPTION_MIN_INTERVAL_SECONDS must be 1 or more"))
 	}

@@ -50,6 +50,13 @@ type CacheHits interface {
 	CreateJobFromCache(ctx context.Context, j *store.Job, promptHash string) (*store.Summary, error)
 }
 
+// Slots is the cap on each account's running stages and their use (a
+// *jobs.AccountSlots).
+type Slots interface {
+	Max() int
+	Usage(ctx context.Context, accountID int64) (jobs.SlotUsage, error)
+}
+
 // Queue submits, starts and cancels jobs (a *jobs.Client).
 type Queue interface {
 	Submit(ctx context.Context, j *store.Job) error
@@ -98,6 +105,9 @@ type Config struct {
 	// Subscriptions follows playlists, channels and feeds (subscriptions.go);
 	// the zero value turns them off.
 	Subscriptions SubscriptionsConfig
+	// Slots reports the cap on an account's running stages
+	// (MAX_ACTIVE_JOBS_PER_KEY); nil reports no cap.
+	Slots Slots
 }
 
 // Service carries out the use cases.

@@ -294,6 +294,31 @@ func (s *Service) Account(ctx context.Context, c *Caller) (*store.Balance, error
 	return s.cfg.Store.Balance(ctx, c.AccountID)
 }
 
+// Limits is the cap on an account's running stages and its use of it.
+type Limits struct {
+	// MaxActiveJobs is how many of the account's jobs run a stage at once
+	// across all workers (0: no cap); the others wait for a slot.
+	MaxActiveJobs int
+	// ActiveJobs run a stage now; WaitingJobs were put back for want of a
+	// slot and have not run since.
+	ActiveJobs, WaitingJobs int
+}
+
+// AccountLimits returns the caller's account's cap on running stages and
+// its use. With no cap, the use is not tracked: it is zero.
+func (s *Service) AccountLimits(ctx context.Context, c *Caller) (Limits, error) {
+	if s.cfg.Slots == nil || s.cfg.Slots.Max() <= 0 {
+		return Limits{}, nil
+	}
+	l := Limits{MaxActiveJobs: s.cfg.Slots.Max()}
+	u, err := s.cfg.Slots.Usage(ctx, c.AccountID)
+	if err != nil {
+		return l, err
+	}
+	l.ActiveJobs, l.WaitingJobs = u.Active, u.Waiting
+	return l, nil
+}
+
 // TranscriptByURL returns the newest transcript of a video in a language
 // ("" for the one detected), as any caller may have made it: transcripts,
 // like summaries, are shared by everyone who asks for the same video.

@@ -119,7 +119,7 @@ func (w *Worker) runChained(ctx context.Context, j *store.Job, t *task) {
 	if cur, err2 := w.cfg.Store.Job(bg, j.ID); err2 == nil && store.Terminal(cur.State) {
 		return
 	}
-	delay := asynq.DefaultRetryDelayFunc(1, err, nil)
+	delay := retryDelay(nil)(1, err, nil)
 	if errors.Is(ctx.Err(), context.Canceled) {
 		delay = 0 // a shutdown: another worker may take it now
 	}

@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/recap/recap/media"
 )
@@ -65,4 +66,19 @@ func mediaCause(err error) string {
 		return "timeout"
 	}
 	return "other"
+}
+
+// imageError classifies the failed fetch of a job's image i (from 0): a
+// host the policy forbids is url_not_allowed; what the image itself is to
+// blame for (media.ImagePermanent: a 4xx but 408 and 429, a redirect
+// loop, bytes that are no image, too many of them) is invalid_image; both
+// end the job at once. The rest (a 5xx, a time-out) is retried.
+func imageError(i int, err error) error {
+	switch {
+	case errors.Is(err, media.ErrURLNotAllowed):
+		return permanent(CodeURLNotAllowed, fmt.Sprintf("image %d: its host (or a redirect's) is not allowed", i+1), err)
+	case media.ImagePermanent(err):
+		return permanent(CodeInvalidImage, fmt.Sprintf("image %d: %v", i+1, err), err)
+	}
+	return &Error{Code: CodeUpstream, Message: fmt.Sprintf("image %d could not be fetched: %v", i+1, err), Err: err}
 }

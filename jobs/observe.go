@@ -29,6 +29,9 @@ func (w *Worker) observe(next asynq.Handler) asynq.Handler {
 		start := time.Now()
 		var set string
 		err := next.ProcessTask(context.WithValue(ctx, outcomeKey{}, &set), t)
+		if errors.Is(err, errAccountBusy) {
+			return err // not a run: it waits for its account's slot (recap_account_slots_waiting_total)
+		}
 		outcome := outcomeOK
 		switch {
 		case set != "":

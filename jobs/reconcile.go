@@ -207,6 +207,9 @@ func (w *Worker) reconcileJob(ctx context.Context, p *pass, j *store.Job, st *Re
 			if idle <= w.stuckAfter(t) {
 				return nil
 			}
+			if waiting, err := w.waitingForSlot(ctx, j, typ); err != nil || waiting {
+				return err // put back for its account's slot, caught between two checks
+			}
 			log.Warn("reconcile: failing stuck job", "stage", typ, "idle", idle)
 			msg := fmt.Sprintf("the job's %s stage made no progress for %s", typ, idle.Round(time.Second))
 			if w.fail(context.WithoutCancel(ctx), j.ID, &Error{Code: CodeInternal, Message: msg}) {

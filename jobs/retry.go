@@ -59,10 +59,11 @@ func (e *stageError) Error() string { return e.ret.Error() }
 func (e *stageError) Unwrap() error { return e.ret }
 
 // IsFailure is asynq's Config.IsFailure: whether a handler's error counts
-// against the task's retries. An interruption does not.
+// against the task's retries. An interruption does not, nor a run put
+// back for want of an account slot (see fairness.go).
 func IsFailure(err error) bool {
 	//nolint:errorlint // asynq passes its context's error itself when it stops waiting
-	return err != context.Canceled && !errors.Is(err, errInterrupted)
+	return err != context.Canceled && !errors.Is(err, errInterrupted) && !errors.Is(err, errAccountBusy)
 }
 
 // HandleError is asynq's Config.ErrorHandler, the one place a stage's
@@ -128,17 +129,17 @@ func fmtWait(d time.Duration) string {
 }
 
 // ServerConfig returns cfg with this worker's retry and interrupt rules
-// (IsFailure, ErrorHandler): every asynq server running Mux needs them.
+// (IsFailure, ErrorHandler, and RetryDelayFunc's delay for a stage waiting
+// for its account's slot): every asynq server running Mux needs them.
 //
 // It also wraps cfg.RetryDelayFunc (asynq's default when nil): the delay
 // of a retried stage is decided in ErrorHandler, which asynq calls first,
 // so that the attempt's progress event can say when the next one runs;
 // the delay function then returns that same delay.
 func (w *Worker) ServerConfig(cfg asynq.Config) asynq.Config {
-	delay := cfg.RetryDelayFunc
-	if delay == nil {
-		delay = asynq.DefaultRetryDelayFunc
-	}
+	// retryDelay answers a stage waiting for its account's slot (busyError)
+	// with that wait, and others with the configured delay.
+	delay := retryDelay(cfg.RetryDelayFunc)
 	cfg.IsFailure = IsFailure
 	cfg.ErrorHandler = asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 		var se *stageError

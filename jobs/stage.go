@@ -68,6 +68,11 @@ func (w *Worker) stage(st *task, fn stageFunc) asynq.Handler {
 		}
 		log := w.log.With("job_id", j.ID, "video_key", j.VideoKey, "stage", typ)
 		ctx = withLogger(ctx, log)
+		release, err := w.takeSlot(ctx, j, st) // see fairness.go
+		if err != nil {
+			return err
+		}
+		defer release()
 		attempt, ok, err := w.startStage(ctx, j, state)
 		if err != nil {
 			return fmt.Errorf("%s: %w", typ, err)

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/recap/recap/media"
 	"github.com/recap/recap/store"
 	"github.com/recap/recap/summarize"
 )
@@ -267,13 +266,8 @@ func (w *Worker) imageData(ctx context.Context, urls []string) ([]string, error)
 	out := make([]string, len(urls))
 	for i, u := range urls {
 		d, err := w.images.DataURL(ctx, u)
-		switch {
-		case errors.Is(err, media.ErrURLNotAllowed):
-			return nil, permanent(CodeURLNotAllowed, fmt.Sprintf("image %d: its host (or a redirect's) is not allowed", i+1), err)
-		case errors.Is(err, media.ErrNotImage), errors.Is(err, media.ErrImageTooLarge):
-			return nil, permanent(CodeInvalidImage, fmt.Sprintf("image %d: %v", i+1, err), err)
-		case err != nil:
-			return nil, fmt.Errorf("image %d: %w", i+1, err)
+		if err != nil {
+			return nil, imageError(i, err)
 		}
 		out[i] = d
 	}

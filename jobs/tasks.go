@@ -109,6 +109,16 @@ func (q queueing) queueName(j *store.Job, t *task) string {
 // and type), so a duplicate enqueue (a retry, the reconciler) is refused
 // quietly: that is the dedupe working.
 func (q queueing) enqueue(ctx context.Context, j *store.Job, t *task, extra ...asynq.Option) error {
+	err := q.enqueueTask(ctx, j, t, extra...)
+	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) && !errors.Is(err, asynq.ErrDuplicateTask) {
+		return err
+	}
+	return nil
+}
+
+// enqueueTask is enqueue telling a refused duplicate apart
+// (asynq.ErrTaskIDConflict, asynq.ErrDuplicateTask).
+func (q queueing) enqueueTask(ctx context.Context, j *store.Job, t *task, extra ...asynq.Option) error {
 	body, _ := json.Marshal(payload{JobID: j.ID})
 	maxRetry := t.maxRetry
 	if maxRetry == 0 {
@@ -124,8 +134,7 @@ func (q queueing) enqueue(ctx context.Context, j *store.Job, t *task, extra ...a
 		opts = append(opts, asynq.Retention(t.retention))
 	}
 	opts = append(opts, extra...)
-	_, err := q.asynq.EnqueueContext(ctx, asynq.NewTask(t.typ, body), opts...)
-	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) && !errors.Is(err, asynq.ErrDuplicateTask) {
+	if _, err := q.asynq.EnqueueContext(ctx, asynq.NewTask(t.typ, body), opts...); err != nil {
 		return fmt.Errorf("enqueue %s: %w", t.typ, err)
 	}
 	return nil

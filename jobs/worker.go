@@ -138,6 +138,9 @@ type WorkerConfig struct {
 	// StageConcurrency caps the concurrent runs of a stage (by task type)
 	// in one worker pool; a missing or zero entry leaves it uncapped.
 	StageConcurrency map[string]int
+	// Slots caps each account's running stages across every worker
+	// (MAX_ACTIVE_JOBS_PER_KEY, see fairness.go); nil caps nothing.
+	Slots *AccountSlots
 }
 
 // Worker holds the stage handlers.

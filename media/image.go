@@ -1,14 +1,20 @@
 package media
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"image"
+	_ "image/gif" // checkDecodes
+	_ "image/jpeg"
+	_ "image/png"
 	"io"
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"syscall"
 	"time"
@@ -16,11 +22,28 @@ import (
 
 // Image errors: the caller's image is the cause, retrying cannot help.
 var (
-	// ErrNotImage is a response whose bytes are not PNG, JPEG, GIF or WebP.
+	// ErrNotImage is a response whose bytes are not PNG, JPEG, GIF or WebP,
+	// or do not decode as what they claim to be.
 	ErrNotImage = errors.New("not a PNG, JPEG, GIF or WebP image")
 	// ErrImageTooLarge is an image past the size cap.
 	ErrImageTooLarge = errors.New("image too large")
+	// ErrImageRefused is an image host's 4xx answer other than 408 and
+	// 429 (gone, forbidden, not found): asking again gets the same.
+	ErrImageRefused = errors.New("the image host refused the image")
+	// ErrImageRedirects is a redirect loop (a URL redirecting to itself or
+	// back to one already visited) or a longer chain than is followed.
+	ErrImageRedirects = errors.New("the image URL redirects in a loop or too often")
 )
+
+// ImagePermanent reports whether an image fetch's error is the image's
+// own (refused, not an image, too large, a redirect loop): no retry can
+// succeed, and the request is at fault. Anything else (a 5xx, 408, 429, a
+// time-out, a reset connection) may pass and is worth retrying. A host
+// the network policy forbids is ErrURLNotAllowed, classified apart.
+func ImagePermanent(err error) bool {
+	return errors.Is(err, ErrNotImage) || errors.Is(err, ErrImageTooLarge) ||
+		errors.Is(err, ErrImageRefused) || errors.Is(err, ErrImageRedirects)
+}
 
 // ImageFetcher fetches images the caller named by URL, so the model
 // provider never follows a URL itself: the provider's fetcher would go
@@ -66,8 +89,13 @@ func NewImageFetcher(cfg ImageFetcherConfig) *ImageFetcher {
 	tr := &http.Transport{DialContext: d.DialContext, Proxy: nil, ResponseHeaderTimeout: 20 * time.Second,
 		MaxIdleConnsPerHost: 2, IdleConnTimeout: 30 * time.Second}
 	client := &http.Client{Transport: tr, Timeout: cfg.Timeout, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		for _, prev := range via {
+			if prev.URL.String() == req.URL.String() {
+				return fmt.Errorf("%w: %s redirects back to itself", ErrImageRedirects, redacted(req.URL))
+			}
+		}
 		if len(via) > maxImageRedirects {
-			return fmt.Errorf("image: more than %d redirects", maxImageRedirects)
+			return fmt.Errorf("%w: more than %d redirects", ErrImageRedirects, maxImageRedirects)
 		}
 		if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
 			return fmt.Errorf("%w: image redirect to a %s: URL", ErrURLNotAllowed, req.URL.Scheme)
@@ -109,7 +137,11 @@ func (f *ImageFetcher) DataURL(ctx context.Context, rawURL string) (string, erro
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("image: %s answered %s", req.URL.Host, res.Status)
+		host := res.Request.URL.Host // after redirects
+		if res.StatusCode >= 400 && res.StatusCode < 500 && res.StatusCode != http.StatusRequestTimeout && res.StatusCode != http.StatusTooManyRequests {
+			return "", fmt.Errorf("%w: %s answered %s", ErrImageRefused, host, res.Status)
+		}
+		return "", fmt.Errorf("image: %s answered %s", host, res.Status)
 	}
 	if res.ContentLength > f.maxBytes {
 		return "", fmt.Errorf("%w: %d bytes, the limit is %d", ErrImageTooLarge, res.ContentLength, f.maxBytes)
@@ -126,5 +158,30 @@ func (f *ImageFetcher) DataURL(ctx context.Context, rawURL string) (string, erro
 	if !imageTypes[mime] {
 		return "", fmt.Errorf("%w (the bytes are %s)", ErrNotImage, mime)
 	}
+	if err := checkDecodes(mime, b); err != nil {
+		return "", err
+	}
 	return "data:" + mime + ";base64," + base64.StdEncoding.EncodeToString(b), nil
+}
+
+// checkDecodes reads the header of a PNG, JPEG or GIF the way a decoder
+// does, so a truncated or corrupt file (right magic bytes, broken after)
+// fails here as the caller's error rather than at the model provider.
+// WebP, which the standard library does not decode, is left to the
+// signature check.
+func checkDecodes(mime string, b []byte) error {
+	if mime == "image/webp" {
+		return nil
+	}
+	if _, _, err := image.DecodeConfig(bytes.NewReader(b)); err != nil {
+		return fmt.Errorf("%w: the %s does not decode: %v", ErrNotImage, mime, err)
+	}
+	return nil
+}
+
+// redacted is a URL without its query, for messages.
+func redacted(u *url.URL) string {
+	c := *u
+	c.RawQuery, c.User = "", nil
+	return c.String()
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -62,6 +63,18 @@ func TestImageFetcher(t *testing.T) {
 			http.Redirect(w, r, "file:///etc/passwd", http.StatusFound)
 		case "/loop":
 			http.Redirect(w, r, "/loop", http.StatusFound)
+		case "/ping":
+			http.Redirect(w, r, "/pong", http.StatusFound)
+		case "/pong":
+			http.Redirect(w, r, "/ping", http.StatusFound)
+		case "/chain":
+			n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+			http.Redirect(w, r, "/chain?n="+strconv.Itoa(n+1), http.StatusFound)
+		case "/corrupt.png":
+			w.Write(png1x1[:20]) //nolint:errcheck // the signature, then the file ends
+		case "/status":
+			code, _ := strconv.Atoi(r.URL.Query().Get("code"))
+			w.WriteHeader(code)
 		default:
 			http.NotFound(w, r)
 		}
@@ -88,14 +101,28 @@ func TestImageFetcher(t *testing.T) {
 		{"too large", allowed.URL + "/big.png", media.ErrImageTooLarge},
 		{"data URL of text", "data:text/html;base64,PGh0bWw+", media.ErrNotImage},
 		{"data URL too large", "data:image/png;base64," + strings.Repeat("A", 4000), media.ErrImageTooLarge},
+		{"truncated PNG", allowed.URL + "/corrupt.png", media.ErrNotImage},
+		{"404", allowed.URL + "/missing.png", media.ErrImageRefused},
+		{"410", allowed.URL + "/status?code=410", media.ErrImageRefused},
+		{"403", allowed.URL + "/status?code=403", media.ErrImageRefused},
+		{"redirect to itself", allowed.URL + "/loop", media.ErrImageRedirects},
+		{"redirect loop", allowed.URL + "/ping", media.ErrImageRedirects},
+		{"endless redirects", allowed.URL + "/chain", media.ErrImageRedirects},
 	} {
 		_, err := f.DataURL(ctx, tc.url)
 		if !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
 		}
+		if tc.want != media.ErrURLNotAllowed && !media.ImagePermanent(err) {
+			t.Errorf("%s: ImagePermanent(%v) = false", tc.name, err)
+		}
 	}
-	if _, err := f.DataURL(ctx, allowed.URL+"/loop"); err == nil || !strings.Contains(err.Error(), "redirects") {
-		t.Errorf("redirect loop: %v", err)
+	// Worth retrying: the host may answer next time.
+	for _, code := range []int{408, 429, 500, 502, 503} {
+		_, err := f.DataURL(ctx, allowed.URL+"/status?code="+strconv.Itoa(code))
+		if err == nil || media.ImagePermanent(err) {
+			t.Errorf("status %d: %v, want a transient error", code, err)
+		}
 	}
 	if n := forbiddenConns.Load(); n != 0 {
 		t.Errorf("the forbidden host saw %d connections", n)

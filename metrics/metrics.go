@@ -43,6 +43,7 @@ type Metrics struct {
 	sources []source
 	media   *mediaSeries        // see media.go
 	subs    *subscriptionSeries // see subscriptions.go
+	slots   *slotSeries         // see slots.go
 }
 
 // New returns the series registered on a fresh registry, with the Go
