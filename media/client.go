@@ -74,6 +74,9 @@ type Client struct {
 	versionMu sync.Mutex
 	version   YtDlpVersion
 
+	// pool, when set, serves yt-dlp runs in warm processes (pool.go).
+	pool *Pool
+
 	mu      sync.Mutex
 	procs   map[*exec.Cmd]struct{} // running subprocesses, for Close
 	closed  bool
