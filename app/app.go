@@ -225,6 +225,7 @@ func newWorker(cfg Config, d *Deps) (p *workerParts, err error) {
 	if err != nil {
 		return nil, err
 	}
+	startExtractor(cfg, d, p.media)
 	// yt-dlp's version for recap_ytdlp_info (and a warning when it is old)
 	// and the operator cookies' expiry, read beside start-up rather than
 	// delaying it.

@@ -90,8 +90,9 @@ func (m ExtractorMode) String() string {
 // PoolConfig configures the warm extractor pool. Zero values take the
 // defaults.
 type PoolConfig struct {
-	// Size is the number of processes (EXTRACTOR_POOL); default
-	// DefaultPoolSize(0).
+	// Size is the most processes at once (EXTRACTOR_POOL); default
+	// DefaultPoolSize(0). The first starts with the pool, each other one
+	// when a request finds no process idle: an idle worker holds one.
 	Size int
 	// Python is the interpreter; default the one yt-dlp's own script
 	// names on its #! line (Debian's /usr/bin/python3, which has the
@@ -181,8 +182,11 @@ type Pool struct {
 
 	live, busy                          atomic.Int64
 	starts, restarts, crashes, requests atomic.Uint64
-	// failing is set while the latest start of every slot failed.
-	failing atomic.Int64
+	// slots counts the slots in use; failing those whose latest start
+	// failed.
+	slots, failing atomic.Int64
+	// grow wakes a dormant slot: a request found no process idle.
+	grow chan struct{}
 
 	mu    sync.Mutex
 	procs map[*pyproc]struct{}
@@ -248,7 +252,7 @@ func (c *Client) StartPool(ctx context.Context, cfg PoolConfig) (*Pool, error) {
 		return nil, fmt.Errorf("extractor pool: %w", err)
 	}
 	p := &Pool{c: c, cfg: cfg, python: bin, script: script, idle: make(chan *pyproc, cfg.Size),
-		closing: make(chan struct{}), procs: map[*pyproc]struct{}{}}
+		closing: make(chan struct{}), grow: make(chan struct{}), procs: map[*pyproc]struct{}{}}
 	sctx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
 	first, err := p.start(sctx)
 	cancel()
@@ -263,13 +267,11 @@ func (c *Client) StartPool(ctx context.Context, cfg PoolConfig) (*Pool, error) {
 	}
 	c.pool = p
 	c.mu.Unlock()
-	for i := range cfg.Size {
-		p.wg.Add(1)
-		if i == 0 {
-			go p.supervise(first)
-		} else {
-			go p.supervise(nil)
-		}
+	p.slots.Add(1)
+	p.wg.Add(cfg.Size)
+	go p.supervise(first)
+	for range cfg.Size - 1 {
+		go p.dormant()
 	}
 	return p, nil
 }
@@ -348,6 +350,19 @@ func (p *Pool) isClosing() bool {
 		return true
 	default:
 		return false
+	}
+}
+
+// dormant is a slot not yet in use: it starts its first process when a
+// request finds none idle. Idle workers so hold one process, busy ones up
+// to Size.
+func (p *Pool) dormant() {
+	select {
+	case <-p.grow:
+		p.slots.Add(1)
+		p.supervise(nil) // calls wg.Done
+	case <-p.closing:
+		p.wg.Done()
 	}
 }
 
@@ -551,18 +566,26 @@ func (p *Pool) kill(w *pyproc) {
 // (errPoolDown).
 func (p *Pool) acquire(ctx context.Context) (*pyproc, error) {
 	for {
-		if p.live.Load() == 0 && p.failing.Load() >= int64(p.cfg.Size) {
+		if p.live.Load() == 0 && p.failing.Load() >= p.slots.Load() {
 			return nil, errPoolDown
 		}
 		var w *pyproc
 		select {
 		case w = <-p.idle:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-p.closing:
-			return nil, ErrClosed
-		case <-time.After(time.Second): // look at failing again
-			continue
+		default:
+			select {
+			case p.grow <- struct{}{}: // a dormant slot starts a process
+			default:
+			}
+			select {
+			case w = <-p.idle:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-p.closing:
+				return nil, ErrClosed
+			case <-time.After(time.Second): // look at failing again, grow again
+				continue
+			}
 		}
 		select {
 		case <-w.exited: // died while idle; its supervisor replaces it

@@ -42,6 +42,8 @@ type Metrics struct {
 	mu      sync.Mutex
 	sources []source
 	media   *mediaSeries // see media.go
+
+	extractor extractorSeries // see extractor.go
 }
 
 // New returns the series registered on a fresh registry, with the Go
