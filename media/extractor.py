@@ -75,6 +75,73 @@ IN_CLI.value = True
 _REAL_STDERR = sys.stderr
 
 
+# A YoutubeDL spends a third of a warm request choosing its extractors
+# (an ordered set over some 1,800 names, matched against the
+# --use-extractors patterns). The choice depends on that option alone, so
+# it is made once per value and kept: what is kept is a list of classes
+# (code). The instances a YoutubeDL holds (the catch-all "end" extractor,
+# every extractor it uses) are still made for it alone.
+_chosen_ies = {}
+_choose_ies = YoutubeDL.add_default_info_extractors
+
+
+def _add_default_info_extractors(self):
+    key = tuple(self.params.get('allowed_extractors', ['default']))
+    chosen = _chosen_ies.get(key)
+    if chosen is None:
+        _choose_ies(self)
+        _chosen_ies[key] = [(k, ie if isinstance(ie, type) else type(ie), not isinstance(ie, type))
+                            for k, ie in self._ies.items()]
+        return
+    for ie_key, cls, instance in chosen:
+        if instance:
+            self.add_info_extractor(cls())
+        else:
+            self._ies[ie_key] = cls
+    self.write_debug(f'Loaded {len(chosen)} extractors')
+
+
+if hasattr(YoutubeDL, 'add_info_extractor'):
+    YoutubeDL.add_default_info_extractors = _add_default_info_extractors
+
+
+# Every request's HTTPS handler gets an SSL context of its own, into which
+# yt-dlp loads the CA bundle named by certifi: parsing the whole bundle
+# is another third of a warm request. Debian's certifi names the system
+# bundle, /etc/ssl/certs/ca-certificates.crt, which update-ca-certificates
+# writes from the same certificates as the hashed directory beside it;
+# there, the context is pointed at the directory instead, from which
+# OpenSSL reads the certificates a verification needs when it needs them.
+# The trusted set is the same, each request still has its own context,
+# and anywhere else nothing changes.
+def _use_hashed_ca_directory():
+    try:
+        import certifi
+        from yt_dlp.networking import _helper
+    except ImportError:
+        return
+    capath = '/etc/ssl/certs'
+    try:
+        if os.path.realpath(certifi.where()) != os.path.realpath(os.path.join(capath, 'ca-certificates.crt')):
+            return
+        if not any(len(n) == 10 and n.endswith('.0') for n in os.listdir(capath)):
+            return  # not hashed (c_rehash never ran)
+    except OSError:
+        return
+    load_certs = _helper.ssl_load_certs
+
+    def ssl_load_certs(context, use_certifi=True):
+        if use_certifi and getattr(_helper, 'certifi', None):
+            context.load_verify_locations(capath=capath)
+        else:
+            load_certs(context, use_certifi)
+
+    _helper.ssl_load_certs = ssl_load_certs
+
+
+_use_hashed_ca_directory()
+
+
 class CappedSink(io.RawIOBase):
     """Keeps the first ``cap`` bytes written (or, with tail, the last ones)."""
 

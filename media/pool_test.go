@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -121,17 +122,24 @@ func TestPoolSameAsProgram(t *testing.T) {
 	if !slices.Equal(keys[0], keys[1]) {
 		t.Errorf("metadata fields differ:\nprogram %v\npool    %v", keys[0], keys[1])
 	}
-	var errs [2]error
-	for i, c := range []*Client{cli, warm} {
-		_, errs[i] = c.Resolve(ctx, host.URL("/missing.html"))
-	}
-	if errs[0] == nil || errs[1] == nil || errs[0].Error() != errs[1].Error() {
-		t.Errorf("errors differ:\nprogram %v\npool    %v", errs[0], errs[1])
-	}
-	for _, target := range []error{ErrUnavailable, ErrUnsupported, ErrURLNotAllowed} {
-		if errors.Is(errs[0], target) != errors.Is(errs[1], target) {
-			t.Errorf("errors.Is(%v) differs: program %v, pool %v", target, errs[0], errs[1])
+	// A missing page, and an HTTPS page whose certificate no CA signed:
+	// certificates are checked in the pool as by the program.
+	untrusted := httptest.NewTLSServer(mediatest.PageHandler("untrusted", "talk.webm", ""))
+	defer untrusted.Close()
+	for _, u := range []string{host.URL("/missing.html"), untrusted.URL + "/page.html"} {
+		var errs [2]error
+		for i, c := range []*Client{cli, warm} {
+			_, errs[i] = c.Resolve(ctx, u)
 		}
+		if errs[0] == nil || errs[1] == nil || errs[0].Error() != errs[1].Error() {
+			t.Errorf("%s: errors differ:\nprogram %v\npool    %v", u, errs[0], errs[1])
+		}
+		for _, target := range []error{ErrUnavailable, ErrUnsupported, ErrURLNotAllowed} {
+			if errors.Is(errs[0], target) != errors.Is(errs[1], target) {
+				t.Errorf("%s: errors.Is(%v) differs: program %v, pool %v", u, target, errs[0], errs[1])
+			}
+		}
+		t.Logf("%s: %v", u, errs[1])
 	}
 }
 
