@@ -98,7 +98,7 @@ func BenchmarkExtractor(b *testing.B) {
 			r.failed = res.failed
 			r.workerCPU = (w1 - w0).Seconds() / float64(videos)
 			r.apiCPU = (a1 - a0).Seconds() / float64(videos)
-			r.poolMB = float64(childrenRSS(w.Cmd.Process.Pid, "recap-extractor.py")) / (1 << 20)
+			r.poolMB = float64(childrenRSS(w.Cmd.Process.Pid, "recap-extractor-")) / (1 << 20)
 			_ = w.Cmd.Process.Signal(syscall.SIGTERM)
 			_ = w.Wait(b, time.Minute)
 			if r.failed > 0 {

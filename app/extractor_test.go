@@ -25,7 +25,7 @@ func poolPIDs(t *testing.T, dir string) []int {
 	var out []int
 	for _, c := range children(os.Getpid()) {
 		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", c))
-		if strings.Contains(string(cmdline), "recap-extractor.py") && strings.Contains(string(cmdline), dir) {
+		if strings.Contains(string(cmdline), "recap-extractor-") && strings.Contains(string(cmdline), dir) {
 			out = append(out, c)
 		}
 	}

@@ -243,12 +243,12 @@ func (c *Client) StartPool(ctx context.Context, cfg PoolConfig) (*Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("extractor pool: python %q: %w", python, err)
 	}
-	// The program is written once per worker into its scratch directory,
-	// read-only; the interpreter runs isolated (-I: no PYTHON* variables,
-	// no user site, not the script's directory on sys.path).
-	script := filepath.Join(c.cfg.TempDir, "recap-extractor.py")
-	_ = os.Remove(script)
-	if err := os.WriteFile(script, extractorPy, 0o400); err != nil {
+	// The program is written once per pool into the client's scratch
+	// directory (removed with it), read-only; the interpreter runs isolated
+	// (-I: no PYTHON* variables, no user site, not the script's directory
+	// on sys.path).
+	script, err := writeScript(c.cfg.TempDir)
+	if err != nil {
 		return nil, fmt.Errorf("extractor pool: %w", err)
 	}
 	p := &Pool{c: c, cfg: cfg, python: bin, script: script, idle: make(chan *pyproc, cfg.Size),
@@ -274,6 +274,26 @@ func (c *Client) StartPool(ctx context.Context, cfg PoolConfig) (*Pool, error) {
 		go p.dormant()
 	}
 	return p, nil
+}
+
+// writeScript writes extractor.py into dir under a name of its own.
+func writeScript(dir string) (string, error) {
+	f, err := os.CreateTemp(dir, "recap-extractor-*.py")
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(extractorPy)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o400)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
 }
 
 // scriptInterpreter returns the interpreter of a Python script's #! line
@@ -331,6 +351,7 @@ func (p *Pool) PIDs() []int {
 func (p *Pool) Close() {
 	p.shut()
 	p.wg.Wait()
+	os.Remove(p.script)
 }
 
 // shut refuses new requests and kills every process.
