@@ -223,6 +223,7 @@ func newWorker(cfg Config, d *Deps) (p *workerParts, err error) {
 	if err != nil {
 		return nil, err
 	}
+	startExtractor(cfg, d, p.media)
 	// yt-dlp's version and JavaScript runtime for the log, /readyz and
 	// recap_ytdlp_info (with warnings when either is missing or old), and
 	// the operator cookies' expiry, read beside start-up rather than

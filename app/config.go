@@ -60,6 +60,26 @@ type Config struct {
 	// (default: deno, node, quickjs or bun from PATH), "none", "<name>" or
 	// "<name>:<path>" (see media.Config.JSRuntime).
 	JSRuntime string
+	// ExtractorMode is how the worker runs yt-dlp (EXTRACTOR_MODE): pool
+	// (default; warm processes that imported yt_dlp once, see media.Pool)
+	// or cli (the yt-dlp program for every run). A pool that cannot start
+	// falls back to cli.
+	ExtractorMode media.ExtractorMode
+	// ExtractorPool is the most warm processes (EXTRACTOR_POOL; default
+	// min(WORKER_CONCURRENCY + BATCH_CONCURRENCY, 2 × cores)).
+	ExtractorPool int
+	// ExtractorPython is the pool's interpreter (EXTRACTOR_PYTHON; default
+	// the one yt-dlp's script names, else python3).
+	ExtractorPython string
+	// ExtractorTimeout bounds one request to the pool
+	// (EXTRACTOR_TIMEOUT_SECONDS, default 300); its process is then
+	// killed and replaced.
+	ExtractorTimeout time.Duration
+	// ExtractorMaxRequests and ExtractorMaxRSS recycle a warm process after
+	// that many requests (EXTRACTOR_MAX_REQUESTS, default 500) or past that
+	// resident memory (EXTRACTOR_MAX_RSS_MB, default 512).
+	ExtractorMaxRequests int
+	ExtractorMaxRSS      int64
 
 	AllowPrivateNetworks bool
 	MaxMediaSeconds      float64
@@ -310,6 +330,16 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.CookiesDir = str("COOKIES_DIR", "")
 	c.JSRuntime = str("JS_RUNTIME", media.JSRuntimeAuto)
+	if mode, err := media.ParseExtractorMode(getenv("EXTRACTOR_MODE")); err != nil {
+		errs = append(errs, fmt.Errorf("EXTRACTOR_MODE: %w", err))
+	} else {
+		c.ExtractorMode = mode
+	}
+	c.ExtractorPool = num("EXTRACTOR_POOL", 0)
+	c.ExtractorPython = str("EXTRACTOR_PYTHON", "")
+	c.ExtractorTimeout = time.Duration(num("EXTRACTOR_TIMEOUT_SECONDS", 300)) * time.Second
+	c.ExtractorMaxRequests = num("EXTRACTOR_MAX_REQUESTS", 500)
+	c.ExtractorMaxRSS = int64(num("EXTRACTOR_MAX_RSS_MB", 512)) << 20
 	res, resErrs := loadResilience(getenv)
 	c.Resilience, errs = res, append(errs, resErrs...)
 	for _, o := range strings.Split(str("CORS_ORIGINS", ""), ",") {

@@ -30,6 +30,7 @@ import (
 	"github.com/recap/recap/app"
 	"github.com/recap/recap/app/apptest"
 	"github.com/recap/recap/jobs"
+	"github.com/recap/recap/media"
 	"github.com/recap/recap/media/mediatest"
 	"github.com/recap/recap/store"
 )
@@ -490,20 +491,27 @@ func TestFaultHostileURLs(t *testing.T) {
 	// Defence in depth: an API that admits everything (a name that resolved
 	// outside at admission and inside later behaves the same) in front of a
 	// worker whose proxy enforces the policy.
-	t.Run("worker enforces on its own", func(t *testing.T) {
-		t.Parallel()
-		open := apptest.Start(t, apptest.Options{NoWorker: true, Configure: fast})
-		open.StartWorkerWith(t, allowHost)
-		ids := open.SubmitBatch(t, "", inside.PageURL())
-		j := open.WaitJobs(t, 2*time.Minute, ids...)[0]
-		if j.State != store.StateFailed || j.ErrorCode != jobs.CodeURLNotAllowed {
-			t.Fatalf("job %s %s %q, want failed url_not_allowed", j.State, j.ErrorCode, j.ErrorMessage)
-		}
-		open.CheckInvariants(t, ids...)
-		if k := open.LedgerKinds(t, j.ID); len(k) != 0 {
-			t.Errorf("ledger %v, want nothing", k)
-		}
-	})
+	// In both ways of running yt-dlp (EXTRACTOR_MODE).
+	for _, mode := range []media.ExtractorMode{media.ExtractorCLI, media.ExtractorPool} {
+		t.Run("worker enforces on its own/"+mode.String(), func(t *testing.T) {
+			t.Parallel()
+			open := apptest.Start(t, apptest.Options{NoWorker: true, Configure: fast})
+			open.StartWorkerWith(t, func(c *app.Config) {
+				allowHost(c)
+				c.ExtractorMode, c.ExtractorPool = mode, 1
+			})
+			ids := open.SubmitBatch(t, "", inside.PageURL(), e.Host.URL("/redirect"), e.Host.URL("/inner-track.html"))
+			for _, j := range open.WaitJobs(t, 2*time.Minute, ids...) {
+				if j.State != store.StateFailed || j.ErrorCode != jobs.CodeURLNotAllowed {
+					t.Errorf("job %s %s %q, want failed url_not_allowed", j.State, j.ErrorCode, j.ErrorMessage)
+				}
+				if k := open.LedgerKinds(t, j.ID); len(k) != 0 {
+					t.Errorf("ledger %v, want nothing", k)
+				}
+			}
+			open.CheckInvariants(t, ids...)
+		})
+	}
 
 	t.Cleanup(func() {
 		if n := inside.Conns(); n != 0 {

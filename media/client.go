@@ -83,6 +83,9 @@ type Client struct {
 	version   YtDlpVersion
 	jsStatus  *JSRuntimeStatus
 
+	// pool, when set, serves yt-dlp runs in warm processes (pool.go).
+	pool *Pool
+
 	mu      sync.Mutex
 	procs   map[*exec.Cmd]struct{} // running subprocesses, for Close
 	closed  bool

@@ -39,6 +39,7 @@ func setup(t *testing.T, cfg media.Config) (*media.Client, *bundle) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	useMode(t, c, defaultMode(t))
 	return c, &bundle{host: mediatest.NewHost(t), dir: t.TempDir()}
 }
 

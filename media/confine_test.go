@@ -80,13 +80,18 @@ func TestHLSSegmentsStayConfined(t *testing.T) {
 // permanent refusal at once, not a failure worth retrying.
 func TestRedirectToFileScheme(t *testing.T) {
 	t.Parallel()
-	c, b := setup(t, media.Config{})
-	b.host.Serve("/to-file", http.RedirectHandler("file:///etc/passwd", http.StatusFound))
-	ctx := context.Background()
-	if _, err := c.Resolve(ctx, b.host.URL("/to-file")); !errors.Is(err, media.ErrURLNotAllowed) {
-		t.Errorf("Resolve = %v, want ErrURLNotAllowed", err)
-	}
-	if _, err := c.DownloadAudio(ctx, b.host.URL("/to-file"), nil, t.TempDir(), nil); !errors.Is(err, media.ErrURLNotAllowed) {
-		t.Errorf("DownloadAudio = %v, want ErrURLNotAllowed", err)
+	for _, mode := range extractorModes {
+		t.Run(mode.String(), func(t *testing.T) {
+			t.Parallel()
+			c, b := setupMode(t, media.Config{}, mode)
+			b.host.Serve("/to-file", http.RedirectHandler("file:///etc/passwd", http.StatusFound))
+			ctx := context.Background()
+			if _, err := c.Resolve(ctx, b.host.URL("/to-file")); !errors.Is(err, media.ErrURLNotAllowed) {
+				t.Errorf("Resolve = %v, want ErrURLNotAllowed", err)
+			}
+			if _, err := c.DownloadAudio(ctx, b.host.URL("/to-file"), nil, t.TempDir(), nil); !errors.Is(err, media.ErrURLNotAllowed) {
+				t.Errorf("DownloadAudio = %v, want ErrURLNotAllowed", err)
+			}
+		})
 	}
 }

@@ -209,8 +209,17 @@ func TestEgressByteCap(t *testing.T) {
 // no connection made.
 func TestEgressYtDlp(t *testing.T) {
 	t.Parallel()
+	for _, mode := range extractorModes {
+		t.Run(mode.String(), func(t *testing.T) {
+			t.Parallel()
+			testEgressYtDlp(t, mode)
+		})
+	}
+}
+
+func testEgressYtDlp(t *testing.T, mode media.ExtractorMode) {
 	e := startEgress(t, loopbackOnly)
-	c, b := setup(t, media.Config{Egress: e})
+	c, b := setupMode(t, media.Config{Egress: e}, mode)
 	inside := mediatest.NewHostAt(t, "127.0.0.2")
 	b.host.Serve("/redirect", http.RedirectHandler(inside.PageURL(), http.StatusFound))
 	b.host.Serve("/inner-video.html", mediatest.PageHandler("inner video", inside.MediaURL(), ""))
@@ -269,18 +278,23 @@ func TestEgressYtDlp(t *testing.T) {
 // an option is a URL yt-dlp cannot handle, never an option it obeys.
 func TestYtDlpOptionInjection(t *testing.T) {
 	t.Parallel()
-	c, _ := setup(t, media.Config{})
-	marker := filepath.Join(t.TempDir(), "pwned")
-	for _, u := range []string{"--exec=touch " + marker, "-o" + marker} {
-		if _, err := c.Resolve(context.Background(), u); err == nil {
-			t.Errorf("Resolve(%q) succeeded", u)
-		}
-		if _, err := c.DownloadAudio(context.Background(), u, nil, t.TempDir(), nil); err == nil {
-			t.Errorf("DownloadAudio(%q) succeeded", u)
-		}
-	}
-	if _, err := os.Stat(marker); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("an option passed as URL took effect: %v", err)
+	for _, mode := range extractorModes {
+		t.Run(mode.String(), func(t *testing.T) {
+			t.Parallel()
+			c, _ := setupMode(t, media.Config{}, mode)
+			marker := filepath.Join(t.TempDir(), "pwned")
+			for _, u := range []string{"--exec=touch " + marker, "-o" + marker} {
+				if _, err := c.Resolve(context.Background(), u); err == nil {
+					t.Errorf("Resolve(%q) succeeded", u)
+				}
+				if _, err := c.DownloadAudio(context.Background(), u, nil, t.TempDir(), nil); err == nil {
+					t.Errorf("DownloadAudio(%q) succeeded", u)
+				}
+			}
+			if _, err := os.Stat(marker); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("an option passed as URL took effect: %v", err)
+			}
+		})
 	}
 }
 

@@ -84,7 +84,7 @@ func (c *Client) runYtDlp(ctx context.Context, maxBytes int64, pageURL string, c
 	} else {
 		p.noJail = true // an external proxy (or none) lies outside any namespace
 	}
-	res := c.runProc(ctx, p)
+	res := c.runYtDlpProc(ctx, p) // pool.go: the warm pool, else the yt-dlp program
 	if run != nil {
 		res.denied, res.overLimit = run.Denied(), run.OverLimit()
 	}

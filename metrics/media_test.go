@@ -46,3 +46,41 @@ recap_ytdlp_release_timestamp_seconds 1.7460576e+09
 	nilM.YtDlp("x", released) // a nil *Metrics records nothing and does not panic
 	nilM.UpstreamFailure("x", "y")
 }
+
+func TestExtractorSeries(t *testing.T) {
+	t.Parallel()
+	m := metrics.New()
+	stats := metrics.ExtractorStats{Size: 4, Live: 2, Busy: 1, Restarts: 3, Crashes: 1, RSS: 160 << 20}
+	m.WatchExtractor("pool", func() metrics.ExtractorStats { return stats })
+	m.ObserveExtraction("ok", 20*time.Millisecond)
+	m.ObserveExtraction("crash", time.Second)
+	want := `
+# HELP recap_extractor_mode How this worker runs yt-dlp: 1, labelled pool (warm processes, EXTRACTOR_MODE=pool) or cli (a process per run).
+# TYPE recap_extractor_mode gauge
+recap_extractor_mode{mode="pool"} 1
+# HELP recap_extractor_pool_busy Warm yt-dlp processes serving a request.
+# TYPE recap_extractor_pool_busy gauge
+recap_extractor_pool_busy 1
+# HELP recap_extractor_pool_size Most warm yt-dlp processes at once (EXTRACTOR_POOL).
+# TYPE recap_extractor_pool_size gauge
+recap_extractor_pool_size 4
+# HELP recap_extractor_restarts_total Warm yt-dlp processes started in place of one that died, ran past its deadline or was recycled.
+# TYPE recap_extractor_restarts_total counter
+recap_extractor_restarts_total 3
+`
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), "recap_extractor_mode", "recap_extractor_pool_busy",
+		"recap_extractor_pool_size", "recap_extractor_restarts_total"); err != nil {
+		t.Error(err)
+	}
+	if n, err := testutil.GatherAndCount(m.Registry(), "recap_extractor_request_duration_seconds"); err != nil || n != 2 {
+		t.Errorf("request series: %d, %v; want 2 (ok, crash)", n, err)
+	}
+	cli := metrics.New()
+	cli.WatchExtractor("cli", nil)
+	if n, err := testutil.GatherAndCount(cli.Registry(), "recap_extractor_pool_size"); err != nil || n != 0 {
+		t.Errorf("a cli worker exports pool series: %d, %v", n, err)
+	}
+	var nilM *metrics.Metrics
+	nilM.WatchExtractor("pool", nil)
+	nilM.ObserveExtraction("ok", time.Second)
+}

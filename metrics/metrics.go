@@ -44,6 +44,8 @@ type Metrics struct {
 	media   *mediaSeries        // see media.go
 	subs    *subscriptionSeries // see subscriptions.go
 	slots   *slotSeries         // see slots.go
+
+	extractor extractorSeries // see extractor.go
 }
 
 // New returns the series registered on a fresh registry, with the Go

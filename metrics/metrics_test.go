@@ -34,6 +34,8 @@ func exercised(t *testing.T) *Metrics {
 	m.MediaFailure("yt-dlp", "unavailable")
 	m.Tokens("model", 10, 5)
 	m.AudioTranscribed(12)
+	m.WatchExtractor("pool", func() ExtractorStats { return ExtractorStats{Size: 2, Live: 1} })
+	m.ObserveExtraction("ok", 20*time.Millisecond)
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 	defer upstream.Close()
 	for _, svc := range []string{ServiceLLM, ServiceSTT} {

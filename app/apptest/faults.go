@@ -247,6 +247,13 @@ func (e *Env) StartWorkerProcess(t testing.TB, extra ...string) *Process {
 	t.Helper()
 	cmd := exec.Command(BuildWorker(t))
 	cmd.Env = e.WorkerEnv(extra...)
+	return RunProcess(t, cmd)
+}
+
+// RunProcess starts cmd (its output kept for Log); it is killed when the
+// test ends if still running.
+func RunProcess(t testing.TB, cmd *exec.Cmd) *Process {
+	t.Helper()
 	p := &Process{Cmd: cmd, log: &SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	if err := cmd.Start(); err != nil {
@@ -260,7 +267,7 @@ func (e *Env) StartWorkerProcess(t testing.TB, extra ...string) *Process {
 		cmd.Process.Kill() //nolint:errcheck
 		<-p.done
 		if t.Failed() {
-			t.Logf("worker process log:\n%s", p.log.String())
+			t.Logf("%s process log:\n%s", filepath.Base(cmd.Path), p.log.String())
 		}
 	})
 	return p
