@@ -6,6 +6,8 @@ import (
 	"log/slog"
 
 	"github.com/hibiken/asynq"
+
+	"github.com/recap/recap/textclean"
 )
 
 // Retry and interrupt rules. A stage run (see stage) ends one of five ways,
@@ -75,7 +77,7 @@ func (w *Worker) record(ctx context.Context, se *stageError) {
 		w.fail(ctx, se.jobID, se.je)
 		return
 	}
-	if err := w.cfg.Store.FailAttempt(ctx, se.jobID, se.je.Code, se.je.Message); err != nil {
+	if err := w.cfg.Store.FailAttempt(ctx, se.jobID, se.je.Code, textclean.String(se.je.Message)); err != nil {
 		se.log.Warn("record failed attempt", "err", err)
 	}
 	w.publish(ctx, se.jobID, Event{Type: EventProgress, Message: "Retrying after an error: " + se.je.Message})
