@@ -18,16 +18,19 @@ import (
 // every other route MaxBodyBytes.
 const oauthBodyBytes = 64 << 10
 
-// bodyLimit is the most a request to r's route may send.
-func (s *Server) bodyLimit(r *http.Request) int64 {
+// bodyLimit is the most a request to r's route may send, and the error
+// of a body over it.
+func (s *Server) bodyLimit(r *http.Request) (int64, func(n int64) error) {
 	p := r.URL.Path
 	switch {
 	case r.Method == http.MethodPost && (strings.HasSuffix(p, "/files") || strings.HasSuffix(p, "/audio/transcriptions")):
-		return s.core.MaxUploadBytes() + formSlack
+		// As multipartForm refuses it once it reads on past the cap.
+		max := s.core.MaxUploadBytes()
+		return max + formSlack, func(int64) error { return core.ErrTooLarge(max) }
 	case strings.HasPrefix(p, "/api/auth/"):
-		return oauthBodyBytes
+		return oauthBodyBytes, func(n int64) error { return errBodyTooLarge(n, oauthBodyBytes) }
 	}
-	return MaxBodyBytes
+	return MaxBodyBytes, func(n int64) error { return errBodyTooLarge(n, MaxBodyBytes) }
 }
 
 // errBodyTooLarge is the 413 of a body over its route's limit.
@@ -50,11 +53,11 @@ func errBodyTooLarge(n, max int64) *Error {
 // It runs on every matched route, before authentication.
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if max := s.bodyLimit(r); r.ContentLength > max {
+		if max, tooLarge := s.bodyLimit(r); r.ContentLength > max {
 			// The body stays unread: the connection cannot carry another
 			// request.
 			w.Header().Set("Connection", "close")
-			s.writeError(w, r, errBodyTooLarge(r.ContentLength, max))
+			s.writeError(w, r, tooLarge(r.ContentLength))
 			return
 		}
 		// OAuth's routes answer in OAuth's shapes and check their own
