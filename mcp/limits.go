@@ -22,14 +22,15 @@ const (
 	codeInvalidParams  = -32602
 )
 
-// guard refuses what the MCP server must not run, before it parses
+// Guard refuses what the MCP server must not run, before it parses
 // anything: a JSON-RPC batch (MCP 2025-06-18 removed batching, but the
 // SDK still runs one for a client claiming an earlier protocol version,
 // or none, and a batch of thousands of tool calls would pass the rate
 // limiter as one request), a body over MaxBodyBytes, and text Postgres
 // cannot store (a NUL, the \u0000 escape) anywhere in the message, named
-// by its path in the arguments. Each refusal is a JSON-RPC error.
-func guard(next http.Handler) http.Handler {
+// by its path in the arguments. Each refusal is a JSON-RPC error. New
+// puts its server behind Guard.
+func Guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost || r.Body == nil {
 			next.ServeHTTP(w, r)

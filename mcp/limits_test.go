@@ -2,12 +2,14 @@ package mcp_test
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/recap/recap/mcp"
+	"github.com/recap/recap/textclean"
 )
 
 type rpcReply struct {
@@ -30,7 +32,15 @@ func post(t *testing.T, h http.Handler, body string, header ...string) (*httptes
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, req)
 	var r rpcReply
-	_ = json.Unmarshal(w.Body.Bytes(), &r)
+	answer := w.Body.String()
+	if strings.HasPrefix(w.Header().Get("Content-Type"), "text/event-stream") {
+		for line := range strings.Lines(answer) {
+			if data, ok := strings.CutPrefix(strings.TrimSpace(line), "data: "); ok {
+				answer = data
+			}
+		}
+	}
+	_ = json.Unmarshal([]byte(answer), &r)
 	return w, r
 }
 
@@ -92,4 +102,37 @@ func TestBodyLimit(t *testing.T) {
 	if w.Code != http.StatusRequestEntityTooLarge || r.Error == nil {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
+}
+
+// FuzzGuard: whatever the body, what reaches the MCP server is one
+// message (never a batch) with no NUL in any of its strings, and what
+// does not gets a JSON-RPC error. The seed corpus runs in every go test.
+func FuzzGuard(f *testing.F) {
+	for _, s := range []string{initialize, "[" + initialize + "]", call(1, "https://example.com/\u0000"), `{"a":"\\u0000"}`,
+		" [1]", `{"jsonrpc":"2.0","id":"\u0000","method":"ping"}`, "", "{", `{"k\u0000":1}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		var got []byte
+		h := mcp.Guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			got, _ = io.ReadAll(r.Body)
+		}))
+		w, _ := post(t, h, body)
+		if got == nil {
+			var r rpcReply
+			if err := json.Unmarshal(w.Body.Bytes(), &r); err != nil || r.Error == nil {
+				t.Fatalf("refused %q without a JSON-RPC error: %d %s", body, w.Code, w.Body)
+			}
+			return
+		}
+		if string(got) != body {
+			t.Fatalf("the server got %q, not the body %q", got, body)
+		}
+		if _, bad := textclean.JSONField(got); bad {
+			t.Fatalf("a NUL reached the server: %q", got)
+		}
+		if strings.HasPrefix(strings.TrimLeft(body, " \t\r\n"), "[") {
+			t.Fatalf("a batch reached the server: %q", body)
+		}
+	})
 }

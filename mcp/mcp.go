@@ -78,7 +78,7 @@ func New(cfg Config) http.Handler {
 	sdk.AddTool(srv, &sdk.Tool{Name: ToolGetJob, Title: "Get a job",
 		Description: "The state, progress, result or error of a job, by the job id summarize_video or the HTTP API returned."},
 		t.getJob)
-	return guard(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return srv },
+	return Guard(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return srv },
 		&sdk.StreamableHTTPOptions{Stateless: true, Logger: cfg.Logger}))
 }
 
