@@ -47,8 +47,11 @@ func FuzzQueryText(f *testing.F) {
 		_ = json.Unmarshal(w.Body.Bytes(), &body)
 		switch {
 		case bad:
-			if w.Code != http.StatusBadRequest || body.Error.Code != "invalid_text" || body.Error.Param == nil || *body.Error.Param != name ||
-				!textclean.Valid(w.Body.String()) {
+			param := ""
+			if body.Error.Param != nil {
+				param = *body.Error.Param
+			}
+			if w.Code != http.StatusBadRequest || body.Error.Code != "invalid_text" || param != name || !textclean.Valid(w.Body.String()) {
 				t.Fatalf("%q: %d %s, want 400 invalid_text naming %q", q, w.Code, w.Body, name)
 			}
 		case w.Code != http.StatusUnauthorized:
