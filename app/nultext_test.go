@@ -74,11 +74,12 @@ func TestNULInputs(t *testing.T) {
 		if err := e.Store.Pool().QueryRow(ctx, `SELECT state, title FROM jobs WHERE url = $1`, page).Scan(&state, &title); err != nil {
 			t.Fatal(err)
 		}
-		if state != store.StateSucceeded || title != "Recap NUL talk" {
+		// yt-dlp's generic extractor numbers a page's videos ("… (1)").
+		if state != store.StateSucceeded || !strings.HasPrefix(title, "Recap NUL talk") || strings.ContainsRune(title, 0) {
 			t.Fatalf("job %s, title %q", state, title)
 		}
 		var vtitle string
-		if err := e.Store.Pool().QueryRow(ctx, `SELECT title FROM videos WHERE url = $1`, page).Scan(&vtitle); err != nil || vtitle != "Recap NUL talk" {
+		if err := e.Store.Pool().QueryRow(ctx, `SELECT title FROM videos WHERE url = $1`, page).Scan(&vtitle); err != nil || vtitle != title {
 			t.Fatalf("video title %q (%v)", vtitle, err)
 		}
 	})

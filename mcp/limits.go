@@ -2,10 +2,13 @@ package mcp
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/recap/recap/textclean"
 )
@@ -93,4 +96,28 @@ func writeRPCError(w http.ResponseWriter, status int, id json.RawMessage, code i
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+}
+
+// httpContextKey is the key of auth.TokenInfo.Extra under which
+// Authenticated leaves the HTTP request's context.
+const httpContextKey = "recap_http_context"
+
+// endWithRequest ends a request's handler when its HTTP request ends. The
+// server is stateless: one POST carries one call, and once its client is
+// gone the answer can no longer be delivered. The SDK itself cancels
+// handlers so only for protocol versions from 2026-07-28 on; otherwise a
+// summarize_video whose client left would wait for its job to the end,
+// holding a goroutine and one of the key's stream slots. The job goes on.
+func endWithRequest(next sdk.MethodHandler) sdk.MethodHandler {
+	return func(ctx context.Context, method string, req sdk.Request) (sdk.Result, error) {
+		if ex := req.GetExtra(); ex != nil && ex.TokenInfo != nil {
+			if hctx, ok := ex.TokenInfo.Extra[httpContextKey].(context.Context); ok {
+				ctx, cancel := context.WithCancel(ctx)
+				defer cancel()
+				defer context.AfterFunc(hctx, cancel)()
+				return next(ctx, method, req)
+			}
+		}
+		return next(ctx, method, req)
+	}
 }
