@@ -39,6 +39,9 @@ fuzz:           ## each fuzzer for FUZZTIME (their seed corpora also run in `mak
 	$(GO) test ./media -run '^$$' -fuzz '^FuzzParseHostIP$$'       -fuzztime $(FUZZTIME)
 	$(GO) test ./media -run '^$$' -fuzz '^FuzzParseVTT$$'          -fuzztime $(FUZZTIME)
 	$(GO) test ./media -run '^$$' -fuzz '^FuzzParseSRT$$'          -fuzztime $(FUZZTIME)
+	$(GO) test ./textclean -run '^$$' -fuzz '^FuzzClean$$'     -fuzztime $(FUZZTIME)
+	$(GO) test ./mcp   -run '^$$' -fuzz '^FuzzGuard$$'             -fuzztime $(FUZZTIME)
+	$(GO) test ./api   -run '^$$' -fuzz '^FuzzQueryText$$'         -fuzztime $(FUZZTIME)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./summarize/ ./jobs/

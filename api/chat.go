@@ -65,7 +65,7 @@ func readBody(r *http.Request) ([]byte, error) {
 				Message: fmt.Sprintf("The request body is larger than the limit of %d bytes, so a file sent inline (file_data) must be smaller. "+
 					"Upload larger files with the Files API (POST /v1/files, purpose \"user_data\") and send their file_id instead.", MaxBodyBytes)})
 		}
-		return nil, badRequest("request_too_large", "", "The request body is larger than the limit of %d bytes.", MaxBodyBytes)
+		return nil, errBodyTooLarge(0, MaxBodyBytes)
 	}
 	return body, nil
 }

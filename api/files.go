@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/recap/recap/core"
+	"github.com/recap/recap/textclean"
 )
 
 // Multipart limits besides the file itself.
@@ -65,6 +66,10 @@ func (s *Server) multipartForm(w http.ResponseWriter, r *http.Request, onFile fu
 		}
 		if len(v) > maxFormFieldBytes {
 			return nil, badRequest("invalid_multipart", name, "The field %q is larger than %d bytes.", truncate(name, 40), maxFormFieldBytes)
+		}
+		if !textclean.Valid(name) || !textclean.Valid(string(v)) {
+			name = textclean.String(name)
+			return nil, core.Invalid("invalid_text", name, "The field '%s' holds a NUL character or invalid UTF-8, which is not allowed.", name)
 		}
 		fields[name] = append(fields[name], string(v))
 	}

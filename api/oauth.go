@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/recap/recap/store"
+	"github.com/recap/recap/textclean"
 )
 
 // OAuthStore is the OAuth2 persistence the API uses.
@@ -142,6 +143,9 @@ func (s *Server) parseAuthorize(r *http.Request) (req *authorizeRequest, err *oa
 	for _, p := range []string{"client_id", "redirect_uri", "response_type", "scope", "state", "code_challenge", "code_challenge_method"} {
 		if len(f[p]) > 1 {
 			return nil, oauthErr("invalid_request", "The parameter "+p+" was sent more than once."), true
+		}
+		if !textclean.Valid(f.Get(p)) {
+			return nil, oauthErr("invalid_request", "The parameter "+p+" holds a NUL character or invalid UTF-8."), true
 		}
 	}
 	clientID := f.Get("client_id")
@@ -404,6 +408,10 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		v, ok := single(f, p)
 		if !ok {
 			writeTokenError(w, oauthErr("invalid_request", "The parameter "+p+" was sent more than once."))
+			return
+		}
+		if !textclean.Valid(v) {
+			writeTokenError(w, oauthErr("invalid_request", "The parameter "+p+" holds a NUL character or invalid UTF-8."))
 			return
 		}
 		params[p] = v

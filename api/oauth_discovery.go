@@ -24,6 +24,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/recap/recap/store"
+	"github.com/recap/recap/textclean"
 )
 
 // DiscoveryConfig configures the OAuth2 discovery documents.
@@ -262,6 +263,9 @@ func (s *Server) oauthForm(w http.ResponseWriter, r *http.Request, names ...stri
 		v, ok := single(r.PostForm, p)
 		if !ok {
 			return nil, nil, oauthErr("invalid_request", "The parameter "+p+" was sent more than once.")
+		}
+		if !textclean.Valid(v) {
+			return nil, nil, oauthErr("invalid_request", "The parameter "+p+" holds a NUL character or invalid UTF-8.")
 		}
 		params[p] = v
 	}

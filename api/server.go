@@ -70,6 +70,9 @@ type Server struct {
 	log    *slog.Logger
 	router *mux.Router
 	cors   *cors
+	// mcp is the MCP door behind authentication, rate limit and body
+	// limit; LimitStreams wraps it with the stream limit.
+	mcp http.Handler
 }
 
 // New returns the API server.
@@ -128,6 +131,7 @@ func (s *Server) routes() {
 		s.writeError(w, r, errNoRoute(r))
 	})
 	s.router.MethodNotAllowedHandler = http.HandlerFunc(s.methodNotAllowed)
+	s.router.Use(s.limitBody)
 	s.router.HandleFunc("/api/auth/authorize", s.handleAuthorize).Methods(http.MethodGet, http.MethodPost)
 	s.router.HandleFunc("/api/auth/token", s.handleToken).Methods(http.MethodPost)
 	s.feedRoutes()
@@ -156,7 +160,9 @@ func (s *Server) routes() {
 		s.subscriptionRoutes(v1)
 	}
 	if s.cfg.MCP != nil {
-		s.router.Handle("/mcp", s.authenticate(s.rateLimit(s.cfg.MCP))).Methods(http.MethodGet, http.MethodPost, http.MethodDelete)
+		s.mcp = s.cfg.MCP
+		door := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.mcp.ServeHTTP(w, r) })
+		s.router.Handle("/mcp", s.authenticate(s.rateLimit(s.readMCPBody(door)))).Methods(http.MethodGet, http.MethodPost, http.MethodDelete)
 	}
 }
 

@@ -262,7 +262,7 @@ func wantsStream(body []byte) bool {
 
 // LimitStreams caps each key's concurrent streams on the streaming routes
 // of every base path: job events always, completions and responses when
-// they stream. Call it once, after New.
+// they stream, and MCP tool calls. Call it once, after New.
 func (s *Server) LimitStreams(l *StreamLimiter) {
 	if l == nil || l.max <= 0 {
 		return
@@ -281,4 +281,7 @@ func (s *Server) LimitStreams(l *StreamLimiter) {
 		}
 		return nil
 	})
+	if s.mcp != nil {
+		s.mcp = s.limitMCPCalls(l, s.mcp)
+	}
 }

@@ -378,19 +378,34 @@ func TestTranscriptionURL(t *testing.T) {
 }
 
 // TestInlineFileTooLarge: a file sent inline (file_data) that makes the
-// JSON body larger than its 1 MiB limit is 413 file_too_large in
-// OpenAI's error shape, naming the Files API, on each door that takes
-// file parts; an oversized body without one keeps the body-limit error.
+// JSON body larger than its 1 MiB limit is a 413 in OpenAI's error shape
+// naming the Files API, on each door that takes file parts: at once,
+// request_too_large, when the body's Content-Length says so; once read,
+// file_too_large, when it comes without one (chunked). An oversized body
+// without a file part is request_too_large either way.
 func TestInlineFileTooLarge(t *testing.T) {
 	t.Parallel()
 	e := apptest.Start(t, apptest.Options{NoWorker: true})
 	data := "data:audio/webm;base64," + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0x1a, 0x45, 0xdf}, 600<<10))
-	check := func(name string, status int, ae apiErrorBody) {
+	check := func(name string, status int, ae apiErrorBody, code string) {
 		t.Helper()
-		if status != http.StatusRequestEntityTooLarge || *ae.Error.Code != "file_too_large" || ae.Error.Type != "invalid_request_error" ||
+		if status != http.StatusRequestEntityTooLarge || *ae.Error.Code != code || ae.Error.Type != "invalid_request_error" ||
 			!strings.Contains(ae.Error.Message, "/v1/files") {
 			t.Errorf("%s: %d %+v", name, status, ae.Error)
 		}
+	}
+	chunked := func(path, body string) (int, apiErrorBody) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, e.URL+path, io.NopCloser(strings.NewReader(body)))
+		req.Header.Set("Authorization", "Bearer "+e.Key)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, decodeAPIError(t, b)
 	}
 
 	_, err := e.Client.Chat.Completions.New(context.Background(), fileMessage(openai.ChatCompletionContentPartFileFileParam{
@@ -399,17 +414,29 @@ func TestInlineFileTooLarge(t *testing.T) {
 	if !errorAs(err, &apiErr) {
 		t.Fatalf("chat: %v", err)
 	}
-	check("chat completion (openai-go)", apiErr.StatusCode, decodeAPIError(t, []byte(`{"error":`+apiErr.RawJSON()+`}`)))
+	check("chat completion (openai-go)", apiErr.StatusCode, decodeAPIError(t, []byte(`{"error":`+apiErr.RawJSON()+`}`)), "request_too_large")
 
-	res, b := post(t, e, "/responses", e.Key, `{"model":"bibigpt","input":[{"role":"user","content":[{"type":"input_text","text":"Summarize"},`+
-		`{"type":"input_file","filename":"big.webm","file_data":"`+data+`"}]}]}`)
-	check("responses", res.StatusCode, decodeAPIError(t, b))
-	res, b = post(t, e, "/jobs", e.Key, `{"files":[{"file_data":"`+data+`","filename":"big.webm"}]}`)
-	check("jobs", res.StatusCode, decodeAPIError(t, b))
+	bodies := map[string]string{
+		"/chat/completions": `{"model":"bibigpt","messages":[{"role":"user","content":[{"type":"text","text":"Summarize"},` +
+			`{"type":"file","file":{"filename":"big.webm","file_data":"` + data + `"}}]}]}`,
+		"/responses": `{"model":"bibigpt","input":[{"role":"user","content":[{"type":"input_text","text":"Summarize"},` +
+			`{"type":"input_file","filename":"big.webm","file_data":"` + data + `"}]}]}`,
+		"/jobs": `{"files":[{"file_data":"` + data + `","filename":"big.webm"}]}`,
+	}
+	for path, body := range bodies {
+		res, b := post(t, e, path, e.Key, body)
+		check(path+" with a length", res.StatusCode, decodeAPIError(t, b), "request_too_large")
+		status, ae := chunked(path, body)
+		check(path+" chunked", status, ae, "file_too_large")
+	}
 
-	// Large for another reason: the generic limit, 400.
-	res, b = post(t, e, "/jobs", e.Key, `{"urls":["https://example.com/v.mp4"],"prompt":"`+strings.Repeat("x", 1<<20)+`"}`)
-	if ae := decodeAPIError(t, b); res.StatusCode != http.StatusBadRequest || *ae.Error.Code != "request_too_large" {
+	// Large for another reason: the generic limit.
+	prompt := `{"urls":["https://example.com/v.mp4"],"prompt":"` + strings.Repeat("x", 1<<20) + `"}`
+	res, b := post(t, e, "/jobs", e.Key, prompt)
+	if ae := decodeAPIError(t, b); res.StatusCode != http.StatusRequestEntityTooLarge || *ae.Error.Code != "request_too_large" {
 		t.Errorf("oversized prompt: %d %s", res.StatusCode, b)
+	}
+	if status, ae := chunked("/jobs", prompt); status != http.StatusRequestEntityTooLarge || *ae.Error.Code != "request_too_large" {
+		t.Errorf("oversized prompt, chunked: %d %+v", status, ae.Error)
 	}
 }

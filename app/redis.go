@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
@@ -234,21 +235,40 @@ func parseDB(path string) (int, error) {
 // AsynqOpt returns asynq's connection options for the deployment.
 func (t RedisTarget) AsynqOpt() asynq.RedisConnOpt { return t.asynq }
 
+// The pool keeps few idle connections. Its size is large because every
+// follower of a job's events may hold a connection while it reads (a
+// replay, a follower catching up on its own), but once a burst of them is
+// over, go-redis would keep every connection it opened (no idle cap, and
+// 30 minutes before an idle one is closed): 300 followers arriving at once
+// left some 200 idle connections behind. Connections beyond
+// RedisMaxIdleConns are closed as they are returned, and an idle one is
+// closed after RedisConnMaxIdleTime.
+const (
+	// RedisMaxIdleConns is the most idle connections the pool keeps.
+	RedisMaxIdleConns = 32
+	// RedisConnMaxIdleTime closes a connection idle this long.
+	RedisConnMaxIdleTime = time.Minute
+)
+
 // Client opens a go-redis client for the deployment: a plain client, a
 // failover client that follows the master the sentinels name, or a
-// cluster client. poolSize is per server (per node in a cluster).
+// cluster client. poolSize is per server (per node in a cluster), and so
+// is the idle cap.
 func (t RedisTarget) Client(poolSize int) redis.UniversalClient {
+	maxIdle := min(RedisMaxIdleConns, poolSize)
 	switch t.Mode {
 	case RedisSentinel:
 		return redis.NewFailoverClient(&redis.FailoverOptions{MasterName: t.MasterName, SentinelAddrs: t.Addrs,
 			SentinelUsername: t.SentinelUsername, SentinelPassword: t.SentinelPassword,
-			Username: t.Username, Password: t.Password, DB: t.DB, PoolSize: poolSize})
+			Username: t.Username, Password: t.Password, DB: t.DB, PoolSize: poolSize,
+			MaxIdleConns: maxIdle, ConnMaxIdleTime: RedisConnMaxIdleTime})
 	case RedisCluster:
 		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: t.Addrs, Username: t.Username, Password: t.Password,
-			PoolSize: poolSize})
+			PoolSize: poolSize, MaxIdleConns: maxIdle, ConnMaxIdleTime: RedisConnMaxIdleTime})
 	}
 	opt := *t.standalone
 	opt.PoolSize = poolSize
+	opt.MaxIdleConns, opt.ConnMaxIdleTime = maxIdle, RedisConnMaxIdleTime
 	return redis.NewClient(&opt)
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/media"
 	"github.com/recap/recap/store"
+	"github.com/recap/recap/textclean"
 )
 
 // Playlist limits: how many entries one request expands.
@@ -235,7 +236,7 @@ func playlistError(err error) error {
 // siteText makes text a site sent storable: valid UTF-8 without NUL
 // characters, at most n runes.
 func siteText(s string, n int) string {
-	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+	s = textclean.String(s)
 	if r := []rune(s); len(r) > n {
 		s = string(r[:n]) + "…"
 	}

@@ -73,7 +73,10 @@ func (r *TranscriptionRequest) validate() error {
 	if r.Model == "" {
 		return Invalid("missing_model", "model", "'model' is required (for example 'whisper-1').")
 	}
-	if len(r.Model) > 100 || !utf8.ValidString(r.Model) {
+	if err := CheckText("model", r.Model); err != nil {
+		return err
+	}
+	if len(r.Model) > 100 {
 		return Invalid("invalid_model", "model", "'model' is not a model name.")
 	}
 	if err := CheckLanguage("language", r.Language); err != nil {

@@ -4,7 +4,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/recap/recap/textclean"
 )
 
 // Request limits; each over-limit request gets a KindInvalid error naming
@@ -42,13 +43,13 @@ func NormLang(s string) string {
 // is not UTF-8, naming the field: every text that reaches the database is
 // checked here, at the edge, so none can fail there.
 func CheckText(param, s string) error {
+	if textclean.Valid(s) {
+		return nil
+	}
 	if strings.IndexByte(s, 0) >= 0 {
 		return Invalid("invalid_text", param, "'%s' contains a NUL character (\\u0000), which is not allowed.", param)
 	}
-	if !utf8.ValidString(s) {
-		return Invalid("invalid_text", param, "'%s' is not valid UTF-8.", param)
-	}
-	return nil
+	return Invalid("invalid_text", param, "'%s' is not valid UTF-8.", param)
 }
 
 // CheckURLSyntax refuses what is not an absolute http(s) URL (for images,

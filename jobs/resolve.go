@@ -72,6 +72,7 @@ func (w *Worker) video(ctx context.Context, j *store.Job) (*store.Video, error) 
 		if err != nil {
 			return err
 		}
+		cleanInfo(info)
 		raw, _ := json.Marshal(info)
 		v = &store.Video{Key: j.VideoKey, URL: j.URL, Title: info.Title, Duration: info.Duration, IsLive: info.IsLive, Info: raw,
 			RawInfo: info.RawInfo()}

@@ -13,6 +13,7 @@ import (
 	"github.com/openai/openai-go/v3"
 
 	"github.com/recap/recap/media"
+	"github.com/recap/recap/textclean"
 )
 
 // Retry and interrupt rules. A stage run (see stage) ends one of five ways,
@@ -88,7 +89,7 @@ func (w *Worker) record(ctx context.Context, se *stageError) {
 		w.fail(ctx, se.jobID, se.je)
 		return
 	}
-	if err := w.cfg.Store.FailAttempt(ctx, se.jobID, se.je.Code, se.je.Message); err != nil {
+	if err := w.cfg.Store.FailAttempt(ctx, se.jobID, se.je.Code, textclean.String(se.je.Message)); err != nil {
 		se.log.Warn("record failed attempt", "err", err)
 	}
 	now := time.Now()

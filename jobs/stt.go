@@ -133,7 +133,7 @@ func (w *Worker) transcribeChunks(ctx context.Context, jobID, videoKey, lang str
 		segs, err := w.cfg.Transcriber.Transcribe(ctx, c.Path, sttLang)
 		var abs []store.Segment
 		if err == nil {
-			abs = clampSegments(toStoreSegments(segs, c.Offset), c.Offset, c.Offset+c.Duration)
+			abs = cleanSegments(clampSegments(toStoreSegments(segs, c.Offset), c.Offset, c.Offset+c.Duration))
 			err = w.cfg.Store.SaveChunk(ctx, videoKey, lang, store.Chunk{Index: c.Index, Offset: c.Offset, Duration: c.Duration, Segments: abs})
 		}
 		mu.Lock()

@@ -88,6 +88,7 @@ func (w *Worker) summary(ctx context.Context, j *store.Job) error {
 			CompletionTokens: res.Usage.CompletionTokens, Truncated: res.Truncated}
 		g := groundingOf(res)
 		sm.Highlights, sm.Grounding = g.Highlights, g.Counts
+		cleanSummary(sm)
 		return w.cfg.Store.SaveGroundedSummary(ctx, sm, g)
 	})
 	if err != nil {

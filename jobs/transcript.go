@@ -53,6 +53,7 @@ func (w *Worker) transcript(ctx context.Context, j *store.Job) error {
 		if err != nil {
 			return err
 		}
+		cleanSegments(t.Segments)
 		if t.Language != lang {
 			// Subtitles are the whole video's: kept as such, and cut.
 			if err := w.cfg.Store.SaveTranscript(ctx, t); err != nil {

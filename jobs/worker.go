@@ -15,6 +15,7 @@ import (
 	"github.com/recap/recap/metrics"
 	"github.com/recap/recap/store"
 	"github.com/recap/recap/summarize"
+	"github.com/recap/recap/textclean"
 )
 
 // Store is what the stages need from persistence.
@@ -229,7 +230,7 @@ func (w *Worker) Mux() *asynq.ServeMux {
 // whether this call ended the job. When the store is unreachable the job
 // stays as it is and the reconciler fails it later.
 func (w *Worker) fail(ctx context.Context, jobID string, je *Error) bool {
-	ok, err := w.cfg.Store.Finish(ctx, jobID, store.Outcome{State: store.StateFailed, ErrorCode: je.Code, ErrorMessage: je.Message})
+	ok, err := w.cfg.Store.Finish(ctx, jobID, store.Outcome{State: store.StateFailed, ErrorCode: je.Code, ErrorMessage: textclean.String(je.Message)})
 	if err != nil {
 		w.logger(ctx, jobID).Error("finish failed job", "err", err)
 		return false

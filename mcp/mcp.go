@@ -66,6 +66,7 @@ func New(cfg Config) http.Handler {
 		&sdk.ServerOptions{Instructions: "Recap summarizes videos (YouTube, Bilibili, any page yt-dlp reads, direct media files) " +
 			"and uploaded recordings with timestamps. Call summarize_video with a URL or the file_id of an upload (POST /v1/files); " +
 			"ask_video answers questions from the transcript; get_transcript returns the timed text."})
+	srv.AddReceivingMiddleware(endWithRequest)
 	sdk.AddTool(srv, &sdk.Tool{Name: ToolSummarize, Title: "Summarize a video",
 		Description: "Summarize a video from its URL, or an uploaded audio or video file from its file_id. Returns the summary in markdown with [mm:ss] timestamps, and the job id. " +
 			"Long videos can take minutes; progress is reported when the call carries a progress token. Costs credit by the video's length (cached summaries are free).",
@@ -82,8 +83,8 @@ func New(cfg Config) http.Handler {
 		OutputSchema: toolSchema[jobs.View]()},
 		t.getJob)
 	addSubscriptionTools(srv, t)
-	return sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return srv },
-		&sdk.StreamableHTTPOptions{Stateless: true, Logger: cfg.Logger})
+	return Guard(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return srv },
+		&sdk.StreamableHTTPOptions{Stateless: true, Logger: cfg.Logger}))
 }
 
 type tools struct {
@@ -394,6 +395,6 @@ func Authenticated(next http.Handler, callerOf func(*http.Request) *store.APIKey
 		if k == nil {
 			return nil, auth.ErrInvalidToken
 		}
-		return &auth.TokenInfo{Scopes: k.Scopes, UserID: strconv.FormatInt(k.ID, 10), Extra: map[string]any{CallerKey: k}}, nil
+		return &auth.TokenInfo{Scopes: k.Scopes, UserID: strconv.FormatInt(k.ID, 10), Extra: map[string]any{CallerKey: k, httpContextKey: r.Context()}}, nil
 	}, &auth.RequireBearerTokenOptions{AllowMissingExpiration: true})(next)
 }
