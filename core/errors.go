@@ -110,7 +110,8 @@ func JobError(e *jobs.ErrorInfo) *Error {
 	switch e.Code {
 	case jobs.CodeInsufficientQuota:
 		out.Kind, out.NoRetry = KindQuota, true
-	case jobs.CodeURLNotAllowed, jobs.CodeUnsupported, jobs.CodeMediaTooLong, jobs.CodeLive, jobs.CodeNoTranscript, jobs.CodeTooLarge, jobs.CodeInvalidImage, jobs.CodeInvalidRange:
+	case jobs.CodeURLNotAllowed, jobs.CodeUnsupported, jobs.CodeMediaTooLong, jobs.CodeLive, jobs.CodeNoTranscript, jobs.CodeTooLarge, jobs.CodeInvalidImage, jobs.CodeInvalidRange,
+		jobs.CodeUnsupportedMedia:
 		out.Kind = KindInvalid
 	case jobs.CodeUnavailable:
 		out.Kind = KindNotFound
