@@ -15,6 +15,7 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
+	"github.com/recap/recap/app"
 	"github.com/recap/recap/app/apptest"
 	"github.com/recap/recap/media/mediatest"
 )
@@ -29,7 +30,9 @@ import (
 // by any process, and speech-to-text never receives a byte.
 func TestDisguisedPlaylistsNeverRead(t *testing.T) {
 	t.Parallel()
-	e := apptest.Start(t, apptest.Options{STT: true})
+	// Short retries: were a disguise ever taken for a passing failure,
+	// the jobs would still end soon, and the canary be checked.
+	e := apptest.Start(t, apptest.Options{STT: true, Configure: func(c *app.Config) { c.RetryDelay = 50 * time.Millisecond }})
 	ctx := context.Background()
 	root := strings.TrimSuffix(e.URL, "/api/v1")
 	// Downloads land in TempDir/recap-job-*/audio-*/ and
