@@ -68,6 +68,7 @@ var codeTable = []Code{
 	{Code: jobs.CodeTooLarge, Kind: KindInvalid, Job: true, Doc: "the media file is larger than the server accepts"},
 	{Code: jobs.CodeLive, Kind: KindInvalid, Job: true, Doc: "a live or upcoming broadcast"},
 	{Code: jobs.CodeUnsupported, Kind: KindInvalid, Job: true, Doc: "no video at this URL"},
+	{Code: jobs.CodeUnsupportedMedia, Kind: KindInvalid, Retry: RetryNo, Job: true, Doc: "the downloaded file is no media Recap reads (a playlist or manifest disguised as a video, or a container off the allow-list)"},
 	{Code: jobs.CodeURLNotAllowed, Kind: KindInvalid, Job: true, Doc: "the URL (or a redirect) points where the server may not go"},
 	{Code: jobs.CodeLoginRequired, Kind: KindInvalid, Job: true, Doc: "the site wants a signed-in session"},
 	{Code: jobs.CodeGeoRestricted, Kind: KindInvalid, Job: true, Doc: "not offered in the server's country"},

@@ -8,6 +8,12 @@ import (
 	"github.com/recap/recap/media"
 )
 
+// CodeUnsupportedMedia: the URL served a file that is not audio or video
+// Recap reads — a playlist or manifest disguised as media (whose local
+// file references are never followed), a page, or bytes no demuxer
+// knows. Permanent.
+const CodeUnsupportedMedia = "unsupported_media"
+
 // mediaFailures is the one classification of media failures: the job's
 // error code and message (permanent: no retry can succeed) and the cause
 // label of recap_media_failures_total, first match wins. A site's refusal
@@ -26,6 +32,8 @@ var mediaFailures = []struct {
 	{media.ErrMediaTooLong, CodeMediaTooLong, "too_long", "the media is longer than this server accepts"},
 	{media.ErrLive, CodeLive, "live", "live streams cannot be summarized"},
 	{media.ErrTooLarge, CodeTooLarge, "too_large", "the media file is larger than this server accepts"},
+	{media.ErrNotMedia, CodeUnsupportedMedia, "unsupported_media", "the URL serves a file that is not audio or video this server reads " +
+		"(a playlist or manifest served as a media file is refused); send the video's page or a direct media file"},
 	{media.ErrUnconfinable, CodeUnsupported, "unconfinable", "the video is only offered in a form this server will not download " +
 		"(RTMP, RTSP, or an HLS stream only ffmpeg can read, which is kept off the network); try another URL"},
 	{media.ErrLoginRequired, CodeLoginRequired, "login_required", ""},

@@ -38,6 +38,7 @@ func TestMediaErrorClassification(t *testing.T) {
 		{fmt.Errorf("download: %w: the site sent yt-dlp to a URL scheme it never follows: HTTP Error 302: Found", media.ErrURLNotAllowed),
 			CodeURLNotAllowed, true, "may not contact"},
 		{fmt.Errorf("download: %w: the stream can only be fetched by ffmpeg", media.ErrUnconfinable), CodeUnsupported, true, "try another URL"},
+		{fmt.Errorf("probe: %w: the file is an HLS playlist, not audio or video", media.ErrNotMedia), CodeUnsupportedMedia, true, "playlist or manifest"},
 		{errors.New("download: yt-dlp: Unable to extract yt initial data: exit status 1"), CodeUpstream, false, "fetching the video failed"},
 	}
 	for _, tt := range tests {

@@ -173,6 +173,11 @@ func (c *Client) download(ctx context.Context, url string, info *Info, dir, out,
 	if err != nil {
 		return "", fmt.Errorf("download: %w", err)
 	}
+	// What a URL served as media may be a playlist naming local files
+	// (see sniff.go): refuse it now, before anything opens it.
+	if err := sniffMedia(path); err != nil {
+		return "", fmt.Errorf("download: %w", err)
+	}
 	if st, err := os.Stat(path); err == nil && st.Size() > c.cfg.MaxFileSize {
 		return "", fmt.Errorf("download: %w: %d bytes", ErrTooLarge, st.Size())
 	}
@@ -223,28 +228,31 @@ func localInput(path string) (string, error) {
 }
 
 // Probe returns the duration of a local media file in seconds. When the
-// container does not record one, the file is demuxed to measure it.
+// container does not record one, the file is demuxed to measure it. A
+// file that is no media ffprobe may read (a playlist, a manifest, a page;
+// see sniff.go) is ErrNotMedia.
 func (c *Client) Probe(ctx context.Context, path string) (float64, error) {
-	in, err := localInput(path)
+	in, err := mediaInput(path)
 	if err != nil {
 		return 0, fmt.Errorf("probe: %w", err)
 	}
-	res := c.run(ctx, c.cfg.FFprobePath, []string{
-		"-v", "error", "-protocol_whitelist", "file",
+	res := c.run(ctx, c.cfg.FFprobePath, append(append([]string{"-v", "error"}, mediaInputArgs()...),
 		"-show_entries", "format=duration", "-of", "default=noprint_wrappers=1:nokey=1",
 		in,
-	}, nil)
+	), nil)
 	if res.err != nil {
+		if ctx.Err() == nil && notMediaLog(res.stderr) {
+			return 0, fmt.Errorf("probe: %w (%s)", ErrNotMedia, lastErrorLine(res.stderr))
+		}
 		return 0, fmt.Errorf("probe: ffprobe: %s: %w", lastErrorLine(res.stderr), res.err)
 	}
 	if d, err := strconv.ParseFloat(strings.TrimSpace(string(res.stdout)), 64); err == nil && d > 0 && !math.IsInf(d, 0) {
 		return d, nil
 	}
 	// No duration in the header (e.g. a live-recorded WebM): count it.
-	res = c.run(ctx, c.cfg.FFmpegPath, []string{
-		"-nostdin", "-hide_banner", "-protocol_whitelist", "file",
+	res = c.run(ctx, c.cfg.FFmpegPath, append(append([]string{"-nostdin", "-hide_banner"}, mediaInputArgs()...),
 		"-i", in, "-map", "0:a:0", "-c", "copy", "-f", "null", "-",
-	}, nil)
+	), nil)
 	if res.err != nil {
 		return 0, fmt.Errorf("probe: ffmpeg: %s: %w", lastErrorLine(res.stderr), res.err)
 	}
@@ -287,7 +295,8 @@ func speechArgs(out string) ([]string, error) {
 
 // ConvertForSpeech converts a local media file into compact speech audio
 // for speech-to-text: mono, 16 kHz, low-bitrate Opus in .ogg (or MP3 when
-// out ends in .mp3). ffmpeg is restricted to local files.
+// out ends in .mp3). ffmpeg reads the one local file with MediaFormats'
+// demuxers only.
 func (c *Client) ConvertForSpeech(ctx context.Context, in, out string) error {
 	if err := c.encode(ctx, in, out, -1, -1); err != nil {
 		return fmt.Errorf("convert: %w", err)
@@ -297,7 +306,7 @@ func (c *Client) ConvertForSpeech(ctx context.Context, in, out string) error {
 
 // encode runs ffmpeg from in to out, optionally cutting [start, start+dur).
 func (c *Client) encode(ctx context.Context, in, out string, start, dur float64) error {
-	src, err := localInput(in)
+	src, err := mediaInput(in)
 	if err != nil {
 		return err
 	}
@@ -309,7 +318,8 @@ func (c *Client) encode(ctx context.Context, in, out string, start, dur float64)
 	if err != nil {
 		return err
 	}
-	args := []string{"-nostdin", "-hide_banner", "-loglevel", "error", "-protocol_whitelist", "file,pipe", "-y"}
+	args := append([]string{"-nostdin", "-hide_banner", "-loglevel", "error"}, mediaInputArgs()...)
+	args = append(args, "-y")
 	if start >= 0 {
 		args = append(args, "-ss", formatSeconds(start), "-t", formatSeconds(dur))
 	}
@@ -450,17 +460,15 @@ var (
 
 // silences returns the silences in path, in order.
 func (c *Client) silences(ctx context.Context, path string) ([]silence, error) {
-	in, err := localInput(path)
+	in, err := mediaInput(path)
 	if err != nil {
 		return nil, err
 	}
 	var found []silence
 	var start float64
 	open := false
-	cmd := []string{
-		"-nostdin", "-hide_banner", "-nostats", "-protocol_whitelist", "file",
-		"-i", in, "-map", "0:a:0", "-af", "silencedetect=noise=-35dB:d=0.3", "-f", "null", "-",
-	}
+	cmd := append(append([]string{"-nostdin", "-hide_banner", "-nostats"}, mediaInputArgs()...),
+		"-i", in, "-map", "0:a:0", "-af", "silencedetect=noise=-35dB:d=0.3", "-f", "null", "-")
 	res := c.runStderrLines(ctx, c.cfg.FFmpegPath, cmd, func(line string) {
 		if m := silenceStartRE.FindStringSubmatch(line); m != nil {
 			if v, err := strconv.ParseFloat(m[1], 64); err == nil {

@@ -24,14 +24,20 @@ var forbiddenPrefixes = []netip.Prefix{
 	netip.MustParsePrefix("fec0::/10"),       // deprecated site-local
 	netip.MustParsePrefix("2001:db8::/32"),   // documentation
 	netip.MustParsePrefix("100::/64"),        // discard-only
+	// Local-use IPv4/IPv6 translation (RFC 8215): where the IPv4 address
+	// sits depends on the operator's prefix length (/48 to /96), so it
+	// cannot be judged; a DNS64 on this prefix is the operator's own.
+	netip.MustParsePrefix("64:ff9b:1::/48"),
 }
 
 // IsForbiddenIP reports whether ip is an address a worker must never
 // connect to on a stranger's behalf: loopback, private (RFC 1918, fc00::/7),
 // link-local (including the cloud metadata address), multicast,
-// unspecified, CGNAT, reserved, and IPv6 forms that embed any of those
-// (IPv4-mapped, IPv4-compatible, NAT64, 6to4). Invalid addresses are
-// forbidden.
+// unspecified, CGNAT, reserved, and IPv6 forms that embed any of those,
+// judged as the IPv4 address they carry (IPv4-mapped ::ffff:0:0/96,
+// IPv4-translated ::ffff:0:0:0/96, IPv4-compatible ::/96, NAT64's
+// well-known 64:ff9b::/96, 6to4 2002::/16); the local-use NAT64 prefix
+// 64:ff9b:1::/48 is forbidden outright. Invalid addresses are forbidden.
 func IsForbiddenIP(ip netip.Addr) bool {
 	if !ip.IsValid() {
 		return true
@@ -51,6 +57,8 @@ func IsForbiddenIP(ip netip.Addr) bool {
 		var v4 netip.Addr
 		switch {
 		case isZero(b[:12]): // IPv4-compatible ::a.b.c.d
+			v4 = netip.AddrFrom4([4]byte(b[12:16]))
+		case isZero(b[:8]) && b[8] == 0xff && b[9] == 0xff && b[10] == 0 && b[11] == 0: // IPv4-translated ::ffff:0:a.b.c.d
 			v4 = netip.AddrFrom4([4]byte(b[12:16]))
 		case b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && isZero(b[4:12]): // NAT64 64:ff9b::/96
 			v4 = netip.AddrFrom4([4]byte(b[12:16]))

@@ -120,16 +120,65 @@ func TestParseHostIP(t *testing.T) {
 	}
 }
 
+// TestIsForbiddenIP: internal addresses are forbidden however they are
+// spelled, IPv6 forms that carry an IPv4 address are judged by it, and
+// public addresses in the same forms pass.
 func TestIsForbiddenIP(t *testing.T) {
 	t.Parallel()
-	for _, s := range []string{"127.0.0.1", "10.0.0.1", "169.254.169.254", "100.100.100.100", "0.1.2.3", "fc00::1", "fe80::1", "::ffff:10.0.0.1", "240.0.0.1"} {
-		if !media.IsForbiddenIP(netip.MustParseAddr(s)) {
-			t.Errorf("IsForbiddenIP(%s) = false", s)
-		}
+	tests := []struct {
+		ip        string
+		forbidden bool
+	}{
+		{"127.0.0.1", true},
+		{"10.0.0.1", true},
+		{"169.254.169.254", true},
+		{"100.100.100.100", true},
+		{"0.1.2.3", true},
+		{"240.0.0.1", true},
+		{"fc00::1", true},
+		{"fe80::1", true},
+		{"8.8.8.8", false},
+		{"1.1.1.1", false},
+		{"100.128.0.1", false},
+		{"2606:4700:4700::1111", false},
+		// IPv4-mapped ::ffff:0:0/96, in both spellings.
+		{"::ffff:10.0.0.1", true},
+		{"::ffff:127.0.0.1", true},
+		{"::ffff:7f00:1", true},
+		{"::ffff:a9fe:a9fe", true},
+		{"::ffff:0.0.0.0", true},
+		{"::ffff:8.8.8.8", false},
+		{"::ffff:808:808", false},
+		// IPv4-translated ::ffff:0:0:0/96 (SIIT).
+		{"::ffff:0:7f00:1", true},
+		{"::ffff:0:a00:1", true},
+		{"::ffff:0:a9fe:a9fe", true},
+		{"::ffff:0:808:808", false},
+		// IPv4-compatible ::/96.
+		{"::7f00:1", true},
+		{"::a00:1", true},
+		{"::808:808", false},
+		// NAT64's well-known prefix 64:ff9b::/96: the IPv4 address decides.
+		{"64:ff9b::7f00:1", true},
+		{"64:ff9b::127.0.0.1", true},
+		{"64:ff9b::a9fe:a9fe", true},
+		{"64:ff9b::c0a8:101", true},
+		{"64:ff9b::808:808", false},
+		{"64:ff9b::1.1.1.1", false},
+		// Local-use NAT64 64:ff9b:1::/48: forbidden, public or not.
+		{"64:ff9b:1::a00:1", true},
+		{"64:ff9b:1::808:808", true},
+		{"64:ff9b:1:7f00:1::", true},
+		{"64:ff9b:1:ffff:ffff:ffff:ffff:ffff", true},
+		{"64:ff9b:2::808:808", false},
+		// 6to4 2002::/16.
+		{"2002:7f00:1::1", true},
+		{"2002:c0a8:101::1", true},
+		{"2002:808:808::1", false},
 	}
-	for _, s := range []string{"8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8", "100.128.0.1"} {
-		if media.IsForbiddenIP(netip.MustParseAddr(s)) {
-			t.Errorf("IsForbiddenIP(%s) = true", s)
+	for _, tt := range tests {
+		if got := media.IsForbiddenIP(netip.MustParseAddr(tt.ip)); got != tt.forbidden {
+			t.Errorf("IsForbiddenIP(%s) = %v, want %v", tt.ip, got, tt.forbidden)
 		}
 	}
 	if !media.IsForbiddenIP(netip.Addr{}) {
@@ -146,7 +195,7 @@ var specialRanges = func() []netip.Prefix {
 		"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
 		"192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
 		"203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
-		"::/128", "::1/128", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8", "2001:db8::/32", "100::/64",
+		"::/128", "::1/128", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8", "2001:db8::/32", "100::/64", "64:ff9b:1::/48",
 	} {
 		out = append(out, netip.MustParsePrefix(s))
 	}
@@ -154,8 +203,8 @@ var specialRanges = func() []netip.Prefix {
 }()
 
 // special reports whether ip falls in specialRanges, directly or as the
-// IPv4 address an IPv6 form carries (mapped ::ffff:0:0/96, compatible
-// ::/96, NAT64 64:ff9b::/96, 6to4 2002::/16).
+// IPv4 address an IPv6 form carries (mapped ::ffff:0:0/96, translated
+// ::ffff:0:0:0/96, compatible ::/96, NAT64 64:ff9b::/96, 6to4 2002::/16).
 func special(ip netip.Addr) bool {
 	ip = ip.WithZone("")
 	for _, p := range specialRanges {
@@ -167,7 +216,7 @@ func special(ip netip.Addr) bool {
 		return false
 	}
 	b := ip.As16()
-	embedded := map[string][]byte{"::ffff:0:0/96": b[12:], "::/96": b[12:], "64:ff9b::/96": b[12:], "2002::/16": b[2:6]}
+	embedded := map[string][]byte{"::ffff:0:0/96": b[12:], "::ffff:0:0:0/96": b[12:], "::/96": b[12:], "64:ff9b::/96": b[12:], "2002::/16": b[2:6]}
 	for pre, v4 := range embedded {
 		if netip.MustParsePrefix(pre).Contains(ip) && special(netip.AddrFrom4([4]byte(v4))) {
 			return true
@@ -199,7 +248,7 @@ func FuzzParseHostIP(f *testing.F) {
 	for _, s := range []string{"127.0.0.1", "0x7f000001", "2130706433", "017700000001", "127.1", "0x7f.0.0.01",
 		"[::ffff:127.0.0.1]", "fe80::1%eth0", "169.254.169.254", "8.8.8.8", "example.com", "1.2.3.4.5", "0x", "00", "",
 		"100.64.0.1", "100.128.0.1", "[64:ff9b::a00:1]", "[2002:c0a8:101::1]", "[::10.0.0.1]", "[2606:4700:4700::1111]",
-		"[ff02::1]", "[fec0::1]", "[2001:db8::1]", "255.255.255.255", "198.19.255.255", "1.0.0.1"} {
+		"[ff02::1]", "[fec0::1]", "[2001:db8::1]", "[::ffff:0:a00:1]", "[64:ff9b:1::808:808]", "[::ffff:7f00:1]", "255.255.255.255", "198.19.255.255", "1.0.0.1"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, host string) {

@@ -20,7 +20,10 @@ import (
 //     (allowedProtocols), and a video offering nothing else is refused
 //     with ErrUnconfinable before any download.
 //  2. Every ffmpeg and ffprobe run reads local files only: Recap's own runs
-//     carry -protocol_whitelist file, and the ffmpeg runs yt-dlp starts get
+//     carry -protocol_whitelist file (and -format_whitelist MediaFormats,
+//     after a sniff of the file's first bytes, so a downloaded "video" that
+//     is really a playlist cannot name other local files either; see
+//     sniff.go), and the ffmpeg runs yt-dlp starts get
 //     the same through --downloader-args, with post-download fix-ups (the
 //     other place yt-dlp runs ffmpeg) turned off (Client.ytdlp sets
 //     these options on every run). ffmpeg cannot be given
@@ -59,8 +62,9 @@ var audioFormat = "bestaudio" + protocolFilter + "/best" + protocolFilter
 var videoFormat = "worst[vcodec!=none]" + protocolFilter + "/worstvideo" + protocolFilter + "/worst" + protocolFilter
 
 // ffmpegInputWhitelist is the -protocol_whitelist of every ffmpeg and
-// ffprobe run: local files only (and pipes for Recap's own encodes), so an
-// HLS playlist hidden in a "media" file cannot make ffmpeg fetch anything.
+// ffprobe run: local files only, so an HLS playlist hidden in a "media"
+// file cannot make ffmpeg fetch anything (and MediaFormats keeps it from
+// being read as a playlist at all, so it cannot name local files).
 const ffmpegInputWhitelist = "file"
 
 // unconfinableProtocols returns the protocols of formats that no native

@@ -23,7 +23,8 @@ const maxFrameBytes = 8 << 20
 // ExtractFrame returns a JPEG of the local media file's picture at sec
 // seconds, scaled down to at most width pixels wide (0 keeps the size).
 // ffmpeg seeks the input (-ss before -i), so only the data around the
-// moment is decoded. Only local files are read (protocol whitelist).
+// moment is decoded. Only the one local file is read, with MediaFormats'
+// demuxers: a playlist disguised as media is ErrNotMedia (see sniff.go).
 func ExtractFrame(ctx context.Context, ffmpeg, path string, sec float64, width int) ([]byte, error) {
 	if ffmpeg == "" {
 		ffmpeg = "ffmpeg"
@@ -31,12 +32,12 @@ func ExtractFrame(ctx context.Context, ffmpeg, path string, sec float64, width i
 	if math.IsNaN(sec) || sec < 0 {
 		sec = 0
 	}
-	in, err := localInput(path)
+	in, err := mediaInput(path)
 	if err != nil {
 		return nil, fmt.Errorf("frame: %w", err)
 	}
-	args := []string{"-nostdin", "-hide_banner", "-v", "error", "-protocol_whitelist", "file",
-		"-ss", strconv.FormatFloat(sec, 'f', 3, 64), "-i", in, "-map", "0:v:0?", "-frames:v", "1"}
+	args := append([]string{"-nostdin", "-hide_banner", "-v", "error"}, mediaInputArgs()...)
+	args = append(args, "-ss", strconv.FormatFloat(sec, 'f', 3, 64), "-i", in, "-map", "0:v:0?", "-frames:v", "1")
 	if width > 0 {
 		// Never upscale; keep the height even, as JPEG encoders prefer.
 		args = append(args, "-vf", fmt.Sprintf("scale='min(%d,iw)':-2", width))
@@ -50,6 +51,9 @@ func ExtractFrame(ctx context.Context, ffmpeg, path string, sec float64, width i
 		if strings.Contains(stderr.String(), "does not contain any stream") {
 			// "-map 0:v:0?" matched nothing: the file has no picture.
 			return nil, fmt.Errorf("frame: %w (no video stream)", ErrNoFrame)
+		}
+		if ctx.Err() == nil && notMediaLog(stderr.String()) {
+			return nil, fmt.Errorf("frame: %w (%s)", ErrNotMedia, lastErrorLine(stderr.String()))
 		}
 		return nil, fmt.Errorf("frame: ffmpeg: %s: %w", lastErrorLine(stderr.String()), err)
 	}

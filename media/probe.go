@@ -12,14 +12,27 @@ import (
 	"strings"
 )
 
-// ErrNotMedia means an uploaded file is not audio or video Recap can read.
+// ErrNotMedia means a file (an upload, or what a URL served) is not audio
+// or video Recap can read: ffprobe found no media in it, or it is a
+// playlist or manifest (HLS, DASH, ffconcat) that would make ffmpeg read
+// other files, which is never opened (see sniff.go).
 var ErrNotMedia = errors.New("not audio or video")
 
-// UploadFormats are the demuxers an uploaded file may be read with. The
-// list is given to ffprobe and ffmpeg as their format whitelist, so a
-// playlist or script format (HLS, concat, ffmetadata, image sequences)
-// that would make them open other files is never even tried.
-const UploadFormats = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,mp3,wav,ogg,flac,aac,avi,flv,mpegts,mpeg,asf,amr,ac3,eac3,caf,aiff,w64,wv,ape"
+// MediaFormats are the demuxers ffmpeg and ffprobe may read a file Recap
+// did not make with: an upload, or a download (yt-dlp's direct files, and
+// what its native HLS, DASH, Smooth Streaming and HDS downloaders write:
+// MPEG-TS, fragmented MP4, WebM, FLV). The list is given to every such
+// run as its -format_whitelist. Each of these demuxers reads the one file
+// it is given (mov's external data references stay off, ffmpeg's
+// default); the ones that open other files — hls, dash, concat,
+// image2 sequences, imf — and script or text formats (ffmetadata, sdp,
+// tty, subtitles) are not listed, so ffmpeg refuses such a file even when
+// its bytes say it is one.
+const MediaFormats = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,mp3,wav,ogg,flac,aac,avi,flv,mpegts,mpeg,asf,amr,ac3,eac3,caf,aiff,w64,wv,ape"
+
+// UploadFormats are the demuxers an uploaded file may be read with:
+// MediaFormats, the same list as a download's.
+const UploadFormats = MediaFormats
 
 // textSubtitleCodecs are the subtitle codecs that convert to text.
 var textSubtitleCodecs = map[string]bool{"subrip": true, "srt": true, "ass": true, "ssa": true, "webvtt": true, "mov_text": true, "text": true}
@@ -56,20 +69,21 @@ type probeOut struct {
 }
 
 // ProbeFile decides from its content alone (never its name) whether a
-// local file is audio or video: ffprobe reads it with the UploadFormats
-// demuxers only, and it must hold an audio track or a moving picture.
+// local file is audio or video: a playlist is refused before ffprobe
+// starts (sniffMedia), ffprobe reads it with the MediaFormats demuxers
+// only, and it must hold an audio track or a moving picture.
 // Anything else wraps ErrNotMedia. ffprobe is its path ("" for PATH).
 func ProbeFile(ctx context.Context, ffprobe, path string) (*FileInfo, error) {
 	if ffprobe == "" {
 		ffprobe = "ffprobe"
 	}
-	in, err := localInput(path)
+	in, err := mediaInput(path)
 	if err != nil {
 		return nil, fmt.Errorf("probe: %w", err)
 	}
-	cmd := exec.CommandContext(ctx, ffprobe, "-v", "error", "-protocol_whitelist", "file", "-format_whitelist", UploadFormats,
+	cmd := exec.CommandContext(ctx, ffprobe, append(append([]string{"-v", "error"}, mediaInputArgs()...),
 		"-show_entries", "format=format_name,duration:stream=codec_type,codec_name:stream_disposition=attached_pic:stream_tags=language",
-		"-of", "json", in)
+		"-of", "json", in)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &limitWriter{w: &stdout, n: 1 << 20}, &limitWriter{w: &stderr, n: 64 << 10}
 	if err := cmd.Run(); err != nil {
@@ -124,12 +138,12 @@ func MeasureDuration(ctx context.Context, ffmpeg, path string) (float64, error) 
 	if ffmpeg == "" {
 		ffmpeg = "ffmpeg"
 	}
-	in, err := localInput(path)
+	in, err := mediaInput(path)
 	if err != nil {
 		return 0, fmt.Errorf("measure: %w", err)
 	}
-	cmd := exec.CommandContext(ctx, ffmpeg, "-nostdin", "-hide_banner", "-protocol_whitelist", "file", "-format_whitelist", UploadFormats,
-		"-i", in, "-map", "0:a:0?", "-map", "0:v:0?", "-c", "copy", "-f", "null", "-")
+	cmd := exec.CommandContext(ctx, ffmpeg, append(append([]string{"-nostdin", "-hide_banner"}, mediaInputArgs()...),
+		"-i", in, "-map", "0:a:0?", "-map", "0:v:0?", "-c", "copy", "-f", "null", "-")...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &tailWriter{max: 64 << 10, buf: &stderr}
 	if err := cmd.Run(); err != nil {
@@ -159,12 +173,12 @@ func FileSubtitles(ctx context.Context, ffmpeg, path string, tracks []SubtitleSt
 	if pick < 0 {
 		return nil, ErrNoSubtitles
 	}
-	in, err := localInput(path)
+	in, err := mediaInput(path)
 	if err != nil {
 		return nil, fmt.Errorf("subtitles: %w", err)
 	}
-	cmd := exec.CommandContext(ctx, ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-protocol_whitelist", "file",
-		"-format_whitelist", UploadFormats, "-i", in, "-map", "0:s:"+strconv.Itoa(pick), "-f", "webvtt", "pipe:1")
+	cmd := exec.CommandContext(ctx, ffmpeg, append(append([]string{"-nostdin", "-hide_banner", "-v", "error"}, mediaInputArgs()...),
+		"-i", in, "-map", "0:s:"+strconv.Itoa(pick), "-f", "webvtt", "pipe:1")...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &limitWriter{w: &stdout, n: 32 << 20}, &limitWriter{w: &stderr, n: 64 << 10}
 	if err := cmd.Run(); err != nil {

@@ -63,7 +63,7 @@ func (t *Transcriber) SpeakerReferences(ctx context.Context, path string, segs [
 			best[s.Speaker] = s
 		}
 	}
-	in, err := localInput(path)
+	in, err := mediaInput(path)
 	if err != nil {
 		return KnownSpeakers{}, fmt.Errorf("speaker references: %w", err)
 	}
@@ -74,9 +74,10 @@ func (t *Transcriber) SpeakerReferences(ctx context.Context, path string, segs [
 			continue
 		}
 		length := min(s.End-s.Start, maxReference)
-		cmd := exec.CommandContext(ctx, t.ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-protocol_whitelist", "file",
-			"-ss", strconv.FormatFloat(s.Start, 'f', 3, 64), "-t", strconv.FormatFloat(length, 'f', 3, 64), "-i", in,
+		args := append([]string{"-nostdin", "-hide_banner", "-v", "error"}, mediaInputArgs()...)
+		args = append(args, "-ss", strconv.FormatFloat(s.Start, 'f', 3, 64), "-t", strconv.FormatFloat(length, 'f', 3, 64), "-i", in,
 			"-vn", "-ac", "1", "-ar", "16000", "-c:a", "libopus", "-b:a", "24k", "-f", "ogg", "pipe:1")
+		cmd := exec.CommandContext(ctx, t.ffmpeg, args...)
 		var out, stderr bytes.Buffer
 		cmd.Stdout = &limitWriter{w: &out, n: 1 << 20}
 		cmd.Stderr = &tailWriter{max: 16 << 10, buf: &stderr}
