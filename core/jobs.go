@@ -77,20 +77,11 @@ func (s *Service) ListJobs(ctx context.Context, r ListRequest) (*Page, error) {
 	if f.State != "" && !ValidState(f.State) {
 		return nil, Invalid("invalid_state", "state", "'state' must be one of queued, resolving, transcribing, summarizing, succeeded, failed, canceled.")
 	}
-	if r.Limit != 0 {
-		if r.Limit < 1 || r.Limit > 100 {
-			return nil, Invalid("invalid_limit", "limit", "'limit' must be an integer from 1 to 100.")
-		}
-		f.Limit = r.Limit
+	pg, err := readPage(r.Limit, r.Cursor)
+	if err != nil {
+		return nil, err
 	}
-	if r.Cursor != "" {
-		t, id, ok := DecodeCursor(r.Cursor)
-		if !ok {
-			return nil, Invalid("invalid_cursor", "cursor", "'cursor' is not a cursor this API returned.")
-		}
-		f.BeforeTime, f.BeforeID = &t, id
-	}
-	f.Limit++ // one more tells whether there is a next page
+	f.Limit, f.BeforeTime, f.BeforeID = pg.limit, pg.beforeTime, pg.beforeID
 	list, err := s.cfg.Store.ListJobs(ctx, f)
 	if err != nil {
 		return nil, err
@@ -125,6 +116,35 @@ func ValidState(s string) bool {
 // EncodeCursor is the page cursor that continues after j.
 func EncodeCursor(j *store.Job) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(j.CreatedAt.UTC().Format(time.RFC3339Nano) + "|" + j.ID))
+}
+
+// page is a listing's checked paging: one row more than asked (to tell
+// whether there is a next page) before an optional cursor.
+type page struct {
+	limit      int
+	beforeTime *time.Time
+	beforeID   string
+}
+
+// readPage checks a listing's limit (1 to 100, default 20) and cursor,
+// for every listing paged like jobs.
+func readPage(limit int, cursor string) (page, error) {
+	p := page{limit: 20}
+	if limit != 0 {
+		if limit < 1 || limit > 100 {
+			return page{}, Invalid("invalid_limit", "limit", "'limit' must be an integer from 1 to 100.")
+		}
+		p.limit = limit
+	}
+	if cursor != "" {
+		t, id, ok := DecodeCursor(cursor)
+		if !ok {
+			return page{}, Invalid("invalid_cursor", "cursor", "'cursor' is not a cursor this API returned.")
+		}
+		p.beforeTime, p.beforeID = &t, id
+	}
+	p.limit++ // one more tells whether there is a next page
+	return p, nil
 }
 
 // DecodeCursor reads a cursor EncodeCursor made.

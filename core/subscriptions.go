@@ -371,20 +371,11 @@ func (s *Service) ListSubscriptions(ctx context.Context, r SubscriptionListReque
 		return nil, err
 	}
 	f := store.SubscriptionFilter{AccountID: r.Caller.AccountID, Limit: 20}
-	if r.Limit != 0 {
-		if r.Limit < 1 || r.Limit > 100 {
-			return nil, Invalid("invalid_limit", "limit", "'limit' must be an integer from 1 to 100.")
-		}
-		f.Limit = r.Limit
+	pg, err := readPage(r.Limit, r.Cursor)
+	if err != nil {
+		return nil, err
 	}
-	if r.Cursor != "" {
-		t, id, ok := DecodeCursor(r.Cursor)
-		if !ok {
-			return nil, Invalid("invalid_cursor", "cursor", "'cursor' is not a cursor this API returned.")
-		}
-		f.BeforeTime, f.BeforeID = &t, id
-	}
-	f.Limit++ // one more tells whether there is a next page
+	f.Limit, f.BeforeTime, f.BeforeID = pg.limit, pg.beforeTime, pg.beforeID
 	list, err := c.Store.ListSubscriptions(ctx, f)
 	if err != nil {
 		return nil, err
