@@ -68,11 +68,11 @@ func (s *Server) MountOAuthDiscovery(cfg DiscoveryConfig) {
 	r.HandleFunc(wellKnownResource, s.handleResourceMetadata).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc(wellKnownResource+"/{resource:.+}", s.handleResourceMetadata).Methods(http.MethodGet, http.MethodHead)
 	for _, p := range []string{wellKnownAuthServer, wellKnownOpenID, wellKnownResource, wellKnownResource + "/{resource:.+}"} {
-		r.HandleFunc(p, preflightAnyOrigin).Methods(http.MethodOptions)
+		r.HandleFunc(p, preflightAnyOrigin("GET, HEAD, OPTIONS")).Methods(http.MethodOptions)
 	}
 	if s.cfg.OAuth.RegistrationsPerHour > 0 {
 		r.HandleFunc("/api/auth/register", s.handleRegister).Methods(http.MethodPost)
-		r.HandleFunc("/api/auth/register", preflightRegister).Methods(http.MethodOptions)
+		r.HandleFunc("/api/auth/register", preflightAnyOrigin("POST, OPTIONS")).Methods(http.MethodOptions)
 	}
 	r.HandleFunc("/api/auth/revoke", s.handleRevoke).Methods(http.MethodPost)
 	r.HandleFunc("/api/auth/introspect", s.handleIntrospect).Methods(http.MethodPost)
@@ -191,18 +191,22 @@ func (s *Server) writeMetadata(w http.ResponseWriter, v any) {
 	writeJSON(w, http.StatusOK, v)
 }
 
-// preflightAnyOrigin answers a CORS preflight of a discovery document
-// (MCP clients send MCP-Protocol-Version with it). With CORS_ORIGINS set,
-// the CORS layer answers first.
-func preflightAnyOrigin(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", "*")
-	h.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
-	if req := r.Header.Get("Access-Control-Request-Headers"); req != "" && len(req) <= 1024 {
-		h.Set("Access-Control-Allow-Headers", req)
+// preflightAnyOrigin answers a CORS preflight of a route that takes no
+// credentials, so any origin may call it: the discovery documents (MCP
+// clients send MCP-Protocol-Version with them) and dynamic registration
+// (browser-based clients register too). With CORS_ORIGINS set, the CORS
+// layer answers first.
+func preflightAnyOrigin(methods string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("Access-Control-Allow-Methods", methods)
+		if req := r.Header.Get("Access-Control-Request-Headers"); req != "" && len(req) <= 1024 {
+			h.Set("Access-Control-Allow-Headers", req)
+		}
+		h.Set("Access-Control-Max-Age", "86400")
+		w.WriteHeader(http.StatusNoContent)
 	}
-	h.Set("Access-Control-Max-Age", "86400")
-	w.WriteHeader(http.StatusNoContent)
 }
 
 // resourceMetadataURL is the metadata of the resource a request was for.

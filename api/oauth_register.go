@@ -231,16 +231,3 @@ func readLimited(w http.ResponseWriter, r *http.Request, n int64) ([]byte, error
 	return b.Bytes(), err
 }
 
-// preflightRegister answers a browser's CORS preflight of a registration:
-// browser-based clients register too, and the endpoint takes no
-// credentials, so any origin may.
-func preflightRegister(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", "*")
-	h.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
-	if req := r.Header.Get("Access-Control-Request-Headers"); req != "" && len(req) <= 1024 {
-		h.Set("Access-Control-Allow-Headers", req)
-	}
-	h.Set("Access-Control-Max-Age", "86400")
-	w.WriteHeader(http.StatusNoContent)
-}
