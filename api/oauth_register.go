@@ -19,6 +19,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/recap/recap/textclean"
 	"mime"
 	"net"
 	"net/http"
@@ -115,6 +116,11 @@ func parseRegistration(body []byte) (*registrationReply, *oauthError) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&req); err != nil || dec.More() {
 		return nil, oauthErr("invalid_client_metadata", "The body must be one JSON object of client metadata (RFC 7591).")
+	}
+	// Postgres cannot store a NUL; Go's decoder keeps \u0000 (and replaces
+	// invalid UTF-8 itself).
+	if field, bad := textclean.JSONField(body); bad {
+		return nil, oauthErr("invalid_client_metadata", "The metadata field '"+field+"' holds a NUL character, which is not allowed.")
 	}
 	invalid := func(desc string) (*registrationReply, *oauthError) {
 		return nil, oauthErr("invalid_client_metadata", desc)
@@ -230,4 +236,3 @@ func readLimited(w http.ResponseWriter, r *http.Request, n int64) ([]byte, error
 	_, err := b.ReadFrom(http.MaxBytesReader(w, r.Body, n))
 	return b.Bytes(), err
 }
-

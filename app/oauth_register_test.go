@@ -132,6 +132,7 @@ func TestOAuthDynamicRegistration(t *testing.T) {
 		"unknown scope":      {`{"redirect_uris":["https://agent.example/cb"],"scope":"admin"}`, "invalid_client_metadata"},
 		"not JSON":           {`redirect_uris=https://agent.example/cb`, "invalid_client_metadata"},
 		"control characters": {`{"redirect_uris":["https://agent.example/cb"],"client_name":"a\u0007b"}`, "invalid_client_metadata"},
+		"NUL":                {`{"redirect_uris":["https://agent.example/cb\u0000"],"logo_uri":"\u0000"}`, "invalid_client_metadata"},
 	} {
 		res, reg := register(t, endpoint, c.body)
 		if res.StatusCode != 400 || reg.Error != c.code || reg.ErrorDescription == "" || reg.ClientID != "" {
