@@ -238,32 +238,32 @@ func TestMetricsAfterJobs(t *testing.T) {
 	body := string(r.body)
 	p := e.Config.QueuePrefix
 	atLeast := map[string]float64{
-		`recap_http_requests_total{code="200",method="POST",route="/api/v1/chat/completions"}`:                 2,
-		`recap_http_request_duration_seconds_count{method="POST",route="/api/v1/chat/completions"}`:            3,
-		`recap_stage_duration_seconds_count{outcome="ok",stage="media:resolve"}`:                               2,
-		`recap_stage_duration_seconds_count{outcome="ok",stage="media:transcript"}`:                            2,
-		`recap_stage_duration_seconds_count{outcome="ok",stage="summary:generate"}`:                            2,
-		`recap_stage_duration_seconds_count{outcome="failed",stage="media:resolve"}`:                           1,
-		`recap_jobs_finished_total{code="",state="succeeded"}`:                                                 3,
-		`recap_cache_hits_total{cache="summary"}`:                                                              1,
-		`recap_jobs_finished_total{code="video_unavailable",state="failed"}`:                                   1,
-		`recap_media_failures_total{cause="unavailable",tool="yt-dlp"}`:                                        1,
-		`recap_llm_calls_total{outcome="200"}`:                                                                 2,
-		`recap_llm_call_duration_seconds_count`:                                                                2,
-		`recap_llm_tokens_total{kind="prompt",model="fake-model"}`:                                             1,
-		`recap_llm_tokens_total{kind="completion",model="fake-model"}`:                                         1,
-		`recap_stt_calls_total{outcome="200"}`:                                                                 1,
-		`recap_stt_call_duration_seconds_count`:                                                                1,
-		`recap_stt_audio_seconds_total`:                                                                        10,
-		`recap_jobs{state="queued"}`:                                                                           0,
-		`recap_queue_tasks{queue="` + p + `interactive",state="pending"}`:                                      0,
-		`recap_queue_latency_seconds{queue="` + p + `batch"}`:                                                  0,
-		`recap_credits_held_seconds`:                                                                           0,
-		`recap_credits_seconds_total{kind="hold"}`:                                                             120,
-		`recap_credits_seconds_total{kind="capture"}`:                                                          120,
-		`recap_source_up{source="postgres"}`:                                                                   1,
-		`recap_source_up{source="redis"}`:                                                                      1,
-		`recap_http_request_duration_seconds_bucket{method="POST",route="/api/v1/chat/completions",le="+Inf"}`: 3,
+		`recap_http_requests_total{code="200",method="POST",route="/v1/chat/completions"}`:                 2,
+		`recap_http_request_duration_seconds_count{method="POST",route="/v1/chat/completions"}`:            3,
+		`recap_stage_duration_seconds_count{outcome="ok",stage="media:resolve"}`:                           2,
+		`recap_stage_duration_seconds_count{outcome="ok",stage="media:transcript"}`:                        2,
+		`recap_stage_duration_seconds_count{outcome="ok",stage="summary:generate"}`:                        2,
+		`recap_stage_duration_seconds_count{outcome="failed",stage="media:resolve"}`:                       1,
+		`recap_jobs_finished_total{code="",state="succeeded"}`:                                             3,
+		`recap_cache_hits_total{cache="summary"}`:                                                          1,
+		`recap_jobs_finished_total{code="video_unavailable",state="failed"}`:                               1,
+		`recap_media_failures_total{cause="unavailable",tool="yt-dlp"}`:                                    1,
+		`recap_llm_calls_total{outcome="200"}`:                                                             2,
+		`recap_llm_call_duration_seconds_count`:                                                            2,
+		`recap_llm_tokens_total{kind="prompt",model="fake-model"}`:                                         1,
+		`recap_llm_tokens_total{kind="completion",model="fake-model"}`:                                     1,
+		`recap_stt_calls_total{outcome="200"}`:                                                             1,
+		`recap_stt_call_duration_seconds_count`:                                                            1,
+		`recap_stt_audio_seconds_total`:                                                                    10,
+		`recap_jobs{state="queued"}`:                                                                       0,
+		`recap_queue_tasks{queue="` + p + `interactive",state="pending"}`:                                  0,
+		`recap_queue_latency_seconds{queue="` + p + `batch"}`:                                              0,
+		`recap_credits_held_seconds`:                                                                       0,
+		`recap_credits_seconds_total{kind="hold"}`:                                                         120,
+		`recap_credits_seconds_total{kind="capture"}`:                                                      120,
+		`recap_source_up{source="postgres"}`:                                                               1,
+		`recap_source_up{source="redis"}`:                                                                  1,
+		`recap_http_request_duration_seconds_bucket{method="POST",route="/v1/chat/completions",le="+Inf"}`: 3,
 	}
 	for series, min := range atLeast {
 		if v := metricValue(body, series); v < min {
@@ -382,49 +382,6 @@ func TestMetricsPromtool(t *testing.T) {
 		t.Fatalf("/readyz of a running worker: %d %s", r.status, r.body)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	resp, err := e.Client.Chat.Completions.New(ctx, userMessage(e.Host.PageURL()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkSummary(t, resp.Choices[0].Message.Content)
-	// Stage durations are recorded when the handler returns, which may be
-	// after the reply: stopping the worker waits for that.
-	w.Stop()
-
-	worker := opsCall(t, http.MethodGet, "http://"+ops.Addr()+"/metrics", nil)
-	api := opsCall(t, http.MethodGet, e.Server.URL+"/metrics", nil)
-	if worker.status != 200 || api.status != 200 {
-		t.Fatalf("/metrics: worker %d, api %d", worker.status, api.status)
-	}
-	for series, want := range map[string]bool{
-		`recap_stage_duration_seconds_count{outcome="ok",stage="summary:generate"}`:            true,
-		`recap_llm_calls_total{outcome="200"}`:                                                 true,
-		`recap_jobs_finished_total{code="",state="succeeded"}`:                                 true,
-		`recap_http_requests_total{code="200",method="POST",route="/api/v1/chat/completions"}`: false,
-	} {
-		if got := metricValue(string(worker.body), series) >= 1; got != want {
-			t.Errorf("worker /metrics: %s present = %v, want %v", series, got, want)
-		}
-	}
-	for series, want := range map[string]bool{
-		`recap_http_requests_total{code="200",method="POST",route="/api/v1/chat/completions"}`: true,
-		`recap_stage_duration_seconds_count{outcome="ok",stage="summary:generate"}`:            false,
-	} {
-		if got := metricValue(string(api.body), series) >= 1; got != want {
-			t.Errorf("api /metrics: %s present = %v, want %v", series, got, want)
-		}
-	}
-	// Both report the cluster-wide series.
-	for _, body := range [][]byte{worker.body, api.body} {
-		if metricValue(string(body), `recap_source_up{source="redis"}`) != 1 || metricValue(string(body), `recap_cache_hits_total{cache="summary"}`) < 0 {
-			t.Errorf("cluster-wide or cache series missing:\n%s", body)
-		}
-	}
-	promtoolCheck(t, "the worker's /metrics", worker.body)
-	promtoolCheck(t, "the API's /metrics", api.body)
-
 	// The worker says which yt-dlp and JavaScript runtime it runs: in
 	// /readyz's details (once it has asked yt-dlp) and as a gauge.
 	var tc struct {
@@ -452,10 +409,54 @@ func TestMetricsPromtool(t *testing.T) {
 	if y := tc.Details.Ytdlp; y.Version < "2025.11.12" || !y.JSRuntimeUsable || !strings.HasPrefix(y.JSRuntime, "deno-") || y.Stale {
 		t.Errorf("/readyz ytdlp = %+v: want a current yt-dlp with deno accepted", y)
 	}
-	worker = opsCall(t, http.MethodGet, "http://"+ops.Addr()+"/metrics", nil)
-	if v := metricValue(string(worker.body), `recap_ytdlp_js_runtime_info{runtime="`+tc.Details.Ytdlp.JSRuntime+`",usable="true"}`); v != 1 {
+	gauges := opsCall(t, http.MethodGet, "http://"+ops.Addr()+"/metrics", nil)
+	if v := metricValue(string(gauges.body), `recap_ytdlp_js_runtime_info{runtime="`+tc.Details.Ytdlp.JSRuntime+`",usable="true"}`); v != 1 {
 		t.Errorf("recap_ytdlp_js_runtime_info = %v", v)
 	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	resp, err := e.Client.Chat.Completions.New(ctx, userMessage(e.Host.PageURL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSummary(t, resp.Choices[0].Message.Content)
+	// Stage durations are recorded when the handler returns, which may be
+	// after the reply: stopping the worker waits for that.
+	w.Stop()
+
+	worker := opsCall(t, http.MethodGet, "http://"+ops.Addr()+"/metrics", nil)
+	api := opsCall(t, http.MethodGet, e.Server.URL+"/metrics", nil)
+	if worker.status != 200 || api.status != 200 {
+		t.Fatalf("/metrics: worker %d, api %d", worker.status, api.status)
+	}
+	for series, want := range map[string]bool{
+		`recap_stage_duration_seconds_count{outcome="ok",stage="summary:generate"}`:        true,
+		`recap_llm_calls_total{outcome="200"}`:                                             true,
+		`recap_jobs_finished_total{code="",state="succeeded"}`:                             true,
+		`recap_http_requests_total{code="200",method="POST",route="/v1/chat/completions"}`: false,
+	} {
+		if got := metricValue(string(worker.body), series) >= 1; got != want {
+			t.Errorf("worker /metrics: %s present = %v, want %v", series, got, want)
+		}
+	}
+	for series, want := range map[string]bool{
+		`recap_http_requests_total{code="200",method="POST",route="/v1/chat/completions"}`: true,
+		`recap_stage_duration_seconds_count{outcome="ok",stage="summary:generate"}`:        false,
+	} {
+		if got := metricValue(string(api.body), series) >= 1; got != want {
+			t.Errorf("api /metrics: %s present = %v, want %v", series, got, want)
+		}
+	}
+	// Both report the cluster-wide series.
+	for _, body := range [][]byte{worker.body, api.body} {
+		if metricValue(string(body), `recap_source_up{source="redis"}`) != 1 || metricValue(string(body), `recap_cache_hits_total{cache="summary"}`) < 0 {
+			t.Errorf("cluster-wide or cache series missing:\n%s", body)
+		}
+	}
+	promtoolCheck(t, "the worker's /metrics", worker.body)
+	promtoolCheck(t, "the API's /metrics", api.body)
+
 }
 
 // TestProbe is the images' HEALTHCHECK: `api healthcheck` and `worker

@@ -280,7 +280,7 @@ func TestRangedSummaries(t *testing.T) {
 	t.Run("MCP", func(t *testing.T) {
 		cs := mcpSession(t, e, e.Key, nil)
 		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "summarize_video",
-			Arguments: map[string]any{"url": subs, "start": "2:00", "end": 150}})
+			Arguments: map[string]any{"url": subs, "start": "2:00", "end": "150"}})
 		if err != nil || res.IsError {
 			t.Fatalf("summarize_video: %v %s", err, toolText(res))
 		}

@@ -104,7 +104,7 @@ func TestCallerFailuresAreNotQueueFailures(t *testing.T) {
 		}
 	}
 
-	want := map[string]string{gone.ID: jobs.CodeUnavailable, poor.ID: jobs.CodeInsufficientQuota, refused.ID: jobs.CodeUpstream}
+	want := map[string]string{gone.ID: jobs.CodeUnavailable, poor.ID: jobs.CodeInsufficientQuota, refused.ID: jobs.CodeUpstreamRejected}
 	for id, code := range want {
 		j := waitTerminal(t, b.store, id, 2*time.Minute)
 		if j.State != store.StateFailed || j.ErrorCode != code {
