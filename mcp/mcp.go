@@ -127,6 +127,35 @@ func toolSchema[T any]() *jsonschema.Schema {
 	return s
 }
 
+// nullableSchema is T's JSON schema for an output that has null fields
+// (a subscription's last_checked_at before its first check): a nullable
+// property becomes anyOf [X, null], so a null validates while no "type"
+// is an array.
+func nullableSchema[T any]() *jsonschema.Schema {
+	s, err := jsonschema.For[T](nil)
+	if err != nil {
+		panic(fmt.Sprintf("mcp: schema of %T: %v", *new(T), err))
+	}
+	anyOfNull(s)
+	return s
+}
+
+func anyOfNull(s *jsonschema.Schema) {
+	if s == nil {
+		return
+	}
+	for _, p := range s.Properties {
+		anyOfNull(p)
+	}
+	anyOfNull(s.Items)
+	if len(s.Types) == 2 && slices.Contains(s.Types, "null") {
+		inner := *s
+		inner.Type = slices.DeleteFunc(slices.Clone(s.Types), func(t string) bool { return t == "null" })[0]
+		inner.Types, inner.Description = nil, ""
+		*s = jsonschema.Schema{Description: s.Description, AnyOf: []*jsonschema.Schema{&inner, {Type: "null"}}}
+	}
+}
+
 func oneType(s *jsonschema.Schema) {
 	if s == nil {
 		return

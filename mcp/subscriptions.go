@@ -23,11 +23,11 @@ func addSubscriptionTools(srv *sdk.Server, t *tools) {
 	sdk.AddTool(srv, &sdk.Tool{Name: ToolSubscribe, Title: "Subscribe to a channel, playlist or feed",
 		Description: "Follow a channel, playlist or podcast feed: every new video is summarized as it appears (the first check summarizes up to 'limit' newest). " +
 			"Returns the subscription with feed_url, an Atom feed of its summaries readable without a key (a path on this server; shown once). Costs credit per video summarized.",
-		InputSchema: toolSchema[SubscribeInput](), OutputSchema: toolSchema[core.Subscription]()},
+		InputSchema: toolSchema[SubscribeInput](), OutputSchema: nullableSchema[core.Subscription]()},
 		t.subscribe)
 	sdk.AddTool(srv, &sdk.Tool{Name: ToolListSubscriptions, Title: "List subscriptions",
 		Description:  "The caller's subscriptions, newest first, with their state (active, failing, paused), last check and last error.",
-		OutputSchema: toolSchema[SubscriptionsOutput]()},
+		OutputSchema: nullableSchema[SubscriptionsOutput]()},
 		t.listSubscriptions)
 	sdk.AddTool(srv, &sdk.Tool{Name: ToolUnsubscribe, Title: "Unsubscribe",
 		Description: "Delete a subscription by id: it is never checked again. The jobs it made stay.",
