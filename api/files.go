@@ -127,10 +127,8 @@ func (s *Server) handleCreateFile(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case f == nil:
 			err = badRequest("missing_file", "file", "Send the audio or video as the multipart 'file' field.")
-		case purpose == "":
-			err = badRequest("missing_purpose", "purpose", "'purpose' is required; the one supported purpose is 'user_data'.")
-		case purpose != core.PurposeUserData:
-			err = badRequest("invalid_purpose", "purpose", "'purpose' %q is not supported; the one supported purpose is 'user_data' (audio or video to summarize or transcribe).", truncate(purpose, 40))
+		default:
+			err = core.CheckPurpose(purpose)
 		}
 	}
 	if err != nil {

@@ -98,12 +98,10 @@ func (s *Service) CreateFile(ctx context.Context, u Upload) (*store.File, error)
 	if u.Caller == nil {
 		return nil, &Error{Kind: KindInternal, Code: "internal_error", Message: "The request has no caller."}
 	}
-	switch u.Purpose {
-	case PurposeUserData, PurposeTranscription:
-	case "":
-		return nil, Invalid("missing_purpose", "purpose", "'purpose' is required; the one supported purpose is 'user_data'.")
-	default:
-		return nil, Invalid("invalid_purpose", "purpose", "'purpose' %q is not supported; the one supported purpose is 'user_data' (audio or video to summarize or transcribe).", truncate(u.Purpose, 40))
+	if u.Purpose != PurposeTranscription { // set by Recap itself, never by a caller
+		if err := CheckPurpose(u.Purpose); err != nil {
+			return nil, err
+		}
 	}
 	name, err := cleanFilename(u.Filename)
 	if err != nil {
@@ -520,4 +518,16 @@ func reparam(err error, param string) error {
 		return &e2
 	}
 	return err
+}
+
+// CheckPurpose checks a caller's file purpose: user_data is the one an
+// upload may name.
+func CheckPurpose(purpose string) error {
+	switch purpose {
+	case PurposeUserData:
+		return nil
+	case "":
+		return Invalid("missing_purpose", "purpose", "'purpose' is required; the one supported purpose is 'user_data'.")
+	}
+	return Invalid("invalid_purpose", "purpose", "'purpose' %q is not supported; the one supported purpose is 'user_data' (audio or video to summarize or transcribe).", truncate(purpose, 40))
 }
