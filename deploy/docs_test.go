@@ -12,6 +12,12 @@ import (
 // mdLink is a markdown link or image target: ](target).
 var mdLink = regexp.MustCompile(`\]\(([^)\s]+)\)`)
 
+// htmlAnchor is an explicit anchor, <a id="name">, which GitHub keeps.
+var htmlAnchor = regexp.MustCompile(`<a (?:id|name)="([^"]+)"`)
+
+// codeSpan is inline code: a link written inside backticks is an example.
+var codeSpan = regexp.MustCompile("`[^`\n]*`")
+
 // anchors returns the heading anchors GitHub gives a markdown file.
 func anchors(text string) map[string]bool {
 	out := map[string]bool{}
@@ -20,6 +26,11 @@ func anchors(text string) map[string]bool {
 		if strings.HasPrefix(line, "```") {
 			inCode = !inCode
 			continue
+		}
+		if !inCode {
+			for _, m := range htmlAnchor.FindAllStringSubmatch(line, -1) {
+				out[m[1]] = true
+			}
 		}
 		if inCode || !strings.HasPrefix(line, "#") {
 			continue
@@ -54,7 +65,7 @@ func withoutFences(md string) string {
 			continue
 		}
 		if !in {
-			b.WriteString(line)
+			b.WriteString(codeSpan.ReplaceAllString(line, "``"))
 		}
 	}
 	return b.String()
@@ -118,8 +129,8 @@ func TestDocLinks(t *testing.T) {
 // TestAnchors: the slugs are GitHub's.
 func TestAnchors(t *testing.T) {
 	t.Parallel()
-	got := anchors("# Recap\n## Metrics: `GET /metrics`\n```\n# not a heading\n```\n### Credits, rate limits and sign-in\n## Recap\n")
-	for _, want := range []string{"recap", "metrics-get-metrics", "credits-rate-limits-and-sign-in", "recap-1"} {
+	got := anchors("# Recap\n## Metrics: `GET /metrics`\n```\n# not a heading\n```\n### Credits, rate limits and sign-in\n## Recap\n<a id=\"tested\"></a>**Tested.**\n")
+	for _, want := range []string{"recap", "metrics-get-metrics", "credits-rate-limits-and-sign-in", "recap-1", "tested"} {
 		if !got[want] {
 			t.Errorf("no anchor %q in %v", want, got)
 		}
