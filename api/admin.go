@@ -11,6 +11,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/core"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/store"
@@ -73,13 +74,13 @@ func (s *Server) MountAdmin(cfg AdminConfig) {
 	a.HandleFunc("/jobs/{id}/cancel", s.handleAdminCancel).Methods(http.MethodPost)
 }
 
-func (s *Server) adminView(r *http.Request, j *store.Job) (adminJob, error) {
+func (s *Server) adminView(r *http.Request, j *recap.Job) (adminJob, error) {
 	v, err := s.core.View(r.Context(), j)
 	if err != nil {
 		return adminJob{}, err
 	}
 	aj := adminJob{View: v, AccountID: j.AccountID, APIKeyID: j.APIKeyID, Kind: j.Kind, Queue: j.Queue, Tasks: []jobs.TaskView{}}
-	if !store.Terminal(j.State) || j.WebhookURL != "" {
+	if !recap.Terminal(j.State) || j.WebhookURL != "" {
 		tasks, err := s.cfg.Jobs.Tasks(j)
 		if err != nil {
 			return adminJob{}, err
@@ -148,7 +149,7 @@ func (s *Server) handleAdminListJobs(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) adminJob(r *http.Request) (*store.Job, error) {
+func (s *Server) adminJob(r *http.Request) (*recap.Job, error) {
 	return s.cfg.Store.Job(r.Context(), mux.Vars(r)["id"])
 }
 

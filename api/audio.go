@@ -6,8 +6,8 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/core"
-	"github.com/recap/recap/store"
 )
 
 // handleTranscription is POST /audio/transcriptions, Whisper's request:
@@ -91,7 +91,7 @@ type verboseSegment struct {
 
 // verboseTranscription is Whisper's verbose_json: the text, language,
 // duration and timed segments.
-func verboseTranscription(t *store.Transcript) map[string]any {
+func verboseTranscription(t *recap.Transcript) map[string]any {
 	segs := make([]verboseSegment, 0, len(t.Segments))
 	for i, sg := range t.Segments {
 		segs = append(segs, verboseSegment{ID: i, Seek: int(sg.Start * 100), Start: sg.Start, End: sg.End, Text: sg.Text, Tokens: []int{}, Speaker: sg.Speaker})
@@ -115,7 +115,7 @@ type diarizedSegment struct {
 // diarizedTranscription is OpenAI's diarized_json: the text, duration and
 // segments labelled by speaker (an empty label where speech-to-text gave
 // none, as for subtitles).
-func diarizedTranscription(t *store.Transcript) map[string]any {
+func diarizedTranscription(t *recap.Transcript) map[string]any {
 	segs := make([]diarizedSegment, 0, len(t.Segments))
 	for i, sg := range t.Segments {
 		segs = append(segs, diarizedSegment{Type: "transcript.text.segment", ID: fmt.Sprintf("seg_%03d", i), Start: sg.Start, End: sg.End,

@@ -11,9 +11,9 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/core"
 	"github.com/recap/recap/jobs"
-	"github.com/recap/recap/store"
 )
 
 // PublicModel is the model name of the BibiGPT contract.
@@ -80,7 +80,7 @@ func (p *Parsed) summarizeRequest(r *http.Request, body []byte) (core.SummarizeR
 		AudioLanguage: p.AudioLanguage, OutputLanguage: p.OutputLanguage, Images: p.Images, FollowUp: p.FollowUp,
 		Refresh: p.Refresh, Stream: p.Stream, Idempotency: idem, Format: p.Format, Start: p.Start, End: p.End, Frames: p.Frames}
 	for _, m := range p.History {
-		req.History = append(req.History, core.Message{Role: m.Role, Content: m.Content})
+		req.History = append(req.History, recap.Message{Role: m.Role, Content: m.Content})
 	}
 	return req, nil
 }
@@ -197,7 +197,7 @@ func usageOf(r *jobs.Result) *chatUsage {
 
 // waitJob answers a non-stream completion once the job ends, or with
 // job_still_running when it outlives SyncWait.
-func (s *Server) waitJob(w http.ResponseWriter, r *http.Request, j *store.Job, model string) {
+func (s *Server) waitJob(w http.ResponseWriter, r *http.Request, j *recap.Job, model string) {
 	res, err := s.core.Wait(r.Context(), j.ID, s.cfg.Heartbeat)
 	if err != nil {
 		if r.Context().Err() != nil {
@@ -209,7 +209,7 @@ func (s *Server) waitJob(w http.ResponseWriter, r *http.Request, j *store.Job, m
 	writeCompletion(w, j, model, res)
 }
 
-func writeCompletion(w http.ResponseWriter, j *store.Job, model string, res *jobs.Result) {
+func writeCompletion(w http.ResponseWriter, j *recap.Job, model string, res *jobs.Result) {
 	stop := "stop"
 	writeJSON(w, http.StatusOK, chatCompletion{ID: "chatcmpl-" + j.ID, Object: "chat.completion", Created: j.CreatedAt.Unix(),
 		Model: model, Usage: usageOf(res),
@@ -253,7 +253,7 @@ type chunkWriter struct {
 	model   string
 }
 
-func newChunkWriter(w http.ResponseWriter, j *store.Job, model string) *chunkWriter {
+func newChunkWriter(w http.ResponseWriter, j *recap.Job, model string) *chunkWriter {
 	return &chunkWriter{sseWriter: newSSE(w), id: "chatcmpl-" + j.ID, created: j.CreatedAt.Unix(), model: model}
 }
 
@@ -276,7 +276,7 @@ func (c *chunkWriter) finish(res *jobs.Result, includeUsage bool) error {
 func (c *chunkWriter) done() { c.raw("data: [DONE]\n\n") } //nolint:errcheck
 
 // writeCached answers from a ready result, as JSON or as a stream.
-func writeCached(w http.ResponseWriter, j *store.Job, model string, res *jobs.Result, stream, includeUsage bool) {
+func writeCached(w http.ResponseWriter, j *recap.Job, model string, res *jobs.Result, stream, includeUsage bool) {
 	if !stream {
 		writeCompletion(w, j, model, res)
 		return
@@ -301,7 +301,7 @@ func (s *Server) follow(ctx context.Context, jobID string, st *core.Start, keepA
 
 // streamJob relays a job's events as chat.completion.chunk events:
 // progress as reasoning_content, the summary as content.
-func (s *Server) streamJob(w http.ResponseWriter, r *http.Request, j *store.Job, model string, includeUsage bool) {
+func (s *Server) streamJob(w http.ResponseWriter, r *http.Request, j *recap.Job, model string, includeUsage bool) {
 	ctx := r.Context()
 	st, err := s.core.AwaitStart(ctx, j.ID)
 	if err != nil {

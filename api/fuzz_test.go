@@ -5,15 +5,15 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/core"
-	"github.com/recap/recap/store"
 )
 
 // checkNever5xx runs every request parser of the HTTP door and the use
 // cases' validation on body: whatever the bytes, an error is a 4xx, never
 // a 5xx, and nothing panics.
 func checkNever5xx(t *testing.T, body []byte) {
-	key := &store.APIKey{ID: 1, AccountID: 1}
+	key := &recap.Caller{ID: 1, AccountID: 1}
 	status := func(where string, err error) {
 		if err == nil {
 			return
@@ -26,7 +26,7 @@ func checkNever5xx(t *testing.T, body []byte) {
 		r := core.SummarizeRequest{Caller: key, URL: p.URL, Prompt: p.Prompt, Model: p.Model, AudioLanguage: p.AudioLanguage,
 			OutputLanguage: p.OutputLanguage, Images: p.Images, FollowUp: p.FollowUp}
 		for _, m := range p.History {
-			r.History = append(r.History, core.Message{Role: m.Role, Content: m.Content})
+			r.History = append(r.History, recap.Message{Role: m.Role, Content: m.Content})
 		}
 		return r
 	}
@@ -59,7 +59,7 @@ var nulBodies = []struct{ name, body, param string }{
 }
 
 func TestNULRefusedWithField(t *testing.T) {
-	key := &store.APIKey{ID: 1, AccountID: 1}
+	key := &recap.Caller{ID: 1, AccountID: 1}
 	for _, tc := range nulBodies {
 		t.Run(tc.name, func(t *testing.T) {
 			var p *Parsed
@@ -75,7 +75,7 @@ func TestNULRefusedWithField(t *testing.T) {
 					r.Param = "input"
 				}
 				for _, m := range p.History {
-					r.History = append(r.History, core.Message{Role: m.Role, Content: m.Content})
+					r.History = append(r.History, recap.Message{Role: m.Role, Content: m.Content})
 				}
 				err = r.Validate()
 			}

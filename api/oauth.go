@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/store"
 	"github.com/recap/recap/textclean"
 )
@@ -258,7 +259,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	secret := strings.TrimSpace(r.PostForm.Get("api_key"))
-	var key *store.APIKey
+	var key *recap.Caller
 	if secret != "" && len(secret) <= 256 && !strings.HasPrefix(secret, store.AccessTokenPrefix) {
 		k, err := s.cfg.Store.KeyBySecret(r.Context(), secret)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -8,9 +8,9 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/core"
 	"github.com/recap/recap/jobs"
-	"github.com/recap/recap/store"
 )
 
 // responsesRequest is the body of POST /v1/responses: OpenAI's Responses
@@ -218,7 +218,7 @@ func responseUsageOf(r *jobs.Result) *responseUsage {
 
 // newResponse is the response object of a job, in status st, echoing
 // the request's instructions and text settings as OpenAI does.
-func newResponse(j *store.Job, model string, rq *responsesRequest, st string) *responseObject {
+func newResponse(j *recap.Job, model string, rq *responsesRequest, st string) *responseObject {
 	ro := &responseObject{ID: "resp_" + j.ID, Object: "response", CreatedAt: j.CreatedAt.Unix(), Status: st, Model: model,
 		Output: []outputItem{}, ToolChoice: "none", Tools: []any{}, Metadata: map[string]any{}, Text: echoText(rq.Text),
 		AccessPrograms: map[string]string{"cyber": "standard"}}
@@ -245,7 +245,7 @@ func echoText(text json.RawMessage) map[string]any {
 	return out
 }
 
-func messageItem(j *store.Job, text, status string) outputItem {
+func messageItem(j *recap.Job, text, status string) outputItem {
 	return outputItem{Type: "message", ID: "msg_" + j.ID, Status: status, Role: "assistant",
 		Content: []contentItem{{Type: "output_text", Text: text, Annotations: []any{}}}}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/core"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/metrics"
@@ -26,10 +27,10 @@ import (
 // authentication, OAuth2 clients and codes, and jobs for the operators'
 // routes. Everything a request decides goes through Config.Core.
 type Store interface {
-	KeyBySecret(ctx context.Context, secret string) (*store.APIKey, error)
-	KeyByAccessToken(ctx context.Context, token string) (*store.APIKey, error)
-	Job(ctx context.Context, id string) (*store.Job, error)
-	ListJobs(ctx context.Context, f store.JobFilter) ([]store.Job, error)
+	KeyBySecret(ctx context.Context, secret string) (*recap.Caller, error)
+	KeyByAccessToken(ctx context.Context, token string) (*recap.Caller, error)
+	Job(ctx context.Context, id string) (*recap.Job, error)
+	ListJobs(ctx context.Context, f store.JobFilter) ([]recap.Job, error)
 	OAuthStore
 }
 
@@ -60,7 +61,7 @@ type Config struct {
 // KeyLookup finds the key a bearer secret belongs to (store.ErrNotFound
 // when none, or revoked).
 type KeyLookup interface {
-	KeyBySecret(ctx context.Context, secret string) (*store.APIKey, error)
+	KeyBySecret(ctx context.Context, secret string) (*recap.Caller, error)
 }
 
 // Server is the HTTP API.
@@ -202,11 +203,11 @@ const keyCtx ctxKey = 1
 
 // CallerOf returns the key a request was authenticated with (nil before
 // authentication), for doors mounted behind the API's authentication.
-func CallerOf(r *http.Request) *store.APIKey { return caller(r) }
+func CallerOf(r *http.Request) *recap.Caller { return caller(r) }
 
 // caller returns the authenticated key of a request.
-func caller(r *http.Request) *store.APIKey {
-	k, _ := r.Context().Value(keyCtx).(*store.APIKey)
+func caller(r *http.Request) *recap.Caller {
+	k, _ := r.Context().Value(keyCtx).(*recap.Caller)
 	return k
 }
 
@@ -221,7 +222,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			s.writeError(w, r, errUnauthorized)
 			return
 		}
-		var k *store.APIKey
+		var k *recap.Caller
 		var err error
 		if strings.HasPrefix(secret, store.AccessTokenPrefix) {
 			k, err = s.cfg.Store.KeyByAccessToken(r.Context(), secret)

@@ -16,9 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recap/recap"
 	"github.com/redis/go-redis/v9"
-
-	"github.com/recap/recap/store"
 )
 
 func streamRedis(t *testing.T) redis.UniversalClient {
@@ -159,7 +158,7 @@ func TestLimitStreamsMiddleware(t *testing.T) {
 		bodies = append(bodies, string(b))
 		w.WriteHeader(http.StatusOK)
 	}))
-	key := &store.APIKey{ID: 42}
+	key := &recap.Caller{ID: 42}
 	req := func(method, b string) *http.Request {
 		r := httptest.NewRequest(method, "/api/v1/x", strings.NewReader(b))
 		return r.WithContext(context.WithValue(r.Context(), keyCtx, key))

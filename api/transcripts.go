@@ -6,9 +6,9 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/core"
 	"github.com/recap/recap/jobs"
-	"github.com/recap/recap/store"
 )
 
 // handleTranscript serves a job's transcript (BibiGPT's subtitle endpoint)
@@ -31,11 +31,11 @@ func (s *Server) handleTranscript(w http.ResponseWriter, r *http.Request) {
 	writeTranscript(w, j, t, format)
 }
 
-func writeTranscript(w http.ResponseWriter, j *store.Job, t *store.Transcript, format string) {
+func writeTranscript(w http.ResponseWriter, j *recap.Job, t *recap.Transcript, format string) {
 	if format == core.FormatJSON {
 		segs := t.Segments
 		if segs == nil {
-			segs = []store.Segment{}
+			segs = []recap.Segment{}
 		}
 		// A ranged job's transcript is stored under its language and range
 		// (jobs.WithRange); they are shown apart.

@@ -21,6 +21,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/app"
 	"github.com/recap/recap/app/apptest"
 	"github.com/recap/recap/jobs"
@@ -137,11 +138,11 @@ func (f fixedMedia) Resolve(ctx context.Context, url string) (*media.Info, error
 	return &media.Info{Title: "bench " + url, Duration: 60}, nil
 }
 
-func (f fixedMedia) Subtitles(ctx context.Context, url string, _ *media.Info, _ string) ([]media.Segment, media.SubtitleTrack, error) {
+func (f fixedMedia) Subtitles(ctx context.Context, url string, _ *media.Info, _ string) ([]recap.Segment, media.SubtitleTrack, error) {
 	if err := f.wait(ctx, f.subtitles); err != nil {
 		return nil, media.SubtitleTrack{}, err
 	}
-	return []media.Segment{{Start: 1, End: 20, Text: "Welcome to " + url}, {Start: 21, End: 40, Text: "The middle part."}, {Start: 41, End: 59, Text: "The end."}},
+	return []recap.Segment{{Start: 1, End: 20, Text: "Welcome to " + url}, {Start: 21, End: 40, Text: "The middle part."}, {Start: 41, End: 59, Text: "The end."}},
 		media.SubtitleTrack{Lang: "en"}, nil
 }
 

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/app"
 	"github.com/recap/recap/app/apptest"
-	"github.com/recap/recap/store"
 )
 
 // TestBlockedSiteAnswersPromptly: a video host answering HTTP 412 (real
@@ -69,7 +69,7 @@ func TestBlockedSiteAnswersPromptly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if store.Terminal(j.State) {
+	if recap.Terminal(j.State) {
 		t.Fatalf("job %s is %s: it should still be retrying", id, j.State)
 	}
 
@@ -107,7 +107,7 @@ func TestBlockedSiteAnswersPromptly(t *testing.T) {
 	if json.Unmarshal([]byte(last), &eb) != nil || eb.Code != "upstream_blocked" || !strings.Contains(eb.Error, id) {
 		t.Errorf("the stream ends with %s, want the upstream_blocked error naming job %s", last, id)
 	}
-	if j, err := e.Store.Job(context.Background(), id); err != nil || store.Terminal(j.State) {
+	if j, err := e.Store.Job(context.Background(), id); err != nil || recap.Terminal(j.State) {
 		t.Errorf("job %s after the replies: %v %v; want it still retrying", id, j, err)
 	}
 }

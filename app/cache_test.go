@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/app/apptest"
 	"github.com/recap/recap/store"
 )
@@ -69,7 +70,7 @@ func TestSummaryCacheHit(t *testing.T) {
 	}
 	// Read through the API process's store, as the jobs API does: it waits
 	// for the rows of the cache hits written behind their answers.
-	list, err := e.Deps.Store.ListJobs(ctx, store.JobFilter{AccountID: e.KeyRow.AccountID, State: store.StateSucceeded})
+	list, err := e.Deps.Store.ListJobs(ctx, store.JobFilter{AccountID: e.KeyRow.AccountID, State: recap.StateSucceeded})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/app"
 	"github.com/recap/recap/app/apptest"
 	"github.com/recap/recap/jobs"
@@ -44,12 +45,12 @@ func seed(t *testing.T, e *apptest.Env, url string, videoDuration float64) {
 	if err := e.Store.SaveVideo(ctx, &store.Video{Key: key, URL: url, Title: mediatest.Title, Duration: videoDuration, Info: info}); err != nil {
 		t.Fatal(err)
 	}
-	segs := []store.Segment{
+	segs := []recap.Segment{
 		{Start: 1, End: 6, Text: "Welcome to the Recap test video"},
 		{Start: 8, End: 13, Text: "First, subtitles are parsed into segments"},
 		{Start: 14, End: 19.5, Text: "Finally, long recordings are split at silences"},
 	}
-	if err := e.Store.SaveTranscript(ctx, &store.Transcript{VideoKey: key, Source: "subtitles", Segments: segs, Duration: 19.5}); err != nil {
+	if err := e.Store.SaveTranscript(ctx, &recap.Transcript{VideoKey: key, Source: "subtitles", Segments: segs, Duration: 19.5}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -305,9 +306,9 @@ func TestIdempotentJobs(t *testing.T) {
 
 // awaitJob blocks until a job's event stream reaches its end; a job born
 // finished (a summary-cache hit) has no events.
-func awaitJob(t *testing.T, e *apptest.Env, id string) *store.Job {
+func awaitJob(t *testing.T, e *apptest.Env, id string) *recap.Job {
 	t.Helper()
-	if j, err := e.Store.Job(context.Background(), id); err == nil && store.Terminal(j.State) {
+	if j, err := e.Store.Job(context.Background(), id); err == nil && recap.Terminal(j.State) {
 		return j
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -486,7 +487,7 @@ func TestMe(t *testing.T) {
 	if _, err := e.Client.Chat.Completions.New(ctx, userMessage(url)); err != nil {
 		t.Fatal(err)
 	}
-	held := &store.Job{AccountID: e.KeyRow.AccountID, APIKeyID: e.KeyRow.ID, URL: url}
+	held := &recap.Job{AccountID: e.KeyRow.AccountID, APIKeyID: e.KeyRow.ID, URL: url}
 	if err := e.Store.CreateJob(ctx, held); err != nil {
 		t.Fatal(err)
 	}
@@ -570,8 +571,8 @@ func TestPricing(t *testing.T) {
 				id = res.Header.Get("X-Recap-Job-Id")
 			}
 			j := awaitJob(t, e, id)
-			if j.State != store.StateSucceeded || j.CostSeconds != tt.wantCost {
-				t.Fatalf("job %s cost %d s; want %s and %d s", j.State, j.CostSeconds, store.StateSucceeded, tt.wantCost)
+			if j.State != recap.StateSucceeded || j.CostSeconds != tt.wantCost {
+				t.Fatalf("job %s cost %d s; want %s and %d s", j.State, j.CostSeconds, recap.StateSucceeded, tt.wantCost)
 			}
 			bal, err := e.Store.Balance(ctx, e.KeyRow.AccountID)
 			if err != nil {

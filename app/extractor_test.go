@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/app"
 	"github.com/recap/recap/app/apptest"
 	"github.com/recap/recap/media"
 	"github.com/recap/recap/media/mediatest"
-	"github.com/recap/recap/store"
 )
 
 // poolPIDs are the live warm yt-dlp processes this test process started
@@ -65,7 +65,7 @@ func TestExtractorPoolKilledMidBatch(t *testing.T) {
 	}
 	ids := e.SubmitBatch(t, "", urls...)
 	for _, j := range e.WaitJobs(t, 3*time.Minute, ids...) {
-		if j.State != store.StateSucceeded {
+		if j.State != recap.StateSucceeded {
 			t.Errorf("job %s: %s %s %q", j.ID, j.State, j.ErrorCode, j.ErrorMessage)
 		}
 	}
@@ -97,7 +97,7 @@ func TestWorkerExtractorMode(t *testing.T) {
 				t.Errorf("the fallback is not explained:\n%s", w.Log())
 			}
 			ids := e.SubmitBatch(t, "", e.Host.PageURL()+"?fallback=1")
-			if j := e.WaitJobs(t, 2*time.Minute, ids...)[0]; j.State != store.StateSucceeded {
+			if j := e.WaitJobs(t, 2*time.Minute, ids...)[0]; j.State != recap.StateSucceeded {
 				t.Errorf("job on the fallback worker: %s %q", j.State, j.ErrorMessage)
 			}
 		}

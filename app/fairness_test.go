@@ -15,10 +15,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/app"
 	"github.com/recap/recap/app/apptest"
 	"github.com/recap/recap/jobs"
-	"github.com/recap/recap/store"
 )
 
 // dripPages serves copies of the test talk's page that first drip an HTML
@@ -178,7 +178,7 @@ func TestAccountCapKeepsOthersRunning(t *testing.T) {
 		t.Fatalf("A reached %d pages at once, want its cap %d", n, capA)
 	}
 	for _, v := range created.Data {
-		if j, err := e.Store.Job(context.Background(), v.ID); err != nil || store.Terminal(j.State) {
+		if j, err := e.Store.Job(context.Background(), v.ID); err != nil || recap.Terminal(j.State) {
 			t.Fatalf("A's job %s ended before B's answer (%v)", v.ID, err)
 		}
 	}
@@ -197,7 +197,7 @@ func TestAccountCapKeepsOthersRunning(t *testing.T) {
 	ids := make([]string, len(created.Data))
 	for i, v := range created.Data {
 		ids[i] = v.ID
-		if got := waitJob(t, e, keyA, v.ID); got["state"] != store.StateSucceeded {
+		if got := waitJob(t, e, keyA, v.ID); got["state"] != recap.StateSucceeded {
 			t.Errorf("A's job %s: %v", v.ID, got)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/app"
 	"github.com/recap/recap/app/apptest"
 	"github.com/recap/recap/jobs"
@@ -38,7 +39,7 @@ func (m timedMedia) Resolve(ctx context.Context, url string) (*media.Info, error
 	return m.Media.Resolve(ctx, url)
 }
 
-func (m timedMedia) Subtitles(ctx context.Context, url string, info *media.Info, lang string) ([]media.Segment, media.SubtitleTrack, error) {
+func (m timedMedia) Subtitles(ctx context.Context, url string, info *media.Info, lang string) ([]recap.Segment, media.SubtitleTrack, error) {
 	defer m.since(time.Now())
 	return m.Media.Subtitles(ctx, url, info, lang)
 }

@@ -27,12 +27,12 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/app"
 	"github.com/recap/recap/app/apptest"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/media"
 	"github.com/recap/recap/media/mediatest"
-	"github.com/recap/recap/store"
 )
 
 // fast makes retries, the reconciler and shutdown quick enough for tests.
@@ -144,7 +144,7 @@ func TestFaultWorkerKilledMidDownload(t *testing.T) {
 		t.Errorf("the new worker did not remove the dead worker's scratch dir: %v", err)
 	}
 	j := e.WaitJobs(t, 4*time.Minute, ids...)[0]
-	if j.State != store.StateSucceeded {
+	if j.State != recap.StateSucceeded {
 		t.Fatalf("job %s: %s %s", j.State, j.ErrorCode, j.ErrorMessage)
 	}
 	e.CheckInvariants(t, ids...)
@@ -191,7 +191,7 @@ func TestFaultWorkerSIGTERM(t *testing.T) {
 	close(gate.open)
 	e.StartWorker(t)
 	j := e.WaitJobs(t, 2*time.Minute, ids...)[0]
-	if j.State != store.StateSucceeded {
+	if j.State != recap.StateSucceeded {
 		t.Fatalf("job %s: %s %s", j.State, j.ErrorCode, j.ErrorMessage)
 	}
 	e.CheckInvariants(t, ids...)
@@ -231,7 +231,7 @@ func TestFaultRedisFlushed(t *testing.T) {
 	e.StartWorker(t)
 	js := e.WaitJobs(t, 4*time.Minute, ids...)
 	for _, j := range js {
-		if j.State != store.StateSucceeded {
+		if j.State != recap.StateSucceeded {
 			t.Errorf("job %s: %s %s %s", j.ID, j.State, j.ErrorCode, j.ErrorMessage)
 		}
 	}
@@ -334,13 +334,13 @@ func TestFaultPostgresTerminated(t *testing.T) {
 	// The capture: once the hold exists the next update of the account is
 	// the capture in Finish (the fake LLM takes 3s, ample time to lock).
 	apptest.Poll(t, 2*time.Minute, "the hold", func() bool {
-		if j, _ := e.Store.Job(ctx, ids[0]); j != nil && store.Terminal(j.State) {
+		if j, _ := e.Store.Job(ctx, ids[0]); j != nil && recap.Terminal(j.State) {
 			t.Fatalf("the job ended (%s %s) with ledger %v before the capture could be interrupted", j.State, j.ErrorMessage, e.LedgerKinds(t, ids[0]))
 		}
 		return e.LedgerKinds(t, ids[0])["hold"] == 1
 	})
 	tx = lockAccount(t, conn, e.KeyRow.AccountID)
-	if j, _ := e.Store.Job(ctx, ids[0]); store.Terminal(j.State) {
+	if j, _ := e.Store.Job(ctx, ids[0]); recap.Terminal(j.State) {
 		t.Fatalf("the job ended (%s) before the account was locked again", j.State)
 	}
 	terminate(workerBackend(t, e, conn, appName, ids[0]))
@@ -349,7 +349,7 @@ func TestFaultPostgresTerminated(t *testing.T) {
 	}
 
 	j := e.WaitJobs(t, 2*time.Minute, ids...)[0]
-	if j.State != store.StateSucceeded {
+	if j.State != recap.StateSucceeded {
 		t.Fatalf("job %s: %s %s", j.State, j.ErrorCode, j.ErrorMessage)
 	}
 	e.CheckInvariants(t, ids...)
@@ -370,7 +370,7 @@ func TestFaultSTTPermanent(t *testing.T) {
 	e.Fake.SetTranscriptionError(http.StatusBadRequest)
 	ids := e.SubmitBatch(t, "", e.Host.NoSubsPageURL())
 	j := e.WaitJobs(t, 2*time.Minute, ids...)[0]
-	if j.State != store.StateFailed || j.ErrorCode != jobs.CodeTranscription || !strings.Contains(j.ErrorMessage, "speech-to-text") {
+	if j.State != recap.StateFailed || j.ErrorCode != jobs.CodeTranscription || !strings.Contains(j.ErrorMessage, "speech-to-text") {
 		t.Fatalf("job %s %s %q, want failed %s with a clear message", j.State, j.ErrorCode, j.ErrorMessage, jobs.CodeTranscription)
 	}
 	e.CheckInvariants(t, ids...)
@@ -399,7 +399,7 @@ func TestFaultLLMHangs(t *testing.T) {
 	e.Fake.SetHang(true)
 	ids := e.SubmitBatch(t, "", e.Host.PageURL())
 	j := e.WaitJobs(t, 2*time.Minute, ids...)[0]
-	if j.State != store.StateFailed || j.ErrorCode != jobs.CodeUpstream ||
+	if j.State != recap.StateFailed || j.ErrorCode != jobs.CodeUpstream ||
 		!(strings.Contains(j.ErrorMessage, "language model") || strings.Contains(j.ErrorMessage, "timed out")) {
 		t.Fatalf("job %s %s %q, want failed %s", j.State, j.ErrorCode, j.ErrorMessage, jobs.CodeUpstream)
 	}
@@ -502,7 +502,7 @@ func TestFaultHostileURLs(t *testing.T) {
 			})
 			ids := open.SubmitBatch(t, "", inside.PageURL(), e.Host.URL("/redirect"), e.Host.URL("/inner-track.html"))
 			for _, j := range open.WaitJobs(t, 2*time.Minute, ids...) {
-				if j.State != store.StateFailed || j.ErrorCode != jobs.CodeURLNotAllowed {
+				if j.State != recap.StateFailed || j.ErrorCode != jobs.CodeURLNotAllowed {
 					t.Errorf("job %s %s %q, want failed url_not_allowed", j.State, j.ErrorCode, j.ErrorMessage)
 				}
 				if k := open.LedgerKinds(t, j.ID); len(k) != 0 {

@@ -11,20 +11,20 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/app"
 	"github.com/recap/recap/app/apptest"
 	"github.com/recap/recap/jobs"
-	"github.com/recap/recap/store"
 )
 
 // submitTo stores and starts a job on a queue, as the API does.
-func submitTo(t *testing.T, e *apptest.Env, queue, url string) *store.Job {
+func submitTo(t *testing.T, e *apptest.Env, queue, url string) *recap.Job {
 	t.Helper()
 	vk, err := jobs.VideoKey(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	j := &store.Job{AccountID: e.KeyRow.AccountID, APIKeyID: e.KeyRow.ID, Queue: queue, URL: url, VideoKey: vk, Model: e.Config.LLMModel}
+	j := &recap.Job{AccountID: e.KeyRow.AccountID, APIKeyID: e.KeyRow.ID, Queue: queue, URL: url, VideoKey: vk, Model: e.Config.LLMModel}
 	if err := e.Deps.Jobs.Submit(context.Background(), j); err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestFaultRedisFlushedMidJob(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if j, _ := e.Store.Job(ctx, failing.ID); j != nil && store.Terminal(j.State) {
+		if j, _ := e.Store.Job(ctx, failing.ID); j != nil && recap.Terminal(j.State) {
 			t.Fatalf("the failing job ended (%s %s) before the flush", j.State, j.ErrorMessage)
 		}
 		return n == 2 && taskState(t, in, batch, jobs.TaskID(failing.ID, jobs.TypeSummary)) == asynq.TaskStateRetry
@@ -119,7 +119,7 @@ func TestFaultRedisFlushedMidJob(t *testing.T) {
 
 	// The failing job gets the attempts it had left, not a new budget.
 	fj := e.WaitJobs(t, 2*time.Minute, failing.ID)[0]
-	if fj.State != store.StateFailed || fj.ErrorCode != jobs.CodeUpstream {
+	if fj.State != recap.StateFailed || fj.ErrorCode != jobs.CodeUpstream {
 		t.Errorf("failing job: %s %s %s", fj.State, fj.ErrorCode, fj.ErrorMessage)
 	}
 	if n, err := e.Store.Attempts(ctx, failing.ID); err != nil || n != budget {
@@ -148,7 +148,7 @@ func TestFaultRedisFlushedMidJob(t *testing.T) {
 	if got := taskState(t, in, interactive, jobs.TaskID(active.ID, jobs.TypeTranscript)); got != 0 {
 		t.Errorf("the running transcript stage was requeued (state %d) while its worker ran it", got)
 	}
-	if j, _ := e.Store.Job(ctx, active.ID); j.State != store.StateTranscribing {
+	if j, _ := e.Store.Job(ctx, active.ID); j.State != recap.StateTranscribing {
 		t.Errorf("gated job is %s, want still transcribing", j.State)
 	}
 
@@ -156,7 +156,7 @@ func TestFaultRedisFlushedMidJob(t *testing.T) {
 	close(gate.open)
 	js := e.WaitJobs(t, 3*time.Minute, active.ID, queued.ID)
 	for _, j := range js {
-		if j.State != store.StateSucceeded {
+		if j.State != recap.StateSucceeded {
 			t.Errorf("job %s: %s %s %s", j.ID, j.State, j.ErrorCode, j.ErrorMessage)
 		}
 	}

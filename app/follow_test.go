@@ -12,11 +12,11 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/app"
 	"github.com/recap/recap/app/apptest"
 	"github.com/recap/recap/core"
 	"github.com/recap/recap/jobs"
-	"github.com/recap/recap/store"
 )
 
 // TestLostFinalEvent: a job ends in Postgres but its final event never
@@ -33,7 +33,7 @@ func TestLostFinalEvent(t *testing.T) {
 	ctx := context.Background()
 	id := e.SubmitBatch(t, "", e.Host.PageURL())[0]
 	j := e.WaitJobs(t, 2*time.Minute, id)[0]
-	if j.State != store.StateSucceeded {
+	if j.State != recap.StateSucceeded {
 		t.Fatalf("job: %s %s %s", j.State, j.ErrorCode, j.ErrorMessage)
 	}
 

@@ -10,8 +10,8 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/app/apptest"
-	"github.com/recap/recap/store"
 	"github.com/recap/recap/summarize/summarizetest"
 )
 
@@ -69,7 +69,7 @@ func TestGroundedHighlights(t *testing.T) {
 		if g.Counts == nil {
 			t.Fatal("the summary stage saved no grounding counts")
 		}
-		if *g.Counts != (store.Grounding{Checked: 5, Repaired: 1, Dropped: 1}) {
+		if *g.Counts != (recap.Grounding{Checked: 5, Repaired: 1, Dropped: 1}) {
 			t.Errorf("grounding = %+v, want 5 checked (3 cues, 2 invented), 1 repaired, 1 dropped", *g.Counts)
 		}
 		var found bool

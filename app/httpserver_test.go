@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/app"
 	"github.com/recap/recap/app/apptest"
 	"github.com/recap/recap/jobs"
-	"github.com/recap/recap/store"
 )
 
 // serve runs the API's HTTP server (app.NewHTTPServer) on a loopback port
@@ -203,7 +203,7 @@ func TestHTTPServerKeepsEventStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j := &store.Job{AccountID: e.KeyRow.AccountID, APIKeyID: e.KeyRow.ID, URL: e.Host.PageURL(), VideoKey: vk}
+	j := &recap.Job{AccountID: e.KeyRow.AccountID, APIKeyID: e.KeyRow.ID, URL: e.Host.PageURL(), VideoKey: vk}
 	if err := e.Deps.Jobs.Submit(context.Background(), j); err != nil {
 		t.Fatal(err)
 	}

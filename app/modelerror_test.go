@@ -8,9 +8,9 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/app/apptest"
 	"github.com/recap/recap/jobs"
-	"github.com/recap/recap/store"
 	"github.com/recap/recap/summarize/summarizetest"
 )
 
@@ -43,7 +43,7 @@ func TestModelErrorNotCharged(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if j.State != store.StateFailed || j.ErrorCode != jobs.CodeModelError || j.SummaryID != nil {
+			if j.State != recap.StateFailed || j.ErrorCode != jobs.CodeModelError || j.SummaryID != nil {
 				t.Fatalf("job %s %s %q (summary %v), want failed %s with no summary", j.State, j.ErrorCode, j.ErrorMessage, j.SummaryID, jobs.CodeModelError)
 			}
 			e.CheckInvariants(t, j.ID)

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/app/apptest"
 	"github.com/recap/recap/media/mediatest"
-	"github.com/recap/recap/store"
 )
 
 // TestNULInputs: text Postgres cannot store never reaches it. A request
@@ -75,7 +75,7 @@ func TestNULInputs(t *testing.T) {
 			t.Fatal(err)
 		}
 		// yt-dlp's generic extractor numbers a page's videos ("… (1)").
-		if state != store.StateSucceeded || !strings.HasPrefix(title, "Recap NUL talk") || strings.ContainsRune(title, 0) {
+		if state != recap.StateSucceeded || !strings.HasPrefix(title, "Recap NUL talk") || strings.ContainsRune(title, 0) {
 			t.Fatalf("job %s, title %q", state, title)
 		}
 		var vtitle string

@@ -13,6 +13,7 @@ import (
 
 	"github.com/openai/openai-go/v3"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/app/apptest"
 	"github.com/recap/recap/store"
 )
@@ -111,7 +112,7 @@ func TestPlaylistFeedBatch(t *testing.T) {
 	}
 	done := e.WaitJobs(t, 3*time.Minute, ids...)
 	for i, j := range done {
-		if j.State != store.StateSucceeded || j.Queue != "batch" {
+		if j.State != recap.StateSucceeded || j.Queue != "batch" {
 			t.Errorf("job %d: state %s (%s %s), queue %s", i, j.State, j.ErrorCode, j.ErrorMessage, j.Queue)
 		}
 	}
@@ -236,11 +237,11 @@ func TestPlaylistBeyondBalance(t *testing.T) {
 	}
 	ids := []string{pr.Data[0].ID, pr.Data[1].ID, pr.Data[2].ID}
 	done := e.WaitJobs(t, 3*time.Minute, ids...)
-	if done[0].State != store.StateSucceeded {
+	if done[0].State != recap.StateSucceeded {
 		t.Errorf("covered job: %s %s", done[0].State, done[0].ErrorMessage)
 	}
 	for _, j := range done[1:] {
-		if j.State != store.StateFailed || j.ErrorCode != "insufficient_quota" || j.ResolvedAt != nil {
+		if j.State != recap.StateFailed || j.ErrorCode != "insufficient_quota" || j.ResolvedAt != nil {
 			t.Errorf("uncovered job: %s %s resolved %v", j.State, j.ErrorCode, j.ResolvedAt)
 		}
 	}

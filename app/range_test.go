@@ -17,9 +17,9 @@ import (
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/responses"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/app/apptest"
 	"github.com/recap/recap/media/mediatest"
-	"github.com/recap/recap/store"
 )
 
 // lectureVTT subtitles the four-minute lecture: one cue every 10 s
@@ -79,7 +79,7 @@ func TestRangedSummaries(t *testing.T) {
 	e.Host.Serve("/spoken.html", mediatest.PageHandler("Spoken lecture", "/lecture.ogg", ""))
 	subs, spoken := e.Host.URL("/lecture.html"), e.Host.URL("/spoken.html")
 
-	chat := func(t *testing.T, url string, start, end any) (string, *store.Job) {
+	chat := func(t *testing.T, url string, start, end any) (string, *recap.Job) {
 		t.Helper()
 		var raw *http.Response
 		opts := []option.RequestOption{option.WithResponseInto(&raw)}
@@ -104,7 +104,7 @@ func TestRangedSummaries(t *testing.T) {
 		return reqs[len(reqs)-1].Text()
 	}
 
-	var first *store.Job
+	var first *recap.Job
 	t.Run("subtitles", func(t *testing.T) {
 		content, j := chat(t, subs, 60, "1:55")
 		first = j
@@ -201,7 +201,7 @@ func TestRangedSummaries(t *testing.T) {
 		var tr struct {
 			Language   string
 			Start, End float64
-			Segments   []store.Segment
+			Segments   []recap.Segment
 		}
 		if err := json.Unmarshal(b, &tr); err != nil || res.StatusCode != 200 || tr.Language != "" || tr.Start != 30 || tr.End != 50 || len(tr.Segments) != 2 {
 			t.Fatalf("transcript: %d %s", res.StatusCode, b)

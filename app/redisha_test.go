@@ -20,6 +20,7 @@ import (
 
 	"github.com/openai/openai-go/v3"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/app"
 	"github.com/recap/recap/app/apptest"
 	"github.com/recap/recap/media/mediatest"
@@ -120,9 +121,9 @@ func haSuite(t *testing.T, redisURL string, disrupt func(e *apptest.Env)) *appte
 				t.Fatal(err)
 			}
 			switch j.State {
-			case store.StateSummarizing, store.StateSucceeded:
+			case recap.StateSummarizing, recap.StateSucceeded:
 				past++
-			case store.StateQueued, store.StateResolving, store.StateTranscribing:
+			case recap.StateQueued, recap.StateResolving, recap.StateTranscribing:
 				running++
 			}
 		}
@@ -149,7 +150,7 @@ func haSuite(t *testing.T, redisURL string, disrupt func(e *apptest.Env)) *appte
 	}
 
 	for _, j := range e.WaitJobs(t, 5*time.Minute, ids...) {
-		if j.State != store.StateSucceeded {
+		if j.State != recap.StateSucceeded {
 			t.Errorf("job %s: %s %s %s", j.ID, j.State, j.ErrorCode, j.ErrorMessage)
 		}
 	}

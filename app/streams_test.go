@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/app"
 	"github.com/recap/recap/app/apptest"
 	"github.com/recap/recap/jobs"
@@ -37,7 +38,7 @@ func TestMaxStreamsPerKey(t *testing.T) {
 
 	job := func() string {
 		vk, _ := jobs.VideoKey(e.Host.PageURL())
-		j := &store.Job{AccountID: e.KeyRow.AccountID, APIKeyID: e.KeyRow.ID, URL: e.Host.PageURL(), VideoKey: vk}
+		j := &recap.Job{AccountID: e.KeyRow.AccountID, APIKeyID: e.KeyRow.ID, URL: e.Host.PageURL(), VideoKey: vk}
 		if err := e.Deps.Jobs.Submit(ctx, j); err != nil {
 			t.Fatal(err)
 		}

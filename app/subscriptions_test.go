@@ -16,6 +16,7 @@ import (
 	"github.com/mmcdole/gofeed"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/app"
 	"github.com/recap/recap/app/apptest"
 	"github.com/recap/recap/jobs"
@@ -92,10 +93,10 @@ func waitSucceeded(t *testing.T, e *apptest.Env, id string, n int) subscriptionR
 			return false
 		}
 		for _, j := range s.Jobs {
-			if j.State == store.StateFailed || j.State == store.StateCanceled {
+			if j.State == recap.StateFailed || j.State == recap.StateCanceled {
 				t.Fatalf("job %s %s", j.ID, j.State)
 			}
-			if j.State != store.StateSucceeded {
+			if j.State != recap.StateSucceeded {
 				return false
 			}
 		}

@@ -9,13 +9,14 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/store"
 )
 
 // BatchRequest asks for the summaries of many videos as background jobs.
 type BatchRequest struct {
-	Caller *Caller
+	Caller *recap.Caller
 	URLs   []string
 	// Files are uploaded files to summarize besides the URLs: file ids
 	// ("file-…") or inline content (data: URLs). A URL entry may also be a
@@ -31,14 +32,14 @@ type BatchRequest struct {
 	// Start and End ask for the same part of every video (see
 	// SummarizeRequest); Validate reads them into rng.
 	Start, End json.RawMessage
-	rng        jobs.Range
+	rng        recap.Range
 	// Frames asks for frames of every video (see SummarizeRequest).
 	Frames json.RawMessage
 	frames bool
 	// inTx, when set, runs in the transaction that stores the jobs, after
 	// them (a subscription records its entries); its error rolls all back.
 	// It needs an Idempotency key, whose transaction it joins.
-	inTx func(ctx context.Context, tx *store.JobTx, list []*store.Job) error
+	inTx func(ctx context.Context, tx *store.JobTx, list []*recap.Job) error
 }
 
 // Batch is the jobs a BatchRequest made (or, Replayed, the jobs the first
@@ -63,7 +64,7 @@ func (s *Service) CreateJobs(ctx context.Context, r BatchRequest) (*Batch, error
 		return nil, err
 	}
 	key := r.Caller
-	batch := make([]*store.Job, 0, len(r.URLs))
+	batch := make([]*recap.Job, 0, len(r.URLs))
 	// A batch is mostly many videos of a few sites: each host's addresses
 	// are checked once.
 	admitted := map[string]bool{}
@@ -89,7 +90,7 @@ func (s *Service) CreateJobs(ctx context.Context, r BatchRequest) (*Batch, error
 		if err != nil {
 			return nil, err
 		}
-		j := &store.Job{AccountID: key.AccountID, APIKeyID: key.ID, Queue: jobs.QueueBatch, URL: u, VideoKey: vk, Title: title,
+		j := &recap.Job{AccountID: key.AccountID, APIKeyID: key.ID, Queue: jobs.QueueBatch, URL: u, VideoKey: vk, Title: title,
 			Prompt: strings.TrimSpace(r.Prompt), Model: model, AudioLanguage: NormLang(r.AudioLanguage),
 			OutputLanguage: NormLang(r.OutputLanguage), WebhookURL: r.WebhookURL, Refresh: r.Refresh, Frames: r.frames}
 		if IsFileRef(u) && r.frames {
@@ -154,7 +155,7 @@ func (r *BatchRequest) Validate() error {
 // request's Idempotency-Key, when it has one) and queues those it covers.
 // rec, when set, is stored with the jobs in the same transaction (a
 // playlist's batch record).
-func (s *Service) startBatch(ctx context.Context, r BatchRequest, batch []*store.Job, rec *store.Batch) (*Batch, error) {
+func (s *Service) startBatch(ctx context.Context, r BatchRequest, batch []*recap.Job, rec *store.Batch) (*Batch, error) {
 	key := r.Caller
 	var balErr error
 	bal, err := s.cfg.Store.Balance(ctx, key.AccountID)
@@ -170,7 +171,7 @@ func (s *Service) startBatch(ctx context.Context, r BatchRequest, batch []*store
 	// The jobs past what the balance covers at the smallest price are
 	// stored failed, never queued: no download starts that the ledger
 	// would refuse afterwards.
-	run, refused := batch, []*store.Job(nil)
+	run, refused := batch, []*recap.Job(nil)
 	if balErr == nil {
 		if covered := bal.Available/MinPrice - bal.Unpriced; covered < int64(len(batch)) {
 			run, refused = batch[:covered], batch[covered:]
@@ -191,7 +192,7 @@ func (s *Service) startBatch(ctx context.Context, r BatchRequest, batch []*store
 				}
 				create := tx.CreateJobs
 				if rec != nil {
-					create = func(ctx context.Context, list []*store.Job) error { return tx.CreateBatch(ctx, rec, list) }
+					create = func(ctx context.Context, list []*recap.Job) error { return tx.CreateBatch(ctx, rec, list) }
 				}
 				if err := create(ctx, batch); err != nil {
 					return nil, err
@@ -233,7 +234,7 @@ func (s *Service) startBatch(ctx context.Context, r BatchRequest, batch []*store
 		}
 		create := s.cfg.Store.CreateJobs
 		if rec != nil {
-			create = func(ctx context.Context, list []*store.Job) error { return s.cfg.Store.CreateBatch(ctx, rec, list) }
+			create = func(ctx context.Context, list []*recap.Job) error { return s.cfg.Store.CreateBatch(ctx, rec, list) }
 		}
 		if err := create(ctx, batch); err != nil {
 			return nil, err

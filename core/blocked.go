@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/jobs"
-	"github.com/recap/recap/store"
 )
 
 // errBlockedBound cancels a wait whose job has been refused by its video
@@ -93,7 +93,7 @@ func (s *Service) watchBlocked(ctx context.Context) (context.Context, *blockWatc
 // when it ended meanwhile (its final event may not have reached this
 // follower yet), else the refusal.
 func (s *Service) blockedEnd(ctx context.Context, jobID string, bw *blockWatch) jobs.Event {
-	if j, err := s.cfg.Store.Job(ctx, jobID); err == nil && store.Terminal(j.State) {
+	if j, err := s.cfg.Store.Job(ctx, jobID); err == nil && recap.Terminal(j.State) {
 		if ev, err := s.FinalEvent(ctx, j); err == nil {
 			return ev
 		}

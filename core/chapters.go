@@ -15,8 +15,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/jobs"
-	"github.com/recap/recap/store"
 	"github.com/recap/recap/summarize"
 )
 
@@ -95,7 +95,7 @@ type Outline struct {
 
 // ChapterExport is a rendered chapter export.
 type ChapterExport struct {
-	Job         *store.Job
+	Job         *recap.Job
 	Format      string
 	ContentType string
 	Body        []byte
@@ -115,7 +115,7 @@ func CheckChapterFormat(format string) error {
 // KindConflict summary_not_ready; a job that ended without a summary (it
 // failed, was canceled, or is a transcription or a follow-up answer) is
 // KindNotFound no_summary.
-func (s *Service) Chapters(ctx context.Context, c *Caller, jobID, format string) (*ChapterExport, error) {
+func (s *Service) Chapters(ctx context.Context, c *recap.Caller, jobID, format string) (*ChapterExport, error) {
 	if format == "" {
 		format = ChaptersJSON
 	}
@@ -134,7 +134,7 @@ func (s *Service) Chapters(ctx context.Context, c *Caller, jobID, format string)
 }
 
 // Outline reads the caller's summary job into its structure.
-func (s *Service) Outline(ctx context.Context, c *Caller, jobID string) (*Outline, *store.Job, error) {
+func (s *Service) Outline(ctx context.Context, c *recap.Caller, jobID string) (*Outline, *recap.Job, error) {
 	j, err := s.Job(ctx, c, jobID)
 	if err != nil {
 		return nil, nil, err
@@ -143,15 +143,15 @@ func (s *Service) Outline(ctx context.Context, c *Caller, jobID string) (*Outlin
 		return nil, nil, NotFound("no_summary", "Job %s is a %s job: it has no summary to make chapters of.", j.ID, j.Kind)
 	}
 	switch j.State {
-	case store.StateSucceeded:
-	case store.StateFailed, store.StateCanceled:
+	case recap.StateSucceeded:
+	case recap.StateFailed, recap.StateCanceled:
 		return nil, nil, NotFound("no_summary", "Job %s ended %s without a summary, so it has no chapters.", j.ID, j.State)
 	default:
 		return nil, nil, &Error{Kind: KindConflict, Code: "summary_not_ready", RetryAfter: 5,
 			Message: fmt.Sprintf("Job %s has no summary yet (state %s). Follow GET /api/v1/jobs/%s/events, then ask again.", j.ID, j.State, j.ID)}
 	}
 	md := j.ResultMarkdown
-	var stored []store.Chapter
+	var stored []recap.Chapter
 	if j.SummaryID != nil {
 		sm, err := s.cfg.Store.Summary(ctx, *j.SummaryID)
 		if err != nil {
@@ -241,14 +241,14 @@ func splitSections(md string) []mdSection {
 // highlight at least max(10 s, duration/12) after the previous chapter's
 // start, titled by that highlight, so a video of any length gets a
 // handful. A summary without any timestamp is one chapter.
-func BuildOutline(md string, stored []store.Chapter, duration float64) *Outline {
+func BuildOutline(md string, stored []recap.Chapter, duration float64) *Outline {
 	return BuildOutlineRange(md, stored, 0, duration)
 }
 
 // BuildOutlineRange is BuildOutline for a summary of the part of a video
 // from start to end (seconds of the video; end 0 when unknown): the first
 // chapter begins at start rather than 0, and nothing begins before it.
-func BuildOutlineRange(md string, stored []store.Chapter, start, end float64) *Outline {
+func BuildOutlineRange(md string, stored []recap.Chapter, start, end float64) *Outline {
 	start = math.Max(start, 0)
 	duration := end
 	o := &Outline{Start: start, Duration: math.Max(duration, 0), Chapters: []OutlineChapter{}, Sections: []OutlineSection{}}
@@ -371,12 +371,12 @@ func chaptersFromHighlights(hls []OutlineHighlight, minLen float64) []OutlineCha
 // too: an outline then has one chapter for the whole), and each chapter
 // gets a title and an empty list of highlights.
 func normalizeChapters(in []OutlineChapter, start, end float64) []OutlineChapter {
-	var sc []summarize.Chapter
+	var sc []recap.Chapter
 	for _, c := range in {
 		if end > 0 && max(c.Start, start) >= end {
 			continue
 		}
-		sc = append(sc, summarize.Chapter{Start: c.Start, End: c.End, Title: c.Title})
+		sc = append(sc, recap.Chapter{Start: c.Start, End: c.End, Title: c.Title})
 	}
 	tidy := summarize.TidyChapters(sc, start, end)
 	if len(tidy) == 0 {

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/core"
-	"github.com/recap/recap/store"
 )
 
 const withChapters = `## Overview
@@ -45,7 +45,7 @@ func TestBuildOutline(t *testing.T) {
 	tests := []struct {
 		name     string
 		md       string
-		stored   []store.Chapter
+		stored   []recap.Chapter
 		duration float64
 		source   string
 		titles   []string
@@ -55,7 +55,7 @@ func TestBuildOutline(t *testing.T) {
 		sections int
 	}{
 		{name: "stored chapters win", md: withChapters, duration: 450,
-			stored: []store.Chapter{{Start: 0, End: 200, Title: "Intro"}, {Start: 200, End: 450, Title: "Sorting"}},
+			stored: []recap.Chapter{{Start: 0, End: 200, Title: "Intro"}, {Start: 200, End: 450, Title: "Sorting"}},
 			source: core.ChapterSourceSummary, titles: []string{"Intro", "Sorting"}, starts: []float64{0, 200}, counts: []int{2, 2}, sections: 1},
 		{name: "markdown chapters", md: withChapters, duration: 450, source: core.ChapterSourceSummary,
 			titles: []string{"Introduction", "Quicksort", "Merge sort"}, starts: []float64{0, 130, 300}, counts: []int{1, 1, 2}, sections: 1},
@@ -197,18 +197,18 @@ func TestYouTubeChapters(t *testing.T) {
 	tests := []struct {
 		name     string
 		md       string
-		stored   []store.Chapter
+		stored   []recap.Chapter
 		duration float64
 		want     string
 		code     string
 	}{
-		{name: "short chapters merge", duration: 120, stored: []store.Chapter{{Start: 0, Title: "A"}, {Start: 5, Title: "B"}, {Start: 30, Title: "C"},
+		{name: "short chapters merge", duration: 120, stored: []recap.Chapter{{Start: 0, Title: "A"}, {Start: 5, Title: "B"}, {Start: 30, Title: "C"},
 			{Start: 60, Title: "D"}, {Start: 115, Title: "E"}}, md: "## Chapters\n", want: "00:00 A\n00:30 C\n01:00 D\n"},
-		{name: "two chapters filled from highlights", duration: 200, stored: []store.Chapter{{Start: 0, Title: "A"}, {Start: 100, Title: "B"}},
+		{name: "two chapters filled from highlights", duration: 200, stored: []recap.Chapter{{Start: 0, Title: "A"}, {Start: 100, Title: "B"}},
 			md: highlightsOnly, want: "00:00 Welcome and the plan for today\n00:40 The first real topic starts here\n01:30 A second topic about databases\n02:50 Wrap-up and questions\n"},
 		{name: "video too short", duration: 21.7, md: "## Highlights\n- [00:00] a\n- [00:05] b\n- [00:10] c\n- [00:15] d\n- [00:20] e\n", code: "too_few_chapters"},
 		{name: "one timestamp", duration: 600, md: "## Highlights\n- [03:00] only\n", code: "too_few_chapters"},
-		{name: "hour-long", duration: 5400, stored: []store.Chapter{{Start: 0, Title: "A"}, {Start: 1800, Title: "B"}, {Start: 3600, Title: "C"}},
+		{name: "hour-long", duration: 5400, stored: []recap.Chapter{{Start: 0, Title: "A"}, {Start: 1800, Title: "B"}, {Start: 3600, Title: "C"}},
 			md: "", want: "00:00 A\n30:00 B\n1:00:00 C\n"},
 	}
 	for _, tt := range tests {

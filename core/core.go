@@ -15,6 +15,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/store"
 )
@@ -22,24 +23,24 @@ import (
 // Store is the persistence the use cases need.
 type Store interface {
 	Balance(ctx context.Context, accountID int64) (*store.Balance, error)
-	CreateJobs(ctx context.Context, list []*store.Job) error
-	AdmitJob(ctx context.Context, j *store.Job, a store.Admission) error
-	Job(ctx context.Context, id string) (*store.Job, error)
+	CreateJobs(ctx context.Context, list []*recap.Job) error
+	AdmitJob(ctx context.Context, j *recap.Job, a store.Admission) error
+	Job(ctx context.Context, id string) (*recap.Job, error)
 	JobFrame(ctx context.Context, jobID string, n int) (*store.Frame, error)
-	CreateBatch(ctx context.Context, b *store.Batch, list []*store.Job) error
+	CreateBatch(ctx context.Context, b *store.Batch, list []*recap.Job) error
 	AccountBatch(ctx context.Context, accountID int64, id string) (*store.Batch, error)
 	AccountBatchOf(ctx context.Context, accountID int64, jobID string) (*store.Batch, error)
-	AccountJob(ctx context.Context, accountID int64, id string) (*store.Job, error)
-	AccountJobs(ctx context.Context, accountID int64, ids []string) ([]store.Job, error)
-	ActiveJobByHash(ctx context.Context, accountID int64, hash string) (*store.Job, error)
+	AccountJob(ctx context.Context, accountID int64, id string) (*recap.Job, error)
+	AccountJobs(ctx context.Context, accountID int64, ids []string) ([]recap.Job, error)
+	ActiveJobByHash(ctx context.Context, accountID int64, hash string) (*recap.Job, error)
 	Summary(ctx context.Context, id int64) (*store.Summary, error)
-	ListJobs(ctx context.Context, f store.JobFilter) ([]store.Job, error)
-	Transcript(ctx context.Context, id int64) (*store.Transcript, error)
-	LatestTranscript(ctx context.Context, videoKey, language string) (*store.Transcript, error)
+	ListJobs(ctx context.Context, f store.JobFilter) ([]recap.Job, error)
+	Transcript(ctx context.Context, id int64) (*recap.Transcript, error)
+	LatestTranscript(ctx context.Context, videoKey, language string) (*recap.Transcript, error)
 	TranscriptLanguages(ctx context.Context, videoKey string) ([]string, error)
 	Video(ctx context.Context, key string) (*store.Video, error)
 	CachedSummary(ctx context.Context, videoKey, language, promptHash, model, outputLanguage string) (*store.Summary, error)
-	CreateJobFromCache(ctx context.Context, j *store.Job, promptHash string) (*store.Summary, error)
+	CreateJobFromCache(ctx context.Context, j *recap.Job, promptHash string) (*store.Summary, error)
 	Idempotent(ctx context.Context, accountID int64, key string, requestHash []byte, ttl time.Duration,
 		create func(ctx context.Context, tx *store.JobTx) ([]string, error)) ([]string, bool, error)
 }
@@ -47,7 +48,7 @@ type Store interface {
 // CacheHits answers and records cache hits (Store.CreateJobFromCache); a
 // *store.SummaryCache answers them from memory.
 type CacheHits interface {
-	CreateJobFromCache(ctx context.Context, j *store.Job, promptHash string) (*store.Summary, error)
+	CreateJobFromCache(ctx context.Context, j *recap.Job, promptHash string) (*store.Summary, error)
 }
 
 // Slots is the cap on each account's running stages and their use (a
@@ -59,11 +60,11 @@ type Slots interface {
 
 // Queue submits, starts and cancels jobs (a *jobs.Client).
 type Queue interface {
-	Submit(ctx context.Context, j *store.Job) error
-	Start(ctx context.Context, j *store.Job) error
-	StartAll(ctx context.Context, list []*store.Job)
-	Cancel(ctx context.Context, j *store.Job) (bool, error)
-	Refuse(ctx context.Context, list []*store.Job, code, msg string)
+	Submit(ctx context.Context, j *recap.Job) error
+	Start(ctx context.Context, j *recap.Job) error
+	StartAll(ctx context.Context, list []*recap.Job)
+	Cancel(ctx context.Context, j *recap.Job) (bool, error)
+	Refuse(ctx context.Context, list []*recap.Job, code, msg string)
 	Events() *jobs.Events
 }
 
@@ -135,10 +136,6 @@ func New(cfg Config) *Service {
 	}
 	return &Service{cfg: cfg}
 }
-
-// Caller is who a request acts for: an API key, or the key an OAuth2
-// access token was issued for.
-type Caller = store.APIKey
 
 // Events returns the job event streams doors relay.
 func (s *Service) Events() *jobs.Events { return s.cfg.Jobs.Events() }

@@ -17,6 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/blob"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/media"
@@ -80,7 +81,7 @@ var (
 
 // Upload is one file to store: its content arrives as a stream.
 type Upload struct {
-	Caller   *Caller
+	Caller   *recap.Caller
 	Filename string
 	Purpose  string
 	// Body is read to its end (or the size cap) and never held in memory.
@@ -239,7 +240,7 @@ func checkFileID(id, param string) error {
 }
 
 // File returns the caller's file; another account's is KindNotFound.
-func (s *Service) File(ctx context.Context, c *Caller, id string) (*store.File, error) {
+func (s *Service) File(ctx context.Context, c *recap.Caller, id string) (*store.File, error) {
 	if s.cfg.Files.Bucket == nil {
 		return nil, errUploadsOff
 	}
@@ -261,7 +262,7 @@ type FileList struct {
 
 // ListFilesRequest asks for a page of the caller's files.
 type ListFilesRequest struct {
-	Caller  *Caller
+	Caller  *recap.Caller
 	Purpose string
 	After   string
 	Limit   int
@@ -306,7 +307,7 @@ func (s *Service) ListFiles(ctx context.Context, r ListFilesRequest) (*FileList,
 // DeleteFile deletes the caller's file and its content. Jobs that have
 // already read it are unaffected; one that has not fails with
 // file_not_found.
-func (s *Service) DeleteFile(ctx context.Context, c *Caller, id string) (*store.File, error) {
+func (s *Service) DeleteFile(ctx context.Context, c *recap.Caller, id string) (*store.File, error) {
 	if s.cfg.Files.Bucket == nil {
 		return nil, errUploadsOff
 	}
@@ -356,7 +357,7 @@ func (s *Service) PurgeExpiredFiles(ctx context.Context) (int, error) {
 // content (a data: URL, a part's file_data) stored as a file first. The
 // job's URL is the file id; its video key is the content's hash, so the
 // same recording uploaded twice is one transcript.
-func (s *Service) fileJob(ctx context.Context, r *SummarizeRequest, j *store.Job) error {
+func (s *Service) fileJob(ctx context.Context, r *SummarizeRequest, j *recap.Job) error {
 	var f *store.File
 	var err error
 	if IsFileData(r.URL) {
@@ -420,7 +421,7 @@ func (w *WorkerFiles) Fetch(ctx context.Context, f *store.File, dir string) (str
 
 // Subtitles returns the text subtitles a fetched file carries in lang
 // (media.ErrNoSubtitles when none).
-func (w *WorkerFiles) Subtitles(ctx context.Context, path, lang string) ([]media.Segment, error) {
+func (w *WorkerFiles) Subtitles(ctx context.Context, path, lang string) ([]recap.Segment, error) {
 	info, err := media.ProbeFile(ctx, w.FFprobePath, path)
 	if err != nil {
 		return nil, err
@@ -491,7 +492,7 @@ func checkBatchRef(ref, param string, file bool) error {
 // id, or inline content stored as an upload first. It returns the job's
 // URL (the file id), video key (the content's hash) and title (the file
 // name).
-func (s *Service) batchFile(ctx context.Context, c *Caller, ref, param string) (string, string, string, error) {
+func (s *Service) batchFile(ctx context.Context, c *recap.Caller, ref, param string) (string, string, string, error) {
 	var f *store.File
 	var err error
 	if IsFileData(ref) {

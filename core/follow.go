@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/jobs"
-	"github.com/recap/recap/store"
 )
 
 // Wait waits for a job's end, at most SyncWait: its result, the job's
@@ -103,13 +103,13 @@ func hasDelta(evs []jobs.Event) bool {
 // need none.
 func StateMessage(state string) string {
 	switch state {
-	case store.StateQueued:
+	case recap.StateQueued:
 		return "Queued…"
-	case store.StateResolving:
+	case recap.StateResolving:
 		return "Resolving the video…"
-	case store.StateTranscribing:
+	case recap.StateTranscribing:
 		return "Getting the transcript…"
-	case store.StateSummarizing:
+	case recap.StateSummarizing:
 		return "Summarizing…"
 	}
 	return ""
@@ -139,7 +139,7 @@ func (s *Service) Follow(ctx context.Context, jobID, after string, every time.Du
 			}
 		}
 		j, err := s.cfg.Store.Job(ctx, jobID)
-		if err != nil || !store.Terminal(j.State) {
+		if err != nil || !recap.Terminal(j.State) {
 			// Not ended, or Postgres did not answer: keep following; the
 			// next idle period asks again.
 			return nil
@@ -164,7 +164,7 @@ func (s *Service) Follow(ctx context.Context, jobID, after string, every time.Du
 
 // FinalEvent is the terminal event of an ended job, made from its row:
 // what the worker published when it ended it.
-func (s *Service) FinalEvent(ctx context.Context, j *store.Job) (jobs.Event, error) {
+func (s *Service) FinalEvent(ctx context.Context, j *recap.Job) (jobs.Event, error) {
 	v, err := s.View(ctx, j)
 	if err != nil {
 		return jobs.Event{}, err

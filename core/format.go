@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 
-	"github.com/recap/recap/store"
+	"github.com/recap/recap"
 	"github.com/recap/recap/summarize"
 )
 
@@ -69,7 +69,7 @@ func (r *SummarizeRequest) checkFormat() error {
 // once the model is known: the offline summarizer writes markdown only.
 // The format travels inside the job's prompt (summarize.WithFormat), so
 // the summary cache, attaching repeats and idempotency key on it too.
-func (r *SummarizeRequest) applyFormat(model string, j *store.Job) error {
+func (r *SummarizeRequest) applyFormat(model string, j *recap.Job) error {
 	if r.Format == nil {
 		return nil
 	}

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/jobs"
-	"github.com/recap/recap/store"
 	"github.com/recap/recap/summarize"
 )
 
@@ -53,7 +53,7 @@ func TestApplyFormat(t *testing.T) {
 	t.Parallel()
 	f := &ResponseFormat{Type: "json_schema", Name: "n", Schema: json.RawMessage(`{"type":"object"}`), Param: "text.format"}
 	r := SummarizeRequest{Prompt: "moments", Format: f}
-	j := &store.Job{Prompt: "moments"}
+	j := &recap.Job{Prompt: "moments"}
 	if err := r.applyFormat(summarize.ExtractiveModel, j); err == nil || As(err).Code != CodeResponseFormatUnsupported || As(err).Param != "text.format" {
 		t.Fatalf("extractive: %v", err)
 	}
@@ -65,7 +65,7 @@ func TestApplyFormat(t *testing.T) {
 		t.Fatalf("job prompt %q → %q %+v %v", j.Prompt, p, got, err)
 	}
 	// Another format is another summary-cache key.
-	other := &store.Job{Prompt: "moments"}
+	other := &recap.Job{Prompt: "moments"}
 	r2 := SummarizeRequest{Prompt: "moments", Format: &ResponseFormat{Type: "json_object"}}
 	if err := r2.applyFormat("gpt", other); err != nil {
 		t.Fatal(err)

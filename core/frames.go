@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strconv"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/store"
 )
@@ -33,7 +34,7 @@ func ParseFrames(param string, raw json.RawMessage) (bool, error) {
 // Frame returns JPEG n of the caller's job (frames: true); anyone
 // else's job, a job without frames, and a number that names none are
 // KindNotFound alike.
-func (s *Service) Frame(ctx context.Context, c *Caller, jobID, n string) (*store.Frame, error) {
+func (s *Service) Frame(ctx context.Context, c *recap.Caller, jobID, n string) (*store.Frame, error) {
 	j, err := s.Job(ctx, c, jobID)
 	if err != nil {
 		return nil, err
@@ -54,10 +55,10 @@ func (s *Service) Frame(ctx context.Context, c *Caller, jobID, n string) (*store
 
 // parseExtras reads the extension fields every summary door shares: a
 // range (start, end) and frames, each error naming its field.
-func parseExtras(start, end, frames json.RawMessage) (jobs.Range, bool, error) {
+func parseExtras(start, end, frames json.RawMessage) (recap.Range, bool, error) {
 	rng, err := ParseRange("start", "end", start, end)
 	if err != nil {
-		return jobs.Range{}, false, err
+		return recap.Range{}, false, err
 	}
 	f, err := ParseFrames("frames", frames)
 	return rng, f, err

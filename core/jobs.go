@@ -10,17 +10,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/store"
 )
 
 // Job returns the caller's job; anyone else's is KindNotFound.
-func (s *Service) Job(ctx context.Context, c *Caller, id string) (*store.Job, error) {
+func (s *Service) Job(ctx context.Context, c *recap.Caller, id string) (*recap.Job, error) {
 	return s.cfg.Store.AccountJob(ctx, c.AccountID, id)
 }
 
 // View renders a job as clients see it, with its summary when it has one.
-func (s *Service) View(ctx context.Context, j *store.Job) (jobs.View, error) {
+func (s *Service) View(ctx context.Context, j *recap.Job) (jobs.View, error) {
 	var sm *store.Summary
 	if j.SummaryID != nil {
 		var err error
@@ -32,7 +33,7 @@ func (s *Service) View(ctx context.Context, j *store.Job) (jobs.View, error) {
 }
 
 // JobView is Job then View.
-func (s *Service) JobView(ctx context.Context, c *Caller, id string) (jobs.View, error) {
+func (s *Service) JobView(ctx context.Context, c *recap.Caller, id string) (jobs.View, error) {
 	j, err := s.Job(ctx, c, id)
 	if err != nil {
 		return jobs.View{}, err
@@ -42,7 +43,7 @@ func (s *Service) JobView(ctx context.Context, c *Caller, id string) (jobs.View,
 
 // Cancel ends the caller's queued or running job as canceled and returns
 // it as it is now; a job that had ended is returned unchanged.
-func (s *Service) Cancel(ctx context.Context, c *Caller, id string) (jobs.View, error) {
+func (s *Service) Cancel(ctx context.Context, c *recap.Caller, id string) (jobs.View, error) {
 	j, err := s.Job(ctx, c, id)
 	if err != nil {
 		return jobs.View{}, err
@@ -55,7 +56,7 @@ func (s *Service) Cancel(ctx context.Context, c *Caller, id string) (jobs.View, 
 
 // ListRequest pages through the caller's jobs, newest first.
 type ListRequest struct {
-	Caller *Caller
+	Caller *recap.Caller
 	// State filters by state ("" for all).
 	State string
 	// Limit is the page size, 1 to 100 (0: 20).
@@ -106,15 +107,15 @@ func (s *Service) ListJobs(ctx context.Context, r ListRequest) (*Page, error) {
 // ValidState reports whether s names a job state.
 func ValidState(s string) bool {
 	switch s {
-	case store.StateQueued, store.StateResolving, store.StateTranscribing, store.StateSummarizing,
-		store.StateSucceeded, store.StateFailed, store.StateCanceled:
+	case recap.StateQueued, recap.StateResolving, recap.StateTranscribing, recap.StateSummarizing,
+		recap.StateSucceeded, recap.StateFailed, recap.StateCanceled:
 		return true
 	}
 	return false
 }
 
 // EncodeCursor is the page cursor that continues after j.
-func EncodeCursor(j *store.Job) string {
+func EncodeCursor(j *recap.Job) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(j.CreatedAt.UTC().Format(time.RFC3339Nano) + "|" + j.ID))
 }
 
@@ -163,7 +164,7 @@ func DecodeCursor(c string) (time.Time, string, bool) {
 
 // EventsFrom is where a caller's job event stream starts.
 type EventsFrom struct {
-	Job *store.Job
+	Job *recap.Job
 	// Expired is set when the job ended long ago and its stream is gone:
 	// the door answers with View instead.
 	Expired bool
@@ -172,7 +173,7 @@ type EventsFrom struct {
 
 // JobEvents prepares following the caller's job from an event id ("0":
 // from the start).
-func (s *Service) JobEvents(ctx context.Context, c *Caller, id, after string) (*EventsFrom, error) {
+func (s *Service) JobEvents(ctx context.Context, c *recap.Caller, id, after string) (*EventsFrom, error) {
 	j, err := s.Job(ctx, c, id)
 	if err != nil {
 		return nil, err
@@ -183,7 +184,7 @@ func (s *Service) JobEvents(ctx context.Context, c *Caller, id, after string) (*
 	out := &EventsFrom{Job: j}
 	// A job that ended long ago may have an expired stream: then its final
 	// state comes from the job row.
-	if store.Terminal(j.State) {
+	if recap.Terminal(j.State) {
 		evs, err := s.Events().Read(ctx, j.ID, "0", -1)
 		if err == nil && len(evs) == 0 {
 			if out.View, err = s.View(ctx, j); err == nil {
@@ -218,7 +219,7 @@ const (
 
 // Transcript returns the transcript of the caller's job, to be written
 // in format (checked here).
-func (s *Service) Transcript(ctx context.Context, c *Caller, id, format string) (*store.Job, *store.Transcript, error) {
+func (s *Service) Transcript(ctx context.Context, c *recap.Caller, id, format string) (*recap.Job, *recap.Transcript, error) {
 	j, err := s.Job(ctx, c, id)
 	if err != nil {
 		return nil, nil, err
@@ -247,7 +248,7 @@ func CheckTranscriptFormat(format string) error {
 
 // FormatTranscript writes a transcript as srt, vtt or txt and returns the
 // text and its content type.
-func FormatTranscript(t *store.Transcript, format string) (string, string) {
+func FormatTranscript(t *recap.Transcript, format string) (string, string) {
 	var b strings.Builder
 	switch format {
 	case FormatSRT:
@@ -275,7 +276,7 @@ func FormatTranscript(t *store.Transcript, format string) (string, string) {
 
 // SpokenText is a segment's text, prefixed "Alice: " when its speaker is
 // known, as the transcript exports and the model's prompt show it.
-func SpokenText(sg store.Segment) string {
+func SpokenText(sg recap.Segment) string {
 	if sp := speakerName(sg.Speaker); sp != "" {
 		return sp + ": " + sg.Text
 	}
@@ -310,7 +311,7 @@ func ShortStamp(sec float64) string {
 }
 
 // Account is the caller's balance.
-func (s *Service) Account(ctx context.Context, c *Caller) (*store.Balance, error) {
+func (s *Service) Account(ctx context.Context, c *recap.Caller) (*store.Balance, error) {
 	return s.cfg.Store.Balance(ctx, c.AccountID)
 }
 
@@ -326,7 +327,7 @@ type Limits struct {
 
 // AccountLimits returns the caller's account's cap on running stages and
 // its use. With no cap, the use is not tracked: it is zero.
-func (s *Service) AccountLimits(ctx context.Context, c *Caller) (Limits, error) {
+func (s *Service) AccountLimits(ctx context.Context, c *recap.Caller) (Limits, error) {
 	if s.cfg.Slots == nil || s.cfg.Slots.Max() <= 0 {
 		return Limits{}, nil
 	}
@@ -342,7 +343,7 @@ func (s *Service) AccountLimits(ctx context.Context, c *Caller) (Limits, error) 
 // TranscriptByURL returns the newest transcript of a video in a language
 // ("" for the one detected), as any caller may have made it: transcripts,
 // like summaries, are shared by everyone who asks for the same video.
-func (s *Service) TranscriptByURL(ctx context.Context, rawURL, language string) (*store.Transcript, error) {
+func (s *Service) TranscriptByURL(ctx context.Context, rawURL, language string) (*recap.Transcript, error) {
 	if err := CheckURLSyntax(rawURL, "url", false); err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"unicode/utf8"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/store"
 )
 
@@ -67,7 +68,7 @@ func estimateTokens(texts ...string) int {
 
 // tokenHold prices a job the model answers without a video to
 // transcribe; ok is false for a job priced by its media instead.
-func (s *Service) tokenHold(ctx context.Context, j *store.Job) (hold int64, ok bool, err error) {
+func (s *Service) tokenHold(ctx context.Context, j *recap.Job) (hold int64, ok bool, err error) {
 	texts := []string{j.Prompt}
 	for _, m := range j.History {
 		texts = append(texts, m.Content)
@@ -98,7 +99,7 @@ func (s *Service) tokenHold(ctx context.Context, j *store.Job) (hold int64, ok b
 
 // admission is what creating j needs of the balance, and j's token price
 // when it is priced by tokens.
-func (s *Service) admission(ctx context.Context, j *store.Job) (store.Admission, error) {
+func (s *Service) admission(ctx context.Context, j *recap.Job) (store.Admission, error) {
 	hold, byTokens, err := s.tokenHold(ctx, j)
 	if err != nil {
 		return store.Admission{}, err

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/media"
 	"github.com/recap/recap/store"
@@ -98,7 +99,7 @@ func (s *Service) CreatePlaylistJobs(ctx context.Context, r PlaylistRequest) (*P
 	key := r.Caller
 	title := siteText(pl.Title, 300)
 	out := &PlaylistBatch{SourceURL: src, Title: title, Entries: pl.Count}
-	batch := make([]*store.Job, 0, len(pl.Entries))
+	batch := make([]*recap.Job, 0, len(pl.Entries))
 	admitted, seen := map[string]bool{}, map[string]bool{}
 	for i, e := range pl.Entries {
 		param := "playlist.entries[" + strconv.Itoa(i) + "]"
@@ -112,7 +113,7 @@ func (s *Service) CreatePlaylistJobs(ctx context.Context, r PlaylistRequest) (*P
 			continue
 		}
 		seen[vk] = true
-		j := &store.Job{AccountID: key.AccountID, APIKeyID: key.ID, Queue: jobs.QueueBatch, URL: e.URL, VideoKey: vk,
+		j := &recap.Job{AccountID: key.AccountID, APIKeyID: key.ID, Queue: jobs.QueueBatch, URL: e.URL, VideoKey: vk,
 			Prompt: strings.TrimSpace(r.Prompt), Model: model, AudioLanguage: NormLang(r.AudioLanguage),
 			OutputLanguage: NormLang(r.OutputLanguage), WebhookURL: r.WebhookURL, Refresh: r.Refresh}
 		j.RequestHash = requestHash(j)
@@ -265,12 +266,12 @@ type BatchState struct {
 }
 
 // batchStates are the keys of BatchState.Counts, every one present.
-var batchStates = []string{store.StateQueued, store.StateResolving, store.StateTranscribing, store.StateSummarizing,
-	store.StateSucceeded, store.StateFailed, store.StateCanceled}
+var batchStates = []string{recap.StateQueued, recap.StateResolving, recap.StateTranscribing, recap.StateSummarizing,
+	recap.StateSucceeded, recap.StateFailed, recap.StateCanceled}
 
 // GetBatch returns the caller's batch; another account's batch is not
 // found.
-func (s *Service) GetBatch(ctx context.Context, c *Caller, id string) (*BatchState, error) {
+func (s *Service) GetBatch(ctx context.Context, c *recap.Caller, id string) (*BatchState, error) {
 	b, err := s.cfg.Store.AccountBatch(ctx, c.AccountID, id)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {

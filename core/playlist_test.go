@@ -6,13 +6,13 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/jobs"
-	"github.com/recap/recap/store"
 )
 
 func TestPlaylistRequestValidate(t *testing.T) {
 	t.Parallel()
-	caller := &store.APIKey{ID: 1, AccountID: 1}
+	caller := &recap.Caller{ID: 1, AccountID: 1}
 	intp := func(n int) *int { return &n }
 	tests := []struct {
 		name  string

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/store"
 	"github.com/recap/recap/summarize"
@@ -67,24 +68,24 @@ func ParseTime(param string, raw json.RawMessage) (sec float64, ok bool, err err
 // the video: start ≥ 0 and end after start. Whether the range fits the
 // video is checked once its duration is known (CheckRangeIn, and the
 // job's resolve). startParam and endParam name the fields in errors.
-func ParseRange(startParam, endParam string, start, end json.RawMessage) (jobs.Range, error) {
+func ParseRange(startParam, endParam string, start, end json.RawMessage) (recap.Range, error) {
 	s, _, err := ParseTime(startParam, start)
 	if err != nil {
-		return jobs.Range{}, err
+		return recap.Range{}, err
 	}
 	e, hasEnd, err := ParseTime(endParam, end)
 	if err != nil {
-		return jobs.Range{}, err
+		return recap.Range{}, err
 	}
 	if hasEnd && e <= s {
-		return jobs.Range{}, Invalid(CodeInvalidRange, endParam, "'%s' (%s s) must be after '%s' (%s s).", endParam, fmtNum(e), startParam, fmtNum(s))
+		return recap.Range{}, Invalid(CodeInvalidRange, endParam, "'%s' (%s s) must be after '%s' (%s s).", endParam, fmtNum(e), startParam, fmtNum(s))
 	}
-	return jobs.Range{Start: s, End: e}, nil
+	return recap.Range{Start: s, End: e}, nil
 }
 
 // CheckRangeIn refuses a range that does not fit a video duration
 // seconds long (0: not known yet, passes), naming the field at fault.
-func CheckRangeIn(r jobs.Range, duration float64, startParam, endParam string) error {
+func CheckRangeIn(r recap.Range, duration float64, startParam, endParam string) error {
 	if r.IsZero() || duration <= 0 {
 		return nil
 	}
@@ -107,7 +108,7 @@ func fmtNum(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 // summary cache's lookup and attaching repeats all tell a range from the
 // whole video. A video resolved before has a known duration: a range
 // past its end is refused now, before a job is made.
-func (s *Service) applyRange(ctx context.Context, rng jobs.Range, j *store.Job) error {
+func (s *Service) applyRange(ctx context.Context, rng recap.Range, j *recap.Job) error {
 	if rng.IsZero() {
 		return nil
 	}

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/core"
-	"github.com/recap/recap/jobs"
 )
 
 func TestParseTime(t *testing.T) {
@@ -66,14 +66,14 @@ func TestParseRange(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		start, end string
-		want       jobs.Range
+		want       recap.Range
 		param      string // of the error, "" for none
 	}{
-		{want: jobs.Range{}},
-		{start: `30`, end: `"1:30"`, want: jobs.Range{Start: 30, End: 90}},
-		{start: `"0:30"`, want: jobs.Range{Start: 30}},
-		{end: `"2:00"`, want: jobs.Range{End: 120}},
-		{start: `0`, want: jobs.Range{}},
+		{want: recap.Range{}},
+		{start: `30`, end: `"1:30"`, want: recap.Range{Start: 30, End: 90}},
+		{start: `"0:30"`, want: recap.Range{Start: 30}},
+		{end: `"2:00"`, want: recap.Range{End: 120}},
+		{start: `0`, want: recap.Range{}},
 		{start: `90`, end: `90`, param: "end"},
 		{start: `90`, end: `30`, param: "end"},
 		{end: `0`, param: "end"},
@@ -97,17 +97,17 @@ func TestParseRange(t *testing.T) {
 func TestCheckRangeIn(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		r     jobs.Range
+		r     recap.Range
 		dur   float64
 		param string
 	}{
-		{r: jobs.Range{Start: 30, End: 90}, dur: 100},
-		{r: jobs.Range{Start: 30, End: 100.5}, dur: 100}, // metadata durations are rounded
-		{r: jobs.Range{Start: 30, End: 90}, dur: 0},      // not known yet
-		{r: jobs.Range{Start: 30}, dur: 100},
-		{r: jobs.Range{Start: 100, End: 120}, dur: 100, param: "start"},
-		{r: jobs.Range{Start: 150}, dur: 100, param: "start"},
-		{r: jobs.Range{Start: 30, End: 200}, dur: 100, param: "end"},
+		{r: recap.Range{Start: 30, End: 90}, dur: 100},
+		{r: recap.Range{Start: 30, End: 100.5}, dur: 100}, // metadata durations are rounded
+		{r: recap.Range{Start: 30, End: 90}, dur: 0},      // not known yet
+		{r: recap.Range{Start: 30}, dur: 100},
+		{r: recap.Range{Start: 100, End: 120}, dur: 100, param: "start"},
+		{r: recap.Range{Start: 150}, dur: 100, param: "start"},
+		{r: recap.Range{Start: 30, End: 200}, dur: 100, param: "end"},
 	} {
 		err := core.CheckRangeIn(tc.r, tc.dur, "start", "end")
 		if tc.param == "" {

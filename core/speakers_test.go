@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/core"
-	"github.com/recap/recap/store"
 )
 
 // TestFormatTranscriptSpeakers: a known speaker prefixes txt and srt
@@ -13,7 +13,7 @@ import (
 // unable to end its tag); lines without a speaker are as before.
 func TestFormatTranscriptSpeakers(t *testing.T) {
 	t.Parallel()
-	tr := &store.Transcript{Segments: []store.Segment{
+	tr := &recap.Transcript{Segments: []recap.Segment{
 		{Start: 754, End: 757, Text: "Hello <b>there</b> & you", Speaker: "Alice"},
 		{Start: 757, End: 760, Text: "Hi", Speaker: "B<o>b\n"},
 		{Start: 760, End: 761, Text: "Nobody"},

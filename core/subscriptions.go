@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/store"
 )
@@ -54,7 +55,7 @@ const (
 
 // SubscriptionStore is the persistence of subscriptions (a *store.Store).
 type SubscriptionStore interface {
-	Key(ctx context.Context, id int64) (*store.APIKey, error)
+	Key(ctx context.Context, id int64) (*recap.Caller, error)
 	CreateSubscription(ctx context.Context, sub *store.Subscription, feedToken []byte) error
 	AccountSubscription(ctx context.Context, accountID int64, id string) (*store.Subscription, error)
 	SubscriptionByFeedToken(ctx context.Context, tokenHash []byte) (*store.Subscription, error)
@@ -172,7 +173,7 @@ func subscriptionOf(sub *store.Subscription) *Subscription {
 
 // SubscribeRequest asks to follow a playlist, channel or feed.
 type SubscribeRequest struct {
-	Caller *Caller
+	Caller *recap.Caller
 	URL    string
 	// IntervalSeconds is how often to check; nil means
 	// DefaultSubscriptionInterval (or the server's floor, if higher).
@@ -303,7 +304,7 @@ func errNoSubscription(id string) error {
 	return NotFound("subscription_not_found", "No subscription %q.", truncate(id, 64))
 }
 
-func (s *Service) ownSubscription(ctx context.Context, c *Caller, id string) (*store.Subscription, error) {
+func (s *Service) ownSubscription(ctx context.Context, c *recap.Caller, id string) (*store.Subscription, error) {
 	cfg, err := s.subs()
 	if err != nil {
 		return nil, err
@@ -317,7 +318,7 @@ func (s *Service) ownSubscription(ctx context.Context, c *Caller, id string) (*s
 
 // GetSubscription returns the caller's subscription with the jobs it
 // created, newest first.
-func (s *Service) GetSubscription(ctx context.Context, c *Caller, id string) (*Subscription, error) {
+func (s *Service) GetSubscription(ctx context.Context, c *recap.Caller, id string) (*Subscription, error) {
 	sub, err := s.ownSubscription(ctx, c, id)
 	if err != nil {
 		return nil, err
@@ -338,7 +339,7 @@ func (s *Service) GetSubscription(ctx context.Context, c *Caller, id string) (*S
 	return out, nil
 }
 
-func (s *Service) subscriptionJobs(ctx context.Context, sub *store.Subscription) ([]store.Job, error) {
+func (s *Service) subscriptionJobs(ctx context.Context, sub *store.Subscription) ([]recap.Job, error) {
 	c, _ := s.subs()
 	ids, err := c.Store.SubscriptionJobIDs(ctx, sub.ID, subscriptionJobsShown)
 	if err != nil {
@@ -350,7 +351,7 @@ func (s *Service) subscriptionJobs(ctx context.Context, sub *store.Subscription)
 // SubscriptionListRequest pages through the caller's subscriptions,
 // newest first, as ListRequest does jobs.
 type SubscriptionListRequest struct {
-	Caller *Caller
+	Caller *recap.Caller
 	// Limit is the page size, 1 to 100 (0: 20).
 	Limit int
 	// Cursor is a page's NextCursor.
@@ -389,7 +390,7 @@ func (s *Service) ListSubscriptions(ctx context.Context, r SubscriptionListReque
 	}
 	if p.HasMore {
 		last := list[len(list)-1]
-		p.NextCursor = EncodeCursor(&store.Job{ID: last.ID, CreatedAt: last.CreatedAt})
+		p.NextCursor = EncodeCursor(&recap.Job{ID: last.ID, CreatedAt: last.CreatedAt})
 	}
 	return p, nil
 }
@@ -403,7 +404,7 @@ type SubscriptionPatch struct {
 
 // UpdateSubscription changes the caller's subscription's interval, or
 // pauses or resumes it.
-func (s *Service) UpdateSubscription(ctx context.Context, c *Caller, id string, p SubscriptionPatch) (*Subscription, error) {
+func (s *Service) UpdateSubscription(ctx context.Context, c *recap.Caller, id string, p SubscriptionPatch) (*Subscription, error) {
 	cfg, err := s.subs()
 	if err != nil {
 		return nil, err
@@ -439,7 +440,7 @@ func (s *Service) UpdateSubscription(ctx context.Context, c *Caller, id string, 
 
 // RotateFeedToken gives the caller's subscription's feed a new token;
 // the old feed URL stops working at once.
-func (s *Service) RotateFeedToken(ctx context.Context, c *Caller, id string) (*Subscription, error) {
+func (s *Service) RotateFeedToken(ctx context.Context, c *recap.Caller, id string) (*Subscription, error) {
 	cfg, err := s.subs()
 	if err != nil {
 		return nil, err
@@ -459,7 +460,7 @@ func (s *Service) RotateFeedToken(ctx context.Context, c *Caller, id string) (*S
 
 // Unsubscribe deletes the caller's subscription: it is never checked
 // again. The jobs it created stay.
-func (s *Service) Unsubscribe(ctx context.Context, c *Caller, id string) error {
+func (s *Service) Unsubscribe(ctx context.Context, c *recap.Caller, id string) error {
 	cfg, err := s.subs()
 	if err != nil {
 		return err
@@ -502,7 +503,7 @@ func (s *Service) SubscriptionFeed(ctx context.Context, token string) (*Feed, er
 	}
 	out := &Feed{Subscription: subscriptionOf(sub)}
 	for i := range list {
-		if list[i].State != store.StateSucceeded {
+		if list[i].State != recap.StateSucceeded {
 			continue
 		}
 		v, err := s.View(ctx, &list[i])
@@ -706,17 +707,17 @@ func (s *Service) pauseNoCredit(ctx context.Context, c SubscriptionsConfig, sub 
 // rolls back with store.ErrEntrySeen. The idempotency key, derived from
 // the subscription and the entry, makes a concurrent attempt wait for
 // the first and replay it.
-func (s *Service) subscriptionJob(ctx context.Context, key *Caller, sub *store.Subscription, model string, e store.SubscriptionEntry) error {
-	j := &store.Job{AccountID: sub.AccountID, APIKeyID: key.ID, Queue: jobs.QueueBatch, URL: e.URL, VideoKey: e.VideoKey,
+func (s *Service) subscriptionJob(ctx context.Context, key *recap.Caller, sub *store.Subscription, model string, e store.SubscriptionEntry) error {
+	j := &recap.Job{AccountID: sub.AccountID, APIKeyID: key.ID, Queue: jobs.QueueBatch, URL: e.URL, VideoKey: e.VideoKey,
 		Prompt: sub.Prompt, Model: model, OutputLanguage: sub.Language, WebhookURL: sub.WebhookURL}
 	j.RequestHash = requestHash(j)
 	digest := sha256.Sum256([]byte(sub.ID + "\x00" + e.VideoKey))
 	br := BatchRequest{Caller: key,
 		Idempotency: Idempotency{Key: "subscription:" + sub.ID + ":" + hex.EncodeToString(digest[:16]), Digest: digest[:]},
-		inTx: func(ctx context.Context, tx *store.JobTx, list []*store.Job) error {
+		inTx: func(ctx context.Context, tx *store.JobTx, list []*recap.Job) error {
 			return tx.AddSubscriptionEntry(ctx, sub.ID, e, list[0].ID)
 		}}
-	b, err := s.startBatch(ctx, br, []*store.Job{j}, nil)
+	b, err := s.startBatch(ctx, br, []*recap.Job{j}, nil)
 	if err != nil {
 		return err
 	}

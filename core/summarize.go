@@ -12,6 +12,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/store"
 )
@@ -20,18 +21,11 @@ import (
 // priced in whole minutes, rounded up.
 const MinPrice = 60
 
-// Message is one earlier message of a conversation (a follow-up's
-// history).
-type Message struct {
-	Role    string
-	Content string
-}
-
 // SummarizeRequest asks for a video's summary, or (FollowUp) for an answer
 // to a question about a video summarized before. Doors fill it from their
 // wire format; Submit validates it.
 type SummarizeRequest struct {
-	Caller *Caller
+	Caller *recap.Caller
 	// URL is the video ("" for a request about images only). An uploaded
 	// file's id ("file-…") or inline content (a data: URL) stands for a
 	// file instead (a `file` content part).
@@ -50,7 +44,7 @@ type SummarizeRequest struct {
 	Images []string
 	// FollowUp asks a question about the video with History as context.
 	FollowUp bool
-	History  []Message
+	History  []recap.Message
 	// Refresh skips the caches.
 	Refresh bool
 	// Stream tells the job the caller follows it live.
@@ -62,7 +56,7 @@ type SummarizeRequest struct {
 	// them (ParseTime: seconds, or "[h:]mm:ss"); absent, the whole video.
 	// Validate reads them into rng.
 	Start, End json.RawMessage
-	rng        jobs.Range
+	rng        recap.Range
 	// Frames asks for a JPEG at each highlight's moment, as the caller
 	// sent it (ParseFrames: a boolean); Validate reads it into frames.
 	Frames json.RawMessage
@@ -73,7 +67,7 @@ type SummarizeRequest struct {
 type Submission struct {
 	// Job is the job that answers (a new one, the running one the same
 	// request attached to, or the record of a cache hit).
-	Job *store.Job
+	Job *recap.Job
 	// Model is the model name replies carry.
 	Model string
 	// Result is set when the answer is ready: a summary from the cache, or
@@ -92,7 +86,7 @@ type Submission struct {
 // job.
 type plan struct {
 	cached *store.Summary
-	attach *store.Job
+	attach *recap.Job
 	// admit is what a new job needs of the balance.
 	admit store.Admission
 }
@@ -186,7 +180,7 @@ func (s *Service) Submit(ctx context.Context, r SummarizeRequest) (*Submission, 
 		return nil, err
 	}
 	key := r.Caller
-	j := &store.Job{AccountID: key.AccountID, APIKeyID: key.ID, Kind: "summary", Queue: jobs.QueueInteractive, URL: r.URL, Prompt: r.Prompt,
+	j := &recap.Job{AccountID: key.AccountID, APIKeyID: key.ID, Kind: "summary", Queue: jobs.QueueInteractive, URL: r.URL, Prompt: r.Prompt,
 		Model: model, AudioLanguage: r.AudioLanguage, OutputLanguage: r.OutputLanguage, Images: r.Images,
 		Stream: r.Stream, Refresh: r.Refresh, Frames: r.frames}
 	if err := r.applyFormat(model, j); err != nil {
@@ -194,9 +188,7 @@ func (s *Service) Submit(ctx context.Context, r SummarizeRequest) (*Submission, 
 	}
 	if r.FollowUp {
 		j.Kind = "answer"
-		for _, m := range r.History {
-			j.History = append(j.History, store.Message{Role: m.Role, Content: m.Content})
-		}
+		j.History = append(j.History, r.History...)
 	}
 	if IsFileRef(r.URL) || IsFileData(r.URL) {
 		if err := s.fileJob(ctx, &r, j); err != nil {
@@ -292,7 +284,7 @@ func (s *Service) Submit(ctx context.Context, r SummarizeRequest) (*Submission, 
 // record a cache hit is recorded as j in the same statement that finds it.
 // An empty balance refuses new paid work at once; a URL about to be
 // fetched is checked against the network policy.
-func (s *Service) plan(ctx context.Context, key *Caller, j *store.Job, param string, record bool) (plan, error) {
+func (s *Service) plan(ctx context.Context, key *recap.Caller, j *recap.Job, param string, record bool) (plan, error) {
 	// A summary made before for the same video, prompt, model and languages
 	// answers at once, free, without the queue. A request for frames goes
 	// to the worker even so: its summary stage finds the cached summary,
@@ -355,7 +347,7 @@ func (s *Service) plan(ctx context.Context, key *Caller, j *store.Job, param str
 
 // replay answers a repeated idempotent request with the first request's
 // job: a finished one with its result or error, a running one to follow.
-func (s *Service) replay(ctx context.Context, key *Caller, ids []string, sub *Submission) (*Submission, error) {
+func (s *Service) replay(ctx context.Context, key *recap.Caller, ids []string, sub *Submission) (*Submission, error) {
 	list, err := s.cfg.Store.AccountJobs(ctx, key.AccountID, ids)
 	if err != nil {
 		return nil, err
@@ -366,7 +358,7 @@ func (s *Service) replay(ctx context.Context, key *Caller, ids []string, sub *Su
 	j := &list[0]
 	sub.Job, sub.Replayed = j, true
 	switch j.State {
-	case store.StateSucceeded:
+	case recap.StateSucceeded:
 		var sm *store.Summary
 		if j.SummaryID != nil {
 			if sm, err = s.cfg.Store.Summary(ctx, *j.SummaryID); err != nil {
@@ -374,7 +366,7 @@ func (s *Service) replay(ctx context.Context, key *Caller, ids []string, sub *Su
 			}
 		}
 		sub.Result = ResultOf(j, sm)
-	case store.StateFailed, store.StateCanceled:
+	case recap.StateFailed, recap.StateCanceled:
 		sub.Failed = JobError(&jobs.ErrorInfo{Code: j.ErrorCode, Message: j.ErrorMessage})
 	}
 	return sub, nil
@@ -383,7 +375,7 @@ func (s *Service) replay(ctx context.Context, key *Caller, ids []string, sub *Su
 // ResultOf rebuilds a succeeded job's result from its row, as the job's
 // result event carried it, so a replay answers exactly as the first reply
 // did even after the event stream has expired.
-func ResultOf(j *store.Job, sm *store.Summary) *jobs.Result {
+func ResultOf(j *recap.Job, sm *store.Summary) *jobs.Result {
 	r := &jobs.Result{Markdown: j.ResultMarkdown, Model: j.ResultModel, PromptTokens: j.PromptTokens, CompletionTokens: j.CompletionTokens}
 	if sm != nil {
 		r.Markdown, r.Model, r.Truncated = sm.Markdown, sm.Model, sm.Truncated
@@ -391,7 +383,7 @@ func ResultOf(j *store.Job, sm *store.Summary) *jobs.Result {
 			r.Markdown = j.ResultMarkdown
 		}
 		for _, c := range sm.Chapters {
-			r.Chapters = append(r.Chapters, jobs.Chapter(c))
+			r.Chapters = append(r.Chapters, c)
 		}
 	}
 	return r
@@ -400,7 +392,7 @@ func ResultOf(j *store.Job, sm *store.Summary) *jobs.Result {
 // requestHash identifies a request for attaching repeats to a running job:
 // a SHA-256 of its fields, each length-prefixed (so no two requests share
 // an encoding), in hex.
-func requestHash(j *store.Job) string {
+func requestHash(j *recap.Job) string {
 	h := sha256.New()
 	var n [binary.MaxVarintLen64]byte
 	field := func(s string) {

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/store"
 )
@@ -28,7 +29,7 @@ const (
 // TranscriptionRequest is a Whisper-compatible transcription: an uploaded
 // file (FileID) or, as Recap's extension, a video URL.
 type TranscriptionRequest struct {
-	Caller *Caller
+	Caller *recap.Caller
 	FileID string
 	URL    string
 	Model  string
@@ -47,8 +48,8 @@ type TranscriptionRequest struct {
 // Transcription is a finished transcription.
 type Transcription struct {
 	// Job is the job that made it (nil for a transcript made before).
-	Job        *store.Job
-	Transcript *store.Transcript
+	Job        *recap.Job
+	Transcript *recap.Transcript
 	Format     string
 }
 
@@ -111,7 +112,7 @@ func (s *Service) Transcribe(ctx context.Context, r TranscriptionRequest) (*Tran
 		return nil, err
 	}
 	c := r.Caller
-	j := &store.Job{AccountID: c.AccountID, APIKeyID: c.ID, Kind: jobs.KindTranscript, Queue: jobs.QueueInteractive,
+	j := &recap.Job{AccountID: c.AccountID, APIKeyID: c.ID, Kind: jobs.KindTranscript, Queue: jobs.QueueInteractive,
 		Model: r.Model, AudioLanguage: r.Language, Prompt: strings.TrimSpace(r.Prompt)}
 	if r.FileID != "" {
 		f, err := s.File(ctx, c, r.FileID)
@@ -161,7 +162,7 @@ func (s *Service) Transcribe(ctx context.Context, r TranscriptionRequest) (*Tran
 			return nil, err
 		}
 	}
-	if j.State != store.StateSucceeded {
+	if j.State != recap.StateSucceeded {
 		if _, err := s.Wait(ctx, j.ID, r.Heartbeat); err != nil {
 			// The job is named even when it failed or is still running.
 			return &Transcription{Job: j, Format: r.ResponseFormat}, err
@@ -181,7 +182,7 @@ func (s *Service) Transcribe(ctx context.Context, r TranscriptionRequest) (*Tran
 }
 
 // TranscriptText is a transcript's text, its segments joined.
-func TranscriptText(t *store.Transcript) string {
+func TranscriptText(t *recap.Transcript) string {
 	var b strings.Builder
 	for i, sg := range t.Segments {
 		if i > 0 {
@@ -195,7 +196,7 @@ func TranscriptText(t *store.Transcript) string {
 // TranscriptOfFile returns the newest transcript of the caller's uploaded
 // file in a language ("" for the one detected): made by any job of the
 // same content, as transcripts are shared by content.
-func (s *Service) TranscriptOfFile(ctx context.Context, c *Caller, fileID, language string) (*store.Transcript, error) {
+func (s *Service) TranscriptOfFile(ctx context.Context, c *recap.Caller, fileID, language string) (*recap.Transcript, error) {
 	if err := CheckLanguage("language", language); err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/media"
 	"github.com/recap/recap/store"
 )
@@ -27,7 +28,7 @@ const MaxTranscriptLangs = 2
 // SyncWait (then 504 job_still_running naming the job; the same request
 // again attaches to it). Any other language is 404 language_not_available
 // naming the languages there are.
-func (s *Service) TranscriptLangs(ctx context.Context, c *Caller, id, format string, langs []string, heartbeat time.Duration) (*store.Job, []*store.Transcript, error) {
+func (s *Service) TranscriptLangs(ctx context.Context, c *recap.Caller, id, format string, langs []string, heartbeat time.Duration) (*recap.Job, []*recap.Transcript, error) {
 	j, err := s.Job(ctx, c, id)
 	if err != nil {
 		return nil, nil, err
@@ -50,7 +51,7 @@ func (s *Service) TranscriptLangs(ctx context.Context, c *Caller, id, format str
 	if j.VideoKey == "" {
 		return nil, nil, NotFound("transcript_not_ready", "Job %s has no video (state %s).", j.ID, j.State)
 	}
-	out := make([]*store.Transcript, len(langs))
+	out := make([]*recap.Transcript, len(langs))
 	var info *media.Info
 	for i, l := range langs {
 		t, err := s.cfg.Store.LatestTranscript(ctx, j.VideoKey, l)
@@ -100,7 +101,7 @@ func (s *Service) TranscriptLangs(ctx context.Context, c *Caller, id, format str
 }
 
 // videoInfo is the metadata the resolve kept for the job's video.
-func (s *Service) videoInfo(ctx context.Context, j *store.Job) (*media.Info, error) {
+func (s *Service) videoInfo(ctx context.Context, j *recap.Job) (*media.Info, error) {
 	v, err := s.cfg.Store.Video(ctx, j.VideoKey)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, NotFound("transcript_not_ready", "Job %s has not resolved its video yet (state %s).", j.ID, j.State)
@@ -129,7 +130,7 @@ type BilingualSegment struct {
 // of first gets the text of every cue of second whose time overlaps it
 // most (each second-language cue is placed once, in the first-language
 // cue it overlaps longest; one that overlaps none goes to the nearest).
-func Bilingual(first, second *store.Transcript) []BilingualSegment {
+func Bilingual(first, second *recap.Transcript) []BilingualSegment {
 	out := make([]BilingualSegment, len(first.Segments))
 	for i, sg := range first.Segments {
 		out[i] = BilingualSegment{Start: sg.Start, End: sg.End, Texts: []string{strings.TrimSpace(sg.Text), ""}}
@@ -159,7 +160,7 @@ func Bilingual(first, second *store.Transcript) []BilingualSegment {
 // languages' lines one under the other, and returns the text and its
 // content type.
 func FormatBilingual(segs []BilingualSegment, format string) (string, string) {
-	t := &store.Transcript{Segments: make([]store.Segment, len(segs))}
+	t := &recap.Transcript{Segments: make([]recap.Segment, len(segs))}
 	for i, sg := range segs {
 		lines := make([]string, 0, 2)
 		for _, x := range sg.Texts {
@@ -167,7 +168,7 @@ func FormatBilingual(segs []BilingualSegment, format string) (string, string) {
 				lines = append(lines, x)
 			}
 		}
-		t.Segments[i] = store.Segment{Start: sg.Start, End: sg.End, Text: strings.Join(lines, "\n")}
+		t.Segments[i] = recap.Segment{Start: sg.Start, End: sg.End, Text: strings.Join(lines, "\n")}
 	}
 	if format == FormatTXT {
 		// One line per cue: the languages separated by " / ".

@@ -7,8 +7,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-
-	"github.com/recap/recap/store"
+	"github.com/recap/recap"
 )
 
 // ErrNotRetryable means a job has nothing to retry: it succeeded, or its
@@ -43,7 +42,7 @@ type TaskView struct {
 
 // Tasks returns the stage tasks of a job that asynq still holds (finished
 // stage tasks are not kept).
-func (c *Client) Tasks(j *store.Job) ([]TaskView, error) {
+func (c *Client) Tasks(j *recap.Job) ([]TaskView, error) {
 	if c.cfg.Inspector == nil {
 		return nil, errors.New("tasks: no asynq inspector configured")
 	}
@@ -76,12 +75,12 @@ func (c *Client) Tasks(j *store.Job) ([]TaskView, error) {
 // enqueued again; a failed or canceled job is resubmitted as a new job
 // (the ledger allows one hold per job, so the old one cannot be reused).
 // It returns what it did and the job that will run.
-func (c *Client) Retry(ctx context.Context, j *store.Job) (string, *store.Job, error) {
+func (c *Client) Retry(ctx context.Context, j *recap.Job) (string, *recap.Job, error) {
 	switch j.State {
-	case store.StateSucceeded:
+	case recap.StateSucceeded:
 		return "", nil, fmt.Errorf("job %s succeeded: %w", j.ID, ErrNotRetryable)
-	case store.StateFailed, store.StateCanceled:
-		nj := &store.Job{AccountID: j.AccountID, APIKeyID: j.APIKeyID, Kind: j.Kind, Queue: j.Queue, URL: j.URL,
+	case recap.StateFailed, recap.StateCanceled:
+		nj := &recap.Job{AccountID: j.AccountID, APIKeyID: j.APIKeyID, Kind: j.Kind, Queue: j.Queue, URL: j.URL,
 			VideoKey: j.VideoKey, Prompt: j.Prompt, Model: j.Model, AudioLanguage: j.AudioLanguage,
 			OutputLanguage: j.OutputLanguage, Images: j.Images, History: j.History, Refresh: j.Refresh,
 			WebhookURL: j.WebhookURL, RequestHash: j.RequestHash}

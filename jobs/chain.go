@@ -6,8 +6,7 @@ import (
 	"errors"
 
 	"github.com/hibiken/asynq"
-
-	"github.com/recap/recap/store"
+	"github.com/recap/recap"
 )
 
 // Chaining (WorkerConfig.ChainStages) is the fast path: a stage that
@@ -45,7 +44,7 @@ type chainSlot struct{ next *task }
 // stage for the interactive queue's higher weight. The fast path is for a
 // caller waiting on a completion; a batch loses half a queue poll per
 // hand-off.
-func (w *Worker) handOver(ctx context.Context, j *store.Job, t *task) bool {
+func (w *Worker) handOver(ctx context.Context, j *recap.Job, t *task) bool {
 	slot, ok := ctx.Value(chainKey{}).(*chainSlot)
 	if !ok || !w.cfg.ChainStages || w.cfg.StageConcurrency[t.typ] > 0 || j.Queue == QueueBatch {
 		// A capped stage waits for its own slots (WorkerConfig.StageConcurrency).
@@ -58,7 +57,7 @@ func (w *Worker) handOver(ctx context.Context, j *store.Job, t *task) bool {
 // chainRun carries a finished stage's hand-over out to chained, the
 // outermost middleware of a stage run.
 type chainRun struct {
-	j    *store.Job
+	j    *recap.Job
 	next *task
 }
 
@@ -85,7 +84,7 @@ func (w *Worker) chained(next asynq.Handler) asynq.Handler {
 
 // deferChain hands the next stage to chained; a run without it (a stage
 // handler called directly) runs the next stage at once.
-func (w *Worker) deferChain(ctx context.Context, j *store.Job, t *task) {
+func (w *Worker) deferChain(ctx context.Context, j *recap.Job, t *task) {
 	if r, ok := ctx.Value(chainRunKey{}).(*chainRun); ok && r.next == nil {
 		r.j, r.next = j, t
 		return
@@ -96,7 +95,7 @@ func (w *Worker) deferChain(ctx context.Context, j *store.Job, t *task) {
 // runChained runs the next stage of a job in this slot. A failure that
 // asynq would retry, or an interruption, becomes a queued task of that
 // stage, so nothing is lost.
-func (w *Worker) runChained(ctx context.Context, j *store.Job, t *task) {
+func (w *Worker) runChained(ctx context.Context, j *recap.Job, t *task) {
 	// Observed like a task asynq ran; its own hand-over runs after it.
 	h := w.chained(w.observe(w.handlers[t.typ]))
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.timeout(w.cfg.Timeouts))
@@ -116,7 +115,7 @@ func (w *Worker) runChained(ctx context.Context, j *store.Job, t *task) {
 		return // done, or ended the job
 	}
 	bg := context.WithoutCancel(ctx)
-	if cur, err2 := w.cfg.Store.Job(bg, j.ID); err2 == nil && store.Terminal(cur.State) {
+	if cur, err2 := w.cfg.Store.Job(bg, j.ID); err2 == nil && recap.Terminal(cur.State) {
 		return
 	}
 	delay := retryDelay(nil)(1, err, nil)

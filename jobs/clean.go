@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"github.com/recap/recap"
 	"github.com/recap/recap/media"
 	"github.com/recap/recap/store"
 	"github.com/recap/recap/textclean"
@@ -26,7 +27,7 @@ func cleanInfo(info *media.Info) {
 }
 
 // cleanSegments cleans transcript segments in place and returns them.
-func cleanSegments(segs []store.Segment) []store.Segment {
+func cleanSegments(segs []recap.Segment) []recap.Segment {
 	for i := range segs {
 		segs[i].Text, segs[i].Speaker = textclean.String(segs[i].Text), textclean.String(segs[i].Speaker)
 	}

@@ -7,15 +7,16 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/metrics"
 	"github.com/recap/recap/store"
 )
 
 // JobStore is what the client needs from persistence.
 type JobStore interface {
-	CreateJob(ctx context.Context, j *store.Job) error
-	CreateJobs(ctx context.Context, list []*store.Job) error
-	Job(ctx context.Context, id string) (*store.Job, error)
+	CreateJob(ctx context.Context, j *recap.Job) error
+	CreateJobs(ctx context.Context, list []*recap.Job) error
+	Job(ctx context.Context, id string) (*recap.Job, error)
 	Finish(ctx context.Context, id string, o store.Outcome) (bool, error)
 }
 
@@ -53,7 +54,7 @@ func (c *Client) Events() *Events { return c.cfg.Events }
 // Submit stores a new job, announces it and enqueues its first stage.
 // When the enqueue fails, the job is failed at once so nothing stays
 // accepted but unqueued.
-func (c *Client) Submit(ctx context.Context, j *store.Job) error {
+func (c *Client) Submit(ctx context.Context, j *recap.Job) error {
 	if err := c.cfg.Store.CreateJob(ctx, j); err != nil {
 		return err
 	}
@@ -63,8 +64,8 @@ func (c *Client) Submit(ctx context.Context, j *store.Job) error {
 // Start announces and enqueues a job already stored (by Submit, or in an
 // idempotent request's transaction). When the enqueue fails, the job is
 // failed at once so nothing stays accepted but unqueued.
-func (c *Client) Start(ctx context.Context, j *store.Job) error {
-	if _, err := c.cfg.Events.Publish(ctx, j.ID, Event{Type: EventState, State: store.StateQueued}); err != nil {
+func (c *Client) Start(ctx context.Context, j *recap.Job) error {
+	if _, err := c.cfg.Events.Publish(ctx, j.ID, Event{Type: EventState, State: recap.StateQueued}); err != nil {
 		c.abandon(ctx, j.ID, err)
 		return err
 	}
@@ -77,7 +78,7 @@ func (c *Client) Start(ctx context.Context, j *store.Job) error {
 
 // SubmitAll stores many jobs in one statement (all or none), then starts
 // them as StartAll does.
-func (c *Client) SubmitAll(ctx context.Context, list []*store.Job) error {
+func (c *Client) SubmitAll(ctx context.Context, list []*recap.Job) error {
 	if err := c.cfg.Store.CreateJobs(ctx, list); err != nil {
 		return err
 	}
@@ -91,12 +92,12 @@ const startParallel = 8
 // StartAll announces stored jobs in one round trip and enqueues them a
 // few at a time. A job whose announcement or enqueue fails is failed at
 // once (its State and error set on it), as Start does; the others go on.
-func (c *Client) StartAll(ctx context.Context, list []*store.Job) {
+func (c *Client) StartAll(ctx context.Context, list []*recap.Job) {
 	ids := make([]string, len(list))
 	for i, j := range list {
 		ids[i] = j.ID
 	}
-	errs, err := c.cfg.Events.PublishAll(ctx, ids, Event{Type: EventState, State: store.StateQueued})
+	errs, err := c.cfg.Events.PublishAll(ctx, ids, Event{Type: EventState, State: recap.StateQueued})
 	if err != nil {
 		errs = make([]error, len(list))
 		for i := range errs {
@@ -119,7 +120,7 @@ func (c *Client) StartAll(ctx context.Context, list []*store.Job) {
 	for i, j := range list {
 		if errs[i] != nil {
 			c.abandon(ctx, j.ID, errs[i])
-			j.State, j.ErrorCode, j.ErrorMessage = store.StateFailed, CodeInternal, "could not queue the job: "+errs[i].Error()
+			j.State, j.ErrorCode, j.ErrorMessage = recap.StateFailed, CodeInternal, "could not queue the job: "+errs[i].Error()
 		}
 	}
 }
@@ -127,28 +128,28 @@ func (c *Client) StartAll(ctx context.Context, list []*store.Job) {
 // Refuse ends stored jobs that will not run as failed with code and msg,
 // without queueing them (a batch larger than its balance covers): their
 // rows and events say why, and no download is started for them.
-func (c *Client) Refuse(ctx context.Context, list []*store.Job, code, msg string) {
+func (c *Client) Refuse(ctx context.Context, list []*recap.Job, code, msg string) {
 	ctx = context.WithoutCancel(ctx)
 	for _, j := range list {
-		if ok, _ := c.cfg.Store.Finish(ctx, j.ID, store.Outcome{State: store.StateFailed, ErrorCode: code, ErrorMessage: msg}); ok {
-			c.cfg.Events.Publish(ctx, j.ID, Event{Type: EventError, State: store.StateFailed, Error: &ErrorInfo{Code: code, Message: msg}}) //nolint:errcheck
-			c.cfg.Metrics.JobFinished(store.StateFailed, code)
+		if ok, _ := c.cfg.Store.Finish(ctx, j.ID, store.Outcome{State: recap.StateFailed, ErrorCode: code, ErrorMessage: msg}); ok {
+			c.cfg.Events.Publish(ctx, j.ID, Event{Type: EventError, State: recap.StateFailed, Error: &ErrorInfo{Code: code, Message: msg}}) //nolint:errcheck
+			c.cfg.Metrics.JobFinished(recap.StateFailed, code)
 		}
-		j.State, j.ErrorCode, j.ErrorMessage = store.StateFailed, code, msg
+		j.State, j.ErrorCode, j.ErrorMessage = recap.StateFailed, code, msg
 	}
 }
 
 func (c *Client) abandon(ctx context.Context, id string, cause error) {
 	ctx = context.WithoutCancel(ctx)
 	msg := "could not queue the job: " + cause.Error()
-	if ok, _ := c.cfg.Store.Finish(ctx, id, store.Outcome{State: store.StateFailed, ErrorCode: CodeInternal, ErrorMessage: msg}); ok {
-		c.cfg.Events.Publish(ctx, id, Event{Type: EventError, State: store.StateFailed, Error: &ErrorInfo{Code: CodeInternal, Message: msg}}) //nolint:errcheck
+	if ok, _ := c.cfg.Store.Finish(ctx, id, store.Outcome{State: recap.StateFailed, ErrorCode: CodeInternal, ErrorMessage: msg}); ok {
+		c.cfg.Events.Publish(ctx, id, Event{Type: EventError, State: recap.StateFailed, Error: &ErrorInfo{Code: CodeInternal, Message: msg}}) //nolint:errcheck
 	}
 }
 
 // Enqueue enqueues one stage of a job. A stage already queued (same task
 // id) is not an error: that is the dedupe working.
-func (c *Client) Enqueue(ctx context.Context, j *store.Job, typ string) error {
+func (c *Client) Enqueue(ctx context.Context, j *recap.Job, typ string) error {
 	t := taskOf(typ)
 	if t == nil {
 		return fmt.Errorf("enqueue: unknown task type %q", typ)
@@ -159,13 +160,13 @@ func (c *Client) Enqueue(ctx context.Context, j *store.Job, typ string) error {
 // Cancel ends a queued or running job as canceled, removes its queued
 // tasks and asks the worker running it to stop. It reports false when
 // the job had already ended.
-func (c *Client) Cancel(ctx context.Context, j *store.Job) (bool, error) {
-	ok, err := c.cfg.Store.Finish(ctx, j.ID, store.Outcome{State: store.StateCanceled, ErrorCode: CodeCanceled, ErrorMessage: "the job was canceled"})
+func (c *Client) Cancel(ctx context.Context, j *recap.Job) (bool, error) {
+	ok, err := c.cfg.Store.Finish(ctx, j.ID, store.Outcome{State: recap.StateCanceled, ErrorCode: CodeCanceled, ErrorMessage: "the job was canceled"})
 	if err != nil || !ok {
 		return ok, err
 	}
-	c.cfg.Metrics.JobFinished(store.StateCanceled, CodeCanceled)
-	c.cfg.Events.Publish(ctx, j.ID, Event{Type: EventError, State: store.StateCanceled, Error: &ErrorInfo{Code: CodeCanceled, Message: "the job was canceled"}}) //nolint:errcheck
+	c.cfg.Metrics.JobFinished(recap.StateCanceled, CodeCanceled)
+	c.cfg.Events.Publish(ctx, j.ID, Event{Type: EventError, State: recap.StateCanceled, Error: &ErrorInfo{Code: CodeCanceled, Message: "the job was canceled"}}) //nolint:errcheck
 	if err := enqueueWebhook(ctx, c.q, j); err != nil {
 		return true, err
 	}

@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/media"
 	"github.com/recap/recap/media/mediatest"
-	"github.com/recap/recap/store"
 )
 
 // standInYtDlp writes a yt-dlp stand-in: it runs the real yt-dlp and, for
@@ -115,7 +115,7 @@ func TestSameExtractorIDJoins(t *testing.T) {
 	}
 	runStages(t, w, j2.ID, jobs.TypeTranscript, jobs.TypeSummary)
 	j1, j2 = mustJob(t, b.store, j1.ID), mustJob(t, b.store, j2.ID)
-	if j1.State != store.StateSucceeded || j2.State != store.StateSucceeded {
+	if j1.State != recap.StateSucceeded || j2.State != recap.StateSucceeded {
 		t.Fatalf("states %s (%s) and %s (%s)", j1.State, j1.ErrorMessage, j2.State, j2.ErrorMessage)
 	}
 	if n := b.fake.TranscriptionCalls() - stt; n != 0 {
@@ -140,7 +140,7 @@ func TestSameExtractorIDJoins(t *testing.T) {
 	j3 := b.newJob(t, h3.NoSubsPageURL())
 	runStages(t, w, j3.ID, jobs.TypeResolve, jobs.TypeTranscript, jobs.TypeSummary)
 	j3 = mustJob(t, b.store, j3.ID)
-	if j3.State != store.StateSucceeded || j3.VideoKey != j1.VideoKey || *j3.SummaryID != *j1.SummaryID {
+	if j3.State != recap.StateSucceeded || j3.VideoKey != j1.VideoKey || *j3.SummaryID != *j1.SummaryID {
 		t.Fatalf("third form: state %s key %s summary %v", j3.State, j3.VideoKey, j3.SummaryID)
 	}
 	if j3.CostSeconds != 0 {

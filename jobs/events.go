@@ -7,9 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/recap/recap"
 	"github.com/redis/go-redis/v9"
-
-	"github.com/recap/recap/store"
 )
 
 // Event types published on a job's stream.
@@ -59,23 +58,16 @@ func (e Event) Terminal() bool { return e.Type == EventResult || e.Type == Event
 
 // Result is a finished job's answer.
 type Result struct {
-	Markdown         string    `json:"markdown"`
-	Model            string    `json:"model"`
-	Chapters         []Chapter `json:"chapters,omitempty"`
-	PromptTokens     int       `json:"prompt_tokens"`
-	CompletionTokens int       `json:"completion_tokens"`
-	Cached           bool      `json:"cached,omitempty"`
-	Truncated        bool      `json:"truncated,omitempty"`
+	Markdown         string          `json:"markdown"`
+	Model            string          `json:"model"`
+	Chapters         []recap.Chapter `json:"chapters,omitempty"`
+	PromptTokens     int             `json:"prompt_tokens"`
+	CompletionTokens int             `json:"completion_tokens"`
+	Cached           bool            `json:"cached,omitempty"`
+	Truncated        bool            `json:"truncated,omitempty"`
 	// Highlights and Grounding: see ViewResult.
-	Highlights []store.Highlight `json:"highlights,omitempty"`
-	Grounding  *store.Grounding  `json:"grounding,omitempty"`
-}
-
-// Chapter is a titled time range of a long video's summary.
-type Chapter struct {
-	Start float64 `json:"start"`
-	End   float64 `json:"end"`
-	Title string  `json:"title"`
+	Highlights []recap.Highlight `json:"highlights,omitempty"`
+	Grounding  *recap.Grounding  `json:"grounding,omitempty"`
 }
 
 // ErrorInfo is why a job ended without a result.

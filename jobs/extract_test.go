@@ -9,9 +9,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/media"
-	"github.com/recap/recap/store"
 )
 
 // countingYtDlp writes a yt-dlp wrapper that records each run in a file
@@ -100,7 +100,7 @@ func TestOneExtractionPerVideo(t *testing.T) {
 			if len(v.RawInfo) == 0 {
 				t.Fatal("the video row lost yt-dlp's info JSON")
 			}
-			if j.State == store.StateFailed {
+			if j.State == recap.StateFailed {
 				t.Fatalf("job failed: %s", j.ErrorMessage)
 			}
 		})

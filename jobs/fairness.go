@@ -12,9 +12,8 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/recap/recap"
 	"github.com/redis/go-redis/v9"
-
-	"github.com/recap/recap/store"
 )
 
 // Fairness. Every stage run of a job holds one of its account's slots
@@ -267,7 +266,7 @@ func (l *SlotLease) Release() {
 // returns its release. At the cap it returns a *busyError instead, and
 // the run must end at once, before it counts an attempt. When Redis fails
 // the stage runs uncapped: an outage of the cap must not stop the work.
-func (w *Worker) takeSlot(ctx context.Context, j *store.Job, st *task) (func(), error) {
+func (w *Worker) takeSlot(ctx context.Context, j *recap.Job, st *task) (func(), error) {
 	s := w.cfg.Slots
 	if s.Max() <= 0 {
 		return func() {}, nil
@@ -309,7 +308,7 @@ func lastTry(ctx context.Context) bool {
 
 // requeueRevoked queues stage st of job j again after delay, once the
 // revoked task it replaces is gone (until then its id is taken).
-func (w *Worker) requeueRevoked(j *store.Job, st *task, delay time.Duration) {
+func (w *Worker) requeueRevoked(j *recap.Job, st *task, delay time.Duration) {
 	w.running.Add(1)
 	go func() {
 		defer w.running.Done()
@@ -352,7 +351,7 @@ func retryDelay(next asynq.RetryDelayFunc) asynq.RetryDelayFunc {
 // waitingForSlot reports whether a job's stage is waiting for an account
 // slot: its task flits between retry and active, and the job row does not
 // change meanwhile, which must not look stuck to the reconciler.
-func (w *Worker) waitingForSlot(ctx context.Context, j *store.Job, typ string) (bool, error) {
+func (w *Worker) waitingForSlot(ctx context.Context, j *recap.Job, typ string) (bool, error) {
 	if w.cfg.Slots.Max() <= 0 {
 		return false, nil
 	}

@@ -13,11 +13,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/jobs/jobstest"
 	"github.com/recap/recap/media"
 	"github.com/recap/recap/metrics"
-	"github.com/recap/recap/store"
 )
 
 // slotsSetup is a harness worker whose accounts may run max stages at once
@@ -61,10 +61,10 @@ func TestStageReleasesAccountSlot(t *testing.T) {
 		resolve func(context.Context, string) (*media.Info, error)
 		state   string
 	}{
-		{"success", nil, store.StateResolving},
-		{"retried failure", func(context.Context, string) (*media.Info, error) { return nil, errors.New("network down") }, store.StateResolving},
-		{"permanent failure", func(context.Context, string) (*media.Info, error) { return nil, media.ErrUnavailable }, store.StateFailed},
-		{"panic", func(context.Context, string) (*media.Info, error) { panic("resolver bug") }, store.StateResolving},
+		{"success", nil, recap.StateResolving},
+		{"retried failure", func(context.Context, string) (*media.Info, error) { return nil, errors.New("network down") }, recap.StateResolving},
+		{"permanent failure", func(context.Context, string) (*media.Info, error) { return nil, media.ErrUnavailable }, recap.StateFailed},
+		{"panic", func(context.Context, string) (*media.Info, error) { panic("resolver bug") }, recap.StateResolving},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -130,7 +130,7 @@ func TestStageWaitsForAccountSlot(t *testing.T) {
 	if delay <= 0 || delay > 5*time.Second {
 		t.Errorf("put back for %v, want a short while", delay)
 	}
-	if got := b.Job(t, j.ID); got.State != store.StateQueued || b.Store.Attempts(j.ID) != 0 {
+	if got := b.Job(t, j.ID); got.State != recap.StateQueued || b.Store.Attempts(j.ID) != 0 {
 		t.Fatalf("job %s with %d attempts, want queued with none", got.State, b.Store.Attempts(j.ID))
 	}
 	if n := len(b.Queue.Tasks()) - queued; n != 0 {
@@ -158,7 +158,7 @@ recap_account_slots_waiting_total{stage="media:resolve"} 1
 	if err := w.Work(ctx, jobs.TypeResolve, j.ID); err != nil || !ran {
 		t.Fatalf("with a slot free: %v, ran %v", err, ran)
 	}
-	if got := b.Job(t, j.ID); got.State != store.StateResolving || b.Store.Attempts(j.ID) != 1 {
+	if got := b.Job(t, j.ID); got.State != recap.StateResolving || b.Store.Attempts(j.ID) != 1 {
 		t.Fatalf("job %s with %d attempts, want resolving with 1", got.State, b.Store.Attempts(j.ID))
 	}
 	if u := usage(t, slots, b.AccountID); u != (jobs.SlotUsage{}) {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/media"
 	"github.com/recap/recap/store"
 )
@@ -31,16 +32,16 @@ type Files interface {
 	Fetch(ctx context.Context, f *store.File, dir string) (string, error)
 	// Subtitles returns the text subtitles a fetched file carries in lang
 	// (media.ErrNoSubtitles when none).
-	Subtitles(ctx context.Context, path, lang string) ([]media.Segment, error)
+	Subtitles(ctx context.Context, path, lang string) ([]recap.Segment, error)
 }
 
 // isFileJob reports whether a job is made of an uploaded file (its URL is
 // the file's id, its video key the content's hash).
-func isFileJob(j *store.Job) bool { return strings.HasPrefix(j.VideoKey, FileKeyPrefix) }
+func isFileJob(j *recap.Job) bool { return strings.HasPrefix(j.VideoKey, FileKeyPrefix) }
 
 // resolveInfo learns a job's media metadata: from yt-dlp for a URL, from
 // the probe at upload for a file.
-func (w *Worker) resolveInfo(ctx context.Context, j *store.Job) (*media.Info, error) {
+func (w *Worker) resolveInfo(ctx context.Context, j *recap.Job) (*media.Info, error) {
 	if !isFileJob(j) {
 		info, err := w.cfg.Media.Resolve(ctx, j.URL)
 		if err != nil {
@@ -55,7 +56,7 @@ func (w *Worker) resolveInfo(ctx context.Context, j *store.Job) (*media.Info, er
 	return &media.Info{ID: f.SHA256, Extractor: "upload", Title: f.Filename, Duration: f.Duration}, nil
 }
 
-func (w *Worker) jobFile(ctx context.Context, j *store.Job) (*store.File, error) {
+func (w *Worker) jobFile(ctx context.Context, j *recap.Job) (*store.File, error) {
 	if w.cfg.Files == nil {
 		return nil, permanent(CodeUnsupported, "this worker has no file storage configured (BLOB_URL)", nil)
 	}
@@ -69,7 +70,7 @@ func (w *Worker) jobFile(ctx context.Context, j *store.Job) (*store.File, error)
 // fileTranscript makes the transcript of an uploaded file: its own text
 // subtitles when it has them (not for a transcription request, which asks
 // for speech-to-text), else speech-to-text of its audio.
-func (w *Worker) fileTranscript(ctx context.Context, j *store.Job, v *store.Video) (*store.Transcript, error) {
+func (w *Worker) fileTranscript(ctx context.Context, j *recap.Job, v *store.Video) (*recap.Transcript, error) {
 	f, err := w.jobFile(ctx, j)
 	if err != nil {
 		return nil, err
@@ -90,7 +91,7 @@ func (w *Worker) fileTranscript(ctx context.Context, j *store.Job, v *store.Vide
 	if j.Kind != KindTranscript && f.Subtitles {
 		segs, err := w.cfg.Files.Subtitles(ctx, path, j.AudioLanguage)
 		if err == nil && len(segs) > 0 {
-			return &store.Transcript{VideoKey: j.VideoKey, Language: j.AudioLanguage, Source: "subtitles",
+			return &recap.Transcript{VideoKey: j.VideoKey, Language: j.AudioLanguage, Source: "subtitles",
 				Segments: toStoreSegments(segs, 0), Duration: transcriptDuration(v.Duration, segs)}, nil
 		}
 		if err != nil && !errors.Is(err, media.ErrNoSubtitles) {
@@ -106,6 +107,6 @@ func (w *Worker) fileTranscript(ctx context.Context, j *store.Job, v *store.Vide
 
 // finishTranscript ends a transcription job once its transcript is
 // stored: its result is the transcript, read with the job.
-func (w *Worker) finishTranscript(ctx context.Context, j *store.Job) error {
+func (w *Worker) finishTranscript(ctx context.Context, j *recap.Job) error {
 	return w.succeed(ctx, j, nil, &Result{Model: j.Model})
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/media"
 	"github.com/recap/recap/store"
 )
@@ -43,7 +44,7 @@ func FramePath(jobID string, n int) string {
 // line. Frames are extras: media without a picture, or a video that
 // cannot be downloaded, leaves the job's summary as it is, with a note on
 // the job saying why it has no frames.
-func (w *Worker) frames(ctx context.Context, j *store.Job, hls []store.Highlight, md string) (string, error) {
+func (w *Worker) frames(ctx context.Context, j *recap.Job, hls []recap.Highlight, md string) (string, error) {
 	fs, ok := w.cfg.Store.(FrameStore)
 	if !ok || w.cfg.Frames == nil {
 		return md, nil
@@ -64,7 +65,7 @@ func (w *Worker) frames(ctx context.Context, j *store.Job, hls []store.Highlight
 
 // cutFrames downloads the video and cuts the frames; note says why none
 // were made. Only a canceled run is an error.
-func (w *Worker) cutFrames(ctx context.Context, j *store.Job, hls []store.Highlight) ([]store.Frame, string, error) {
+func (w *Worker) cutFrames(ctx context.Context, j *recap.Job, hls []recap.Highlight) ([]store.Frame, string, error) {
 	if len(hls) == 0 {
 		return nil, "the summary has no timestamped highlights to take frames at", nil
 	}
@@ -113,7 +114,7 @@ func (w *Worker) cutFrames(ctx context.Context, j *store.Job, hls []store.Highli
 // withFrameLinks puts an image line after each highlight's line of md,
 // for the highlights a frame was made for. Highlights are in the
 // markdown's order; one whose line is not found gets its image at the end.
-func withFrameLinks(md, jobID string, hls []store.Highlight, made []store.Frame) string {
+func withFrameLinks(md, jobID string, hls []recap.Highlight, made []store.Frame) string {
 	if len(made) == 0 {
 		return md
 	}

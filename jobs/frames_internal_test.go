@@ -3,6 +3,7 @@ package jobs
 import (
 	"testing"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/store"
 )
 
@@ -12,7 +13,7 @@ import (
 func TestWithFrameLinks(t *testing.T) {
 	t.Parallel()
 	md := "## Overview\nWelcome to the talk. Thank you.\n\n## Highlights\n- [00:05] Welcome to the talk.\n- [00:40] The middle part.\n  - [01:10] Thank you.\n\nDone."
-	hls := []store.Highlight{{Start: 5, Text: "Welcome to the talk."}, {Start: 40, Text: "The middle part."},
+	hls := []recap.Highlight{{Start: 5, Text: "Welcome to the talk."}, {Start: 40, Text: "The middle part."},
 		{Start: 70, Text: "Thank you."}, {Start: 80, Text: "Not in the text."}}
 	made := []store.Frame{{N: 1}, {N: 3}, {N: 4}}
 	got := withFrameLinks(md, "j1", hls, made)

@@ -15,6 +15,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/media"
 	"github.com/recap/recap/media/mediatest"
@@ -31,7 +32,7 @@ type bundle struct {
 	host   *mediatest.Host
 	client *jobs.Client
 	events *jobs.Events
-	key    *store.APIKey
+	key    *recap.Caller
 	media  *media.Client
 	cfg    jobs.WorkerConfig
 }
@@ -87,13 +88,13 @@ func setup(t *testing.T, edit func(*jobs.WorkerConfig)) (*jobs.Worker, *bundle) 
 	return jobs.NewWorker(cfg), bd
 }
 
-func (b *bundle) newJob(t *testing.T, url string) *store.Job {
+func (b *bundle) newJob(t *testing.T, url string) *recap.Job {
 	t.Helper()
 	key, err := jobs.VideoKey(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	j := &store.Job{AccountID: b.key.AccountID, APIKeyID: b.key.ID, URL: url, VideoKey: key, Model: "fake-model"}
+	j := &recap.Job{AccountID: b.key.AccountID, APIKeyID: b.key.ID, URL: url, VideoKey: key, Model: "fake-model"}
 	if err := b.store.CreateJob(context.Background(), j); err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +107,7 @@ func run(w *jobs.Worker, jobID, typ string) error {
 	return w.Process(context.Background(), w.Mux(), asynq.NewTask(typ, []byte(`{"job_id":"`+jobID+`"}`)))
 }
 
-func mustJob(t *testing.T, s *store.Store, id string) *store.Job {
+func mustJob(t *testing.T, s *store.Store, id string) *recap.Job {
 	t.Helper()
 	j, err := s.Job(context.Background(), id)
 	if err != nil {
@@ -117,7 +118,7 @@ func mustJob(t *testing.T, s *store.Store, id string) *store.Job {
 
 // checkCoverage asserts segments are ordered, do not overlap and cover
 // [0, duration] within a second.
-func checkCoverage(t *testing.T, segs []store.Segment, duration float64) {
+func checkCoverage(t *testing.T, segs []recap.Segment, duration float64) {
 	t.Helper()
 	if len(segs) == 0 {
 		t.Fatal("no segments")
@@ -206,7 +207,7 @@ type crashingTranscriber struct {
 	n    atomic.Int32
 }
 
-func (c *crashingTranscriber) Transcribe(ctx context.Context, path, lang string) ([]media.Segment, error) {
+func (c *crashingTranscriber) Transcribe(ctx context.Context, path, lang string) ([]recap.Segment, error) {
 	if c.n.Add(1) > c.ok {
 		return nil, errors.New("worker crashed")
 	}
@@ -282,12 +283,12 @@ func TestPermanentFailures(t *testing.T) {
 			var err error
 			for _, typ := range []string{jobs.TypeResolve, jobs.TypeTranscript} {
 				err = run(w, j.ID, typ)
-				if err != nil || typ == tt.stage || store.Terminal(mustJob(t, b.store, j.ID).State) {
+				if err != nil || typ == tt.stage || recap.Terminal(mustJob(t, b.store, j.ID).State) {
 					break
 				}
 			}
 			j = mustJob(t, b.store, j.ID)
-			if j.State != store.StateFailed {
+			if j.State != recap.StateFailed {
 				t.Fatalf("state %s (%v)", j.State, err)
 			}
 			// The caller's failure is the job's recorded outcome; for asynq

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/media"
 	"github.com/recap/recap/metrics"
 	"github.com/recap/recap/summarize"
@@ -120,7 +121,7 @@ func (o observedMedia) Resolve(ctx context.Context, url string) (*media.Info, er
 	return info, err
 }
 
-func (o observedMedia) Subtitles(ctx context.Context, url string, info *media.Info, lang string) ([]media.Segment, media.SubtitleTrack, error) {
+func (o observedMedia) Subtitles(ctx context.Context, url string, info *media.Info, lang string) ([]recap.Segment, media.SubtitleTrack, error) {
 	segs, tr, err := o.Media.Subtitles(ctx, url, info, lang)
 	o.fail(ctx, toolYtDlp, err)
 	return segs, tr, err
@@ -151,7 +152,7 @@ type observedTranscriber struct {
 	m *metrics.Metrics
 }
 
-func (o observedTranscriber) Transcribe(ctx context.Context, path, language string) ([]media.Segment, error) {
+func (o observedTranscriber) Transcribe(ctx context.Context, path, language string) ([]recap.Segment, error) {
 	segs, err := o.Transcriber.Transcribe(ctx, path, language)
 	if err == nil && len(segs) > 0 {
 		o.m.AudioTranscribed(segs[len(segs)-1].End)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/metrics"
 	"github.com/recap/recap/store"
@@ -17,12 +18,12 @@ import (
 )
 
 // waitTerminal polls the job row until it has ended.
-func waitTerminal(t *testing.T, s *store.Store, id string, timeout time.Duration) *store.Job {
+func waitTerminal(t *testing.T, s *store.Store, id string, timeout time.Duration) *recap.Job {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		j := mustJob(t, s, id)
-		if store.Terminal(j.State) {
+		if recap.Terminal(j.State) {
 			return j
 		}
 		if time.Now().After(deadline) {
@@ -86,7 +87,7 @@ func TestCallerFailuresAreNotQueueFailures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	poor := &store.Job{AccountID: poorKey.AccountID, APIKeyID: poorKey.ID, URL: poorURL, VideoKey: poorVideo, Model: "fake-model"}
+	poor := &recap.Job{AccountID: poorKey.AccountID, APIKeyID: poorKey.ID, URL: poorURL, VideoKey: poorVideo, Model: "fake-model"}
 	if err := b.store.CreateJob(ctx, poor); err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +99,7 @@ func TestCallerFailuresAreNotQueueFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Shutdown)
-	for _, j := range []*store.Job{gone, poor, refused} {
+	for _, j := range []*recap.Job{gone, poor, refused} {
 		if err := b.client.Start(ctx, j); err != nil {
 			t.Fatal(err)
 		}
@@ -107,7 +108,7 @@ func TestCallerFailuresAreNotQueueFailures(t *testing.T) {
 	want := map[string]string{gone.ID: jobs.CodeUnavailable, poor.ID: jobs.CodeInsufficientQuota, refused.ID: jobs.CodeUpstreamRejected}
 	for id, code := range want {
 		j := waitTerminal(t, b.store, id, 2*time.Minute)
-		if j.State != store.StateFailed || j.ErrorCode != code {
+		if j.State != recap.StateFailed || j.ErrorCode != code {
 			t.Errorf("job %s: %s %s (%s), want failed %s", id, j.State, j.ErrorCode, j.ErrorMessage, code)
 		}
 	}
@@ -156,7 +157,7 @@ func TestStageOverItsAttemptBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 3 { // three attempts: the budget of MaxRetry 2
-		if _, ok, err := b.store.StartStage(ctx, j.ID, store.StateSummarizing); err != nil || !ok {
+		if _, ok, err := b.store.StartStage(ctx, j.ID, recap.StateSummarizing); err != nil || !ok {
 			t.Fatalf("start: %v %v", ok, err)
 		}
 	}
@@ -172,7 +173,7 @@ func TestStageOverItsAttemptBudget(t *testing.T) {
 		t.Fatalf("an over-budget run called the model (%d calls)", n-calls)
 	}
 	got := mustJob(t, b.store, j.ID)
-	if got.State != store.StateFailed || got.ErrorCode != jobs.CodeUpstream ||
+	if got.State != recap.StateFailed || got.ErrorCode != jobs.CodeUpstream ||
 		!strings.Contains(got.ErrorMessage, "3 attempts") || !strings.Contains(got.ErrorMessage, "503") {
 		t.Fatalf("job %s %s %q", got.State, got.ErrorCode, got.ErrorMessage)
 	}

@@ -6,31 +6,12 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/recap/recap/store"
+	"github.com/recap/recap"
 )
 
 // CodeInvalidRange is a start/end range that does not fit the video: it
 // starts at or after the video's end, or ends past it.
 const CodeInvalidRange = "invalid_range"
-
-// Range is the part of a video a job works on, in seconds of the video's
-// own time. An End of 0 runs to the video's end; the zero Range is the
-// whole video.
-type Range struct {
-	Start, End float64
-}
-
-// IsZero reports whether r is the whole video.
-func (r Range) IsZero() bool { return r.Start == 0 && r.End == 0 }
-
-// EndIn is where r ends in a video d seconds long (d when it runs to the
-// end, or when it was asked to end past it).
-func (r Range) EndIn(d float64) float64 {
-	if r.End == 0 || (d > 0 && r.End > d) {
-		return d
-	}
-	return r.End
-}
 
 // rangeSep starts the range part of a ranged job's language, written as
 // a media fragment ("en#t=30-90").
@@ -42,7 +23,7 @@ const rangeSep = "#t="
 // lookup all key on it, so a ranged transcript or summary is never taken
 // for the whole video's, nor the other way round, without a column of its
 // own; SplitRange takes it apart.
-func WithRange(lang string, r Range) string {
+func WithRange(lang string, r recap.Range) string {
 	if r.IsZero() {
 		return lang
 	}
@@ -57,35 +38,35 @@ func fmtSec(s float64) string { return strconv.FormatFloat(math.Round(s*1000)/10
 
 // SplitRange separates a language made by WithRange into the language and
 // the range (the zero Range when it carries none).
-func SplitRange(lang string) (string, Range) {
+func SplitRange(lang string) (string, recap.Range) {
 	i := strings.Index(lang, rangeSep)
 	if i < 0 {
-		return lang, Range{}
+		return lang, recap.Range{}
 	}
 	a, b, ok := strings.Cut(lang[i+len(rangeSep):], "-")
 	if !ok {
-		return lang[:i], Range{}
+		return lang[:i], recap.Range{}
 	}
 	s, err := strconv.ParseFloat(a, 64)
 	if err != nil {
-		return lang[:i], Range{}
+		return lang[:i], recap.Range{}
 	}
 	var e float64
 	if b != "" {
 		if e, err = strconv.ParseFloat(b, 64); err != nil {
-			return lang[:i], Range{}
+			return lang[:i], recap.Range{}
 		}
 	}
-	return lang[:i], Range{Start: s, End: e}
+	return lang[:i], recap.Range{Start: s, End: e}
 }
 
 // jobRange is the job's range and its plain audio language.
-func jobRange(j *store.Job) (string, Range) { return SplitRange(j.AudioLanguage) }
+func jobRange(j *recap.Job) (string, recap.Range) { return SplitRange(j.AudioLanguage) }
 
 // CheckRange refuses a range that does not fit a video of duration
 // seconds (a duration of 0 is not known yet, and passes). A range may end
 // up to a second past the duration the metadata gives, which is rounded.
-func CheckRange(r Range, duration float64) error {
+func CheckRange(r recap.Range, duration float64) error {
 	if r.IsZero() || duration <= 0 {
 		return nil
 	}
@@ -109,7 +90,7 @@ func fmtClock(s float64) string {
 
 // CutSegments keeps the segments that overlap r, as they are (times stay
 // the video's own). The zero Range keeps all.
-func CutSegments(segs []store.Segment, r Range) []store.Segment {
+func CutSegments(segs []recap.Segment, r recap.Range) []recap.Segment {
 	if r.IsZero() {
 		return segs
 	}
@@ -117,7 +98,7 @@ func CutSegments(segs []store.Segment, r Range) []store.Segment {
 	if to == 0 {
 		to = math.Inf(1)
 	}
-	out := make([]store.Segment, 0, len(segs))
+	out := make([]recap.Segment, 0, len(segs))
 	for _, s := range segs {
 		end := max(s.End, s.Start)
 		if end > r.Start && s.Start < to || end == s.Start && s.Start >= r.Start && s.Start < to {

@@ -4,22 +4,22 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/jobs"
-	"github.com/recap/recap/store"
 )
 
 func TestWithRangeRoundTrip(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		lang string
-		r    jobs.Range
+		r    recap.Range
 		want string
 	}{
-		{"en", jobs.Range{}, "en"},
-		{"", jobs.Range{Start: 30, End: 90}, "#t=30-90"},
-		{"zh-Hans", jobs.Range{Start: 754.5, End: 3723.25}, "zh-Hans#t=754.5-3723.25"},
-		{"en", jobs.Range{Start: 30}, "en#t=30-"},
-		{"en", jobs.Range{End: 60}, "en#t=0-60"},
+		{"en", recap.Range{}, "en"},
+		{"", recap.Range{Start: 30, End: 90}, "#t=30-90"},
+		{"zh-Hans", recap.Range{Start: 754.5, End: 3723.25}, "zh-Hans#t=754.5-3723.25"},
+		{"en", recap.Range{Start: 30}, "en#t=30-"},
+		{"en", recap.Range{End: 60}, "en#t=0-60"},
 	} {
 		got := jobs.WithRange(tc.lang, tc.r)
 		if got != tc.want {
@@ -34,24 +34,24 @@ func TestWithRangeRoundTrip(t *testing.T) {
 
 func TestCutSegments(t *testing.T) {
 	t.Parallel()
-	segs := []store.Segment{{Start: 0, End: 10, Text: "a"}, {Start: 10, End: 20, Text: "b"}, {Start: 20, End: 30, Text: "c"},
+	segs := []recap.Segment{{Start: 0, End: 10, Text: "a"}, {Start: 10, End: 20, Text: "b"}, {Start: 20, End: 30, Text: "c"},
 		{Start: 30, End: 30, Text: "d"}, {Start: 40, End: 50, Text: "e"}}
-	text := func(ss []store.Segment) (out []string) {
+	text := func(ss []recap.Segment) (out []string) {
 		for _, s := range ss {
 			out = append(out, s.Text)
 		}
 		return out
 	}
 	for _, tc := range []struct {
-		r    jobs.Range
+		r    recap.Range
 		want []string
 	}{
-		{jobs.Range{}, []string{"a", "b", "c", "d", "e"}},
-		{jobs.Range{Start: 15, End: 25}, []string{"b", "c"}},
-		{jobs.Range{Start: 10, End: 20}, []string{"b"}},
-		{jobs.Range{Start: 30, End: 35}, []string{"d"}},
-		{jobs.Range{Start: 35}, []string{"e"}},
-		{jobs.Range{Start: 31, End: 39}, nil},
+		{recap.Range{}, []string{"a", "b", "c", "d", "e"}},
+		{recap.Range{Start: 15, End: 25}, []string{"b", "c"}},
+		{recap.Range{Start: 10, End: 20}, []string{"b"}},
+		{recap.Range{Start: 30, End: 35}, []string{"d"}},
+		{recap.Range{Start: 35}, []string{"e"}},
+		{recap.Range{Start: 31, End: 39}, nil},
 	} {
 		if got := text(jobs.CutSegments(segs, tc.r)); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("CutSegments(%v) = %v; want %v", tc.r, got, tc.want)

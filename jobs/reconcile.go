@@ -9,6 +9,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/store"
 )
 
@@ -156,7 +157,7 @@ func (w *Worker) Reconcile(ctx context.Context) (ReconcileStats, error) {
 	}
 }
 
-func (w *Worker) reconcileJob(ctx context.Context, p *pass, j *store.Job, st *ReconcileStats) error {
+func (w *Worker) reconcileJob(ctx context.Context, p *pass, j *recap.Job, st *ReconcileStats) error {
 	from := stagesFrom(j.State)
 	if len(from) == 0 {
 		return nil
@@ -236,7 +237,7 @@ func (w *Worker) reconcileJob(ctx context.Context, p *pass, j *store.Job, st *Re
 		}
 		return err
 	}
-	if store.Terminal(cur.State) || !cur.UpdatedAt.Equal(j.UpdatedAt) {
+	if recap.Terminal(cur.State) || !cur.UpdatedAt.Equal(j.UpdatedAt) {
 		return nil
 	}
 	if err := w.next(ctx, cur, from[0]); err != nil {

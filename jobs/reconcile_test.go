@@ -8,6 +8,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/store"
 	"github.com/recap/recap/store/storetest"
@@ -62,7 +63,7 @@ func TestReconcile(t *testing.T) {
 	age(t, b.store, lost.ID)
 	// 2. Lost mid-pipeline: its transcript stage vanished.
 	mid := b.newJob(t, b.host.PageURL())
-	setState(t, b.store, mid.ID, store.StateTranscribing)
+	setState(t, b.store, mid.ID, recap.StateTranscribing)
 	age(t, b.store, mid.ID)
 	// 3. Queued and fine, just waiting behind a backlog.
 	waiting := b.newJob(t, b.host.PageURL())
@@ -106,7 +107,7 @@ func TestReconcile(t *testing.T) {
 		t.Errorf("fresh job touched: %v", got)
 	}
 	j := mustJob(t, b.store, gaveUp.ID)
-	if j.State != store.StateFailed || j.ErrorCode != jobs.CodeInternal || j.ErrorMessage == "" {
+	if j.State != recap.StateFailed || j.ErrorCode != jobs.CodeInternal || j.ErrorMessage == "" {
 		t.Errorf("gave-up job: %s %s %q", j.State, j.ErrorCode, j.ErrorMessage)
 	}
 
@@ -129,7 +130,7 @@ func TestReconcile(t *testing.T) {
 
 	// 6. A stage active far past its time-out: a worker that hangs.
 	hung := b.newJob(t, b.host.PageURL())
-	setState(t, b.store, hung.ID, store.StateSummarizing)
+	setState(t, b.store, hung.ID, recap.StateSummarizing)
 	if err := b.store.Hold(ctx, b.key.AccountID, hung.ID, 60); err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +138,7 @@ func TestReconcile(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Leave only the summary task to the hanging server.
-	for _, id := range []*store.Job{lost, mid, waiting} {
+	for _, id := range []*recap.Job{lost, mid, waiting} {
 		for _, typ := range []string{jobs.TypeResolve, jobs.TypeTranscript} {
 			_ = in.DeleteTask(queue, jobs.TaskID(id.ID, typ))
 		}
@@ -161,7 +162,7 @@ func TestReconcile(t *testing.T) {
 		t.Fatal(err)
 	}
 	j = mustJob(t, b.store, hung.ID)
-	if j.State != store.StateFailed || st.Failed < 1 {
+	if j.State != recap.StateFailed || st.Failed < 1 {
 		t.Errorf("hung job: %s (stats %+v), want failed", j.State, st)
 	}
 	storetest.CheckLedger(t, b.store)

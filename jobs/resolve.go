@@ -8,18 +8,19 @@ import (
 	"math"
 	"time"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/media"
 	"github.com/recap/recap/store"
 )
 
 // resolveTask learns a video's metadata: in the job's queue, bounded by
 // Timeouts.Resolve, retried MaxRetry times.
-var resolveTask = task{typ: TypeResolve, state: store.StateResolving, timeout: func(t Timeouts) time.Duration { return t.Resolve }}
+var resolveTask = task{typ: TypeResolve, state: recap.StateResolving, timeout: func(t Timeouts) time.Duration { return t.Resolve }}
 
 // resolve learns the video's metadata (once per canonical key), refuses
 // what cannot be processed, and places the credit hold when the
 // duration is known.
-func (w *Worker) resolve(ctx context.Context, j *store.Job) error {
+func (w *Worker) resolve(ctx context.Context, j *recap.Job) error {
 	if j.URL == "" { // images only: straight to the model
 		w.publish(ctx, j.ID, Event{Type: EventPriced})
 		return w.next(ctx, j, &summaryTask)
@@ -49,7 +50,7 @@ func (w *Worker) resolve(ctx context.Context, j *store.Job) error {
 // key that joined another URL form's video (same yt-dlp extractor_key +
 // id, see media.StableID and store.ClaimVideo) answers with that video,
 // whose transcripts and summaries the job then shares.
-func (w *Worker) video(ctx context.Context, j *store.Job) (*store.Video, error) {
+func (w *Worker) video(ctx context.Context, j *recap.Job) (*store.Video, error) {
 	var v *store.Video
 	err := w.cfg.Store.WithLock(ctx, "video:"+j.VideoKey, func(ctx context.Context) error {
 		var err error
@@ -105,7 +106,7 @@ func (w *Worker) checkLength(d float64) error {
 // rangeLength is what a job of a video d seconds long works on and is
 // priced by: the whole video, or the part its range covers. A range that
 // does not fit the video is refused, and so is a length over the limit.
-func (w *Worker) rangeLength(j *store.Job, d float64) (float64, error) {
+func (w *Worker) rangeLength(j *recap.Job, d float64) (float64, error) {
 	_, r := jobRange(j)
 	length := d
 	if !r.IsZero() {
@@ -129,7 +130,7 @@ func (w *Worker) rangeLength(j *store.Job, d float64) (float64, error) {
 // first and is skipped once a hold exists, so a retry after a failed hold
 // still sees an unpriced job and one after a failed write is not priced
 // twice.
-func (w *Worker) measured(ctx context.Context, j *store.Job, d float64) error {
+func (w *Worker) measured(ctx context.Context, j *recap.Job, d float64) error {
 	length, err := w.rangeLength(j, d)
 	if err != nil {
 		return err
@@ -158,7 +159,7 @@ func (w *Worker) measured(ctx context.Context, j *store.Job, d float64) error {
 // the job was created. "Before the job" keeps the
 // decision the same on every retry and makes jobs that share one fresh
 // download all pay for it.
-func (w *Worker) price(ctx context.Context, j *store.Job, duration float64) error {
+func (w *Worker) price(ctx context.Context, j *recap.Job, duration float64) error {
 	if duration <= 0 {
 		return nil
 	}
@@ -185,7 +186,7 @@ func (w *Worker) price(ctx context.Context, j *store.Job, duration float64) erro
 }
 
 // cachedForFree reports whether the caches make the job free (see price).
-func (w *Worker) cachedForFree(ctx context.Context, j *store.Job) (bool, error) {
+func (w *Worker) cachedForFree(ctx context.Context, j *recap.Job) (bool, error) {
 	t, err := w.cfg.Store.LatestTranscript(ctx, j.VideoKey, j.AudioLanguage)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil

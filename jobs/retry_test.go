@@ -7,10 +7,10 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/jobs/jobstest"
 	"github.com/recap/recap/media"
-	"github.com/recap/recap/store"
 )
 
 // TestRetryRules shows how a stage run's end reaches asynq: whether
@@ -37,20 +37,20 @@ func TestRetryRules(t *testing.T) {
 		state, code      string
 		attempts, failed int
 	}{
-		{name: "done", state: store.StateResolving, attempts: 1},
+		{name: "done", state: recap.StateResolving, attempts: 1},
 		{name: "upstream error, retried", arrange: resolveErr(jobstest.ErrTransient),
-			err: true, failure: true, state: store.StateResolving, attempts: 1, failed: 1},
+			err: true, failure: true, state: recap.StateResolving, attempts: 1, failed: 1},
 		{name: "upstream error on the last attempt, archived", maxRetry: 1, before: 1, arrange: resolveErr(jobstest.ErrTransient),
-			err: true, failure: true, skip: true, state: store.StateFailed, code: jobs.CodeUpstream, attempts: 2, failed: 1},
+			err: true, failure: true, skip: true, state: recap.StateFailed, code: jobs.CodeUpstream, attempts: 2, failed: 1},
 		{name: "caller-caused, recorded outcome and done", arrange: resolveErr(media.ErrUnavailable),
-			state: store.StateFailed, code: jobs.CodeUnavailable, attempts: 1},
+			state: recap.StateFailed, code: jobs.CodeUnavailable, attempts: 1},
 		{name: "interrupted, re-run without counting", arrange: func(_ *testing.T, cancel context.CancelFunc, b *jobstest.Bundle) {
 			b.Media.ResolveFunc = func(ctx context.Context, _ string) (*media.Info, error) {
 				cancel() // a shutdown or a lost lease
 				<-ctx.Done()
 				return nil, ctx.Err()
 			}
-		}, err: true, state: store.StateResolving, attempts: 0},
+		}, err: true, state: recap.StateResolving, attempts: 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

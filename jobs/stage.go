@@ -9,10 +9,11 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/store"
 )
 
-type stageFunc func(ctx context.Context, j *store.Job) error
+type stageFunc func(ctx context.Context, j *recap.Job) error
 
 // callerCaused reports whether a permanent failure is the request's own
 // doing (the video is gone, too long, not allowed, the balance too low):
@@ -63,7 +64,7 @@ func (w *Worker) stage(st *task, fn stageFunc) asynq.Handler {
 		if err != nil {
 			return fmt.Errorf("%s: %w", typ, err)
 		}
-		if store.Terminal(j.State) {
+		if recap.Terminal(j.State) {
 			return nil
 		}
 		log := w.log.With("job_id", j.ID, "video_key", j.VideoKey, "stage", typ)
@@ -128,7 +129,7 @@ func (w *Worker) stage(st *task, fn stageFunc) asynq.Handler {
 			// into a failed job on its last attempt, and counting the run
 			// would let restarts use up its attempts.
 			bg := context.WithoutCancel(ctx)
-			if cur, err2 := w.cfg.Store.Job(bg, j.ID); err2 == nil && store.Terminal(cur.State) {
+			if cur, err2 := w.cfg.Store.Job(bg, j.ID); err2 == nil && recap.Terminal(cur.State) {
 				return nil
 			}
 			if err2 := w.cfg.Store.RefundAttempt(bg, j.ID, state); err2 != nil {
@@ -141,7 +142,7 @@ func (w *Worker) stage(st *task, fn stageFunc) asynq.Handler {
 		if ctx.Err() != nil && !last {
 			// Canceled or timed out: the job row tells which. A canceled job
 			// is already terminal; a time-out is retried.
-			if cur, err2 := w.cfg.Store.Job(context.WithoutCancel(ctx), j.ID); err2 == nil && store.Terminal(cur.State) {
+			if cur, err2 := w.cfg.Store.Job(context.WithoutCancel(ctx), j.ID); err2 == nil && recap.Terminal(cur.State) {
 				return nil
 			}
 		}
@@ -163,7 +164,7 @@ func (w *Worker) stage(st *task, fn stageFunc) asynq.Handler {
 
 // startStage moves the job into a stage's state, counting the attempt,
 // and tells its followers when the state changed.
-func (w *Worker) startStage(ctx context.Context, j *store.Job, state string) (store.Attempt, bool, error) {
+func (w *Worker) startStage(ctx context.Context, j *recap.Job, state string) (store.Attempt, bool, error) {
 	a, ok, err := w.cfg.Store.StartStage(ctx, j.ID, state)
 	if err != nil || !ok {
 		return a, ok, err

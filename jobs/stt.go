@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/media"
 	"github.com/recap/recap/store"
 )
@@ -22,7 +23,7 @@ const CodeTranscription = "transcription_failed"
 // format, cuts it into chunks at silences and transcribes them in
 // parallel. Every finished chunk is stored, so a retry after a crash only
 // sends the chunks still missing.
-func (w *Worker) speechToText(ctx context.Context, j *store.Job, v *store.Video, info *media.Info) (*store.Transcript, error) {
+func (w *Worker) speechToText(ctx context.Context, j *recap.Job, v *store.Video, info *media.Info) (*recap.Transcript, error) {
 	dir, err := os.MkdirTemp(w.cfg.TempDir, "recap-job-")
 	if err != nil {
 		return nil, fmt.Errorf("stt: %w", err)
@@ -51,7 +52,7 @@ func (w *Worker) speechToText(ctx context.Context, j *store.Job, v *store.Video,
 
 // transcribeLocal measures, prices and transcribes a local media file (a
 // download, or an uploaded file) in dir.
-func (w *Worker) transcribeLocal(ctx context.Context, j *store.Job, v *store.Video, dir, path string) (*store.Transcript, error) {
+func (w *Worker) transcribeLocal(ctx context.Context, j *recap.Job, v *store.Video, dir, path string) (*recap.Transcript, error) {
 	dur, err := w.cfg.Media.Probe(ctx, path)
 	if err != nil {
 		return nil, mediaError(err)
@@ -86,13 +87,13 @@ func (w *Worker) transcribeLocal(ctx context.Context, j *store.Job, v *store.Vid
 	if err != nil {
 		return nil, err
 	}
-	return &store.Transcript{VideoKey: j.VideoKey, Language: j.AudioLanguage, Source: "speech_to_text", Segments: all, Duration: dur}, nil
+	return &recap.Transcript{VideoKey: j.VideoKey, Language: j.AudioLanguage, Source: "speech_to_text", Segments: all, Duration: dur}, nil
 }
 
 // transcribeChunks sends the chunks not stored yet to speech-to-text,
 // STTConcurrency at a time, stores each as it finishes, and stitches all
 // of them in order with their time offsets.
-func (w *Worker) transcribeChunks(ctx context.Context, jobID, videoKey, lang string, chunks []media.Chunk) ([]store.Segment, error) {
+func (w *Worker) transcribeChunks(ctx context.Context, jobID, videoKey, lang string, chunks []media.Chunk) ([]recap.Segment, error) {
 	done, err := w.cfg.Store.Chunks(ctx, videoKey, lang)
 	if err != nil {
 		return nil, err
@@ -100,7 +101,7 @@ func (w *Worker) transcribeChunks(ctx context.Context, jobID, videoKey, lang str
 	// Chunks are stored under lang, a ranged job's with its range; the
 	// service is told the language alone.
 	sttLang, _ := SplitRange(lang)
-	results := make([][]store.Segment, len(chunks))
+	results := make([][]recap.Segment, len(chunks))
 	var todo []media.Chunk
 	for i, c := range chunks {
 		if d, ok := done[c.Index]; ok && math.Abs(d.Offset-c.Offset) < 0.5 {
@@ -131,7 +132,7 @@ func (w *Worker) transcribeChunks(ctx context.Context, jobID, videoKey, lang str
 		}
 		defer func() { <-sem }()
 		segs, err := w.cfg.Transcriber.Transcribe(ctx, c.Path, sttLang)
-		var abs []store.Segment
+		var abs []recap.Segment
 		if err == nil {
 			abs = cleanSegments(clampSegments(toStoreSegments(segs, c.Offset), c.Offset, c.Offset+c.Duration))
 			err = w.cfg.Store.SaveChunk(ctx, videoKey, lang, store.Chunk{Index: c.Index, Offset: c.Offset, Duration: c.Duration, Segments: abs})
@@ -160,9 +161,9 @@ func (w *Worker) transcribeChunks(ctx context.Context, jobID, videoKey, lang str
 			todo = todo[1:]
 		}
 		if first := results[0]; first != nil {
-			rel := make([]media.Segment, len(first))
+			rel := make([]recap.Segment, len(first))
 			for i, s := range first {
-				rel[i] = media.Segment{Start: s.Start - chunks[0].Offset, End: s.End - chunks[0].Offset, Text: s.Text, Speaker: s.Speaker}
+				rel[i] = recap.Segment{Start: s.Start - chunks[0].Offset, End: s.End - chunks[0].Offset, Text: s.Text, Speaker: s.Speaker}
 			}
 			ks, err := d.SpeakerReferences(ctx, chunks[0].Path, rel)
 			if err != nil {
@@ -186,7 +187,7 @@ func (w *Worker) transcribeChunks(ctx context.Context, jobID, videoKey, lang str
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var all []store.Segment
+	var all []recap.Segment
 	for _, r := range results {
 		all = append(all, r...)
 	}
@@ -198,7 +199,7 @@ func (w *Worker) transcribeChunks(ctx context.Context, jobID, videoKey, lang str
 // clips of them (media.Transcriber with diarized_json).
 type diarizer interface {
 	Diarizes() bool
-	SpeakerReferences(ctx context.Context, path string, segs []media.Segment) (media.KnownSpeakers, error)
+	SpeakerReferences(ctx context.Context, path string, segs []recap.Segment) (media.KnownSpeakers, error)
 }
 
 // diarizerOf finds the diarizer behind t, through the metrics wrapper.
@@ -212,7 +213,7 @@ func diarizerOf(t Transcriber) (diarizer, bool) {
 
 // clampSegments keeps a chunk's segments inside the chunk and in order, so
 // stitched chunks never overlap even when a service rounds generously.
-func clampSegments(segs []store.Segment, from, to float64) []store.Segment {
+func clampSegments(segs []recap.Segment, from, to float64) []recap.Segment {
 	out := segs[:0]
 	prev := from
 	for _, s := range segs {

@@ -10,18 +10,19 @@ import (
 	"sync"
 	"time"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/store"
 	"github.com/recap/recap/summarize"
 )
 
 // summaryTask writes a job's summary or answer: in the job's queue, bounded
 // by Timeouts.Summary, retried MaxRetry times.
-var summaryTask = task{typ: TypeSummary, state: store.StateSummarizing, timeout: func(t Timeouts) time.Duration { return t.Summary }}
+var summaryTask = task{typ: TypeSummary, state: recap.StateSummarizing, timeout: func(t Timeouts) time.Duration { return t.Summary }}
 
 // summary summarizes the transcript (once per transcript, prompt, model
 // and output language), or answers the job's question, or describes its
 // images, streaming the text to the job's followers.
-func (w *Worker) summary(ctx context.Context, j *store.Job) error {
+func (w *Worker) summary(ctx context.Context, j *recap.Job) error {
 	sum := w.summarizer(j.Model)
 	model := w.summaryModel(j)
 	deltas := &deltaPublisher{publish: func(text string) { w.publish(ctx, j.ID, Event{Type: EventDelta, Text: text}) }}
@@ -43,13 +44,9 @@ func (w *Worker) summary(ctx context.Context, j *store.Job) error {
 	if err != nil {
 		return err
 	}
-	segs := toSummarizeSegments(t.Segments)
+	segs := t.Segments
 	if j.Kind == "answer" {
-		hist := make([]summarize.Message, 0, len(j.History))
-		for _, m := range j.History {
-			hist = append(hist, summarize.Message{Role: m.Role, Content: m.Content})
-		}
-		res, err := sum.Answer(ctx, summarize.Question{Title: j.Title, Segments: segs, History: hist, Question: j.Prompt,
+		res, err := sum.Answer(ctx, summarize.Question{Title: j.Title, Segments: segs, History: j.History, Question: j.Prompt,
 			Model: model, OutputLanguage: j.OutputLanguage}, onDelta)
 		deltas.flush()
 		if err != nil {
@@ -84,7 +81,7 @@ func (w *Worker) summary(ctx context.Context, j *store.Job) error {
 			return llmError(err)
 		}
 		sm = &store.Summary{TranscriptID: t.ID, PromptHash: hash, Model: model, OutputLanguage: j.OutputLanguage,
-			Markdown: res.Markdown, Chapters: toStoreChapters(res.Chapters), PromptTokens: res.Usage.PromptTokens,
+			Markdown: res.Markdown, Chapters: res.Chapters, PromptTokens: res.Usage.PromptTokens,
 			CompletionTokens: res.Usage.CompletionTokens, Truncated: res.Truncated}
 		g := groundingOf(res)
 		sm.Highlights, sm.Grounding = g.Highlights, g.Counts
@@ -96,9 +93,7 @@ func (w *Worker) summary(ctx context.Context, j *store.Job) error {
 	}
 	r := &Result{Markdown: sm.Markdown, Model: sm.Model, PromptTokens: sm.PromptTokens, CompletionTokens: sm.CompletionTokens,
 		Cached: cached, Truncated: sm.Truncated, Highlights: sm.Highlights, Grounding: sm.Grounding}
-	for _, c := range sm.Chapters {
-		r.Chapters = append(r.Chapters, Chapter(c))
-	}
+	r.Chapters = append(r.Chapters, sm.Chapters...)
 	if j.Frames {
 		// The summary is shared; its frames and their links are the job's.
 		if r.Markdown, err = w.frames(ctx, j, sm.Highlights, sm.Markdown); err != nil {
@@ -154,8 +149,8 @@ func (d *deltaPublisher) flush() {
 	}
 }
 
-func (w *Worker) succeed(ctx context.Context, j *store.Job, summaryID *int64, r *Result) error {
-	o := store.Outcome{State: store.StateSucceeded, SummaryID: summaryID, ResultModel: r.Model,
+func (w *Worker) succeed(ctx context.Context, j *recap.Job, summaryID *int64, r *Result) error {
+	o := store.Outcome{State: recap.StateSucceeded, SummaryID: summaryID, ResultModel: r.Model,
 		PromptTokens: r.PromptTokens, CompletionTokens: r.CompletionTokens}
 	if summaryID == nil || j.Frames {
 		// A job with frames keeps its own markdown: the summary's with
@@ -167,8 +162,8 @@ func (w *Worker) succeed(ctx context.Context, j *store.Job, summaryID *int64, r 
 		return err
 	}
 	if ok {
-		w.cfg.Metrics.JobFinished(store.StateSucceeded, "")
-		w.publish(ctx, j.ID, Event{Type: EventResult, State: store.StateSucceeded, Result: r})
+		w.cfg.Metrics.JobFinished(recap.StateSucceeded, "")
+		w.publish(ctx, j.ID, Event{Type: EventResult, State: recap.StateSucceeded, Result: r})
 		if j.WebhookURL != "" {
 			w.ended(ctx, j.ID)
 		}
@@ -177,7 +172,7 @@ func (w *Worker) succeed(ctx context.Context, j *store.Job, summaryID *int64, r 
 }
 
 // summaryModel is the model name a job's summary is made and cached under.
-func (w *Worker) summaryModel(j *store.Job) string {
+func (w *Worker) summaryModel(j *recap.Job) string {
 	sum := w.summarizer(j.Model)
 	if j.Model == "" || sum != w.cfg.LLM {
 		return sum.Model()
@@ -200,31 +195,13 @@ func resultOf(res *summarize.Result, model string, cached bool) *Result {
 	if r.Model == "" {
 		r.Model = model
 	}
-	for _, c := range res.Chapters {
-		r.Chapters = append(r.Chapters, Chapter{Start: c.Start, End: c.End, Title: c.Title})
-	}
+	r.Chapters = append(r.Chapters, res.Chapters...)
 	g := groundingOf(res)
 	if len(g.Highlights) > 0 {
 		r.Highlights = g.Highlights
 	}
 	r.Grounding = g.Counts
 	return r
-}
-
-func toSummarizeSegments(segs []store.Segment) []summarize.Segment {
-	out := make([]summarize.Segment, len(segs))
-	for i, s := range segs {
-		out[i] = summarize.Segment{Start: s.Start, End: s.End, Text: s.Text, Speaker: s.Speaker}
-	}
-	return out
-}
-
-func toStoreChapters(cs []summarize.Chapter) []store.Chapter {
-	out := make([]store.Chapter, len(cs))
-	for i, c := range cs {
-		out[i] = store.Chapter{Start: c.Start, End: c.End, Title: c.Title}
-	}
-	return out
 }
 
 // PromptHash identifies a custom prompt (and images) for the summary cache.
@@ -277,13 +254,9 @@ func (w *Worker) imageData(ctx context.Context, urls []string) ([]string, error)
 
 // groundingOf is a summary's highlights and grounding counts as stored.
 func groundingOf(res *summarize.Result) store.SummaryGrounding {
-	g := store.SummaryGrounding{Highlights: make([]store.Highlight, 0, len(res.Highlights))}
-	for _, h := range res.Highlights {
-		g.Highlights = append(g.Highlights, store.Highlight{Start: h.Start, Text: h.Text,
-			Source: store.HighlightSource(h.Source)})
-	}
+	g := store.SummaryGrounding{Highlights: append(make([]recap.Highlight, 0, len(res.Highlights)), res.Highlights...)}
 	if res.Grounding != nil {
-		c := store.Grounding(*res.Grounding)
+		c := *res.Grounding
 		g.Counts = &c
 	}
 	return g

@@ -8,8 +8,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-
-	"github.com/recap/recap/store"
+	"github.com/recap/recap"
 )
 
 // task declares one task type's options beside its handler, as River's
@@ -58,7 +57,7 @@ func isStage(typ string) bool {
 // after it, in pipeline order; none for a terminal state.
 func stagesFrom(state string) []*task {
 	switch state {
-	case store.StateQueued:
+	case recap.StateQueued:
 		return stages
 	}
 	for i, t := range stages {
@@ -71,7 +70,7 @@ func stagesFrom(state string) []*task {
 
 // jobQueue is a job's queue name before the prefix: its own, or the
 // interactive queue when it names none. The one default-queue rule.
-func jobQueue(j *store.Job) string {
+func jobQueue(j *recap.Job) string {
 	if j.Queue == "" {
 		return QueueInteractive
 	}
@@ -98,7 +97,7 @@ func newQueueing(cl Enqueuer, prefix string, t Timeouts, maxRetry int) queueing 
 }
 
 // queueName is the full asynq queue a job's task of type t runs in.
-func (q queueing) queueName(j *store.Job, t *task) string {
+func (q queueing) queueName(j *recap.Job, t *task) string {
 	if t.queue != "" {
 		return q.prefix + t.queue
 	}
@@ -108,7 +107,7 @@ func (q queueing) queueName(j *store.Job, t *task) string {
 // enqueue enqueues a job's task of type t under its task id (one per job
 // and type), so a duplicate enqueue (a retry, the reconciler) is refused
 // quietly: that is the dedupe working.
-func (q queueing) enqueue(ctx context.Context, j *store.Job, t *task, extra ...asynq.Option) error {
+func (q queueing) enqueue(ctx context.Context, j *recap.Job, t *task, extra ...asynq.Option) error {
 	err := q.enqueueTask(ctx, j, t, extra...)
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) && !errors.Is(err, asynq.ErrDuplicateTask) {
 		return err
@@ -118,7 +117,7 @@ func (q queueing) enqueue(ctx context.Context, j *store.Job, t *task, extra ...a
 
 // enqueueTask is enqueue telling a refused duplicate apart
 // (asynq.ErrTaskIDConflict, asynq.ErrDuplicateTask).
-func (q queueing) enqueueTask(ctx context.Context, j *store.Job, t *task, extra ...asynq.Option) error {
+func (q queueing) enqueueTask(ctx context.Context, j *recap.Job, t *task, extra ...asynq.Option) error {
 	body, _ := json.Marshal(payload{JobID: j.ID})
 	maxRetry := t.maxRetry
 	if maxRetry == 0 {

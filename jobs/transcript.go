@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/media"
 	"github.com/recap/recap/store"
 )
@@ -14,12 +15,12 @@ import (
 // transcriptTask gets a video's transcript: in the job's queue, bounded by
 // Timeouts.Transcript (hours: a download and speech-to-text of a long
 // video), retried MaxRetry times.
-var transcriptTask = task{typ: TypeTranscript, state: store.StateTranscribing, timeout: func(t Timeouts) time.Duration { return t.Transcript }}
+var transcriptTask = task{typ: TypeTranscript, state: recap.StateTranscribing, timeout: func(t Timeouts) time.Duration { return t.Transcript }}
 
 // transcript gets the job's transcript: from the cache, from subtitles,
 // or from speech-to-text, once per video and language.
-func (w *Worker) transcript(ctx context.Context, j *store.Job) error {
-	var t *store.Transcript
+func (w *Worker) transcript(ctx context.Context, j *recap.Job) error {
+	var t *recap.Transcript
 	// A ranged job's language carries its range (WithRange): its
 	// transcript is stored apart from the whole video's.
 	lang := j.AudioLanguage
@@ -85,7 +86,7 @@ func (w *Worker) transcript(ctx context.Context, j *store.Job) error {
 	return w.next(ctx, j, &summaryTask)
 }
 
-func (w *Worker) fetchTranscript(ctx context.Context, j *store.Job) (*store.Transcript, error) {
+func (w *Worker) fetchTranscript(ctx context.Context, j *recap.Job) (*recap.Transcript, error) {
 	v, err := w.cfg.Store.Video(ctx, j.VideoKey)
 	if err != nil {
 		return nil, err
@@ -108,7 +109,7 @@ func (w *Worker) fetchTranscript(ctx context.Context, j *store.Job) (*store.Tran
 		if track.Auto {
 			source = "auto_captions"
 		}
-		return &store.Transcript{VideoKey: j.VideoKey, Language: lang, Source: source,
+		return &recap.Transcript{VideoKey: j.VideoKey, Language: lang, Source: source,
 			Segments: toStoreSegments(segs, 0), Duration: transcriptDuration(v.Duration, segs)}, nil
 	}
 	if err != nil && !errors.Is(err, media.ErrNoSubtitles) {
@@ -128,7 +129,7 @@ func langNote(lang string) string {
 	return " in " + lang
 }
 
-func transcriptDuration(known float64, segs []media.Segment) float64 {
+func transcriptDuration(known float64, segs []recap.Segment) float64 {
 	if known > 0 {
 		return known
 	}
@@ -138,10 +139,10 @@ func transcriptDuration(known float64, segs []media.Segment) float64 {
 	return segs[len(segs)-1].End
 }
 
-func toStoreSegments(segs []media.Segment, offset float64) []store.Segment {
-	out := make([]store.Segment, 0, len(segs))
+func toStoreSegments(segs []recap.Segment, offset float64) []recap.Segment {
+	out := make([]recap.Segment, 0, len(segs))
 	for _, s := range segs {
-		out = append(out, store.Segment{Start: s.Start + offset, End: s.End + offset, Text: s.Text, Speaker: s.Speaker})
+		out = append(out, recap.Segment{Start: s.Start + offset, End: s.End + offset, Text: s.Text, Speaker: s.Speaker})
 	}
 	return out
 }
@@ -151,7 +152,7 @@ func toStoreSegments(segs []media.Segment, offset float64) []store.Segment {
 // range, at the video's own times. Its Duration stays the whole video's,
 // so a job learning the duration from it is checked and priced as at
 // resolve. A range that does not fit the video is refused.
-func cutTranscript(whole *store.Transcript, lang string, rng Range) (*store.Transcript, error) {
+func cutTranscript(whole *recap.Transcript, lang string, rng recap.Range) (*recap.Transcript, error) {
 	if err := CheckRange(rng, whole.Duration); err != nil {
 		return nil, err
 	}
@@ -160,5 +161,5 @@ func cutTranscript(whole *store.Transcript, lang string, rng Range) (*store.Tran
 		return nil, permanent(CodeNoTranscript, fmt.Sprintf("nothing is said between %s and %s (the transcript has no line there)",
 			fmtClock(rng.Start), fmtClock(rng.EndIn(whole.Duration))), nil)
 	}
-	return &store.Transcript{VideoKey: whole.VideoKey, Language: lang, Source: whole.Source, Segments: segs, Duration: whole.Duration}, nil
+	return &recap.Transcript{VideoKey: whole.VideoKey, Language: lang, Source: whole.Source, Segments: segs, Duration: whole.Duration}, nil
 }

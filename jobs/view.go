@@ -3,6 +3,7 @@ package jobs
 import (
 	"time"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/store"
 )
 
@@ -43,21 +44,21 @@ type View struct {
 
 // ViewResult is a succeeded job's summary.
 type ViewResult struct {
-	Summary          string    `json:"summary"`
-	Chapters         []Chapter `json:"chapters"`
-	Model            string    `json:"model"`
-	PromptTokens     int       `json:"prompt_tokens"`
-	CompletionTokens int       `json:"completion_tokens"`
-	Truncated        bool      `json:"truncated"`
+	Summary          string          `json:"summary"`
+	Chapters         []recap.Chapter `json:"chapters"`
+	Model            string          `json:"model"`
+	PromptTokens     int             `json:"prompt_tokens"`
+	CompletionTokens int             `json:"completion_tokens"`
+	Truncated        bool            `json:"truncated"`
 	// Highlights are the summary's timestamped lines, each with the
 	// transcript segment that supports it; Grounding counts the
 	// timestamps checked and repaired and the lines dropped.
-	Highlights []store.Highlight `json:"highlights,omitempty"`
-	Grounding  *store.Grounding  `json:"grounding,omitempty"`
+	Highlights []recap.Highlight `json:"highlights,omitempty"`
+	Grounding  *recap.Grounding  `json:"grounding,omitempty"`
 }
 
 // ViewOf renders a job; sm is its summary when it has one.
-func ViewOf(j *store.Job, sm *store.Summary) View {
+func ViewOf(j *recap.Job, sm *store.Summary) View {
 	v := View{ID: j.ID, Object: "job", State: j.State, Progress: j.Progress, URL: j.URL, VideoKey: j.VideoKey, Title: j.Title,
 		Duration: j.Duration, Model: j.Model, Prompt: j.Prompt, AudioLanguage: j.AudioLanguage, OutputLanguage: j.OutputLanguage,
 		CostSeconds: j.CostSeconds, CostMinutes: j.CostSeconds / 60, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
@@ -69,25 +70,23 @@ func ViewOf(j *store.Job, sm *store.Summary) View {
 		}
 	}
 	switch j.State {
-	case store.StateSucceeded:
+	case recap.StateSucceeded:
 		r := &ViewResult{Summary: j.ResultMarkdown, Model: j.ResultModel, PromptTokens: j.PromptTokens,
-			CompletionTokens: j.CompletionTokens, Chapters: []Chapter{}}
+			CompletionTokens: j.CompletionTokens, Chapters: []recap.Chapter{}}
 		if sm != nil {
 			r.Summary, r.Model, r.Truncated = sm.Markdown, sm.Model, sm.Truncated
 			if j.ResultMarkdown != "" { // the job's own: the summary with its frames
 				r.Summary = j.ResultMarkdown
 			}
 			r.Highlights, r.Grounding = sm.Highlights, sm.Grounding
-			for _, c := range sm.Chapters {
-				r.Chapters = append(r.Chapters, Chapter(c))
-			}
+			r.Chapters = append(r.Chapters, sm.Chapters...)
 		}
 		v.Result = r
 		if j.Frames {
 			n := j.FrameCount
 			v.Frames, v.FramesNote = &n, j.FramesNote
 		}
-	case store.StateFailed, store.StateCanceled:
+	case recap.StateFailed, recap.StateCanceled:
 		v.Error = &ErrorInfo{Code: j.ErrorCode, Message: j.ErrorMessage}
 	}
 	return v

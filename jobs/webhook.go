@@ -19,6 +19,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/store"
 )
 
@@ -45,7 +46,7 @@ var webhookTask = task{typ: TypeWebhook, queue: QueueBatch, maxRetry: 12, retent
 	timeout: func(Timeouts) time.Duration { return 30 * time.Second }}
 
 // enqueueWebhook schedules the delivery of an ended job, once per job.
-func enqueueWebhook(ctx context.Context, q queueing, j *store.Job) error {
+func enqueueWebhook(ctx context.Context, q queueing, j *recap.Job) error {
 	if j.WebhookURL == "" {
 		return nil
 	}

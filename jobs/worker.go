@@ -11,6 +11,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/media"
 	"github.com/recap/recap/metrics"
 	"github.com/recap/recap/store"
@@ -34,16 +35,16 @@ type Store interface {
 	ClaimVideo(ctx context.Context, v *store.Video, extractorKey, id string) (string, error)
 	VideoAlias(ctx context.Context, key string) (string, error)
 	SetVideoDuration(ctx context.Context, key string, d float64) error
-	SaveTranscript(ctx context.Context, t *store.Transcript) error
-	LatestTranscript(ctx context.Context, videoKey, language string) (*store.Transcript, error)
-	Transcript(ctx context.Context, id int64) (*store.Transcript, error)
+	SaveTranscript(ctx context.Context, t *recap.Transcript) error
+	LatestTranscript(ctx context.Context, videoKey, language string) (*recap.Transcript, error)
+	Transcript(ctx context.Context, id int64) (*recap.Transcript, error)
 	SaveChunk(ctx context.Context, videoKey, language string, c store.Chunk) error
 	Chunks(ctx context.Context, videoKey, language string) (map[int]store.Chunk, error)
 	DeleteChunks(ctx context.Context, videoKey, language string) error
 	FindSummary(ctx context.Context, transcriptID int64, promptHash, model, outputLanguage string) (*store.Summary, error)
 	SaveGroundedSummary(ctx context.Context, sm *store.Summary, g store.SummaryGrounding) error
 	Summary(ctx context.Context, id int64) (*store.Summary, error)
-	StaleJobs(ctx context.Context, before time.Time, after store.StaleCursor, limit int) ([]store.Job, error)
+	StaleJobs(ctx context.Context, before time.Time, after store.StaleCursor, limit int) ([]recap.Job, error)
 }
 
 // Enqueuer puts tasks on the queue (*asynq.Client; jobstest.Queue in
@@ -61,7 +62,7 @@ type Publisher interface {
 // Media resolves videos and fetches their subtitles and audio.
 type Media interface {
 	Resolve(ctx context.Context, url string) (*media.Info, error)
-	Subtitles(ctx context.Context, url string, info *media.Info, lang string) ([]media.Segment, media.SubtitleTrack, error)
+	Subtitles(ctx context.Context, url string, info *media.Info, lang string) ([]recap.Segment, media.SubtitleTrack, error)
 	// DownloadAudio downloads the audio of the video info describes (info
 	// may be nil: url is extracted again).
 	DownloadAudio(ctx context.Context, url string, info *media.Info, dir string, progress func(float64)) (string, error)
@@ -71,7 +72,7 @@ type Media interface {
 
 // Transcriber turns one audio file into timed segments.
 type Transcriber interface {
-	Transcribe(ctx context.Context, path, language string) ([]media.Segment, error)
+	Transcribe(ctx context.Context, path, language string) ([]recap.Segment, error)
 }
 
 // Summarizer writes summaries and answers questions about transcripts.
@@ -230,14 +231,14 @@ func (w *Worker) Mux() *asynq.ServeMux {
 // whether this call ended the job. When the store is unreachable the job
 // stays as it is and the reconciler fails it later.
 func (w *Worker) fail(ctx context.Context, jobID string, je *Error) bool {
-	ok, err := w.cfg.Store.Finish(ctx, jobID, store.Outcome{State: store.StateFailed, ErrorCode: je.Code, ErrorMessage: textclean.String(je.Message)})
+	ok, err := w.cfg.Store.Finish(ctx, jobID, store.Outcome{State: recap.StateFailed, ErrorCode: je.Code, ErrorMessage: textclean.String(je.Message)})
 	if err != nil {
 		w.logger(ctx, jobID).Error("finish failed job", "err", err)
 		return false
 	}
 	if ok {
-		w.cfg.Metrics.JobFinished(store.StateFailed, je.Code)
-		w.publish(ctx, jobID, Event{Type: EventError, State: store.StateFailed, Error: &ErrorInfo{Code: je.Code, Message: je.Message}})
+		w.cfg.Metrics.JobFinished(recap.StateFailed, je.Code)
+		w.publish(ctx, jobID, Event{Type: EventError, State: recap.StateFailed, Error: &ErrorInfo{Code: je.Code, Message: je.Message}})
 		w.ended(ctx, jobID)
 	}
 	return ok
@@ -263,7 +264,7 @@ func (w *Worker) publish(ctx context.Context, jobID string, ev Event) {
 
 // next hands a job over to its next stage: chained in this slot (see
 // chain.go), or as a queued task.
-func (w *Worker) next(ctx context.Context, j *store.Job, t *task) error {
+func (w *Worker) next(ctx context.Context, j *recap.Job, t *task) error {
 	if w.handOver(ctx, j, t) {
 		return nil
 	}

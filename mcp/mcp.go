@@ -21,13 +21,13 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/core"
 	"github.com/recap/recap/jobs"
-	"github.com/recap/recap/store"
 )
 
 // CallerKey is the key of auth.TokenInfo.Extra under which the
-// authenticating middleware leaves the caller's *store.APIKey.
+// authenticating middleware leaves the caller's *recap.Caller.
 const CallerKey = "recap_key"
 
 // Config configures the MCP server.
@@ -208,11 +208,11 @@ type JobInput struct {
 }
 
 // caller is the authenticated key of a tool call.
-func caller(req *sdk.CallToolRequest) *store.APIKey {
+func caller(req *sdk.CallToolRequest) *recap.Caller {
 	if req.Extra == nil || req.Extra.TokenInfo == nil {
 		return nil
 	}
-	k, _ := req.Extra.TokenInfo.Extra[CallerKey].(*store.APIKey)
+	k, _ := req.Extra.TokenInfo.Extra[CallerKey].(*recap.Caller)
 	return k
 }
 
@@ -223,7 +223,7 @@ func toolError(err error) *sdk.CallToolResult {
 	return &sdk.CallToolResult{IsError: true, Content: []sdk.Content{&sdk.TextContent{Text: e.Code + ": " + e.Message}}}
 }
 
-func (t *tools) need(req *sdk.CallToolRequest, scope string) (*store.APIKey, *sdk.CallToolResult) {
+func (t *tools) need(req *sdk.CallToolRequest, scope string) (*recap.Caller, *sdk.CallToolResult) {
 	k := caller(req)
 	if k == nil {
 		return nil, toolError(&core.Error{Kind: core.KindInvalid, Code: "invalid_api_key", Message: "This call carries no API key."})
@@ -306,7 +306,7 @@ func (t *tools) run(ctx context.Context, req *sdk.CallToolRequest, r core.Summar
 }
 
 // stageSpan is the share of the progress bar each state starts at.
-var stageSpan = map[string]float64{store.StateQueued: 0, store.StateResolving: 5, store.StateTranscribing: 15, store.StateSummarizing: 60}
+var stageSpan = map[string]float64{recap.StateQueued: 0, recap.StateResolving: 5, recap.StateTranscribing: 15, recap.StateSummarizing: 60}
 
 // wait follows a job to its end. Without a progress token it is Wait;
 // with one, every state and progress event becomes a progress
@@ -367,11 +367,11 @@ func (t *tools) transcript(ctx context.Context, req *sdk.CallToolRequest, in Tra
 	if format == core.FormatJSON {
 		return toolError(core.Invalid("invalid_format", "format", "'format' must be txt, srt or vtt.")), TranscriptOutput{}, nil
 	}
-	var tr *store.Transcript
+	var tr *recap.Transcript
 	var err error
 	switch {
 	case in.JobID != "" && strings.TrimSpace(in.Language) != "":
-		var ts []*store.Transcript
+		var ts []*recap.Transcript
 		_, ts, err = t.cfg.Core.TranscriptLangs(ctx, k, in.JobID, format, strings.Split(strings.TrimSpace(in.Language), ","), t.cfg.Heartbeat)
 		if err == nil && len(ts) == 2 {
 			text, _ := core.FormatBilingual(core.Bilingual(ts[0], ts[1]), format)
@@ -418,7 +418,7 @@ func (t *tools) getJob(ctx context.Context, req *sdk.CallToolRequest, in JobInpu
 // Authenticated hands the caller that callerOf finds on a request (set by
 // the API's own authentication, which runs first) to the MCP server as
 // the request's auth.TokenInfo, where tool calls find it.
-func Authenticated(next http.Handler, callerOf func(*http.Request) *store.APIKey) http.Handler {
+func Authenticated(next http.Handler, callerOf func(*http.Request) *recap.Caller) http.Handler {
 	return auth.RequireBearerToken(func(_ context.Context, _ string, r *http.Request) (*auth.TokenInfo, error) {
 		k := callerOf(r)
 		if k == nil {

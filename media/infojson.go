@@ -15,6 +15,7 @@ import (
 	"time"
 
 	ytdlp "github.com/lrstanley/go-ytdlp"
+	"github.com/recap/recap"
 )
 
 // RawInfo returns yt-dlp's own JSON for the video, or nil when the Info
@@ -143,7 +144,7 @@ func urlsRefused(res procResult) bool {
 // fetchTrackDirect fetches a subtitle track's URL from the kept info JSON
 // through the egress proxy (the same network policy and byte cap as a
 // yt-dlp run), without starting yt-dlp.
-func (c *Client) fetchTrackDirect(ctx context.Context, tr SubtitleTrack) ([]Segment, bool, error) {
+func (c *Client) fetchTrackDirect(ctx context.Context, tr SubtitleTrack) ([]recap.Segment, bool, error) {
 	u, err := url.Parse(tr.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 		return nil, false, fmt.Errorf("subtitle url: %w", ErrBadURL)

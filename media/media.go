@@ -11,16 +11,6 @@ package media
 
 import "errors"
 
-// Segment is a piece of transcript text with its position in the media.
-type Segment struct {
-	Start float64 `json:"start"` // seconds from the start of the media
-	End   float64 `json:"end"`   // seconds from the start of the media
-	Text  string  `json:"text"`
-	// Speaker is the speech-to-text provider's label for who speaks ("A",
-	// or a known speaker's name); empty when the provider gives none.
-	Speaker string `json:"speaker,omitempty"`
-}
-
 // Sentinel errors. Callers branch on them with errors.Is; everything else
 // returned by this package is to be treated as transient.
 var (

@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+
+	"github.com/recap/recap"
 )
 
 // ErrNotMedia means a file (an upload, or what a URL served) is not audio
@@ -159,7 +161,7 @@ func MeasureDuration(ctx context.Context, ffmpeg, path string) (float64, error) 
 // FileSubtitles converts a file's text subtitle track to segments: the
 // track in lang when there is one (any track when lang is ""), else
 // ErrNoSubtitles.
-func FileSubtitles(ctx context.Context, ffmpeg, path string, tracks []SubtitleStream, lang string) ([]Segment, error) {
+func FileSubtitles(ctx context.Context, ffmpeg, path string, tracks []SubtitleStream, lang string) ([]recap.Segment, error) {
 	if ffmpeg == "" {
 		ffmpeg = "ffmpeg"
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	ytdlp "github.com/lrstanley/go-ytdlp"
+	"github.com/recap/recap"
 )
 
 // SubtitleTrack is one downloadable subtitle format of one language.
@@ -186,7 +187,7 @@ const maxSubtitleBytes = 32 << 20
 // limits as everything else) into a temporary directory that is always
 // removed. It returns ErrNoSubtitles when no track yields text. info may be
 // nil, in which case the URL is resolved first.
-func (c *Client) Subtitles(ctx context.Context, url string, info *Info, lang string) ([]Segment, SubtitleTrack, error) {
+func (c *Client) Subtitles(ctx context.Context, url string, info *Info, lang string) ([]recap.Segment, SubtitleTrack, error) {
 	if info == nil {
 		var err error
 		if info, err = c.Resolve(ctx, url); err != nil {
@@ -293,7 +294,7 @@ func langMatches(have, want string) bool {
 	return h == w || strings.HasPrefix(h, w+"-") || strings.HasPrefix(h, w+"_")
 }
 
-func (c *Client) fetchTrack(ctx context.Context, url string, info *Info, tr SubtitleTrack) ([]Segment, bool, error) {
+func (c *Client) fetchTrack(ctx context.Context, url string, info *Info, tr SubtitleTrack) ([]recap.Segment, bool, error) {
 	if c.cfg.Egress != nil && tr.URL != "" && (tr.Ext == "vtt" || tr.Ext == "srt") && info.Fresh(time.Now()) {
 		segs, rolling, err := c.fetchTrackDirect(ctx, tr)
 		if err == nil || ctx.Err() != nil {

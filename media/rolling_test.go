@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/media"
 	"github.com/recap/recap/media/mediatest"
 )
@@ -99,7 +100,7 @@ func rollingSRT(minutes int, seed uint64) (string, []string) {
 
 // modelChars is how many characters segments take in the prompt: one
 // line each, "[mm:ss] text" (summarize's transcript lines).
-func modelChars(segs []media.Segment) int {
+func modelChars(segs []recap.Segment) int {
 	n := 0
 	for _, s := range segs {
 		n += len("[00:00] ") + len(s.Text) + 1
@@ -110,7 +111,7 @@ func modelChars(segs []media.Segment) int {
 	return n
 }
 
-func textChars(segs []media.Segment) int {
+func textChars(segs []recap.Segment) int {
 	n := 0
 	for _, s := range segs {
 		n += len(s.Text) + 1
@@ -120,7 +121,7 @@ func textChars(segs []media.Segment) int {
 
 // checkSpokenOnce checks that the words of segs are exactly the spoken
 // lines' words, in order: every phrase kept, none twice.
-func checkSpokenOnce(t testing.TB, segs []media.Segment, spoken []string) {
+func checkSpokenOnce(t testing.TB, segs []recap.Segment, spoken []string) {
 	t.Helper()
 	var got, want []string
 	for _, s := range segs {
@@ -232,7 +233,7 @@ func TestRollingTrackLabelledSubtitles(t *testing.T) {
 func BenchmarkRollingCaptions(b *testing.B) {
 	vtt, spoken := rollingTrack(30, 1)
 	data := []byte(vtt)
-	var segs []media.Segment
+	var segs []recap.Segment
 	for b.Loop() {
 		var err error
 		if segs, _, err = media.ParseSubtitles("vtt", data); err != nil {
@@ -274,7 +275,7 @@ func TestRollingShapes(t *testing.T) {
 	if err != nil || !rolling {
 		t.Fatalf("YouTube sample: rolling=%v err=%v", rolling, err)
 	}
-	assertSegments(t, segs, []media.Segment{
+	assertSegments(t, segs, []recap.Segment{
 		{Start: 0, End: 2.35, Text: "hello everyone and welcome"},
 		{Start: 2.36, End: 5, Text: "to the show"},
 		{Start: 5.01, End: 7, Text: "today we talk"},

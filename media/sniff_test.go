@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/media"
 	"github.com/recap/recap/media/mediatest"
 )
@@ -52,7 +53,7 @@ func TestPlaylistsNeverOpened(t *testing.T) {
 					return err
 				},
 				"SpeakerReferences": func() error {
-					_, err := tr.SpeakerReferences(ctx, path, []media.Segment{{Start: 0, End: 5, Speaker: "A"}})
+					_, err := tr.SpeakerReferences(ctx, path, []recap.Segment{{Start: 0, End: 5, Speaker: "A"}})
 					return err
 				},
 			}

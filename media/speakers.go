@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os/exec"
 	"strconv"
+
+	"github.com/recap/recap"
 )
 
 // KnownSpeakers are reference clips of speakers, sent with a diarized
@@ -45,9 +47,9 @@ func (t *Transcriber) Diarizes() bool { return t.format == STTDiarizedJSON }
 // speaker's longest segment: at most 10 seconds of it; a speaker whose
 // segments are all shorter than 2 seconds gets none. The clips are
 // Ogg/Opus data: URLs, a few kilobytes each.
-func (t *Transcriber) SpeakerReferences(ctx context.Context, path string, segs []Segment) (KnownSpeakers, error) {
+func (t *Transcriber) SpeakerReferences(ctx context.Context, path string, segs []recap.Segment) (KnownSpeakers, error) {
 	var order []string
-	best := map[string]Segment{}
+	best := map[string]recap.Segment{}
 	for _, s := range segs {
 		if s.Speaker == "" {
 			continue

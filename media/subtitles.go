@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/recap/recap"
 )
 
 var (
@@ -21,7 +23,7 @@ var (
 // settings, strips inline tags (<c>, <v Speaker>, <00:00:01.000>, <b>…),
 // decodes character references, and drops cues with no text. Hours are
 // optional in timestamps. The file must start with "WEBVTT".
-func ParseVTT(data []byte) ([]Segment, error) {
+func ParseVTT(data []byte) ([]recap.Segment, error) {
 	lines := splitLines(data)
 	i := 0
 	for i < len(lines) && strings.TrimSpace(lines[i]) == "" {
@@ -39,7 +41,7 @@ func ParseVTT(data []byte) ([]Segment, error) {
 // ParseSRT parses a SubRip file into segments in file order, stripping
 // <i>/<b>/<font> and {\an8}-style tags. It fails only when the input holds
 // text but not a single cue.
-func ParseSRT(data []byte) ([]Segment, error) {
+func ParseSRT(data []byte) ([]recap.Segment, error) {
 	lines := splitLines(data)
 	segs := parseCues(lines, false)
 	if len(segs) == 0 && len(bytes.TrimSpace(data)) > 0 && !hasTiming(lines) {
@@ -80,15 +82,15 @@ var inlineTimeRE = regexp.MustCompile(`<(?:\d+:)?\d{2}:\d{2}\.\d{3}>`)
 
 // parseCues walks blank-line separated blocks; a block is a cue when one of
 // its lines is a timing line, and the text is every line after it.
-func parseCues(lines []string, vtt bool) []Segment {
+func parseCues(lines []string, vtt bool) []recap.Segment {
 	return joinCues(parseCueBlocks(lines, vtt))
 }
 
 // joinCues makes one segment per cue, its lines joined by spaces.
-func joinCues(cues []cue) []Segment {
-	segs := make([]Segment, 0, len(cues))
+func joinCues(cues []cue) []recap.Segment {
+	segs := make([]recap.Segment, 0, len(cues))
 	for _, c := range cues {
-		segs = append(segs, Segment{Start: c.start, End: c.end, Text: strings.Join(c.lines, " ")})
+		segs = append(segs, recap.Segment{Start: c.start, End: c.end, Text: strings.Join(c.lines, " ")})
 	}
 	return segs
 }
@@ -239,8 +241,8 @@ func parseDigits(s string, max int) (int64, bool) {
 // of leading words that repeats the end of the previous cue is dropped, and
 // cues left with nothing new are removed. Manual subtitles should not go
 // through it: a genuine "no, no" split across cues would lose a word.
-func DedupeCaptions(segs []Segment) []Segment {
-	out := make([]Segment, 0, len(segs))
+func DedupeCaptions(segs []recap.Segment) []recap.Segment {
+	out := make([]recap.Segment, 0, len(segs))
 	var prev []string
 	for _, s := range segs {
 		words := strings.Fields(s.Text)
@@ -282,7 +284,7 @@ func equalWords(a, b []string) bool {
 // the track claims to be: YouTube serves rolling automatic captions under
 // "subtitles" too, and a page's <track> says nothing. rolling reports
 // whether it did.
-func ParseSubtitles(ext string, data []byte) (segs []Segment, rolling bool, err error) {
+func ParseSubtitles(ext string, data []byte) (segs []recap.Segment, rolling bool, err error) {
 	trimmed := bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), " \t\r\n")
 	isVTT := bytes.HasPrefix(trimmed, []byte("WEBVTT"))
 	if !isVTT && ext != "srt" && ext != "vtt" {
@@ -353,8 +355,8 @@ const rollingWindow = 3
 // before it (captions that grow or slide word by word) are dropped; for a
 // line shown below another, only when that is the whole previous line or
 // at least two words.
-func dedupeRolling(cues []cue) []Segment {
-	var out []Segment
+func dedupeRolling(cues []cue) []recap.Segment {
+	var out []recap.Segment
 	var recent []string
 	var last []string // words of the last kept line
 	for _, c := range cues {
@@ -387,12 +389,12 @@ func dedupeRolling(cues []cue) []Segment {
 		if len(fresh) == 0 {
 			continue
 		}
-		out = append(out, Segment{Start: c.start, End: c.end, Text: strings.Join(fresh, " ")})
+		out = append(out, recap.Segment{Start: c.start, End: c.end, Text: strings.Join(fresh, " ")})
 	}
 	return out
 }
 
 // parseSubtitleFile is ParseSubtitles for Subtitles.
-func parseSubtitleFile(ext string, data []byte) ([]Segment, bool, error) {
+func parseSubtitleFile(ext string, data []byte) ([]recap.Segment, bool, error) {
 	return ParseSubtitles(ext, data)
 }

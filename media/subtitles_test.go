@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/media"
 	"github.com/recap/recap/media/mediatest"
 )
@@ -17,45 +18,45 @@ func TestParseVTT(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
-		want []media.Segment
+		want []recap.Segment
 	}{
 		{
 			name: "basic with ids and settings",
 			in: "WEBVTT\n\n1\n00:00:01.500 --> 00:00:04.000 align:start position:0%\nHello world\n\n" +
 				"intro-2\n00:00:04.000 --> 00:00:06.250 line:90%\nSecond line\nwraps here\n",
-			want: []media.Segment{{Start: 1.5, End: 4, Text: "Hello world"}, {Start: 4, End: 6.25, Text: "Second line wraps here"}},
+			want: []recap.Segment{{Start: 1.5, End: 4, Text: "Hello world"}, {Start: 4, End: 6.25, Text: "Second line wraps here"}},
 		},
 		{
 			name: "hours optional and long hours",
 			in:   "WEBVTT\n\n01:02.003 --> 01:03.5\nshort\n\n123:00:00.000 --> 123:00:01.000\nlong\n",
-			want: []media.Segment{{Start: 62.003, End: 63.5, Text: "short"}, {Start: 442800, End: 442801, Text: "long"}},
+			want: []recap.Segment{{Start: 62.003, End: 63.5, Text: "short"}, {Start: 442800, End: 442801, Text: "long"}},
 		},
 		{
 			name: "header text, NOTE, STYLE, REGION blocks",
 			in: "WEBVTT - Kind: captions\nLanguage: en\n\nNOTE this is a comment\nspanning lines --> not a cue\n\n" +
 				"STYLE\n::cue { color: red }\n\nREGION\nid:fred\n\nNOTE\n\n00:00:00.000 --> 00:00:01.000\nkept\n",
-			want: []media.Segment{{Start: 0, End: 1, Text: "kept"}},
+			want: []recap.Segment{{Start: 0, End: 1, Text: "kept"}},
 		},
 		{
 			name: "inline tags and entities",
 			in: "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\n<v Roger Bingham>We are <b>in</b> New&nbsp;York&amp;co &lt;3\n\n" +
 				"00:00:02.000 --> 00:00:03.000\nhello<00:00:02.480><c> world</c><c.colorE5E5E5> again</c> &#39;x&#39;\n",
-			want: []media.Segment{{Start: 0, End: 2, Text: "We are in New York&co <3"}, {Start: 2, End: 3, Text: "hello world again 'x'"}},
+			want: []recap.Segment{{Start: 0, End: 2, Text: "We are in New York&co <3"}, {Start: 2, End: 3, Text: "hello world again 'x'"}},
 		},
 		{
 			name: "crlf, bom, blank text cues dropped",
 			in:   "\ufeffWEBVTT\r\n\r\n00:00:00.000 --> 00:00:01.000\r\n \r\n\r\n00:00:01.000 --> 00:00:02.000\r\ntext\r\n",
-			want: []media.Segment{{Start: 1, End: 2, Text: "text"}},
+			want: []recap.Segment{{Start: 1, End: 2, Text: "text"}},
 		},
 		{
 			name: "end before start clamped",
 			in:   "WEBVTT\n\n00:00:05.000 --> 00:00:04.000\nodd\n",
-			want: []media.Segment{{Start: 5, End: 5, Text: "odd"}},
+			want: []recap.Segment{{Start: 5, End: 5, Text: "odd"}},
 		},
 		{
 			name: "bad timing skipped",
 			in:   "WEBVTT\n\n00:00:xx.000 --> 00:00:04.000\nbad\n\n00:61:00.000 --> 00:62:00.000\nbad minutes\n\n00:00:01.000 --> 00:00:02.000\ngood\n",
-			want: []media.Segment{{Start: 1, End: 2, Text: "good"}},
+			want: []recap.Segment{{Start: 1, End: 2, Text: "good"}},
 		},
 		{name: "empty", in: "", want: nil},
 		{name: "header only", in: "WEBVTT\n", want: nil},
@@ -99,22 +100,22 @@ func TestParseSRT(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
-		want []media.Segment
+		want []recap.Segment
 	}{
 		{
 			name: "basic",
 			in:   "1\n00:00:01,000 --> 00:00:02,500\nHello\n\n2\n00:00:02,500 --> 00:00:05,000\nTwo\nlines\n",
-			want: []media.Segment{{Start: 1, End: 2.5, Text: "Hello"}, {Start: 2.5, End: 5, Text: "Two lines"}},
+			want: []recap.Segment{{Start: 1, End: 2.5, Text: "Hello"}, {Start: 2.5, End: 5, Text: "Two lines"}},
 		},
 		{
 			name: "tags, coordinates, crlf, bom",
 			in:   "\ufeff1\r\n00:00:01,000 --> 00:00:02,000 X1:100 X2:200 Y1:1 Y2:2\r\n<i>It's</i> <font color=\"#fff\">{\\an8}fine</font>\r\n",
-			want: []media.Segment{{Start: 1, End: 2, Text: "It's fine"}},
+			want: []recap.Segment{{Start: 1, End: 2, Text: "It's fine"}},
 		},
 		{
 			name: "no index, dot separator, extra blank lines",
 			in:   "\n\n00:01:00.100 --> 00:01:01.200\nno index\n\n\n\n10\n01:00:00,000 --> 01:00:01,000\nhour\n",
-			want: []media.Segment{{Start: 60.1, End: 61.2, Text: "no index"}, {Start: 3600, End: 3601, Text: "hour"}},
+			want: []recap.Segment{{Start: 60.1, End: 61.2, Text: "no index"}, {Start: 3600, End: 3601, Text: "hour"}},
 		},
 		{name: "empty", in: "", want: nil},
 	}
@@ -168,7 +169,7 @@ func TestDedupeCaptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := media.DedupeCaptions(segs)
-	want := []media.Segment{
+	want := []recap.Segment{
 		{Start: 0, End: 2.35, Text: "hello everyone and welcome"},
 		{Start: 2.36, End: 5, Text: "to the show"},
 		{Start: 5.01, End: 7, Text: "today we talk"},
@@ -177,14 +178,14 @@ func TestDedupeCaptions(t *testing.T) {
 
 	tests := []struct {
 		name string
-		in   []media.Segment
-		want []media.Segment
+		in   []recap.Segment
+		want []recap.Segment
 	}{
-		{"empty", nil, []media.Segment{}},
-		{"no overlap kept", []media.Segment{{Start: 0, End: 1, Text: "a b"}, {Start: 1, End: 2, Text: "c d"}}, []media.Segment{{Start: 0, End: 1, Text: "a b"}, {Start: 1, End: 2, Text: "c d"}}},
-		{"partial overlap", []media.Segment{{Start: 0, End: 1, Text: "a b c"}, {Start: 1, End: 2, Text: "b c d"}}, []media.Segment{{Start: 0, End: 1, Text: "a b c"}, {Start: 1, End: 2, Text: "d"}}},
-		{"exact repeat dropped", []media.Segment{{Start: 0, End: 1, Text: "a b"}, {Start: 1, End: 2, Text: "a b"}, {Start: 2, End: 3, Text: "c"}}, []media.Segment{{Start: 0, End: 1, Text: "a b"}, {Start: 2, End: 3, Text: "c"}}},
-		{"overlap not at start kept", []media.Segment{{Start: 0, End: 1, Text: "a b"}, {Start: 1, End: 2, Text: "c a b"}}, []media.Segment{{Start: 0, End: 1, Text: "a b"}, {Start: 1, End: 2, Text: "c a b"}}},
+		{"empty", nil, []recap.Segment{}},
+		{"no overlap kept", []recap.Segment{{Start: 0, End: 1, Text: "a b"}, {Start: 1, End: 2, Text: "c d"}}, []recap.Segment{{Start: 0, End: 1, Text: "a b"}, {Start: 1, End: 2, Text: "c d"}}},
+		{"partial overlap", []recap.Segment{{Start: 0, End: 1, Text: "a b c"}, {Start: 1, End: 2, Text: "b c d"}}, []recap.Segment{{Start: 0, End: 1, Text: "a b c"}, {Start: 1, End: 2, Text: "d"}}},
+		{"exact repeat dropped", []recap.Segment{{Start: 0, End: 1, Text: "a b"}, {Start: 1, End: 2, Text: "a b"}, {Start: 2, End: 3, Text: "c"}}, []recap.Segment{{Start: 0, End: 1, Text: "a b"}, {Start: 2, End: 3, Text: "c"}}},
+		{"overlap not at start kept", []recap.Segment{{Start: 0, End: 1, Text: "a b"}, {Start: 1, End: 2, Text: "c a b"}}, []recap.Segment{{Start: 0, End: 1, Text: "a b"}, {Start: 1, End: 2, Text: "c a b"}}},
 	}
 	for _, tt := range tests {
 		got := media.DedupeCaptions(tt.in)
@@ -194,7 +195,7 @@ func TestDedupeCaptions(t *testing.T) {
 	}
 }
 
-func assertSegments(t *testing.T, got, want []media.Segment) {
+func assertSegments(t *testing.T, got, want []recap.Segment) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("got %d segments %+v, want %d %+v", len(got), got, len(want), want)
@@ -206,7 +207,7 @@ func assertSegments(t *testing.T, got, want []media.Segment) {
 	}
 }
 
-func checkSegmentsSane(t *testing.T, segs []media.Segment) {
+func checkSegmentsSane(t *testing.T, segs []recap.Segment) {
 	t.Helper()
 	for i, s := range segs {
 		if math.IsNaN(s.Start) || math.IsNaN(s.End) || math.IsInf(s.Start, 0) || math.IsInf(s.End, 0) || s.Start < 0 || s.End < s.Start {

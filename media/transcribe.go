@@ -15,6 +15,7 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/shared/constant"
+	"github.com/recap/recap"
 )
 
 // TranscriberConfig configures a Transcriber for any OpenAI-compatible
@@ -106,7 +107,7 @@ func WithSTTPrompt(ctx context.Context, prompt string) context.Context {
 // segment timestamps) and returns its segments, relative to the start of
 // the file. language is an ISO-639-1 hint; empty lets the service detect
 // it. A 4xx answer other than 408 and 429 wraps ErrSTTPermanent.
-func (t *Transcriber) Transcribe(ctx context.Context, path, language string) ([]Segment, error) {
+func (t *Transcriber) Transcribe(ctx context.Context, path, language string) ([]recap.Segment, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("transcribe: %w", err)
@@ -165,7 +166,7 @@ func (t *Transcriber) Transcribe(ctx context.Context, path, language string) ([]
 // verbose_json (segments, perhaps with a speaker each), diarized_json
 // (segments with a speaker each) or plain json (text only, kept as one
 // segment spanning the duration rather than lost).
-func DecodeTranscription(raw []byte) ([]Segment, error) {
+func DecodeTranscription(raw []byte) ([]recap.Segment, error) {
 	var resp struct {
 		Text     string  `json:"text"`
 		Duration float64 `json:"duration"`
@@ -179,19 +180,19 @@ func DecodeTranscription(raw []byte) ([]Segment, error) {
 	if err := json.Unmarshal(raw, &resp); err != nil {
 		return nil, fmt.Errorf("decode transcription: %w", err)
 	}
-	segs := make([]Segment, 0, len(resp.Segments))
+	segs := make([]recap.Segment, 0, len(resp.Segments))
 	for _, s := range resp.Segments {
 		text := strings.TrimSpace(s.Text)
 		if text == "" {
 			continue
 		}
-		segs = append(segs, Segment{Start: s.Start, End: max(s.End, s.Start), Text: text, Speaker: strings.TrimSpace(s.Speaker)})
+		segs = append(segs, recap.Segment{Start: s.Start, End: max(s.End, s.Start), Text: text, Speaker: strings.TrimSpace(s.Speaker)})
 	}
 	// Servers that ignore timestamp_granularities still return the text:
 	// keep it as one segment spanning the file rather than losing it.
 	if len(segs) == 0 {
 		if text := strings.TrimSpace(resp.Text); text != "" {
-			segs = append(segs, Segment{Start: 0, End: resp.Duration, Text: text})
+			segs = append(segs, recap.Segment{Start: 0, End: resp.Duration, Text: text})
 		}
 	}
 	return segs, nil

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/media"
 )
 
@@ -81,7 +82,7 @@ func TestTranscribe(t *testing.T) {
 		name      string
 		fake      *fakeSTT
 		lang      string
-		want      []media.Segment
+		want      []recap.Segment
 		permanent bool
 		fail      bool
 		calls     int32
@@ -90,13 +91,13 @@ func TestTranscribe(t *testing.T) {
 			name:  "segments",
 			fake:  &fakeSTT{},
 			lang:  "en",
-			want:  []media.Segment{{Start: 0, End: 1.5, Text: "chunk-0001.ogg"}, {Start: 1.5, End: 3, Text: "has 21 bytes"}},
+			want:  []recap.Segment{{Start: 0, End: 1.5, Text: "chunk-0001.ogg"}, {Start: 1.5, End: 3, Text: "has 21 bytes"}},
 			calls: 1,
 		},
 		{
 			name:  "text only server",
 			fake:  &fakeSTT{textOnly: true},
-			want:  []media.Segment{{Start: 0, End: 3, Text: "chunk-0001.ogg has 21 bytes"}},
+			want:  []recap.Segment{{Start: 0, End: 3, Text: "chunk-0001.ogg has 21 bytes"}},
 			calls: 1,
 		},
 		{name: "bad request is permanent", fake: &fakeSTT{status: 400}, fail: true, permanent: true, calls: 1},
@@ -211,7 +212,7 @@ func TestTranscribeDiarized(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	assertSegments(t, segs, []media.Segment{{Start: 0, End: 3.2, Text: "Hello there."}, {Start: 3.2, End: 6, Text: "Hi Alice."},
+	assertSegments(t, segs, []recap.Segment{{Start: 0, End: 3.2, Text: "Hello there."}, {Start: 3.2, End: 6, Text: "Hi Alice."},
 		{Start: 6, End: 9.5, Text: "How are you?"}})
 	for i, want := range []string{"Alice", "B", "Alice"} {
 		if segs[i].Speaker != want {
@@ -243,7 +244,7 @@ func TestDecodeTranscription(t *testing.T) {
 		t.Errorf("verbose_json with speakers: %+v", segs)
 	}
 	segs, err = media.DecodeTranscription([]byte(`{"text":" whole text ","duration":7}`))
-	if err != nil || len(segs) != 1 || segs[0] != (media.Segment{Start: 0, End: 7, Text: "whole text"}) {
+	if err != nil || len(segs) != 1 || segs[0] != (recap.Segment{Start: 0, End: 7, Text: "whole text"}) {
 		t.Errorf("plain json: %+v, %v", segs, err)
 	}
 	if _, err := media.DecodeTranscription([]byte(`<html>`)); err == nil {

@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/recap/recap"
 )
 
 // Admission is what a new job needs of its account's balance, checked and
@@ -42,16 +43,16 @@ func (e *QuotaError) Unwrap() error { return ErrInsufficientCredits }
 
 // AdmitJob creates a queued job as CreateJob does, once its admission
 // holds; a *QuotaError when it does not.
-func (s *Store) AdmitJob(ctx context.Context, j *Job, a Admission) error {
+func (s *Store) AdmitJob(ctx context.Context, j *recap.Job, a Admission) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return admitJob(ctx, tx, j, a) })
 }
 
 // AdmitJob is Store.AdmitJob inside the transaction.
-func (t *JobTx) AdmitJob(ctx context.Context, j *Job, a Admission) error {
+func (t *JobTx) AdmitJob(ctx context.Context, j *recap.Job, a Admission) error {
 	return admitJob(ctx, t.tx, j, a)
 }
 
-func admitJob(ctx context.Context, tx pgx.Tx, j *Job, a Admission) error {
+func admitJob(ctx context.Context, tx pgx.Tx, j *recap.Job, a Admission) error {
 	var balance int64
 	// The lock first, alone: a statement that waited for it reads the
 	// account as it is now, and the next statement (a new snapshot) sees
@@ -72,7 +73,7 @@ func admitJob(ctx context.Context, tx pgx.Tx, j *Job, a Admission) error {
 	if a.Hold > 0 && balance < a.Hold {
 		return &QuotaError{Available: balance, Hold: a.Hold}
 	}
-	if err := createJobs(ctx, tx, []*Job{j}); err != nil {
+	if err := createJobs(ctx, tx, []*recap.Job{j}); err != nil {
 		return err
 	}
 	if a.Hold <= 0 {

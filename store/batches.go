@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/recap/recap"
 )
 
 // Batch is the jobs one playlist, channel or feed was expanded into, in
@@ -29,17 +30,17 @@ type Batch struct {
 
 // CreateBatch inserts a batch's jobs and the batch naming them in one
 // transaction (all or none), setting the IDs and timestamps of both.
-func (s *Store) CreateBatch(ctx context.Context, b *Batch, list []*Job) error {
+func (s *Store) CreateBatch(ctx context.Context, b *Batch, list []*recap.Job) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return createBatch(ctx, tx, b, list) })
 }
 
 // CreateBatch is Store.CreateBatch inside an idempotent request's
 // transaction.
-func (t *JobTx) CreateBatch(ctx context.Context, b *Batch, list []*Job) error {
+func (t *JobTx) CreateBatch(ctx context.Context, b *Batch, list []*recap.Job) error {
 	return createBatch(ctx, t.tx, b, list)
 }
 
-func createBatch(ctx context.Context, tx pgx.Tx, b *Batch, list []*Job) error {
+func createBatch(ctx context.Context, tx pgx.Tx, b *Batch, list []*recap.Job) error {
 	if len(list) == 0 {
 		return errors.New("create batch: no jobs")
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/store"
 )
 
@@ -17,7 +18,7 @@ func TestBatch(t *testing.T) {
 	if err != nil || other.AccountID == k.AccountID {
 		t.Fatalf("second account: %v, %v", other, err)
 	}
-	list := []*store.Job{
+	list := []*recap.Job{
 		{AccountID: k.AccountID, APIKeyID: k.ID, URL: "https://example.com/1", Queue: "batch"},
 		{AccountID: k.AccountID, APIKeyID: k.ID, URL: "https://example.com/2", Queue: "batch"},
 		{AccountID: k.AccountID, APIKeyID: k.ID, URL: "https://example.com/3", Queue: "batch"},
@@ -61,7 +62,7 @@ func TestBatch(t *testing.T) {
 		t.Errorf("AccountBatchOf(second job) = %v, want ErrNotFound", err)
 	}
 	// All or none: a job that cannot be stored leaves no batch and no job.
-	bad := []*store.Job{{AccountID: k.AccountID, URL: "https://example.com/ok"}, {AccountID: -1, URL: "https://example.com/x"}}
+	bad := []*recap.Job{{AccountID: k.AccountID, URL: "https://example.com/ok"}, {AccountID: -1, URL: "https://example.com/x"}}
 	if err := s.CreateBatch(ctx, &store.Batch{AccountID: k.AccountID}, bad); err == nil {
 		t.Fatal("a batch with a job of no account was stored")
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/recap/recap"
 )
 
 // Cache hits are the hot path of the API: a popular video's summary is
@@ -18,7 +19,7 @@ import (
 
 // cacheHit is one pending CreateJobFromCache call.
 type cacheHit struct {
-	j          *Job
+	j          *recap.Job
 	promptHash string
 	sm         *Summary
 	err        error
@@ -35,7 +36,7 @@ type cacheHit struct {
 // SET LOCAL synchronous_commit = off: the record of a free cache hit need
 // not wait for its WAL flush (a crash can lose the last milliseconds of
 // such records, never work or money).
-func (s *Store) CreateJobFromCache(ctx context.Context, j *Job, promptHash string) (*Summary, error) {
+func (s *Store) CreateJobFromCache(ctx context.Context, j *recap.Job, promptHash string) (*Summary, error) {
 	h := &cacheHit{j: j, promptHash: promptHash}
 	if err := s.hits.do(ctx, h); err != nil {
 		return nil, fmt.Errorf("job from cache: %w", err)

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/store"
 )
 
@@ -18,11 +19,11 @@ func TestCreateJobFromCache(t *testing.T) {
 	t.Parallel()
 	s, k := setup(t, 10)
 	ctx := context.Background()
-	sm := &store.Summary{PromptHash: "p", Model: "m", Markdown: "# Summary", Chapters: []store.Chapter{{Start: 0, End: 61, Title: "All"}}, PromptTokens: 7, CompletionTokens: 3}
+	sm := &store.Summary{PromptHash: "p", Model: "m", Markdown: "# Summary", Chapters: []recap.Chapter{{Start: 0, End: 61, Title: "All"}}, PromptTokens: 7, CompletionTokens: 3}
 	seedSummary(t, s, "en", sm)
 	const hits, misses = 200, 50
 	type result struct {
-		j   *store.Job
+		j   *recap.Job
 		sm  *store.Summary
 		err error
 	}
@@ -32,7 +33,7 @@ func TestCreateJobFromCache(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			j := &store.Job{AccountID: k.AccountID, APIKeyID: k.ID, Queue: "interactive", URL: "https://example.com/v", VideoKey: "generic:v",
+			j := &recap.Job{AccountID: k.AccountID, APIKeyID: k.ID, Queue: "interactive", URL: "https://example.com/v", VideoKey: "generic:v",
 				Model: "m", AudioLanguage: "en", RequestHash: fmt.Sprint(i)}
 			ph := "p"
 			switch {
@@ -97,7 +98,7 @@ func TestCreateJobFromCacheThroughAlias(t *testing.T) {
 	if _, err := s.Pool().Exec(ctx, `INSERT INTO video_aliases (key, video_key) VALUES ('generic:short', 'bilibili:BV1xx')`); err != nil {
 		t.Fatal(err)
 	}
-	tr := &store.Transcript{VideoKey: "bilibili:BV1xx", Language: "", Source: "subtitles", Segments: []store.Segment{{Start: 0, End: 1, Text: "hi"}}, Duration: 30}
+	tr := &recap.Transcript{VideoKey: "bilibili:BV1xx", Language: "", Source: "subtitles", Segments: []recap.Segment{{Start: 0, End: 1, Text: "hi"}}, Duration: 30}
 	if err := s.SaveTranscript(ctx, tr); err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +107,7 @@ func TestCreateJobFromCacheThroughAlias(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, key := range []string{"generic:short", "bilibili:BV1xx", "generic:other"} {
-		j := &store.Job{AccountID: k.AccountID, APIKeyID: k.ID, Queue: "interactive", URL: "https://b23.tv/x", VideoKey: key, Model: "m", RequestHash: key}
+		j := &recap.Job{AccountID: k.AccountID, APIKeyID: k.ID, Queue: "interactive", URL: "https://b23.tv/x", VideoKey: key, Model: "m", RequestHash: key}
 		got, err := s.CreateJobFromCache(ctx, j, "p")
 		if key == "generic:other" {
 			if !errors.Is(err, store.ErrNotFound) {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/store"
 	"github.com/recap/recap/store/storetest"
 )
@@ -22,7 +23,7 @@ func TestFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mk := func(id string, k *store.APIKey, exp *time.Time) *store.File {
+	mk := func(id string, k *recap.Caller, exp *time.Time) *store.File {
 		f := &store.File{ID: id, AccountID: k.AccountID, APIKeyID: k.ID, Filename: id + ".mp3", Purpose: "user_data", Bytes: 10,
 			SHA256: "abc", MediaKind: "audio", Format: "mp3", Duration: 61, BlobKey: "files/" + id, ExpiresAt: exp}
 		if err := s.CreateFile(ctx, f); err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/recap/recap"
 )
 
 // ErrIdempotencyReused means an Idempotency-Key was sent before, within
@@ -19,16 +20,18 @@ var ErrIdempotencyReused = errors.New("idempotency key reused with a different r
 type JobTx struct{ tx pgx.Tx }
 
 // CreateJob is Store.CreateJob inside the transaction.
-func (t *JobTx) CreateJob(ctx context.Context, j *Job) error { return createJobs(ctx, t.tx, []*Job{j}) }
+func (t *JobTx) CreateJob(ctx context.Context, j *recap.Job) error {
+	return createJobs(ctx, t.tx, []*recap.Job{j})
+}
 
 // CreateJobs is Store.CreateJobs inside the transaction.
-func (t *JobTx) CreateJobs(ctx context.Context, list []*Job) error {
+func (t *JobTx) CreateJobs(ctx context.Context, list []*recap.Job) error {
 	return createJobs(ctx, t.tx, list)
 }
 
 // CreateCachedJob records a job answered from the summary cache inside
 // the transaction.
-func (t *JobTx) CreateCachedJob(ctx context.Context, j *Job, sm *Summary) error {
+func (t *JobTx) CreateCachedJob(ctx context.Context, j *recap.Job, sm *Summary) error {
 	return createCachedJob(ctx, t.tx, j, sm)
 }
 
@@ -111,7 +114,7 @@ func (s *Store) PurgeIdempotencyKeys(ctx context.Context, limit int) (int64, err
 
 // AccountJobs returns the account's jobs with these ids, in the order of
 // ids; ids of other accounts' jobs are left out.
-func (s *Store) AccountJobs(ctx context.Context, accountID int64, ids []string) ([]Job, error) {
+func (s *Store) AccountJobs(ctx context.Context, accountID int64, ids []string) ([]recap.Job, error) {
 	if err := s.syncHits(ctx); err != nil {
 		return nil, err
 	}
@@ -120,7 +123,7 @@ func (s *Store) AccountJobs(ctx context.Context, accountID int64, ids []string) 
 		return nil, fmt.Errorf("account jobs: %w", err)
 	}
 	defer rows.Close()
-	byID := map[string]Job{}
+	byID := map[string]recap.Job{}
 	for rows.Next() {
 		j, err := scanJob(rows)
 		if err != nil {
@@ -131,7 +134,7 @@ func (s *Store) AccountJobs(ctx context.Context, accountID int64, ids []string) 
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("account jobs: %w", err)
 	}
-	out := make([]Job, 0, len(ids))
+	out := make([]recap.Job, 0, len(ids))
 	for _, id := range ids {
 		if j, ok := byID[id]; ok {
 			out = append(out, j)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/store"
 )
 
@@ -17,7 +18,7 @@ func TestIdempotent(t *testing.T) {
 	create := func(n *int) func(context.Context, *store.JobTx) ([]string, error) {
 		return func(ctx context.Context, tx *store.JobTx) ([]string, error) {
 			*n++
-			j := &store.Job{AccountID: k.AccountID, APIKeyID: k.ID, URL: "https://example.com/v"}
+			j := &recap.Job{AccountID: k.AccountID, APIKeyID: k.ID, URL: "https://example.com/v"}
 			if err := tx.CreateJob(ctx, j); err != nil {
 				return nil, err
 			}
@@ -66,7 +67,7 @@ func TestIdempotent(t *testing.T) {
 			mu.Lock()
 			calls++
 			mu.Unlock()
-			j := &store.Job{AccountID: k.AccountID, APIKeyID: k.ID, URL: "https://example.com/c"}
+			j := &recap.Job{AccountID: k.AccountID, APIKeyID: k.ID, URL: "https://example.com/c"}
 			if err := tx.CreateJob(ctx, j); err != nil {
 				return nil, err
 			}

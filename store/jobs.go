@@ -9,81 +9,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/recap/recap"
 )
-
-// Job states. A job moves forward through them and ends in exactly one of
-// the terminal states.
-const (
-	StateQueued       = "queued"
-	StateResolving    = "resolving"
-	StateTranscribing = "transcribing"
-	StateSummarizing  = "summarizing"
-	StateSucceeded    = "succeeded"
-	StateFailed       = "failed"
-	StateCanceled     = "canceled"
-)
-
-// Terminal reports whether a state is final.
-func Terminal(state string) bool {
-	return state == StateSucceeded || state == StateFailed || state == StateCanceled
-}
-
-// Message is one prior turn of a conversation, kept for follow-up answers.
-type Message struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
-}
-
-// Job is one unit of work: summarize a video, or answer a question about one.
-type Job struct {
-	ID             string
-	AccountID      int64
-	APIKeyID       int64
-	Kind           string // "summary" or "answer"
-	Queue          string
-	URL            string
-	VideoKey       string
-	Prompt         string
-	Model          string
-	AudioLanguage  string
-	OutputLanguage string
-	Images         []string
-	History        []Message
-	Stream         bool
-	Refresh        bool
-	WebhookURL     string
-	RequestHash    string
-	// TokenPrice is the credit seconds per 1,000 model tokens of a job
-	// priced by tokens (set when it is admitted); 0 for a job priced by
-	// its media's duration.
-	TokenPrice float64
-	// Frames asks for a JPEG at each highlight's moment; FrameCount is how
-	// many were made, FramesNote why none were (audio-only media).
-	Frames     bool
-	FrameCount int
-	FramesNote string
-
-	State        string
-	Progress     float64
-	ErrorCode    string
-	ErrorMessage string
-	CostSeconds  int64
-	Duration     float64
-	Title        string
-	TranscriptID *int64
-	SummaryID    *int64
-
-	ResultMarkdown   string
-	ResultModel      string
-	PromptTokens     int
-	CompletionTokens int
-
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
-	ResolvedAt    *time.Time
-	TranscribedAt *time.Time
-	FinishedAt    *time.Time
-}
 
 const jobColumns = `id, account_id, coalesce(api_key_id, 0), kind, queue, url, video_key, prompt, model,
 	audio_language, output_language, images, history, stream, refresh, webhook_url, request_hash,
@@ -91,8 +18,8 @@ const jobColumns = `id, account_id, coalesce(api_key_id, 0), kind, queue, url, v
 	result_markdown, result_model, prompt_tokens, completion_tokens,
 	created_at, updated_at, resolved_at, transcribed_at, finished_at, token_price, frames, frame_count, frames_note`
 
-func scanJob(row pgx.Row) (*Job, error) {
-	var j Job
+func scanJob(row pgx.Row) (*recap.Job, error) {
+	var j recap.Job
 	var images, history []byte
 	var progress, tokenPrice float32
 	err := row.Scan(&j.ID, &j.AccountID, &j.APIKeyID, &j.Kind, &j.Queue, &j.URL, &j.VideoKey, &j.Prompt, &j.Model,
@@ -123,14 +50,14 @@ type rowQuerier interface {
 }
 
 // CreateJob inserts a queued job and sets its ID and timestamps.
-func (s *Store) CreateJob(ctx context.Context, j *Job) error {
-	return createJobs(ctx, s.pool, []*Job{j})
+func (s *Store) CreateJob(ctx context.Context, j *recap.Job) error {
+	return createJobs(ctx, s.pool, []*recap.Job{j})
 }
 
 // CreateJobs inserts queued jobs in one statement (all or none) and sets
 // their IDs and timestamps: a batch of a thousand URLs costs one round
 // trip, not a thousand.
-func (s *Store) CreateJobs(ctx context.Context, list []*Job) error {
+func (s *Store) CreateJobs(ctx context.Context, list []*recap.Job) error {
 	return createJobs(ctx, s.pool, list)
 }
 
@@ -140,7 +67,7 @@ type rowsQuerier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-func createJobs(ctx context.Context, q rowsQuerier, list []*Job) error {
+func createJobs(ctx context.Context, q rowsQuerier, list []*recap.Job) error {
 	n := len(list)
 	if n == 0 {
 		return nil
@@ -154,7 +81,7 @@ func createJobs(ctx context.Context, q rowsQuerier, list []*Job) error {
 		streams, refresh, frames            = make([]bool, n), make([]bool, n), make([]bool, n)
 		tokenPrices                         = make([]float32, n)
 	)
-	byID := make(map[string]*Job, n)
+	byID := make(map[string]*recap.Job, n)
 	for i, j := range list {
 		if j.Kind == "" {
 			j.Kind = "summary"
@@ -216,7 +143,7 @@ func createJobs(ctx context.Context, q rowsQuerier, list []*Job) error {
 }
 
 // Job returns a job by id.
-func (s *Store) Job(ctx context.Context, id string) (*Job, error) {
+func (s *Store) Job(ctx context.Context, id string) (*recap.Job, error) {
 	if err := s.syncHits(ctx); err != nil {
 		return nil, err
 	}
@@ -264,7 +191,7 @@ const hitRowWait = time.Second
 
 // AccountJob returns a job only if it belongs to the account; anyone
 // else's job is ErrNotFound, indistinguishable from a missing one.
-func (s *Store) AccountJob(ctx context.Context, accountID int64, id string) (*Job, error) {
+func (s *Store) AccountJob(ctx context.Context, accountID int64, id string) (*recap.Job, error) {
 	j, err := s.Job(ctx, id) // which waits for rows written behind
 	if err != nil {
 		return nil, err
@@ -279,7 +206,7 @@ func (s *Store) AccountJob(ctx context.Context, accountID int64, id string) (*Jo
 // that is still running (queued, resolving, transcribing or summarizing),
 // so a repeated request can attach to it; finished jobs are left to the
 // caches.
-func (s *Store) ActiveJobByHash(ctx context.Context, accountID int64, hash string) (*Job, error) {
+func (s *Store) ActiveJobByHash(ctx context.Context, accountID int64, hash string) (*recap.Job, error) {
 	j, err := scanJob(s.pool.QueryRow(ctx, `SELECT `+jobColumns+` FROM jobs
 		WHERE account_id = $1 AND request_hash = $2 AND state NOT IN ('succeeded','failed','canceled')
 		ORDER BY created_at DESC LIMIT 1`, accountID, hash))
@@ -294,9 +221,9 @@ func (s *Store) ActiveJobByHash(ctx context.Context, accountID int64, hash strin
 func (s *Store) Advance(ctx context.Context, id, state string) (bool, error) {
 	col := ""
 	switch state {
-	case StateTranscribing:
+	case recap.StateTranscribing:
 		col = ", resolved_at = coalesce(resolved_at, now())"
-	case StateSummarizing:
+	case recap.StateSummarizing:
 		col = ", transcribed_at = coalesce(transcribed_at, now())"
 	}
 	tag, err := s.pool.Exec(ctx, `UPDATE jobs SET state = $2, updated_at = now()`+col+`
@@ -348,7 +275,7 @@ type Outcome struct {
 // the same transaction: capture on success, release otherwise. It reports
 // false when the job had already ended, so each job ends exactly once.
 func (s *Store) Finish(ctx context.Context, id string, o Outcome) (bool, error) {
-	if !Terminal(o.State) {
+	if !recap.Terminal(o.State) {
 		return false, fmt.Errorf("finish job: %q is not a terminal state", o.State)
 	}
 	ended, err := s.finish(ctx, id, o)
@@ -400,7 +327,7 @@ func (s *Store) finish(ctx context.Context, id string, o Outcome) (bool, error) 
 			return TokenCharge(float64(tokenPrice), o.PromptTokens, o.CompletionTokens, held)
 		}
 	}
-	upd, err := settleEntryCharge(ctx, tx, id, o.State == StateSucceeded, charge)
+	upd, err := settleEntryCharge(ctx, tx, id, o.State == recap.StateSucceeded, charge)
 	if err != nil {
 		return false, err
 	}
@@ -429,7 +356,7 @@ type JobFilter struct {
 }
 
 // ListJobs returns jobs newest first.
-func (s *Store) ListJobs(ctx context.Context, f JobFilter) ([]Job, error) {
+func (s *Store) ListJobs(ctx context.Context, f JobFilter) ([]recap.Job, error) {
 	if err := s.syncHits(ctx); err != nil {
 		return nil, err
 	}
@@ -448,7 +375,7 @@ func (s *Store) ListJobs(ctx context.Context, f JobFilter) ([]Job, error) {
 		return nil, fmt.Errorf("list jobs: %w", err)
 	}
 	defer rows.Close()
-	var out []Job
+	var out []recap.Job
 	for rows.Next() {
 		j, err := scanJob(rows)
 		if err != nil {
@@ -461,7 +388,7 @@ func (s *Store) ListJobs(ctx context.Context, f JobFilter) ([]Job, error) {
 
 // UnfinishedJobs returns non-terminal jobs not updated since before, oldest
 // first: candidates for the reconciler and the sweeper.
-func (s *Store) UnfinishedJobs(ctx context.Context, before time.Time, limit int) ([]Job, error) {
+func (s *Store) UnfinishedJobs(ctx context.Context, before time.Time, limit int) ([]recap.Job, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+jobColumns+` FROM jobs
 		WHERE state NOT IN ('succeeded','failed','canceled') AND updated_at < $1
 		ORDER BY updated_at LIMIT $2`, before, limit)
@@ -469,7 +396,7 @@ func (s *Store) UnfinishedJobs(ctx context.Context, before time.Time, limit int)
 		return nil, fmt.Errorf("unfinished jobs: %w", err)
 	}
 	defer rows.Close()
-	var out []Job
+	var out []recap.Job
 	for rows.Next() {
 		j, err := scanJob(rows)
 		if err != nil {
@@ -512,9 +439,9 @@ func nonNil(s []string) []string {
 	return s
 }
 
-func nonNilMsgs(s []Message) []Message {
+func nonNilMsgs(s []recap.Message) []recap.Message {
 	if s == nil {
-		return []Message{}
+		return []recap.Message{}
 	}
 	return s
 }
@@ -523,7 +450,7 @@ func nonNilMsgs(s []Message) []Message {
 // (born succeeded, free, never queued) in an idempotent request's
 // transaction (JobTx), which also records the Idempotency-Key. Requests
 // without a key use CreateJobFromCache.
-func createCachedJob(ctx context.Context, q rowQuerier, j *Job, sm *Summary) error {
+func createCachedJob(ctx context.Context, q rowQuerier, j *recap.Job, sm *Summary) error {
 	images, _ := json.Marshal(nonNil(j.Images))
 	var keyID any
 	if j.APIKeyID != 0 {

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"github.com/recap/recap"
 )
 
 // KeyChannel is the Postgres channel every change to api_keys is announced
@@ -23,7 +25,7 @@ type KeyCacheStats = CacheStats
 // the listening connection is up: without it every lookup goes to
 // Postgres, as without a cache.
 type KeyCache struct {
-	memo[string, APIKey]
+	memo[string, recap.Caller]
 }
 
 // NewKeyCache returns a cache that serves from memory once Run listens.
@@ -34,7 +36,7 @@ func NewKeyCache(cfg KeyCacheConfig) *KeyCache {
 }
 
 // KeyBySecret is Store.KeyBySecret, from memory when it can be.
-func (c *KeyCache) KeyBySecret(ctx context.Context, secret string) (*APIKey, error) {
+func (c *KeyCache) KeyBySecret(ctx context.Context, secret string) (*recap.Caller, error) {
 	h := string(HashSecret(secret))
 	now := time.Now()
 	k, ok, t := c.get(h, now)

@@ -7,26 +7,14 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/recap/recap"
 )
 
 // SecretPrefix starts every API key secret, so leaked keys are easy to
 // recognize by secret scanners.
 const SecretPrefix = "rcp_"
-
-// APIKey is a key as stored: never the secret, only its SHA-256.
-type APIKey struct {
-	ID        int64
-	AccountID int64
-	Name      string
-	Prefix    string
-	Scopes    []string
-	RPM       int
-	CreatedAt time.Time
-	RevokedAt *time.Time
-}
 
 // NewKey describes a key to create.
 type NewKey struct {
@@ -46,7 +34,7 @@ func HashSecret(secret string) []byte {
 
 // CreateKey creates an account with its initial grant and a key for it,
 // and returns the key and its secret. The secret is not stored anywhere.
-func (s *Store) CreateKey(ctx context.Context, nk NewKey) (*APIKey, string, error) {
+func (s *Store) CreateKey(ctx context.Context, nk NewKey) (*recap.Caller, string, error) {
 	if nk.Name == "" {
 		return nil, "", errors.New("create key: name is required")
 	}
@@ -61,7 +49,7 @@ func (s *Store) CreateKey(ctx context.Context, nk NewKey) (*APIKey, string, erro
 		return nil, "", fmt.Errorf("create key: %w", err)
 	}
 	secret := SecretPrefix + base64.RawURLEncoding.EncodeToString(raw)
-	k := &APIKey{Name: nk.Name, Prefix: secret[:len(SecretPrefix)+6], Scopes: nk.Scopes, RPM: nk.RPM}
+	k := &recap.Caller{Name: nk.Name, Prefix: secret[:len(SecretPrefix)+6], Scopes: nk.Scopes, RPM: nk.RPM}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `INSERT INTO accounts (name) VALUES ($1) RETURNING id`, nk.Name).Scan(&k.AccountID); err != nil {
 			return err
@@ -84,8 +72,8 @@ func (s *Store) CreateKey(ctx context.Context, nk NewKey) (*APIKey, string, erro
 
 const keyColumns = `id, account_id, name, prefix, scopes, rpm, created_at, revoked_at`
 
-func scanKey(row pgx.Row) (*APIKey, error) {
-	var k APIKey
+func scanKey(row pgx.Row) (*recap.Caller, error) {
+	var k recap.Caller
 	if err := row.Scan(&k.ID, &k.AccountID, &k.Name, &k.Prefix, &k.Scopes, &k.RPM, &k.CreatedAt, &k.RevokedAt); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, ErrNotFound
@@ -97,7 +85,7 @@ func scanKey(row pgx.Row) (*APIKey, error) {
 
 // KeyBySecret finds the active key whose secret this is. Unknown and
 // revoked keys both return ErrNotFound, so callers cannot tell them apart.
-func (s *Store) KeyBySecret(ctx context.Context, secret string) (*APIKey, error) {
+func (s *Store) KeyBySecret(ctx context.Context, secret string) (*recap.Caller, error) {
 	k, err := scanKey(s.pool.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys
 		WHERE secret_sha256 = $1 AND revoked_at IS NULL`, HashSecret(secret)))
 	if err != nil && !errors.Is(err, ErrNotFound) {
@@ -107,18 +95,18 @@ func (s *Store) KeyBySecret(ctx context.Context, secret string) (*APIKey, error)
 }
 
 // Key returns a key by id.
-func (s *Store) Key(ctx context.Context, id int64) (*APIKey, error) {
+func (s *Store) Key(ctx context.Context, id int64) (*recap.Caller, error) {
 	return scanKey(s.pool.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = $1`, id))
 }
 
 // ListKeys returns every key, oldest first.
-func (s *Store) ListKeys(ctx context.Context) ([]APIKey, error) {
+func (s *Store) ListKeys(ctx context.Context) ([]recap.Caller, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+keyColumns+` FROM api_keys ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
 	defer rows.Close()
-	var out []APIKey
+	var out []recap.Caller
 	for rows.Next() {
 		k, err := scanKey(rows)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/recap/recap"
 )
 
 // Prefixes of OAuth2 secrets, so the auth middleware can tell an access
@@ -368,9 +369,9 @@ func (s *Store) RefreshTokens(ctx context.Context, refresh, clientID string, sco
 // KeyByAccessToken returns the API key an unexpired, unrevoked access
 // token acts for, with Scopes narrowed to what both the token and the key
 // allow. Like KeyBySecret, every failure is ErrNotFound.
-func (s *Store) KeyByAccessToken(ctx context.Context, token string) (*APIKey, error) {
+func (s *Store) KeyByAccessToken(ctx context.Context, token string) (*recap.Caller, error) {
 	var tokenScopes []string
-	var k APIKey
+	var k recap.Caller
 	err := s.pool.QueryRow(ctx, `SELECT k.id, k.account_id, k.name, k.prefix, k.scopes, k.rpm, k.created_at, k.revoked_at, t.scopes
 		FROM oauth_tokens t
 		JOIN api_keys k ON k.id = t.api_key_id

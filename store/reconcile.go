@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/recap/recap"
 )
 
 // StaleCursor is where a page of StaleJobs ended; the zero value starts
@@ -19,7 +20,7 @@ type StaleCursor struct {
 // StaleJobs returns up to limit non-terminal jobs not updated since
 // before, oldest first, strictly after the cursor: the reconciler walks
 // them all in pages without seeing one twice.
-func (s *Store) StaleJobs(ctx context.Context, before time.Time, after StaleCursor, limit int) ([]Job, error) {
+func (s *Store) StaleJobs(ctx context.Context, before time.Time, after StaleCursor, limit int) ([]recap.Job, error) {
 	if limit <= 0 {
 		limit = 500
 	}
@@ -36,7 +37,7 @@ func (s *Store) StaleJobs(ctx context.Context, before time.Time, after StaleCurs
 		return nil, fmt.Errorf("stale jobs: %w", err)
 	}
 	defer rows.Close()
-	var out []Job
+	var out []recap.Job
 	for rows.Next() {
 		j, err := scanJob(rows)
 		if err != nil {
@@ -48,7 +49,7 @@ func (s *Store) StaleJobs(ctx context.Context, before time.Time, after StaleCurs
 }
 
 // stageRank orders the non-terminal states along the pipeline.
-var stageRank = map[string]int{StateQueued: 0, StateResolving: 1, StateTranscribing: 2, StateSummarizing: 3}
+var stageRank = map[string]int{recap.StateQueued: 0, recap.StateResolving: 1, recap.StateTranscribing: 2, recap.StateSummarizing: 3}
 
 // Attempt is one run of a job's stage as StartStage recorded it.
 type Attempt struct {
@@ -67,7 +68,7 @@ type Attempt struct {
 // duplicate task of an earlier stage must not move a job backwards).
 func (s *Store) StartStage(ctx context.Context, id, state string) (Attempt, bool, error) {
 	rank, ok := stageRank[state]
-	if !ok || state == StateQueued {
+	if !ok || state == recap.StateQueued {
 		return Attempt{}, false, fmt.Errorf("start stage: %q is not a stage state", state)
 	}
 	var from []string

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/store"
 )
 
@@ -19,7 +20,7 @@ func TestStaleJobsPages(t *testing.T) {
 	}
 	// Ended jobs and fresh ones are not stale.
 	done := newJob(t, s, k)
-	if _, err := s.Finish(ctx, done.ID, store.Outcome{State: store.StateFailed, ErrorCode: "x"}); err != nil {
+	if _, err := s.Finish(ctx, done.ID, store.Outcome{State: recap.StateFailed, ErrorCode: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	// Same updated_at for several rows: the cursor must break ties by id.
@@ -71,7 +72,7 @@ func TestStartStageCountsAttempts(t *testing.T) {
 	s, k := setup(t, 10)
 	ctx := context.Background()
 	j := newJob(t, s, k)
-	mustJob := func(t *testing.T, s *store.Store, id string) *store.Job {
+	mustJob := func(t *testing.T, s *store.Store, id string) *recap.Job {
 		t.Helper()
 		j, err := s.Job(ctx, id)
 		if err != nil {
@@ -88,50 +89,50 @@ func TestStartStageCountsAttempts(t *testing.T) {
 		return a, ok
 	}
 	for want := 1; want <= 3; want++ {
-		if a, ok := start(store.StateResolving); !ok || a.N != want {
+		if a, ok := start(recap.StateResolving); !ok || a.N != want {
 			t.Fatalf("resolve run %d: attempt %d, ok %v", want, a.N, ok)
 		}
 	}
 	if err := s.FailAttempt(ctx, j.ID, "upstream_error", "the site answered 503"); err != nil {
 		t.Fatal(err)
 	}
-	if a, _ := start(store.StateResolving); a.N != 4 || a.LastErrorCode != "upstream_error" || a.LastError != "the site answered 503" {
+	if a, _ := start(recap.StateResolving); a.N != 4 || a.LastErrorCode != "upstream_error" || a.LastError != "the site answered 503" {
 		t.Fatalf("4th resolve run: %+v", a)
 	}
-	if err := s.RefundAttempt(ctx, j.ID, store.StateResolving); err != nil {
+	if err := s.RefundAttempt(ctx, j.ID, recap.StateResolving); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := s.Attempts(ctx, j.ID); err != nil || n != 3 {
 		t.Fatalf("after a refund: %d attempts (%v), want 3", n, err)
 	}
 	// A new stage starts at one, with no error of the last one's.
-	if a, ok := start(store.StateTranscribing); !ok || a.N != 1 || a.LastError != "" {
+	if a, ok := start(recap.StateTranscribing); !ok || a.N != 1 || a.LastError != "" {
 		t.Fatalf("first transcript run: %+v %v", a, ok)
 	}
 	got := mustJob(t, s, j.ID)
-	if got.State != store.StateTranscribing || got.ResolvedAt == nil {
+	if got.State != recap.StateTranscribing || got.ResolvedAt == nil {
 		t.Fatalf("job %s, resolved_at %v", got.State, got.ResolvedAt)
 	}
 	// A duplicate resolve task must not move the job back.
-	if _, ok := start(store.StateResolving); ok {
+	if _, ok := start(recap.StateResolving); ok {
 		t.Fatal("a resolve run moved a transcribing job back")
 	}
-	if got := mustJob(t, s, j.ID); got.State != store.StateTranscribing {
+	if got := mustJob(t, s, j.ID); got.State != recap.StateTranscribing {
 		t.Fatalf("job went back to %s", got.State)
 	}
-	if a, ok := start(store.StateSummarizing); !ok || a.N != 1 {
+	if a, ok := start(recap.StateSummarizing); !ok || a.N != 1 {
 		t.Fatalf("first summary run: %+v %v", a, ok)
 	}
 	if got := mustJob(t, s, j.ID); got.TranscribedAt == nil {
 		t.Fatal("transcribed_at not set on entering summarizing")
 	}
-	if _, err := s.Finish(ctx, j.ID, store.Outcome{State: store.StateFailed, ErrorCode: "x"}); err != nil {
+	if _, err := s.Finish(ctx, j.ID, store.Outcome{State: recap.StateFailed, ErrorCode: "x"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := start(store.StateSummarizing); ok {
+	if _, ok := start(recap.StateSummarizing); ok {
 		t.Fatal("an ended job started a stage")
 	}
-	if _, _, err := s.StartStage(ctx, j.ID, store.StateSucceeded); err == nil {
+	if _, _, err := s.StartStage(ctx, j.ID, recap.StateSucceeded); err == nil {
 		t.Fatal("a terminal state was accepted as a stage")
 	}
 }

@@ -3,12 +3,14 @@ package store
 import (
 	"context"
 	"fmt"
+
+	"github.com/recap/recap"
 )
 
 // ActiveJobCounts returns how many unfinished jobs are in each state; it
 // reads the partial index of unfinished jobs, not the whole table.
 func (s *Store) ActiveJobCounts(ctx context.Context) (map[string]int64, error) {
-	out := map[string]int64{StateQueued: 0, StateResolving: 0, StateTranscribing: 0, StateSummarizing: 0}
+	out := map[string]int64{recap.StateQueued: 0, recap.StateResolving: 0, recap.StateTranscribing: 0, recap.StateSummarizing: 0}
 	rows, err := s.pool.Query(ctx, `SELECT state, count(*) FROM jobs
 		WHERE state NOT IN ('succeeded','failed','canceled') GROUP BY state`)
 	if err != nil {

@@ -8,11 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/store"
 	"github.com/recap/recap/store/storetest"
 )
 
-func setup(t *testing.T, minutes int64) (*store.Store, *store.APIKey) {
+func setup(t *testing.T, minutes int64) (*store.Store, *recap.Caller) {
 	t.Helper()
 	s := storetest.New(t)
 	k, secret, err := s.CreateKey(context.Background(), store.NewKey{Name: "t", Seconds: minutes * 60})
@@ -26,9 +27,9 @@ func setup(t *testing.T, minutes int64) (*store.Store, *store.APIKey) {
 	return s, k
 }
 
-func newJob(t *testing.T, s *store.Store, k *store.APIKey) *store.Job {
+func newJob(t *testing.T, s *store.Store, k *recap.Caller) *recap.Job {
 	t.Helper()
-	j := &store.Job{AccountID: k.AccountID, APIKeyID: k.ID, URL: "https://example.com/v"}
+	j := &recap.Job{AccountID: k.AccountID, APIKeyID: k.ID, URL: "https://example.com/v"}
 	if err := s.CreateJob(context.Background(), j); err != nil {
 		t.Fatal(err)
 	}
@@ -67,9 +68,9 @@ func TestLedgerHoldSettleOnce(t *testing.T) {
 		state     string
 		wantAvail int64
 	}{
-		{"success captures", store.StateSucceeded, 4 * 60},
-		{"failure releases", store.StateFailed, 10 * 60},
-		{"cancel releases", store.StateCanceled, 10 * 60},
+		{"success captures", recap.StateSucceeded, 4 * 60},
+		{"failure releases", recap.StateFailed, 10 * 60},
+		{"cancel releases", recap.StateCanceled, 10 * 60},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -208,7 +209,7 @@ func TestConcurrentHoldsOneAccount(t *testing.T) {
 	s, k := setup(t, 10)
 	ctx := context.Background()
 	const n = 30
-	list := make([]*store.Job, n)
+	list := make([]*recap.Job, n)
 	for i := range list {
 		list[i] = newJob(t, s, k)
 	}
@@ -250,7 +251,7 @@ func TestConcurrentHoldsOneAccount(t *testing.T) {
 
 	// A job that has ended is never held: nothing would settle it.
 	ended := newJob(t, s, k)
-	if _, err := s.Finish(ctx, ended.ID, store.Outcome{State: store.StateCanceled}); err != nil {
+	if _, err := s.Finish(ctx, ended.ID, store.Outcome{State: recap.StateCanceled}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Grant(ctx, k.AccountID, 60, "test"); err != nil {

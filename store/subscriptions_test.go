@@ -6,10 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/store"
 )
 
-func newSubscription(t *testing.T, s *store.Store, k *store.APIKey, token string) *store.Subscription {
+func newSubscription(t *testing.T, s *store.Store, k *recap.Caller, token string) *store.Subscription {
 	t.Helper()
 	sub := &store.Subscription{AccountID: k.AccountID, APIKeyID: k.ID, URL: "https://example.com/feed.rss", IntervalSeconds: 60, FirstLimit: 10}
 	if err := s.CreateSubscription(context.Background(), sub, []byte(token)); err != nil {
@@ -31,7 +32,7 @@ func TestSubscriptionEntryOnce(t *testing.T) {
 	entry := store.SubscriptionEntry{VideoKey: "generic:abc", URL: "https://example.com/ep1.webm", Title: "Episode 1"}
 	attempt := func(idem string, hold <-chan struct{}, inserted chan<- struct{}) error {
 		_, _, err := s.Idempotent(ctx, k.AccountID, idem, []byte(idem), time.Hour, func(ctx context.Context, tx *store.JobTx) ([]string, error) {
-			j := &store.Job{AccountID: k.AccountID, APIKeyID: k.ID, URL: entry.URL, VideoKey: entry.VideoKey}
+			j := &recap.Job{AccountID: k.AccountID, APIKeyID: k.ID, URL: entry.URL, VideoKey: entry.VideoKey}
 			if err := tx.CreateJob(ctx, j); err != nil {
 				return nil, err
 			}

@@ -7,36 +7,14 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/recap/recap"
 )
-
-// Highlight is one timestamped line of a summary with the transcript span
-// supporting it (summarize.Highlight as stored).
-type Highlight struct {
-	Start  float64         `json:"start"`
-	Text   string          `json:"text"`
-	Source HighlightSource `json:"source"`
-}
-
-// HighlightSource is the transcript span a highlight rests on.
-type HighlightSource struct {
-	Start float64 `json:"start"`
-	End   float64 `json:"end"`
-	Text  string  `json:"text"`
-}
-
-// Grounding counts the timestamps a summary's grounding checked, moved to
-// a supporting moment, and dropped with their lines.
-type Grounding struct {
-	Checked  int `json:"checked"`
-	Repaired int `json:"repaired"`
-	Dropped  int `json:"dropped"`
-}
 
 // SummaryGrounding is a summary's highlights and grounding counts; Counts
 // is nil when the summary was not grounded.
 type SummaryGrounding struct {
-	Highlights []Highlight
-	Counts     *Grounding
+	Highlights []recap.Highlight
+	Counts     *recap.Grounding
 }
 
 // SaveGroundedSummary is SaveSummary with the summary's highlights and
@@ -90,12 +68,12 @@ func (s *Store) SummaryGroundingOf(ctx context.Context, id int64) (*SummaryGroun
 	if err != nil {
 		return nil, fmt.Errorf("summary grounding: %w", err)
 	}
-	g := &SummaryGrounding{Highlights: []Highlight{}}
+	g := &SummaryGrounding{Highlights: []recap.Highlight{}}
 	if err := json.Unmarshal(hl, &g.Highlights); err != nil {
 		return nil, fmt.Errorf("summary highlights: %w", err)
 	}
 	if counts != nil {
-		g.Counts = &Grounding{}
+		g.Counts = &recap.Grounding{}
 		if err := json.Unmarshal(counts, g.Counts); err != nil {
 			return nil, fmt.Errorf("summary grounding counts: %w", err)
 		}

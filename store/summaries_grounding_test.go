@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/store"
 )
 
@@ -16,7 +17,7 @@ func TestSaveGroundedSummary(t *testing.T) {
 	if err := s.SaveVideo(ctx, &store.Video{Key: "generic:g", URL: "https://example.com/g", Title: "G", Duration: 60}); err != nil {
 		t.Fatal(err)
 	}
-	tr := &store.Transcript{VideoKey: "generic:g", Language: "en", Source: "subtitles", Segments: []store.Segment{{Start: 40, End: 45, Text: "Vesuvius buried Pompeii"}}, Duration: 60}
+	tr := &recap.Transcript{VideoKey: "generic:g", Language: "en", Source: "subtitles", Segments: []recap.Segment{{Start: 40, End: 45, Text: "Vesuvius buried Pompeii"}}, Duration: 60}
 	if err := s.SaveTranscript(ctx, tr); err != nil {
 		t.Fatal(err)
 	}
@@ -30,10 +31,10 @@ func TestSaveGroundedSummary(t *testing.T) {
 	}
 
 	want := store.SummaryGrounding{
-		Highlights: []store.Highlight{{Start: 40, Text: "Pompeii buried", Source: store.HighlightSource{Start: 40, End: 45, Text: "Vesuvius buried Pompeii"}}},
-		Counts:     &store.Grounding{Checked: 3, Repaired: 1, Dropped: 1},
+		Highlights: []recap.Highlight{{Start: 40, Text: "Pompeii buried", Source: recap.Source{Start: 40, End: 45, Text: "Vesuvius buried Pompeii"}}},
+		Counts:     &recap.Grounding{Checked: 3, Repaired: 1, Dropped: 1},
 	}
-	sm := &store.Summary{TranscriptID: tr.ID, PromptHash: "p", Model: "m", Markdown: "- [00:40] Pompeii buried", Chapters: []store.Chapter{{Start: 0, End: 60, Title: "All"}}}
+	sm := &store.Summary{TranscriptID: tr.ID, PromptHash: "p", Model: "m", Markdown: "- [00:40] Pompeii buried", Chapters: []recap.Chapter{{Start: 0, End: 60, Title: "All"}}}
 	if err := s.SaveGroundedSummary(ctx, sm, want); err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/recap/recap"
 )
 
 // SummaryChannel is the Postgres channel new summaries and joined URL forms
@@ -70,7 +71,7 @@ func NewSummaryCache(cfg SummaryCacheConfig) *SummaryCache {
 // shared with the hits of the moment: written behind the answer with
 // Config.WriteBehind, else before it returns. A miss asks Postgres, which
 // looks up and records in one statement, and keeps what it found.
-func (c *SummaryCache) CreateJobFromCache(ctx context.Context, j *Job, promptHash string) (*Summary, error) {
+func (c *SummaryCache) CreateJobFromCache(ctx context.Context, j *recap.Job, promptHash string) (*Summary, error) {
 	k := hitKey{j.VideoKey, j.AudioLanguage, promptHash, j.Model, j.OutputLanguage}
 	now := time.Now()
 	e, ok, t := c.get(k, now)
@@ -122,7 +123,7 @@ var hitColumns = []string{"id", "account_id", "api_key_id", "kind", "queue", "ur
 // recordHit records j as a succeeded, free job answered by e, as
 // CreateJobFromCache's statement does (written behind, with
 // Config.WriteBehind), and fills in j as that does.
-func (s *Store) recordHit(ctx context.Context, j *Job, e hitEntry, now time.Time) error {
+func (s *Store) recordHit(ctx context.Context, j *recap.Job, e hitEntry, now time.Time) error {
 	// Time-ordered ids (UUIDv7) are appended at the right edge of the
 	// primary key's index, instead of touching a random page per row.
 	id, err := uuid.NewV7()
@@ -141,7 +142,7 @@ func (s *Store) recordHit(ctx context.Context, j *Job, e hitEntry, now time.Time
 	}
 	sm := e.sm
 	r := &hitRecord{row: []any{pgtype.UUID{Bytes: id, Valid: true}, j.AccountID, key, "summary", j.Queue, j.URL, e.videoKey, j.Prompt, j.Model,
-		j.AudioLanguage, j.OutputLanguage, images, j.Stream, j.WebhookURL, j.RequestHash, StateSucceeded, float64(100),
+		j.AudioLanguage, j.OutputLanguage, images, j.Stream, j.WebhookURL, j.RequestHash, recap.StateSucceeded, float64(100),
 		sm.TranscriptID, sm.ID, sm.Model, sm.PromptTokens, sm.CompletionTokens,
 		now, now, now, now, now, e.title, e.duration}}
 	if s.behind != nil {
@@ -154,7 +155,7 @@ func (s *Store) recordHit(ctx context.Context, j *Job, e hitEntry, now time.Time
 	if r.err != nil {
 		return fmt.Errorf("job from cache: %w", r.err)
 	}
-	j.ID, j.State, j.CreatedAt, j.UpdatedAt, j.Title, j.Duration = id.String(), StateSucceeded, now, now, e.title, e.duration
+	j.ID, j.State, j.CreatedAt, j.UpdatedAt, j.Title, j.Duration = id.String(), recap.StateSucceeded, now, now, e.title, e.duration
 	j.VideoKey = e.videoKey
 	tid, sid := sm.TranscriptID, sm.ID
 	j.TranscriptID, j.SummaryID = &tid, &sid

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/recap/recap"
 	"github.com/recap/recap/store"
 	"github.com/recap/recap/store/storetest"
 )
@@ -23,15 +24,15 @@ func TestSummaryCache(t *testing.T) {
 	t.Parallel()
 	s, k := setup(t, 10)
 	ctx := context.Background()
-	first := &store.Summary{PromptHash: "p", Model: "m", Markdown: "# First", Chapters: []store.Chapter{{Start: 0, End: 61, Title: "All"}}, PromptTokens: 7, CompletionTokens: 3}
+	first := &store.Summary{PromptHash: "p", Model: "m", Markdown: "# First", Chapters: []recap.Chapter{{Start: 0, End: 61, Title: "All"}}, PromptTokens: 7, CompletionTokens: 3}
 	tr := seedSummary(t, s, "en", first)
 	onReset, waitReset := resetWaiter(t)
 	c := store.NewSummaryCache(store.SummaryCacheConfig{Store: s, Retry: 10 * time.Millisecond, OnReset: onReset})
 	n := 0
-	ask := func(videoKey string, wantSummary *store.Summary, wantHits, wantMisses int64) *store.Job {
+	ask := func(videoKey string, wantSummary *store.Summary, wantHits, wantMisses int64) *recap.Job {
 		t.Helper()
 		n++
-		j := &store.Job{AccountID: k.AccountID, APIKeyID: k.ID, Queue: "interactive", URL: "https://example.com/v", VideoKey: videoKey,
+		j := &recap.Job{AccountID: k.AccountID, APIKeyID: k.ID, Queue: "interactive", URL: "https://example.com/v", VideoKey: videoKey,
 			Model: "m", AudioLanguage: "en", Images: []string{"https://example.com/a.png"}, Stream: true, RequestHash: fmt.Sprint(n)}
 		got, err := c.CreateJobFromCache(ctx, j, "p")
 		if err != nil {
@@ -49,7 +50,7 @@ func TestSummaryCache(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ask %d: stored job: %v", n, err)
 		}
-		if stored.State != store.StateSucceeded || *stored.SummaryID != got.ID || *stored.TranscriptID != tr.ID || stored.Title != "The video" ||
+		if stored.State != recap.StateSucceeded || *stored.SummaryID != got.ID || *stored.TranscriptID != tr.ID || stored.Title != "The video" ||
 			stored.Duration != 61 || stored.VideoKey != "generic:v" || stored.RequestHash != j.RequestHash || !stored.Stream ||
 			len(stored.Images) != 1 || stored.CostSeconds != 0 || stored.ResultModel != "m" || stored.Progress != 100 ||
 			!stored.CreatedAt.Equal(j.CreatedAt) || stored.APIKeyID != k.ID {
@@ -73,7 +74,7 @@ func TestSummaryCache(t *testing.T) {
 	ask("generic:v", first, 1, 3)
 	ask("generic:v", first, 2, 3)
 	// A miss is not kept.
-	miss := &store.Job{AccountID: k.AccountID, VideoKey: "generic:v", Model: "other", AudioLanguage: "en"}
+	miss := &recap.Job{AccountID: k.AccountID, VideoKey: "generic:v", Model: "other", AudioLanguage: "en"}
 	for range 2 {
 		if _, err := c.CreateJobFromCache(ctx, miss, "p"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("miss: %v", err)
@@ -128,7 +129,7 @@ func TestSummaryCache(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			j := &store.Job{AccountID: k.AccountID, APIKeyID: k.ID, Queue: "interactive", VideoKey: "generic:v", Model: "m", AudioLanguage: "en"}
+			j := &recap.Job{AccountID: k.AccountID, APIKeyID: k.ID, Queue: "interactive", VideoKey: "generic:v", Model: "m", AudioLanguage: "en"}
 			if i == hits {
 				j.AccountID = -1 // no such account: its row fails alone
 			}
@@ -164,8 +165,8 @@ func TestSummaryCacheWriteBehind(t *testing.T) {
 	ctx := context.Background()
 	sm := &store.Summary{PromptHash: "p", Model: "m", Markdown: "# Summary"}
 	s, c, k := behindCache(t, u, 5*time.Millisecond, sm)
-	ask := func(account int64) (*store.Job, error) {
-		j := &store.Job{AccountID: account, APIKeyID: k.ID, Queue: "interactive", VideoKey: "generic:v", Model: "m"}
+	ask := func(account int64) (*recap.Job, error) {
+		j := &recap.Job{AccountID: account, APIKeyID: k.ID, Queue: "interactive", VideoKey: "generic:v", Model: "m"}
 		_, err := c.CreateJobFromCache(ctx, j, "p")
 		return j, err
 	}
@@ -191,7 +192,7 @@ func TestSummaryCacheWriteBehind(t *testing.T) {
 	if _, err := tx.Exec(ctx, `LOCK TABLE jobs IN SHARE MODE`); err != nil {
 		t.Fatal(err)
 	}
-	var last *store.Job
+	var last *recap.Job
 	for i := range 100 {
 		account := k.AccountID
 		if i == 50 {
@@ -218,7 +219,7 @@ func TestSummaryCacheWriteBehind(t *testing.T) {
 		case err != nil:
 		case !unlocked.Load():
 			err = errors.New("read returned before the rows could be written")
-		case j.State != store.StateSucceeded || *j.SummaryID != sm.ID:
+		case j.State != recap.StateSucceeded || *j.SummaryID != sm.ID:
 			err = fmt.Errorf("read back %+v", j)
 		}
 		got <- err
@@ -251,13 +252,13 @@ func TestSummaryCacheWriteBehind(t *testing.T) {
 
 // seedSummary saves the video generic:v ("The video", 61 s), its
 // transcript in language and sm as that transcript's summary.
-func seedSummary(t *testing.T, s *store.Store, language string, sm *store.Summary) *store.Transcript {
+func seedSummary(t *testing.T, s *store.Store, language string, sm *store.Summary) *recap.Transcript {
 	t.Helper()
 	ctx := context.Background()
 	if err := s.SaveVideo(ctx, &store.Video{Key: "generic:v", URL: "https://example.com/v", Title: "The video", Duration: 61}); err != nil {
 		t.Fatal(err)
 	}
-	tr := &store.Transcript{VideoKey: "generic:v", Language: language, Source: "subtitles", Segments: []store.Segment{{Start: 0, End: 1, Text: "hi"}}, Duration: 61}
+	tr := &recap.Transcript{VideoKey: "generic:v", Language: language, Source: "subtitles", Segments: []recap.Segment{{Start: 0, End: 1, Text: "hi"}}, Duration: 61}
 	if err := s.SaveTranscript(ctx, tr); err != nil {
 		t.Fatal(err)
 	}
@@ -305,9 +306,9 @@ func TestHitRowAcrossReplicas(t *testing.T) {
 	ctx := context.Background()
 	// A window long enough that the read below always comes first.
 	_, c, k := behindCache(t, u, 300*time.Millisecond, &store.Summary{PromptHash: "p", Model: "m", Markdown: "# Summary"})
-	var j *store.Job
+	var j *recap.Job
 	for range 2 { // the first from Postgres, the second from memory
-		j = &store.Job{AccountID: k.AccountID, APIKeyID: k.ID, Queue: "interactive", VideoKey: "generic:v", Model: "m"}
+		j = &recap.Job{AccountID: k.AccountID, APIKeyID: k.ID, Queue: "interactive", VideoKey: "generic:v", Model: "m"}
 		if _, err := c.CreateJobFromCache(ctx, j, "p"); err != nil {
 			t.Fatal(err)
 		}
@@ -316,7 +317,7 @@ func TestHitRowAcrossReplicas(t *testing.T) {
 		t.Fatalf("stats %+v", c.Stats())
 	}
 	got, err := other.AccountJob(ctx, k.AccountID, j.ID)
-	if err != nil || got.State != store.StateSucceeded {
+	if err != nil || got.State != recap.StateSucceeded {
 		t.Fatalf("the other process's read: %+v %v", got, err)
 	}
 	for _, id := range []string{uuid.Must(uuid.NewV7()).String(), uuid.NewString()} {
@@ -330,7 +331,7 @@ func TestHitRowAcrossReplicas(t *testing.T) {
 // rows behind their answers (window), with a key, sm saved as generic:v's
 // summary, and a SummaryCache on it that listens. Both stop when the test
 // ends (Close may also be called before).
-func behindCache(t *testing.T, u string, window time.Duration, sm *store.Summary) (*store.Store, *store.SummaryCache, *store.APIKey) {
+func behindCache(t *testing.T, u string, window time.Duration, sm *store.Summary) (*store.Store, *store.SummaryCache, *recap.Caller) {
 	t.Helper()
 	ctx := context.Background()
 	s, err := store.Open(ctx, store.Config{URL: u, WriteBehind: window})

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/recap/recap"
 )
 
 // Video is what the resolve stage learned about a canonical video.
@@ -24,36 +25,6 @@ type Video struct {
 	CreatedAt time.Time
 }
 
-// Segment is one timed line of a transcript, in seconds from the start.
-type Segment struct {
-	Start float64 `json:"start"`
-	End   float64 `json:"end"`
-	Text  string  `json:"text"`
-	// Speaker is the speech-to-text service's label for who speaks; the
-	// segments are a jsonb array, so segments stored before speakers
-	// existed read back with none (no migration).
-	Speaker string `json:"speaker,omitempty"`
-}
-
-// Transcript is the timed text of a video in one language.
-type Transcript struct {
-	ID       int64
-	VideoKey string
-	Language string
-	// Source is "subtitles", "auto_captions" or "speech_to_text".
-	Source    string
-	Segments  []Segment
-	Duration  float64
-	CreatedAt time.Time
-}
-
-// Chapter is a titled time range of a summary.
-type Chapter struct {
-	Start float64 `json:"start"`
-	End   float64 `json:"end"`
-	Title string  `json:"title"`
-}
-
 // Summary is a cached summary of a transcript.
 type Summary struct {
 	ID               int64
@@ -62,7 +33,7 @@ type Summary struct {
 	Model            string
 	OutputLanguage   string
 	Markdown         string
-	Chapters         []Chapter
+	Chapters         []recap.Chapter
 	PromptTokens     int
 	CompletionTokens int
 	Truncated        bool
@@ -70,8 +41,8 @@ type Summary struct {
 	// Highlights are the summary's timestamped lines with the transcript
 	// segments that support them; Grounding the check's counts (nil for a
 	// summary saved before grounding, or by the offline summarizer).
-	Highlights []Highlight
-	Grounding  *Grounding
+	Highlights []recap.Highlight
+	Grounding  *recap.Grounding
 }
 
 // SaveVideo inserts or refreshes a video.
@@ -111,7 +82,7 @@ func (s *Store) SetVideoDuration(ctx context.Context, key string, d float64) err
 }
 
 // SaveTranscript stores a transcript and sets its ID.
-func (s *Store) SaveTranscript(ctx context.Context, t *Transcript) error {
+func (s *Store) SaveTranscript(ctx context.Context, t *recap.Transcript) error {
 	segs, err := json.Marshal(t.Segments)
 	if err != nil {
 		return fmt.Errorf("save transcript: %w", err)
@@ -126,8 +97,8 @@ func (s *Store) SaveTranscript(ctx context.Context, t *Transcript) error {
 
 const transcriptColumns = `id, video_key, language, source, segments, duration, created_at`
 
-func scanTranscript(row pgx.Row) (*Transcript, error) {
-	var t Transcript
+func scanTranscript(row pgx.Row) (*recap.Transcript, error) {
+	var t recap.Transcript
 	var segs []byte
 	err := row.Scan(&t.ID, &t.VideoKey, &t.Language, &t.Source, &segs, &t.Duration, &t.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -143,13 +114,13 @@ func scanTranscript(row pgx.Row) (*Transcript, error) {
 }
 
 // LatestTranscript returns the newest transcript of a video in a language.
-func (s *Store) LatestTranscript(ctx context.Context, videoKey, language string) (*Transcript, error) {
+func (s *Store) LatestTranscript(ctx context.Context, videoKey, language string) (*recap.Transcript, error) {
 	return scanTranscript(s.pool.QueryRow(ctx, `SELECT `+transcriptColumns+` FROM transcripts
 		WHERE video_key = $1 AND language = $2 ORDER BY created_at DESC, id DESC LIMIT 1`, videoKey, language))
 }
 
 // Transcript returns a transcript by id.
-func (s *Store) Transcript(ctx context.Context, id int64) (*Transcript, error) {
+func (s *Store) Transcript(ctx context.Context, id int64) (*recap.Transcript, error) {
 	return scanTranscript(s.pool.QueryRow(ctx, `SELECT `+transcriptColumns+` FROM transcripts WHERE id = $1`, id))
 }
 
@@ -158,7 +129,7 @@ type Chunk struct {
 	Index    int
 	Offset   float64
 	Duration float64
-	Segments []Segment // absolute times
+	Segments []recap.Segment // absolute times
 }
 
 // SaveChunk persists a transcribed chunk; saving one twice keeps the first.
@@ -227,7 +198,7 @@ func scanSummary(row pgx.Row) (*Summary, error) {
 		}
 	}
 	if len(counts) > 0 {
-		sm.Grounding = &Grounding{}
+		sm.Grounding = &recap.Grounding{}
 		if err := json.Unmarshal(counts, sm.Grounding); err != nil {
 			return nil, fmt.Errorf("summary: %w", err)
 		}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/recap/recap"
 )
 
 // chapterLine matches "- [start – end] title" with any dash and with or
@@ -79,12 +81,12 @@ func section(md, name string) (body string, start, end int, ok bool) {
 }
 
 // parseChapters reads the "Chapters" section of a model's markdown.
-func parseChapters(md string) []Chapter {
+func parseChapters(md string) []recap.Chapter {
 	body, _, _, ok := section(md, "chapters")
 	if !ok {
 		return nil
 	}
-	var out []Chapter
+	var out []recap.Chapter
 	for ln := range strings.SplitSeq(body, "\n") {
 		m := chapterLine.FindStringSubmatch(ln)
 		if m == nil {
@@ -99,7 +101,7 @@ func parseChapters(md string) []Chapter {
 		if title == "" {
 			title = "Untitled"
 		}
-		out = append(out, Chapter{Start: a, End: b, Title: title})
+		out = append(out, recap.Chapter{Start: a, End: b, Title: title})
 	}
 	return out
 }
@@ -113,7 +115,7 @@ func parseChapters(md string) []Chapter {
 // a chapter list is only useful to a player if it is complete. The one
 // rule for chapters, used for a summary's own and for the chapter
 // exports. It returns nil for no chapters.
-func TidyChapters(in []Chapter, start, duration float64) []Chapter {
+func TidyChapters(in []recap.Chapter, start, duration float64) []recap.Chapter {
 	if len(in) == 0 {
 		return nil
 	}
@@ -124,7 +126,7 @@ func TidyChapters(in []Chapter, start, duration float64) []Chapter {
 	for i := range ch {
 		ch[i].Start = max(ch[i].Start, start) // a part's summary begins at its start
 	}
-	slices.SortStableFunc(ch, func(a, b Chapter) int { return cmp.Compare(a.Start, b.Start) })
+	slices.SortStableFunc(ch, func(a, b recap.Chapter) int { return cmp.Compare(a.Start, b.Start) })
 	kept := ch[:0]
 	for _, c := range ch {
 		if len(kept) > 0 && c.Start <= kept[len(kept)-1].Start {
@@ -150,13 +152,13 @@ func TidyChapters(in []Chapter, start, duration float64) []Chapter {
 }
 
 // repairChapters is TidyChapters reporting whether anything changed.
-func repairChapters(in []Chapter, start, duration float64) ([]Chapter, bool) {
+func repairChapters(in []recap.Chapter, start, duration float64) ([]recap.Chapter, bool) {
 	ch := TidyChapters(in, start, duration)
 	return ch, len(in) > 0 && !slices.Equal(ch, in)
 }
 
 // renderChapters writes chapters the way the prompts ask models to.
-func renderChapters(ch []Chapter) string {
+func renderChapters(ch []recap.Chapter) string {
 	var b strings.Builder
 	for _, c := range ch {
 		b.WriteString("- [" + clock(c.Start) + " – " + clock(c.End) + "] " + c.Title + "\n")
@@ -165,7 +167,7 @@ func renderChapters(ch []Chapter) string {
 }
 
 // replaceChapters swaps the body of the Chapters section for ch.
-func replaceChapters(md string, ch []Chapter) string {
+func replaceChapters(md string, ch []recap.Chapter) string {
 	_, start, end, ok := section(md, "chapters")
 	if !ok {
 		return md

@@ -7,6 +7,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/recap/recap"
 )
 
 // ExtractiveModel is the model name of the offline summarizer; replies
@@ -104,7 +106,7 @@ func sum(dim int, vs ...vec) vec {
 
 // unit is one sentence of the transcript with its vector.
 type unit struct {
-	seg    Segment
+	seg    recap.Segment
 	tokens []string
 	v      vec // normalized TF-IDF
 	raw    vec // unnormalized TF-IDF, for centroids
@@ -120,12 +122,12 @@ type corpus struct {
 
 // sentences splits segments holding several sentences, giving each a
 // share of the segment's time in proportion to its length.
-func sentences(segs []Segment) []Segment {
-	var out []Segment
+func sentences(segs []recap.Segment) []recap.Segment {
+	var out []recap.Segment
 	for _, s := range segs {
 		text := strings.Join(strings.Fields(s.Text), " ")
 		if len(text) < 160 {
-			out = append(out, Segment{Start: s.Start, End: s.End, Text: text, Speaker: s.Speaker})
+			out = append(out, recap.Segment{Start: s.Start, End: s.End, Text: text, Speaker: s.Speaker})
 			continue
 		}
 		var parts []string
@@ -146,14 +148,14 @@ func sentences(segs []Segment) []Segment {
 			n := len([]rune(p))
 			a := s.Start + (s.End-s.Start)*float64(done)/total
 			b := s.Start + (s.End-s.Start)*float64(done+n)/total
-			out = append(out, Segment{Start: a, End: b, Text: p, Speaker: s.Speaker})
+			out = append(out, recap.Segment{Start: a, End: b, Text: p, Speaker: s.Speaker})
 			done += n + 1
 		}
 	}
 	return out
 }
 
-func newCorpus(segs []Segment) *corpus {
+func newCorpus(segs []recap.Segment) *corpus {
 	c := &corpus{}
 	ids := map[string]int{}
 	var docs [][]string
@@ -557,7 +559,7 @@ func (e *Extractive) Summarize(ctx context.Context, req Request, onDelta func(st
 	res := &Result{Model: ExtractiveModel}
 	if dur >= longMedia {
 		for _, s := range sections {
-			res.Chapters = append(res.Chapters, Chapter{Start: s.start, End: s.end, Title: c.title(s)})
+			res.Chapters = append(res.Chapters, recap.Chapter{Start: s.start, End: s.end, Title: c.title(s)})
 		}
 		parts = append(parts, "\n## Chapters\n"+renderChapters(res.Chapters))
 	}
@@ -580,7 +582,7 @@ func (e *Extractive) Summarize(ctx context.Context, req Request, onDelta func(st
 	return res, nil
 }
 
-func groundedResult(segs []Segment, md string) (string, []Highlight, *Grounding) {
+func groundedResult(segs []recap.Segment, md string) (string, []recap.Highlight, *recap.Grounding) {
 	out, hls, st := NewGrounder(segs).Markdown(md)
 	return out, hls, &st
 }

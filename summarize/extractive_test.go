@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/recap/recap"
 )
 
 var topics = []struct {
@@ -73,12 +75,12 @@ var topics = []struct {
 
 // topicTranscript writes each topic for perTopic seconds, one sentence
 // every 10 s, cycling through the topic's sentences.
-func topicTranscript(perTopic float64) []Segment {
-	var segs []Segment
+func topicTranscript(perTopic float64) []recap.Segment {
+	var segs []recap.Segment
 	t := 0.0
 	for _, tp := range topics {
 		for i := 0; float64(i)*10 < perTopic; i++ {
-			segs = append(segs, Segment{Start: t, End: t + 10, Text: tp.sentences[i%len(tp.sentences)]})
+			segs = append(segs, recap.Segment{Start: t, End: t + 10, Text: tp.sentences[i%len(tp.sentences)]})
 			t += 10
 		}
 	}
@@ -101,7 +103,7 @@ func TestExtractiveSummarize(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			segs := topicTranscript(tt.perTopic)
-			bySecond := map[string]Segment{}
+			bySecond := map[string]recap.Segment{}
 			for _, s := range segs {
 				bySecond[clock(s.Start)] = s
 			}

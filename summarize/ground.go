@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"unicode"
+
+	"github.com/recap/recap"
 )
 
 // Grounding of a model's answer: every timestamp it wrote, in whatever
@@ -28,41 +30,6 @@ import (
 // outside a segment's span and still count as that segment's moment
 // (timestamps are written floored to the second, and models round).
 const GroundTolerance = 2.0
-
-// Highlight is one timestamped line of a summary with the transcript span
-// that supports it.
-type Highlight struct {
-	// Start is the line's (grounded) timestamp in seconds.
-	Start float64 `json:"start"`
-	// Text is the line without its bullet and leading timestamp.
-	Text   string `json:"text"`
-	Source Source `json:"source"`
-}
-
-// Source is the transcript span a highlight rests on.
-type Source struct {
-	Start float64 `json:"start"`
-	End   float64 `json:"end"`
-	Text  string  `json:"text"`
-}
-
-// Grounding counts what grounding did to one answer: timestamps (moments
-// and ranges) checked, timestamps moved to a supporting moment, and
-// timestamps taken out because nothing supports them: each highlight line
-// dropped (once, with every timestamp it held) and each timestamp removed
-// from prose (its words kept).
-type Grounding struct {
-	Checked  int `json:"checked"`
-	Repaired int `json:"repaired"`
-	Dropped  int `json:"dropped"`
-}
-
-// Add sums counts, for answers grounded in parts.
-func (g *Grounding) Add(o Grounding) {
-	g.Checked += o.Checked
-	g.Repaired += o.Repaired
-	g.Dropped += o.Dropped
-}
 
 // timestampRE matches one canonical moment; ranges ("[00:00 – 05:00]",
 // chapter lines and part headings) do not match.
@@ -92,7 +59,7 @@ const (
 // Grounder checks timestamps against one transcript. Build it once per
 // answer; it is safe for concurrent use.
 type Grounder struct {
-	segs   []Segment
+	segs   []recap.Segment
 	maxEnd []float64 // maxEnd[i] = max End of segs[:i+1]
 
 	once   sync.Once
@@ -103,7 +70,7 @@ type Grounder struct {
 }
 
 // NewGrounder indexes segs (in any order; empty ones are ignored).
-func NewGrounder(segs []Segment) *Grounder {
+func NewGrounder(segs []recap.Segment) *Grounder {
 	s := cleanSegments(segs)
 	g := &Grounder{segs: s, maxEnd: make([]float64, len(s))}
 	m := math.Inf(-1)
@@ -153,7 +120,7 @@ func dedupe(ts []string) []string {
 // GroundTolerance, holds t.
 func (g *Grounder) matching(t float64) []int {
 	// Segments are sorted by start; those starting after t+tol cannot hold t.
-	hi, _ := slices.BinarySearchFunc(g.segs, t+GroundTolerance, func(s Segment, v float64) int {
+	hi, _ := slices.BinarySearchFunc(g.segs, t+GroundTolerance, func(s recap.Segment, v float64) int {
 		if s.Start <= v {
 			return -1
 		}
@@ -291,12 +258,12 @@ func (g *Grounder) best(q query, only []int, near float64) (support, bool) {
 	return top, found
 }
 
-func (g *Grounder) source(first, last int) Source {
+func (g *Grounder) source(first, last int) recap.Source {
 	var texts []string
 	for i := first; i <= last; i++ {
 		texts = append(texts, strings.Join(strings.Fields(g.segs[i].Text), " "))
 	}
-	return Source{Start: g.segs[first].Start, End: math.Max(g.segs[last].End, g.segs[first].Start), Text: strings.Join(texts, " ")}
+	return recap.Source{Start: g.segs[first].Start, End: math.Max(g.segs[last].End, g.segs[first].Start), Text: strings.Join(texts, " ")}
 }
 
 // lineText is a line's words without its timestamps and markup, the text
@@ -317,7 +284,7 @@ func lineText(line string) string {
 // moment: it stands when it starts within the transcript (up to
 // GroundTolerance past its last segment's end), and otherwise goes the
 // same way, with its line when it leads one, alone elsewhere.
-func (g *Grounder) Line(line string) (out string, keep bool, hl *Highlight, st Grounding) {
+func (g *Grounder) Line(line string) (out string, keep bool, hl *recap.Highlight, st recap.Grounding) {
 	if g.Empty() {
 		return line, true, nil, st
 	}
@@ -356,7 +323,7 @@ func (g *Grounder) Line(line string) (out string, keep bool, hl *Highlight, st G
 	}
 	var b []byte
 	prev := 0
-	var leadSrc *Source
+	var leadSrc *recap.Source
 	lead := leadRE.FindStringSubmatchIndex(line)
 	leadStart := -1
 	if lead != nil {
@@ -383,7 +350,7 @@ func (g *Grounder) Line(line string) (out string, keep bool, hl *Highlight, st G
 			continue
 		}
 		var sec float64
-		var src *Source
+		var src *recap.Source
 		if match := g.matching(written); len(match) > 0 {
 			sec = written
 			if isLead {
@@ -427,7 +394,7 @@ func (g *Grounder) Line(line string) (out string, keep bool, hl *Highlight, st G
 		}
 		// A repaired lead timestamp keeps the source's own start; a valid
 		// one keeps what the model wrote (the floor of a moment).
-		hl = &Highlight{Start: leadSec, Text: text, Source: *leadSrc}
+		hl = &recap.Highlight{Start: leadSec, Text: text, Source: *leadSrc}
 	}
 	return out, true, hl, st
 }
@@ -465,7 +432,7 @@ func cut(b []byte, line string, after int) ([]byte, int) {
 }
 
 // Markdown grounds a whole answer line by line.
-func (g *Grounder) Markdown(md string) (string, []Highlight, Grounding) {
+func (g *Grounder) Markdown(md string) (string, []recap.Highlight, recap.Grounding) {
 	var out strings.Builder
 	w := g.Writer(func(s string) { out.WriteString(s) })
 	w.Write(md)
@@ -480,8 +447,8 @@ type LineWriter struct {
 	g    *Grounder
 	emit func(string)
 	buf  strings.Builder
-	hls  []Highlight
-	st   Grounding
+	hls  []recap.Highlight
+	st   recap.Grounding
 }
 
 // Writer returns a LineWriter that passes grounded lines to emit.
@@ -530,10 +497,10 @@ func (w *LineWriter) line(ln string, nl bool) {
 }
 
 // Highlights returns the highlights of the lines written so far.
-func (w *LineWriter) Highlights() []Highlight { return w.hls }
+func (w *LineWriter) Highlights() []recap.Highlight { return w.hls }
 
 // Stats returns the counts so far.
-func (w *LineWriter) Stats() Grounding { return w.st }
+func (w *LineWriter) Stats() recap.Grounding { return w.st }
 
 // grounded is the final call's output passing through a LineWriter: what
 // it emits is both streamed and kept, so the result is what was streamed.
@@ -565,7 +532,7 @@ func (gd *grounded) write(s string) {
 
 // finish flushes the last line and returns the grounded markdown (raw
 // unchanged when there is no transcript), its highlights and the counts.
-func (gd *grounded) finish(raw string) (string, []Highlight, *Grounding) {
+func (gd *grounded) finish(raw string) (string, []recap.Highlight, *recap.Grounding) {
 	if gd.w == nil {
 		return raw, nil, nil
 	}

@@ -8,10 +8,11 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/summarize/summarizetest"
 )
 
-func volcanoTranscript() []Segment {
+func volcanoTranscript() []recap.Segment {
 	texts := []string{
 		"Welcome back to the channel, today we talk about volcanoes",
 		"Magma rises through the crust under enormous pressure",
@@ -26,9 +27,9 @@ func volcanoTranscript() []Segment {
 		"Iceland sits on the Mid-Atlantic Ridge between two plates",
 		"Thanks for watching and see you next week",
 	}
-	segs := make([]Segment, len(texts))
+	segs := make([]recap.Segment, len(texts))
 	for i, t := range texts {
-		segs[i] = Segment{Start: float64(i * 5), End: float64(i*5 + 5), Text: t}
+		segs[i] = recap.Segment{Start: float64(i * 5), End: float64(i*5 + 5), Text: t}
 	}
 	return segs
 }
@@ -36,8 +37,8 @@ func volcanoTranscript() []Segment {
 func TestGroundLine(t *testing.T) {
 	t.Parallel()
 	en := volcanoTranscript()
-	long := append(volcanoTranscript(), Segment{Start: 3725, End: 3730, Text: "A bonus clip about geysers in Yellowstone park"})
-	zh := []Segment{
+	long := append(volcanoTranscript(), recap.Segment{Start: 3725, End: 3730, Text: "A bonus clip about geysers in Yellowstone park"})
+	zh := []recap.Segment{
 		{Start: 0, End: 6, Text: "大家好，今天我们来聊一聊火山是怎样形成的"},
 		{Start: 6, End: 12, Text: "岩浆在巨大的压力下穿过地壳慢慢上升"},
 		{Start: 12, End: 18, Text: "维苏威火山爆发的时候庞贝古城被火山灰掩埋"},
@@ -45,32 +46,32 @@ func TestGroundLine(t *testing.T) {
 	}
 	tests := []struct {
 		name     string
-		segs     []Segment
+		segs     []recap.Segment
 		line     string
 		want     string
 		keep     bool
-		st       Grounding
+		st       recap.Grounding
 		hlStart  float64 // -1: no highlight
 		srcStart float64
 	}{
-		{"exact match", en, "- [00:05] Magma rises through the crust", "- [00:05] Magma rises through the crust", true, Grounding{Checked: 1}, 5, 5},
-		{"inside a segment's span", en, "- [00:07] Magma rises under pressure", "- [00:07] Magma rises under pressure", true, Grounding{Checked: 1}, 7, 5},
-		{"within the tolerance after the end", en, "- [01:01] Thanks for watching", "- [01:01] Thanks for watching", true, Grounding{Checked: 1}, 61, 55},
-		{"off by 40 s is repaired", en, "- [01:20] The eruption of Vesuvius buried Pompeii in ash", "- [00:40] The eruption of Vesuvius buried Pompeii in ash", true, Grounding{Checked: 1, Repaired: 1}, 40, 40},
+		{"exact match", en, "- [00:05] Magma rises through the crust", "- [00:05] Magma rises through the crust", true, recap.Grounding{Checked: 1}, 5, 5},
+		{"inside a segment's span", en, "- [00:07] Magma rises under pressure", "- [00:07] Magma rises under pressure", true, recap.Grounding{Checked: 1}, 7, 5},
+		{"within the tolerance after the end", en, "- [01:01] Thanks for watching", "- [01:01] Thanks for watching", true, recap.Grounding{Checked: 1}, 61, 55},
+		{"off by 40 s is repaired", en, "- [01:20] The eruption of Vesuvius buried Pompeii in ash", "- [00:40] The eruption of Vesuvius buried Pompeii in ash", true, recap.Grounding{Checked: 1, Repaired: 1}, 40, 40},
 		{"repaired across neighbouring cues", en, "- [09:59] Seismometers and satellites watch earthquakes and swelling ground",
-			"- [00:25] Seismometers and satellites watch earthquakes and swelling ground", true, Grounding{Checked: 1, Repaired: 1}, 25, 25},
-		{"invented line is dropped", en, "- [02:00] Aliens landed on the moon yesterday", "", false, Grounding{Checked: 1, Dropped: 1}, -1, 0},
-		{"one shared word is not support", en, "- [03:00] Lava lamps were a fashion of the seventies", "", false, Grounding{Checked: 1, Dropped: 1}, -1, 0},
-		{"no words cannot be repaired", en, "- [04:00]", "", false, Grounding{Checked: 1, Dropped: 1}, -1, 0},
-		{"hours", long, "- [1:02:05] Geysers in Yellowstone", "- [1:02:05] Geysers in Yellowstone", true, Grounding{Checked: 1}, 3725, 3725},
-		{"repaired into hours", long, "- [02:05] Geysers erupt in Yellowstone park", "- [1:02:05] Geysers erupt in Yellowstone park", true, Grounding{Checked: 1, Repaired: 1}, 3725, 3725},
-		{"inline timestamps", en, "Pompeii was buried [00:40] and archaeologists still excavate its streets [05:45].", "Pompeii was buried [00:40] and archaeologists still excavate its streets [00:45].", true, Grounding{Checked: 2, Repaired: 1}, -1, 0},
-		{"bold timestamp", en, "* **[00:50]** Iceland sits on the ridge", "* **[00:50]** Iceland sits on the ridge", true, Grounding{Checked: 1}, 50, 50},
-		{"chapter ranges are checked, not moved", en, "- [00:00 – 09:00] Volcanoes", "- [00:00 – 09:00] Volcanoes", true, Grounding{Checked: 1}, -1, 0},
-		{"no timestamp", en, "Volcanoes are explained.", "Volcanoes are explained.", true, Grounding{}, -1, 0},
-		{"CJK exact", zh, "- [00:06] 岩浆穿过地壳上升", "- [00:06] 岩浆穿过地壳上升", true, Grounding{Checked: 1}, 6, 6},
-		{"CJK repaired", zh, "- [05:00] 维苏威火山爆发，庞贝被掩埋", "- [00:12] 维苏威火山爆发，庞贝被掩埋", true, Grounding{Checked: 1, Repaired: 1}, 12, 12},
-		{"CJK invented", zh, "- [05:00] 外星人登陆了月球", "", false, Grounding{Checked: 1, Dropped: 1}, -1, 0},
+			"- [00:25] Seismometers and satellites watch earthquakes and swelling ground", true, recap.Grounding{Checked: 1, Repaired: 1}, 25, 25},
+		{"invented line is dropped", en, "- [02:00] Aliens landed on the moon yesterday", "", false, recap.Grounding{Checked: 1, Dropped: 1}, -1, 0},
+		{"one shared word is not support", en, "- [03:00] Lava lamps were a fashion of the seventies", "", false, recap.Grounding{Checked: 1, Dropped: 1}, -1, 0},
+		{"no words cannot be repaired", en, "- [04:00]", "", false, recap.Grounding{Checked: 1, Dropped: 1}, -1, 0},
+		{"hours", long, "- [1:02:05] Geysers in Yellowstone", "- [1:02:05] Geysers in Yellowstone", true, recap.Grounding{Checked: 1}, 3725, 3725},
+		{"repaired into hours", long, "- [02:05] Geysers erupt in Yellowstone park", "- [1:02:05] Geysers erupt in Yellowstone park", true, recap.Grounding{Checked: 1, Repaired: 1}, 3725, 3725},
+		{"inline timestamps", en, "Pompeii was buried [00:40] and archaeologists still excavate its streets [05:45].", "Pompeii was buried [00:40] and archaeologists still excavate its streets [00:45].", true, recap.Grounding{Checked: 2, Repaired: 1}, -1, 0},
+		{"bold timestamp", en, "* **[00:50]** Iceland sits on the ridge", "* **[00:50]** Iceland sits on the ridge", true, recap.Grounding{Checked: 1}, 50, 50},
+		{"chapter ranges are checked, not moved", en, "- [00:00 – 09:00] Volcanoes", "- [00:00 – 09:00] Volcanoes", true, recap.Grounding{Checked: 1}, -1, 0},
+		{"no timestamp", en, "Volcanoes are explained.", "Volcanoes are explained.", true, recap.Grounding{}, -1, 0},
+		{"CJK exact", zh, "- [00:06] 岩浆穿过地壳上升", "- [00:06] 岩浆穿过地壳上升", true, recap.Grounding{Checked: 1}, 6, 6},
+		{"CJK repaired", zh, "- [05:00] 维苏威火山爆发，庞贝被掩埋", "- [00:12] 维苏威火山爆发，庞贝被掩埋", true, recap.Grounding{Checked: 1, Repaired: 1}, 12, 12},
+		{"CJK invented", zh, "- [05:00] 外星人登陆了月球", "", false, recap.Grounding{Checked: 1, Dropped: 1}, -1, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -103,7 +104,7 @@ func TestGroundLine(t *testing.T) {
 }
 
 // groundedEverywhere fails when md shows a moment no segment holds.
-func groundedEverywhere(t *testing.T, segs []Segment, md string) {
+func groundedEverywhere(t *testing.T, segs []recap.Segment, md string) {
 	t.Helper()
 	g := NewGrounder(segs)
 	for _, m := range timestampRE.FindAllStringSubmatch(md, -1) {
@@ -121,7 +122,7 @@ func TestGroundStreamAgrees(t *testing.T) {
 		"- [07:40] The eruption of Vesuvius buried Pompeii\n- [02:00] Aliens landed on the moon\n- [00:55] Thanks for watching"
 	g := NewGrounder(segs)
 	want, hls, st := g.Markdown(md)
-	if st != (Grounding{Checked: 4, Repaired: 1, Dropped: 1}) {
+	if st != (recap.Grounding{Checked: 4, Repaired: 1, Dropped: 1}) {
 		t.Errorf("counts = %+v", st)
 	}
 	if len(hls) != 3 || hls[1].Start != 40 || hls[1].Source.Text != segs[8].Text {
@@ -229,9 +230,9 @@ func TestGroundExtractive(t *testing.T) {
 }
 
 func BenchmarkGroundRepair(b *testing.B) {
-	var segs []Segment
+	var segs []recap.Segment
 	for i := range 5000 {
-		segs = append(segs, Segment{Start: float64(i * 4), End: float64(i*4 + 4), Text: fmt.Sprintf("segment %d talks about topic%d and theme%d", i, i%97, i%89)})
+		segs = append(segs, recap.Segment{Start: float64(i * 4), End: float64(i*4 + 4), Text: fmt.Sprintf("segment %d talks about topic%d and theme%d", i, i%97, i%89)})
 	}
 	g := NewGrounder(segs)
 	g.index()

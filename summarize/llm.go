@@ -12,6 +12,7 @@ import (
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	"github.com/recap/recap"
 )
 
 // Config configures an LLM client. Zero values take the documented defaults.
@@ -215,7 +216,7 @@ type window struct {
 // splitWindows cuts the transcript into consecutive windows of at most
 // budget tokens. Nothing is dropped: a segment too large for one window is
 // split into timed pieces, and cut reports that this happened.
-func splitWindows(segs []Segment, budget int) (ws []window, cut bool) {
+func splitWindows(segs []recap.Segment, budget int) (ws []window, cut bool) {
 	var cur window
 	var b strings.Builder
 	flush := func() {
@@ -225,7 +226,7 @@ func splitWindows(segs []Segment, budget int) (ws []window, cut bool) {
 		}
 		cur, b = window{}, strings.Builder{}
 	}
-	add := func(s Segment) {
+	add := func(s recap.Segment) {
 		line := transcriptLine(s) + "\n"
 		t := EstimateTokens(line)
 		if cur.tokens > 0 && cur.tokens+t > budget {
@@ -255,7 +256,7 @@ func splitWindows(segs []Segment, budget int) (ws []window, cut bool) {
 			n := len([]rune(p))
 			frac0, frac1 := float64(done)/float64(total), float64(done+n)/float64(total)
 			span := s.End - s.Start
-			add(Segment{Start: s.Start + span*frac0, End: s.Start + span*frac1, Text: p, Speaker: s.Speaker})
+			add(recap.Segment{Start: s.Start + span*frac0, End: s.Start + span*frac1, Text: p, Speaker: s.Speaker})
 			done += n
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/summarize/summarizetest"
 )
 
@@ -28,18 +29,18 @@ func setup(t testing.TB, cfg Config, opts summarizetest.Options) (*LLM, *bundle)
 
 // longTranscript has a segment every 5 s for dur seconds; each names its
 // minute so a test can tell where a highlight comes from.
-func longTranscript(dur float64, words int) []Segment {
-	var segs []Segment
+func longTranscript(dur float64, words int) []recap.Segment {
+	var segs []recap.Segment
 	filler := strings.Repeat(" and the speaker keeps talking about it", words/7)
 	for s := 0.0; s < dur; s += 5 {
-		segs = append(segs, Segment{Start: s, End: min(s+5, dur), Text: fmt.Sprintf("minute %d second %d%s", int(s)/60, int(s)%60, filler)})
+		segs = append(segs, recap.Segment{Start: s, End: min(s+5, dur), Text: fmt.Sprintf("minute %d second %d%s", int(s)/60, int(s)%60, filler)})
 	}
 	return segs
 }
 
 func TestSummarizeShort(t *testing.T) {
 	t.Parallel()
-	segs := []Segment{
+	segs := []recap.Segment{
 		{Start: 0, End: 4, Text: "Welcome to the show about bread baking."},
 		{Start: 65, End: 70, Text: "Now we knead the dough for ten minutes."},
 		{Start: 3725, End: 3730, Text: "Finally the loaf comes out of the oven."},
@@ -159,7 +160,7 @@ func TestSummarizeTruncated(t *testing.T) {
 	l, _ := setup(t, Config{ContextTokens: 100}, summarizetest.Options{})
 	huge := strings.Repeat("word ", 400)
 	var deltas strings.Builder
-	res, err := l.Summarize(context.Background(), Request{Segments: []Segment{{Start: 0, End: 60, Text: huge}}}, func(s string) { deltas.WriteString(s) })
+	res, err := l.Summarize(context.Background(), Request{Segments: []recap.Segment{{Start: 0, End: 60, Text: huge}}}, func(s string) { deltas.WriteString(s) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,8 +204,8 @@ func TestAnswer(t *testing.T) {
 	}{
 		{
 			name: "short",
-			q: Question{Title: "Bread", Segments: []Segment{{Start: 0, End: 5, Text: "Hello bakers"}, {Start: 125, End: 130, Text: "Use rye flour for flavour"}},
-				History:  []Message{{"user", "summarize"}, {"assistant", "## Overview\nBread."}},
+			q: Question{Title: "Bread", Segments: []recap.Segment{{Start: 0, End: 5, Text: "Hello bakers"}, {Start: 125, End: 130, Text: "Use rye flour for flavour"}},
+				History:  []recap.Message{{Role: "user", Content: "summarize"}, {Role: "assistant", Content: "## Overview\nBread."}},
 				Question: "Which flour?"},
 			budget: 12000,
 			want:   []string{"- [02:05] Use rye flour"},
@@ -246,7 +247,7 @@ func TestAnswer(t *testing.T) {
 
 func TestErrors(t *testing.T) {
 	t.Parallel()
-	segs := []Segment{{Start: 0, End: 5, Text: "hello"}}
+	segs := []recap.Segment{{Start: 0, End: 5, Text: "hello"}}
 	tests := []struct {
 		status    int
 		permanent bool
@@ -296,7 +297,7 @@ func TestChaptersRepair(t *testing.T) {
 	t.Parallel()
 	md := "## Overview\nx\n\n## Chapters\n- [00:30 – 10:00] Intro\n- [12:00 – 50:00] Middle\n1. [50:00 - 58:00]: End\n\n## Highlights\n- [01:00] a\n"
 	ch, changed := repairChapters(parseChapters(md), 0, 3600)
-	want := []Chapter{{0, 720, "Intro"}, {720, 3000, "Middle"}, {3000, 3600, "End"}}
+	want := []recap.Chapter{{Start: 0, End: 720, Title: "Intro"}, {Start: 720, End: 3000, Title: "Middle"}, {Start: 3000, End: 3600, Title: "End"}}
 	if !changed || fmt.Sprint(ch) != fmt.Sprint(want) {
 		t.Fatalf("got %+v", ch)
 	}
@@ -306,7 +307,7 @@ func TestChaptersRepair(t *testing.T) {
 	}
 	// A summary of 10:00–55:00 begins its chapters at 10:00.
 	ch, _ = repairChapters(parseChapters(md), 600, 3300)
-	want = []Chapter{{600, 720, "Intro"}, {720, 3000, "Middle"}, {3000, 3300, "End"}}
+	want = []recap.Chapter{{Start: 600, End: 720, Title: "Intro"}, {Start: 720, End: 3000, Title: "Middle"}, {Start: 3000, End: 3300, Title: "End"}}
 	if fmt.Sprint(ch) != fmt.Sprint(want) {
 		t.Fatalf("part: got %+v", ch)
 	}

@@ -15,21 +15,9 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+
+	"github.com/recap/recap"
 )
-
-// Segment is one timed piece of a transcript.
-type Segment struct {
-	Start, End float64 // seconds from the start of the media
-	Text       string
-	// Speaker is who speaks, as the speech-to-text service labelled it;
-	// empty when unknown.
-	Speaker string
-}
-
-// Message is a prior conversation turn; Role is "user", "assistant" or "system".
-type Message struct {
-	Role, Content string
-}
 
 // Request asks for a summary of one video.
 type Request struct {
@@ -42,7 +30,7 @@ type Request struct {
 	// and chapters begin at Start.
 	Start float64
 	// Segments may be empty when the request holds only images.
-	Segments []Segment
+	Segments []recap.Segment
 	// Prompt is a custom user prompt; "" asks for the default summary.
 	Prompt string
 	// Model overrides Config.Model when not empty.
@@ -57,12 +45,6 @@ type Request struct {
 	Format *Format
 }
 
-// Chapter is one contiguous part of the media.
-type Chapter struct {
-	Start, End float64
-	Title      string
-}
-
 // Usage counts what the provider billed across every call of one operation.
 type Usage struct {
 	PromptTokens, CompletionTokens, Calls int
@@ -74,7 +56,7 @@ type Result struct {
 	// deltas passed to onDelta, except when the model's chapter list had to
 	// be repaired (the repaired list replaces it here).
 	Markdown string
-	Chapters []Chapter
+	Chapters []recap.Chapter
 	Model    string
 	Usage    Usage
 	// Truncated reports that some input had to be cut or split to fit the
@@ -82,17 +64,17 @@ type Result struct {
 	Truncated bool
 	// Highlights are the markdown's lines that begin with a timestamp,
 	// each with the transcript span supporting it.
-	Highlights []Highlight
+	Highlights []recap.Highlight
 	// Grounding counts the timestamps checked against the transcript; nil
 	// when there was no transcript to check against (images only).
-	Grounding *Grounding
+	Grounding *recap.Grounding
 }
 
 // Question is a follow-up question about a video already transcribed.
 type Question struct {
 	Title                 string
-	Segments              []Segment
-	History               []Message
+	Segments              []recap.Segment
+	History               []recap.Message
 	Question              string
 	Model, OutputLanguage string
 }
@@ -235,7 +217,7 @@ func languageInstruction(output, prompt, transcript string) string {
 
 // effectiveDuration is the media duration, falling back to the end of the
 // last segment when it is unknown.
-func effectiveDuration(d float64, segs []Segment) float64 {
+func effectiveDuration(d float64, segs []recap.Segment) float64 {
 	end := 0.0
 	for _, s := range segs {
 		end = math.Max(end, math.Max(s.End, s.Start))
@@ -245,7 +227,7 @@ func effectiveDuration(d float64, segs []Segment) float64 {
 
 // transcriptLine is how a segment is shown to a model: "[12:34] text",
 // or "[12:34] Alice: text" when the speaker is known.
-func transcriptLine(s Segment) string {
+func transcriptLine(s recap.Segment) string {
 	text := strings.Join(strings.Fields(s.Text), " ")
 	if sp := strings.Join(strings.Fields(s.Speaker), " "); sp != "" {
 		text = sp + ": " + text
@@ -255,8 +237,8 @@ func transcriptLine(s Segment) string {
 
 // cleanSegments drops empty segments and orders the rest by time, so every
 // later step may assume a clean, sorted transcript.
-func cleanSegments(in []Segment) []Segment {
-	out := make([]Segment, 0, len(in))
+func cleanSegments(in []recap.Segment) []recap.Segment {
+	out := make([]recap.Segment, 0, len(in))
 	for _, s := range in {
 		if strings.TrimSpace(s.Text) == "" {
 			continue
@@ -266,6 +248,6 @@ func cleanSegments(in []Segment) []Segment {
 		}
 		out = append(out, s)
 	}
-	slices.SortStableFunc(out, func(a, b Segment) int { return cmp.Compare(a.Start, b.Start) })
+	slices.SortStableFunc(out, func(a, b recap.Segment) int { return cmp.Compare(a.Start, b.Start) })
 	return out
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/openai/openai-go/v3"
+	"github.com/recap/recap"
 )
 
 // truncationNote is appended to any summary whose input had to be cut.
@@ -385,7 +386,7 @@ func (l *LLM) Answer(ctx context.Context, q Question, onDelta func(string)) (*Re
 }
 
 // trimHistory keeps the newest turns that fit budget tokens.
-func trimHistory(h []Message, budget int) []Message {
+func trimHistory(h []recap.Message, budget int) []recap.Message {
 	total := 0
 	i := len(h)
 	for i > 0 {
@@ -402,7 +403,7 @@ func trimHistory(h []Message, budget int) []Message {
 // selectTranscript renders the transcript for a question. When it does not
 // fit budget it keeps the windows that score best against the question by
 // IDF-weighted word overlap, in time order, and reports selected=true.
-func selectTranscript(segs []Segment, q Question, budget int) (text string, selected, cut bool) {
+func selectTranscript(segs []recap.Segment, q Question, budget int) (text string, selected, cut bool) {
 	all, cut := splitWindows(segs, budget)
 	if len(all) <= 1 {
 		if len(all) == 1 {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/summarize/summarizetest"
 )
 
@@ -15,11 +16,11 @@ import (
 func TestTimestampShapes(t *testing.T) {
 	t.Parallel()
 	en := volcanoTranscript() // "Magma rises…" at 00:05–00:10
-	long := append(volcanoTranscript(), Segment{Start: 3725, End: 3730, Text: "A bonus clip about geysers in Yellowstone park"})
+	long := append(volcanoTranscript(), recap.Segment{Start: 3725, End: 3730, Text: "A bonus clip about geysers in Yellowstone park"})
 	const magma = "Magma rises through the crust"
 	tests := []struct {
 		name, line, want string
-		segs             []Segment
+		segs             []recap.Segment
 		hl               bool // a highlight at hlStart
 		hlStart          float64
 	}{
@@ -123,22 +124,22 @@ func TestGroundKeepsProse(t *testing.T) {
 	tests := []struct {
 		name, line, want string
 		keep             bool
-		st               Grounding
+		st               recap.Grounding
 	}{
-		{"prose keeps its words", "The host thanks the sponsors and the film crew [12:00].", "The host thanks the sponsors and the film crew.", true, Grounding{Checked: 1, Dropped: 1}},
-		{"prose, any shape", "An overview of the sponsors (99:00), the crew and the budget.", "An overview of the sponsors, the crew and the budget.", true, Grounding{Checked: 1, Dropped: 1}},
-		{"prose, bold", "The film crew **12:00** thanks the sponsors.", "The film crew thanks the sponsors.", true, Grounding{Checked: 1, Dropped: 1}},
-		{"prose, its at goes too", "The film crew arrives at 1:12:00 with the sponsors.", "The film crew arrives with the sponsors.", true, Grounding{Checked: 1, Dropped: 1}},
-		{"a bullet that ends with one", "- The film crew thanks the sponsors (12:00)", "- The film crew thanks the sponsors", true, Grounding{Checked: 1, Dropped: 1}},
+		{"prose keeps its words", "The host thanks the sponsors and the film crew [12:00].", "The host thanks the sponsors and the film crew.", true, recap.Grounding{Checked: 1, Dropped: 1}},
+		{"prose, any shape", "An overview of the sponsors (99:00), the crew and the budget.", "An overview of the sponsors, the crew and the budget.", true, recap.Grounding{Checked: 1, Dropped: 1}},
+		{"prose, bold", "The film crew **12:00** thanks the sponsors.", "The film crew thanks the sponsors.", true, recap.Grounding{Checked: 1, Dropped: 1}},
+		{"prose, its at goes too", "The film crew arrives at 1:12:00 with the sponsors.", "The film crew arrives with the sponsors.", true, recap.Grounding{Checked: 1, Dropped: 1}},
+		{"a bullet that ends with one", "- The film crew thanks the sponsors (12:00)", "- The film crew thanks the sponsors", true, recap.Grounding{Checked: 1, Dropped: 1}},
 		{"a supported one stays beside it", "Magma rises [00:05]; the film crew and the sponsors left the studio early [12:00].",
-			"Magma rises [00:05]; the film crew and the sponsors left the studio early.", true, Grounding{Checked: 2, Dropped: 1}},
-		{"a heading", "### [12:00] Sponsors and crew", "### Sponsors and crew", true, Grounding{Checked: 1, Dropped: 1}},
-		{"a range past the end in prose", "The sponsors [05:00 – 06:00] thank the crew.", "The sponsors thank the crew.", true, Grounding{Checked: 1, Dropped: 1}},
-		{"highlight dropped", "- 02:00 – Aliens landed on the moon yesterday", "", false, Grounding{Checked: 1, Dropped: 1}},
-		{"bold highlight dropped", "- **[99:00]** Aliens landed on the moon", "", false, Grounding{Checked: 1, Dropped: 1}},
-		{"numbered highlight dropped", "3. (12:00) Aliens landed on the moon", "", false, Grounding{Checked: 1, Dropped: 1}},
-		{"range past the end dropped", "- [05:00 – 06:00] Outro", "", false, Grounding{Checked: 1, Dropped: 1}},
-		{"range within the transcript", "- [00:00 – 09:00] Volcanoes", "- [00:00 – 09:00] Volcanoes", true, Grounding{Checked: 1}},
+			"Magma rises [00:05]; the film crew and the sponsors left the studio early.", true, recap.Grounding{Checked: 2, Dropped: 1}},
+		{"a heading", "### [12:00] Sponsors and crew", "### Sponsors and crew", true, recap.Grounding{Checked: 1, Dropped: 1}},
+		{"a range past the end in prose", "The sponsors [05:00 – 06:00] thank the crew.", "The sponsors thank the crew.", true, recap.Grounding{Checked: 1, Dropped: 1}},
+		{"highlight dropped", "- 02:00 – Aliens landed on the moon yesterday", "", false, recap.Grounding{Checked: 1, Dropped: 1}},
+		{"bold highlight dropped", "- **[99:00]** Aliens landed on the moon", "", false, recap.Grounding{Checked: 1, Dropped: 1}},
+		{"numbered highlight dropped", "3. (12:00) Aliens landed on the moon", "", false, recap.Grounding{Checked: 1, Dropped: 1}},
+		{"range past the end dropped", "- [05:00 – 06:00] Outro", "", false, recap.Grounding{Checked: 1, Dropped: 1}},
+		{"range within the transcript", "- [00:00 – 09:00] Volcanoes", "- [00:00 – 09:00] Volcanoes", true, recap.Grounding{Checked: 1}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -156,7 +157,7 @@ func TestGroundKeepsProse(t *testing.T) {
 	md := "## Overview\nThe host thanks the film crew [12:00] and the sponsors.\n\n## Highlights\n- [02:00] Aliens landed on the moon\n- (03:00) Dragons guard the volcano\n"
 	out, hls, st := NewGrounder(en).Markdown(md)
 	want := "## Overview\nThe host thanks the film crew and the sponsors.\n\n## Highlights\n"
-	if out != want || len(hls) != 0 || st != (Grounding{Checked: 3, Dropped: 3}) {
+	if out != want || len(hls) != 0 || st != (recap.Grounding{Checked: 3, Dropped: 3}) {
 		t.Errorf("Markdown = %q, %d highlights, %+v; want %q, none, 3 checked and dropped", out, len(hls), st, want)
 	}
 	if !substantive(out) {

@@ -17,6 +17,7 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/app"
 	"github.com/recap/recap/media/mediatest"
 	"github.com/recap/recap/store"
@@ -63,7 +64,7 @@ type Env struct {
 	// URL is the API's base URL (…/api/v1), Key the default key's secret.
 	URL    string
 	Key    string
-	KeyRow *store.APIKey
+	KeyRow *recap.Caller
 	Client openai.Client
 	Server *httptest.Server
 	Worker *app.WorkerHandle
@@ -146,7 +147,7 @@ func (e *Env) StartWorker(t testing.TB) *app.WorkerHandle {
 }
 
 // NewKey creates a key with an account holding minutes of credit.
-func (e *Env) NewKey(t testing.TB, name string, minutes int64) (*store.APIKey, string) {
+func (e *Env) NewKey(t testing.TB, name string, minutes int64) (*recap.Caller, string) {
 	t.Helper()
 	k, secret, err := e.Store.CreateKey(context.Background(), store.NewKey{Name: name, Seconds: minutes * 60})
 	if err != nil {

@@ -19,8 +19,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/app"
-	"github.com/recap/recap/store"
 	"github.com/recap/recap/store/storetest"
 )
 
@@ -90,12 +90,12 @@ func Poll(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 }
 
 // WaitJobs waits until every job is terminal and returns them.
-func (e *Env) WaitJobs(t testing.TB, timeout time.Duration, ids ...string) []*store.Job {
+func (e *Env) WaitJobs(t testing.TB, timeout time.Duration, ids ...string) []*recap.Job {
 	t.Helper()
-	out := make([]*store.Job, len(ids))
+	out := make([]*recap.Job, len(ids))
 	Poll(t, timeout, fmt.Sprintf("%d jobs to end", len(ids)), func() bool {
 		for i, id := range ids {
-			if out[i] != nil && store.Terminal(out[i].State) {
+			if out[i] != nil && recap.Terminal(out[i].State) {
 				continue
 			}
 			j, err := e.Store.Job(context.Background(), id)
@@ -103,7 +103,7 @@ func (e *Env) WaitJobs(t testing.TB, timeout time.Duration, ids ...string) []*st
 				t.Fatal(err)
 			}
 			out[i] = j
-			if !store.Terminal(j.State) {
+			if !recap.Terminal(j.State) {
 				return false
 			}
 		}
@@ -126,7 +126,7 @@ func (e *Env) CheckInvariants(t testing.TB, ids ...string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !store.Terminal(j.State) || j.FinishedAt == nil {
+		if !recap.Terminal(j.State) || j.FinishedAt == nil {
 			t.Errorf("job %s is %s, not terminal", id, j.State)
 			continue
 		}
@@ -139,9 +139,9 @@ func (e *Env) CheckInvariants(t testing.TB, ids ...string) {
 		switch {
 		case captures+releases > 1:
 			t.Errorf("job %s settled %d times", id, captures+releases)
-		case holds == 1 && j.State == store.StateSucceeded && captures != 1:
+		case holds == 1 && j.State == recap.StateSucceeded && captures != 1:
 			t.Errorf("job %s succeeded with %d captures", id, captures)
-		case holds == 1 && j.State != store.StateSucceeded && releases != 1:
+		case holds == 1 && j.State != recap.StateSucceeded && releases != 1:
 			t.Errorf("job %s %s with %d releases", id, j.State, releases)
 		case holds == 0 && captures+releases != 0:
 			t.Errorf("job %s settled without a hold", id)

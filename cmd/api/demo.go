@@ -18,10 +18,10 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/app"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/media/sample"
-	"github.com/recap/recap/store"
 )
 
 // demoOptions configure one demo run.
@@ -165,10 +165,10 @@ func submitJob(ctx context.Context, base, key, url string) (string, error) {
 
 // stageNames are the running states as the progress shows them.
 var stageNames = map[string]string{
-	store.StateQueued:       "Queued",
-	store.StateResolving:    "Resolving the video",
-	store.StateTranscribing: "Getting the transcript",
-	store.StateSummarizing:  "Summarizing",
+	recap.StateQueued:       "Queued",
+	recap.StateResolving:    "Resolving the video",
+	recap.StateTranscribing: "Getting the transcript",
+	recap.StateSummarizing:  "Summarizing",
 }
 
 // progress shows a job's events: a progress bar per stage on a terminal,

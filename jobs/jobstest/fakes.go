@@ -8,6 +8,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/media"
 	"github.com/recap/recap/summarize"
@@ -17,7 +18,7 @@ import (
 // one fails with media.ErrUnsupported. Calls are counted.
 type Media struct {
 	ResolveFunc   func(ctx context.Context, url string) (*media.Info, error)
-	SubtitlesFunc func(ctx context.Context, url string, info *media.Info, lang string) ([]media.Segment, media.SubtitleTrack, error)
+	SubtitlesFunc func(ctx context.Context, url string, info *media.Info, lang string) ([]recap.Segment, media.SubtitleTrack, error)
 	AudioFunc     func(ctx context.Context, url string, info *media.Info, dir string, progress func(float64)) (string, error)
 	ProbeFunc     func(ctx context.Context, path string) (float64, error)
 	SplitFunc     func(ctx context.Context, path, dir string, maxChunk float64) ([]media.Chunk, error)
@@ -52,7 +53,7 @@ func (m *Media) Resolve(ctx context.Context, url string) (*media.Info, error) {
 }
 
 // Subtitles answers with SubtitlesFunc.
-func (m *Media) Subtitles(ctx context.Context, url string, info *media.Info, lang string) ([]media.Segment, media.SubtitleTrack, error) {
+func (m *Media) Subtitles(ctx context.Context, url string, info *media.Info, lang string) ([]recap.Segment, media.SubtitleTrack, error) {
 	m.count("Subtitles")
 	if m.SubtitlesFunc == nil {
 		return nil, media.SubtitleTrack{}, media.ErrNoSubtitles

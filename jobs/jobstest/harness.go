@@ -8,9 +8,9 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/media"
-	"github.com/recap/recap/store"
 	"github.com/recap/recap/summarize"
 )
 
@@ -38,7 +38,7 @@ var Talk = media.Info{ID: "talk", Extractor: "generic", ExtractorKey: "Generic",
 	Subtitles: []media.SubtitleTrack{{Lang: "en", Ext: "vtt", URL: "http://example.test/talk.en.vtt"}}}
 
 // TalkSegments are the default Media's subtitles.
-var TalkSegments = []media.Segment{{Start: 0, End: 30, Text: "Welcome to the talk."}, {Start: 30, End: 60, Text: "The middle part."},
+var TalkSegments = []recap.Segment{{Start: 0, End: 30, Text: "Welcome to the talk."}, {Start: 30, End: 60, Text: "The middle part."},
 	{Start: 60, End: 90, Text: "Thank you."}}
 
 // New returns a worker over fresh fakes; edit may change the config
@@ -48,7 +48,7 @@ func New(t testing.TB, edit func(*jobs.WorkerConfig)) (*Worker, *Bundle) {
 	b := &Bundle{Store: NewStore(), LLM: &Summarizer{}, Queue: &Queue{}, Events: &Events{}, AccountID: 1,
 		Media: &Media{
 			ResolveFunc: func(context.Context, string) (*media.Info, error) { info := Talk; return &info, nil },
-			SubtitlesFunc: func(context.Context, string, *media.Info, string) ([]media.Segment, media.SubtitleTrack, error) {
+			SubtitlesFunc: func(context.Context, string, *media.Info, string) ([]recap.Segment, media.SubtitleTrack, error) {
 				return TalkSegments, Talk.Subtitles[0], nil
 			},
 		}}
@@ -70,13 +70,13 @@ func (w *Worker) Work(ctx context.Context, typ, jobID string) error {
 }
 
 // NewJob stores a queued summary job for url.
-func (b *Bundle) NewJob(t testing.TB, url string, edit func(*store.Job)) *store.Job {
+func (b *Bundle) NewJob(t testing.TB, url string, edit func(*recap.Job)) *recap.Job {
 	t.Helper()
 	key, err := jobs.VideoKey(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	j := &store.Job{AccountID: b.AccountID, URL: url, VideoKey: key, Model: "fake-model"}
+	j := &recap.Job{AccountID: b.AccountID, URL: url, VideoKey: key, Model: "fake-model"}
 	if edit != nil {
 		edit(j)
 	}
@@ -87,7 +87,7 @@ func (b *Bundle) NewJob(t testing.TB, url string, edit func(*store.Job)) *store.
 }
 
 // Job returns a job's current row.
-func (b *Bundle) Job(t testing.TB, id string) *store.Job {
+func (b *Bundle) Job(t testing.TB, id string) *recap.Job {
 	t.Helper()
 	j, err := b.Store.Job(context.Background(), id)
 	if err != nil {

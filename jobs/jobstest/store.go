@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/store"
 )
 
@@ -23,7 +24,7 @@ import (
 // method.
 type Store struct {
 	mu          sync.Mutex
-	jobs        map[string]*store.Job
+	jobs        map[string]*recap.Job
 	attempts    map[string]*store.Attempt
 	balance     map[int64]int64
 	held        map[string]int64 // by job: the hold not settled yet
@@ -31,7 +32,7 @@ type Store struct {
 	videos      map[string]*store.Video
 	videoIDs    map[string]string // extractor_key NUL id → owner key
 	aliases     map[string]string // joined key → owner key
-	transcripts []*store.Transcript
+	transcripts []*recap.Transcript
 	summaries   []*store.Summary
 	chunks      map[string]map[int]store.Chunk
 	locks       map[string]*sync.Mutex
@@ -42,7 +43,7 @@ type Store struct {
 
 // NewStore returns an empty store.
 func NewStore() *Store {
-	return &Store{jobs: map[string]*store.Job{}, attempts: map[string]*store.Attempt{}, balance: map[int64]int64{},
+	return &Store{jobs: map[string]*recap.Job{}, attempts: map[string]*store.Attempt{}, balance: map[int64]int64{},
 		held: map[string]int64{}, captured: map[string]int64{}, videos: map[string]*store.Video{},
 		chunks: map[string]map[int]store.Chunk{}, locks: map[string]*sync.Mutex{}, fail: map[string]error{},
 		calls: map[string]int{}, now: time.Now}
@@ -106,12 +107,12 @@ func newID() string {
 }
 
 // CreateJob stores a queued job and sets its ID and timestamps.
-func (s *Store) CreateJob(ctx context.Context, j *store.Job) error {
-	return s.CreateJobs(ctx, []*store.Job{j})
+func (s *Store) CreateJob(ctx context.Context, j *recap.Job) error {
+	return s.CreateJobs(ctx, []*recap.Job{j})
 }
 
 // CreateJobs stores queued jobs.
-func (s *Store) CreateJobs(_ context.Context, list []*store.Job) error {
+func (s *Store) CreateJobs(_ context.Context, list []*recap.Job) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.enter("CreateJobs"); err != nil {
@@ -121,7 +122,7 @@ func (s *Store) CreateJobs(_ context.Context, list []*store.Job) error {
 		if j.ID == "" {
 			j.ID = newID()
 		}
-		j.State = store.StateQueued
+		j.State = recap.StateQueued
 		j.CreatedAt, j.UpdatedAt = s.now(), s.now()
 		c := *j
 		s.jobs[j.ID] = &c
@@ -130,7 +131,7 @@ func (s *Store) CreateJobs(_ context.Context, list []*store.Job) error {
 }
 
 // Job returns a copy of a job.
-func (s *Store) Job(_ context.Context, id string) (*store.Job, error) {
+func (s *Store) Job(_ context.Context, id string) (*recap.Job, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.enter("Job"); err != nil {
@@ -153,7 +154,7 @@ func (s *Store) Finish(_ context.Context, id string, o store.Outcome) (bool, err
 		return false, err
 	}
 	j, ok := s.jobs[id]
-	if !ok || store.Terminal(j.State) {
+	if !ok || recap.Terminal(j.State) {
 		return false, nil
 	}
 	j.State, j.ErrorCode, j.ErrorMessage = o.State, o.ErrorCode, o.ErrorMessage
@@ -163,7 +164,7 @@ func (s *Store) Finish(_ context.Context, id string, o store.Outcome) (bool, err
 	j.FinishedAt, j.UpdatedAt = &now, now
 	if n, ok := s.held[id]; ok {
 		delete(s.held, id)
-		if o.State == store.StateSucceeded {
+		if o.State == recap.StateSucceeded {
 			s.captured[id] = n
 		} else {
 			s.balance[j.AccountID] += n
@@ -172,7 +173,7 @@ func (s *Store) Finish(_ context.Context, id string, o store.Outcome) (bool, err
 	return true, nil
 }
 
-var stageRank = map[string]int{store.StateQueued: 0, store.StateResolving: 1, store.StateTranscribing: 2, store.StateSummarizing: 3}
+var stageRank = map[string]int{recap.StateQueued: 0, recap.StateResolving: 1, recap.StateTranscribing: 2, recap.StateSummarizing: 3}
 
 // StartStage moves a job into a stage's state and counts the attempt,
 // unless it has ended or is past that stage.
@@ -183,7 +184,7 @@ func (s *Store) StartStage(_ context.Context, id, state string) (store.Attempt, 
 		return store.Attempt{}, false, err
 	}
 	j, ok := s.jobs[id]
-	if !ok || store.Terminal(j.State) || stageRank[j.State] > stageRank[state] {
+	if !ok || recap.Terminal(j.State) || stageRank[j.State] > stageRank[state] {
 		return store.Attempt{}, false, nil
 	}
 	a := s.attempts[id]
@@ -234,20 +235,20 @@ func (s *Store) Attempts(id string) int {
 
 // SetProgress records a job's progress.
 func (s *Store) SetProgress(_ context.Context, id string, pct float64) error {
-	return s.update("SetProgress", id, func(j *store.Job) { j.Progress = pct })
+	return s.update("SetProgress", id, func(j *recap.Job) { j.Progress = pct })
 }
 
 // SetVideo records what resolve learned on the job.
 func (s *Store) SetVideo(_ context.Context, id, videoKey, title string, duration float64) error {
-	return s.update("SetVideo", id, func(j *store.Job) { j.VideoKey, j.Title, j.Duration = videoKey, title, duration })
+	return s.update("SetVideo", id, func(j *recap.Job) { j.VideoKey, j.Title, j.Duration = videoKey, title, duration })
 }
 
 // SetTranscript links a job to its transcript.
 func (s *Store) SetTranscript(_ context.Context, id string, transcriptID int64) error {
-	return s.update("SetTranscript", id, func(j *store.Job) { j.TranscriptID = &transcriptID })
+	return s.update("SetTranscript", id, func(j *recap.Job) { j.TranscriptID = &transcriptID })
 }
 
-func (s *Store) update(method, id string, fn func(*store.Job)) error {
+func (s *Store) update(method, id string, fn func(*recap.Job)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.enter(method); err != nil {
@@ -270,7 +271,7 @@ func (s *Store) Hold(_ context.Context, accountID int64, jobID string, seconds i
 		return err
 	}
 	j, ok := s.jobs[jobID]
-	if !ok || store.Terminal(j.State) {
+	if !ok || recap.Terminal(j.State) {
 		return nil
 	}
 	if _, ok := s.held[jobID]; ok {
@@ -385,7 +386,7 @@ func (s *Store) SetVideoDuration(_ context.Context, key string, d float64) error
 }
 
 // SaveTranscript stores a transcript and sets its ID.
-func (s *Store) SaveTranscript(_ context.Context, t *store.Transcript) error {
+func (s *Store) SaveTranscript(_ context.Context, t *recap.Transcript) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.enter("SaveTranscript"); err != nil {
@@ -398,7 +399,7 @@ func (s *Store) SaveTranscript(_ context.Context, t *store.Transcript) error {
 }
 
 // LatestTranscript returns a video's newest transcript in a language.
-func (s *Store) LatestTranscript(_ context.Context, videoKey, language string) (*store.Transcript, error) {
+func (s *Store) LatestTranscript(_ context.Context, videoKey, language string) (*recap.Transcript, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.enter("LatestTranscript"); err != nil {
@@ -414,7 +415,7 @@ func (s *Store) LatestTranscript(_ context.Context, videoKey, language string) (
 }
 
 // Transcript returns a transcript by ID.
-func (s *Store) Transcript(_ context.Context, id int64) (*store.Transcript, error) {
+func (s *Store) Transcript(_ context.Context, id int64) (*recap.Transcript, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.enter("Transcript"); err != nil {
@@ -521,15 +522,15 @@ func (s *Store) Summary(_ context.Context, id int64) (*store.Summary, error) {
 
 // StaleJobs returns non-terminal jobs not updated since before, oldest
 // first, after the cursor.
-func (s *Store) StaleJobs(_ context.Context, before time.Time, after store.StaleCursor, limit int) ([]store.Job, error) {
+func (s *Store) StaleJobs(_ context.Context, before time.Time, after store.StaleCursor, limit int) ([]recap.Job, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.enter("StaleJobs"); err != nil {
 		return nil, err
 	}
-	var out []store.Job
+	var out []recap.Job
 	for _, j := range s.jobs {
-		if store.Terminal(j.State) || !j.UpdatedAt.Before(before) {
+		if recap.Terminal(j.State) || !j.UpdatedAt.Before(before) {
 			continue
 		}
 		if j.UpdatedAt.Before(after.UpdatedAt) || (j.UpdatedAt.Equal(after.UpdatedAt) && j.ID <= after.ID) {
@@ -537,7 +538,7 @@ func (s *Store) StaleJobs(_ context.Context, before time.Time, after store.Stale
 		}
 		out = append(out, *j)
 	}
-	slices.SortFunc(out, func(a, b store.Job) int {
+	slices.SortFunc(out, func(a, b recap.Job) int {
 		if c := a.UpdatedAt.Compare(b.UpdatedAt); c != 0 {
 			return c
 		}
