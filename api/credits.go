@@ -1,35 +1,26 @@
 package api
 
 import (
+	"github.com/recap/recap"
+	"github.com/recap/recap/core"
 	"math"
 	"net/http"
-	"slices"
 )
 
-// Scopes of API keys and OAuth2 tokens.
-const (
-	// ScopeRead allows the GET routes.
-	ScopeRead = "read"
-	// ScopeWrite allows everything that creates or changes: completions,
-	// jobs, cancellation.
-	ScopeWrite = "write"
-)
-
-// scopeFor is the scope a request needs.
+// scopeFor is the scope a request needs: read for the GET routes, write
+// for everything that creates or changes (completions, jobs, cancellation).
 func scopeFor(r *http.Request) string {
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		return ScopeRead
+		return recap.ScopeRead
 	}
-	return ScopeWrite
+	return recap.ScopeWrite
 }
 
 // requireScope refuses a request its key or token has no scope for.
 func (s *Server) requireScope(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		need := scopeFor(r)
-		if k := caller(r); k == nil || !slices.Contains(k.Scopes, need) {
-			s.writeError(w, r, &Error{Status: http.StatusForbidden, Type: "invalid_request_error", Code: "insufficient_scope",
-				Message: "This key or token lacks the '" + need + "' scope this request needs."})
+		if err := core.CheckScope(caller(r), scopeFor(r), "this request"); err != nil {
+			s.writeError(w, r, err)
 			return
 		}
 		next.ServeHTTP(w, r)

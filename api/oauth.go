@@ -77,19 +77,19 @@ func (c OAuthConfig) withDefaults() OAuthConfig {
 // scopeNames lists the scopes a client may ask for, with what the
 // authorize page says about each.
 var scopeNames = []struct{ Name, Description string }{
-	{ScopeRead, "See your jobs, transcripts, models and credit balance"},
-	{ScopeWrite, "Summarize videos and create or cancel jobs, spending your credits"},
+	{recap.ScopeRead, "See your jobs, transcripts, models and credit balance"},
+	{recap.ScopeWrite, "Summarize videos and create or cancel jobs, spending your credits"},
 }
 
 // parseScope splits a space-separated scope parameter; "" means read.
 func parseScope(s string) ([]string, bool) {
 	fields := strings.Fields(s)
 	if len(fields) == 0 {
-		return []string{ScopeRead}, true
+		return []string{recap.ScopeRead}, true
 	}
 	var out []string
 	for _, f := range fields {
-		if f != ScopeRead && f != ScopeWrite {
+		if f != recap.ScopeRead && f != recap.ScopeWrite {
 			return nil, false
 		}
 		if !slices.Contains(out, f) {

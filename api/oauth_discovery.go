@@ -23,6 +23,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/store"
 	"github.com/recap/recap/textclean"
 )
@@ -134,7 +135,7 @@ func (s *Server) handleAuthServerMetadata(w http.ResponseWriter, r *http.Request
 		RevocationEndpoint:                         base + "/api/auth/revoke",
 		IntrospectionEndpoint:                      base + "/api/auth/introspect",
 		RegistrationEndpoint:                       registration,
-		ScopesSupported:                            []string{ScopeRead, ScopeWrite},
+		ScopesSupported:                            []string{recap.ScopeRead, recap.ScopeWrite},
 		ResponseTypesSupported:                     []string{"code"},
 		ResponseModesSupported:                     []string{"query"},
 		GrantTypesSupported:                        []string{"authorization_code", "refresh_token"},
@@ -169,7 +170,7 @@ func (s *Server) handleResourceMetadata(w http.ResponseWriter, r *http.Request) 
 	s.writeMetadata(w, resourceMetadata{
 		Resource:               base + suffix,
 		AuthorizationServers:   []string{base},
-		ScopesSupported:        []string{ScopeRead, ScopeWrite},
+		ScopesSupported:        []string{recap.ScopeRead, recap.ScopeWrite},
 		BearerMethodsSupported: []string{"header"},
 		ResourceName:           name,
 	})
@@ -227,7 +228,7 @@ func (s *Server) resourceMetadataURL(r *http.Request) string {
 // for a 403), the scope the request needs, and where the resource's
 // metadata is (RFC 9728 §5.1).
 func (s *Server) bearerChallenge(r *http.Request, e *Error) string {
-	code, scope := "invalid_token", ScopeRead+" "+ScopeWrite
+	code, scope := "invalid_token", recap.ScopeRead+" "+recap.ScopeWrite
 	if e.Status == http.StatusForbidden {
 		code, scope = "insufficient_scope", scopeFor(r)
 	}

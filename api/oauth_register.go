@@ -19,6 +19,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/recap/recap"
 	"github.com/recap/recap/textclean"
 	"mime"
 	"net"
@@ -159,7 +160,7 @@ func parseRegistration(body []byte) (*registrationReply, *oauthError) {
 		return invalid("Known scopes are 'read' and 'write'.")
 	}
 	if strings.TrimSpace(req.Scope) == "" {
-		scopes = []string{ScopeRead, ScopeWrite}
+		scopes = []string{recap.ScopeRead, recap.ScopeWrite}
 	}
 	out.Scope = strings.Join(scopes, " ")
 	name, err := clientName(req.ClientName)

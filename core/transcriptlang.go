@@ -87,7 +87,7 @@ func (s *Service) TranscriptLangs(ctx context.Context, c *recap.Caller, id, form
 			e.Param = "lang"
 			return nil, nil, e
 		}
-		if !slices.Contains(c.Scopes, "write") {
+		if !c.Can(recap.ScopeWrite) {
 			return nil, nil, &Error{Kind: KindForbidden, Code: "insufficient_scope", Param: "lang",
 				Message: fmt.Sprintf("The video has subtitles in %q but no transcript in it yet; fetching it is billed and needs the 'write' scope.", l)}
 		}

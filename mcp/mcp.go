@@ -225,18 +225,14 @@ func toolError(err error) *sdk.CallToolResult {
 
 func (t *tools) need(req *sdk.CallToolRequest, scope string) (*recap.Caller, *sdk.CallToolResult) {
 	k := caller(req)
-	if k == nil {
-		return nil, toolError(&core.Error{Kind: core.KindInvalid, Code: "invalid_api_key", Message: "This call carries no API key."})
-	}
-	if !slices.Contains(k.Scopes, scope) {
-		return nil, toolError(&core.Error{Kind: core.KindInvalid, Code: "insufficient_scope",
-			Message: "This key or token lacks the '" + scope + "' scope this tool needs."})
+	if err := core.CheckScope(k, scope, "this tool"); err != nil {
+		return nil, toolError(err)
 	}
 	return k, nil
 }
 
 func (t *tools) summarize(ctx context.Context, req *sdk.CallToolRequest, in SummarizeInput) (*sdk.CallToolResult, SummaryOutput, error) {
-	k, denied := t.need(req, "write")
+	k, denied := t.need(req, recap.ScopeWrite)
 	if denied != nil {
 		return denied, SummaryOutput{}, nil
 	}
@@ -255,7 +251,7 @@ func rawArg(v any) json.RawMessage {
 }
 
 func (t *tools) ask(ctx context.Context, req *sdk.CallToolRequest, in AskInput) (*sdk.CallToolResult, SummaryOutput, error) {
-	k, denied := t.need(req, "write")
+	k, denied := t.need(req, recap.ScopeWrite)
 	if denied != nil {
 		return denied, SummaryOutput{}, nil
 	}
@@ -356,7 +352,7 @@ func (t *tools) wait(ctx context.Context, req *sdk.CallToolRequest, jobID string
 }
 
 func (t *tools) transcript(ctx context.Context, req *sdk.CallToolRequest, in TranscriptInput) (*sdk.CallToolResult, TranscriptOutput, error) {
-	k, denied := t.need(req, "read")
+	k, denied := t.need(req, recap.ScopeRead)
 	if denied != nil {
 		return denied, TranscriptOutput{}, nil
 	}
@@ -403,7 +399,7 @@ func (t *tools) transcript(ctx context.Context, req *sdk.CallToolRequest, in Tra
 }
 
 func (t *tools) getJob(ctx context.Context, req *sdk.CallToolRequest, in JobInput) (*sdk.CallToolResult, jobs.View, error) {
-	k, denied := t.need(req, "read")
+	k, denied := t.need(req, recap.ScopeRead)
 	if denied != nil {
 		return denied, jobs.View{}, nil
 	}

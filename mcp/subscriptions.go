@@ -7,6 +7,7 @@ import (
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/core"
 )
 
@@ -68,7 +69,7 @@ func jsonResult(v any) *sdk.CallToolResult {
 }
 
 func (t *tools) subscribe(ctx context.Context, req *sdk.CallToolRequest, in SubscribeInput) (*sdk.CallToolResult, core.Subscription, error) {
-	k, denied := t.need(req, "write")
+	k, denied := t.need(req, recap.ScopeWrite)
 	if denied != nil {
 		return denied, core.Subscription{}, nil
 	}
@@ -82,7 +83,7 @@ func (t *tools) subscribe(ctx context.Context, req *sdk.CallToolRequest, in Subs
 }
 
 func (t *tools) listSubscriptions(ctx context.Context, req *sdk.CallToolRequest, _ struct{}) (*sdk.CallToolResult, SubscriptionsOutput, error) {
-	k, denied := t.need(req, "read")
+	k, denied := t.need(req, recap.ScopeRead)
 	if denied != nil {
 		return denied, SubscriptionsOutput{}, nil
 	}
@@ -95,7 +96,7 @@ func (t *tools) listSubscriptions(ctx context.Context, req *sdk.CallToolRequest,
 }
 
 func (t *tools) unsubscribe(ctx context.Context, req *sdk.CallToolRequest, in UnsubscribeInput) (*sdk.CallToolResult, UnsubscribeOutput, error) {
-	k, denied := t.need(req, "write")
+	k, denied := t.need(req, recap.ScopeWrite)
 	if denied != nil {
 		return denied, UnsubscribeOutput{}, nil
 	}

@@ -42,7 +42,7 @@ func (s *Store) CreateKey(ctx context.Context, nk NewKey) (*recap.Caller, string
 		return nil, "", errors.New("create key: credits must not be negative")
 	}
 	if len(nk.Scopes) == 0 {
-		nk.Scopes = []string{"read", "write"}
+		nk.Scopes = []string{recap.ScopeRead, recap.ScopeWrite}
 	}
 	raw := make([]byte, 24)
 	if _, err := rand.Read(raw); err != nil {

@@ -29,6 +29,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/app"
 	"github.com/recap/recap/store"
 )
@@ -166,7 +167,7 @@ func keys(ctx context.Context, cfg app.Config, args []string, stdout io.Writer) 
 		for _, s := range strings.Split(*scopes, ",") {
 			switch s = strings.TrimSpace(s); s {
 			case "":
-			case "read", "write":
+			case recap.ScopeRead, recap.ScopeWrite:
 				sc = append(sc, s)
 			default:
 				return fmt.Errorf("keys create: unknown scope %q (want read, write)", s)
