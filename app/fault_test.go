@@ -4,7 +4,7 @@ package app_test
 // Postgres session, an upstream service, the network policy) and ends
 // with Env.CheckInvariants — every accepted job reached exactly one
 // terminal state, the ledger adds up, and no job was captured or released
-// twice. README "Guarantees" lists what each proves.
+// twice. docs/how-it-works.md, "Guarantees", lists what each proves.
 
 import (
 	"context"
@@ -237,7 +237,7 @@ func TestFaultRedisFlushed(t *testing.T) {
 	}
 	e.CheckInvariants(t, ids...)
 	// Every job is charged once, except one that resolves after the
-	// video's summary was made: a full cache hit is free (README, Pricing).
+	// video's summary was made: a full cache hit is free (docs/features.md, Pricing).
 	charged := 0
 	for _, id := range ids {
 		switch k := e.LedgerKinds(t, id); {

@@ -143,33 +143,33 @@ recap_cache_hits_total{cache="summary"} 2
 	}
 }
 
-// TestReadmeDocumentsEveryMetric: the README's metrics section names each
-// family and each of its labels.
-func TestReadmeDocumentsEveryMetric(t *testing.T) {
+// TestDocsDocumentEveryMetric: the operating guide's metrics section
+// (docs/operating.md, "Metrics") names each family and each of its labels.
+func TestDocsDocumentEveryMetric(t *testing.T) {
 	t.Parallel()
-	b, err := os.ReadFile(filepath.Join("..", "README.md"))
+	b, err := os.ReadFile(filepath.Join("..", "docs", "operating.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme := string(b)
+	doc := string(b)
 	for name, labels := range families(t, exercised(t)) {
-		i := strings.Index(readme, "`"+name)
+		i := strings.Index(doc, "`"+name)
 		if i < 0 {
-			t.Errorf("README does not document %s", name)
+			t.Errorf("docs/operating.md does not document %s", name)
 			continue
 		}
 		// The labels are named on the same table row or paragraph.
-		end := strings.Index(readme[i:], "\n\n")
-		if row := strings.Index(readme[i:], "|\n"); row >= 0 && (end < 0 || row < end) {
+		end := strings.Index(doc[i:], "\n\n")
+		if row := strings.Index(doc[i:], "|\n"); row >= 0 && (end < 0 || row < end) {
 			end = row
 		}
-		para := readme[i:]
+		para := doc[i:]
 		if end >= 0 {
-			para = readme[i : i+end]
+			para = doc[i : i+end]
 		}
 		for _, l := range labels {
 			if !strings.Contains(para, l) {
-				t.Errorf("README documents %s without its label %q", name, l)
+				t.Errorf("docs/operating.md documents %s without its label %q", name, l)
 			}
 		}
 	}

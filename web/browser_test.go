@@ -139,7 +139,7 @@ func waitFor(cond string) chromedp.Action {
 func eval(expr string, out any) chromedp.Action { return chromedp.Evaluate(expr, out) }
 
 // screenshot saves a full-page PNG as a test artifact (go test -artifacts
-// keeps them; README's picture is one of them).
+// keeps them).
 func screenshot(t *testing.T, b *browser, name string, width, height int64) {
 	t.Helper()
 	var png []byte
