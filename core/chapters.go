@@ -435,7 +435,7 @@ func shortTitle(text string) string {
 func youtubeChapters(o *Outline) ([]OutlineChapter, error) {
 	if o.Start > 0 {
 		return nil, Invalid("range_not_supported", "format",
-			"YouTube chapters describe a whole video, first at 00:00; this job summarized the part from %s. Use format=json, webvtt or podcast.", ShortStamp(o.Start))
+			"YouTube chapters describe a whole video, first at 00:00; this job summarized the part from %s. Use format=json, webvtt or podcast.", recap.Clock(o.Start))
 	}
 	fit := func(ch []OutlineChapter) []OutlineChapter {
 		var out []OutlineChapter
@@ -463,7 +463,7 @@ func youtubeChapters(o *Outline) ([]OutlineChapter, error) {
 	if len(got) < youtubeMinChapters {
 		return nil, Invalid("too_few_chapters", "format",
 			"YouTube shows chapters only when there are at least %d, each at least %d s long, the first at 00:00; this summary of a %s video yields %d. Use format=json, webvtt or podcast, which have no such rule.",
-			youtubeMinChapters, youtubeMinSeconds, ShortStamp(o.Duration), len(got))
+			youtubeMinChapters, youtubeMinSeconds, recap.Clock(o.Duration), len(got))
 	}
 	return got, nil
 }
@@ -487,7 +487,7 @@ func RenderOutline(o *Outline, format string) ([]byte, string, error) {
 	case ChaptersWebVTT:
 		b.WriteString("WEBVTT\n\n")
 		for i, c := range o.Chapters {
-			fmt.Fprintf(&b, "%d\n%s --> %s\n%s\n\n", i+1, ClockStamp(c.Start, "."), ClockStamp(c.End, "."), vttText(c.Title))
+			fmt.Fprintf(&b, "%d\n%s --> %s\n%s\n\n", i+1, recap.ClockMillis(c.Start, "."), recap.ClockMillis(c.End, "."), vttText(c.Title))
 		}
 		return b.Bytes(), "text/vtt; charset=utf-8", nil
 	case ChaptersYouTube:
@@ -496,7 +496,7 @@ func RenderOutline(o *Outline, format string) ([]byte, string, error) {
 			return nil, "", err
 		}
 		for _, c := range ch {
-			fmt.Fprintf(&b, "%s %s\n", ShortStamp(c.Start), c.Title)
+			fmt.Fprintf(&b, "%s %s\n", recap.Clock(c.Start), c.Title)
 		}
 		return b.Bytes(), "text/plain; charset=utf-8", nil
 	case ChaptersPodcast:
@@ -555,12 +555,12 @@ func renderMarkmap(o *Outline) []byte {
 		fmt.Fprintf(&b, "\n## Overview\n\n- %s\n", cleanText(o.Overview))
 	}
 	for _, c := range o.Chapters {
-		fmt.Fprintf(&b, "\n## [%s] %s\n", ShortStamp(c.Start), mdHeading(c.Title))
+		fmt.Fprintf(&b, "\n## [%s] %s\n", recap.Clock(c.Start), mdHeading(c.Title))
 		if len(c.Highlights) > 0 {
 			b.WriteByte('\n')
 		}
 		for _, h := range c.Highlights {
-			fmt.Fprintf(&b, "- [%s] %s\n", ShortStamp(h.Start), cleanText(h.Text))
+			fmt.Fprintf(&b, "- [%s] %s\n", recap.Clock(h.Start), cleanText(h.Text))
 		}
 	}
 	for _, sec := range o.Sections {
@@ -604,9 +604,9 @@ func renderOPML(o *Outline) ([]byte, error) {
 	}
 	secs := func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 	for _, c := range o.Chapters {
-		n := opmlOutline{Text: "[" + ShortStamp(c.Start) + "] " + cleanText(c.Title), Start: secs(c.Start)}
+		n := opmlOutline{Text: "[" + recap.Clock(c.Start) + "] " + cleanText(c.Title), Start: secs(c.Start)}
 		for _, h := range c.Highlights {
-			n.Children = append(n.Children, opmlOutline{Text: "[" + ShortStamp(h.Start) + "] " + cleanText(h.Text), Start: secs(h.Start)})
+			n.Children = append(n.Children, opmlOutline{Text: "[" + recap.Clock(h.Start) + "] " + cleanText(h.Text), Start: secs(h.Start)})
 		}
 		d.Body.Outlines = append(d.Body.Outlines, n)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -253,7 +252,7 @@ func FormatTranscript(t *recap.Transcript, format string) (string, string) {
 	switch format {
 	case FormatSRT:
 		for i, sg := range t.Segments {
-			fmt.Fprintf(&b, "%d\n%s --> %s\n%s\n\n", i+1, ClockStamp(sg.Start, ","), ClockStamp(sg.End, ","), SpokenText(sg))
+			fmt.Fprintf(&b, "%d\n%s --> %s\n%s\n\n", i+1, recap.ClockMillis(sg.Start, ","), recap.ClockMillis(sg.End, ","), SpokenText(sg))
 		}
 		return b.String(), "application/x-subrip; charset=utf-8"
 	case FormatVTT:
@@ -264,12 +263,12 @@ func FormatTranscript(t *recap.Transcript, format string) (string, string) {
 				// WebVTT's voice span: players show or style the speaker.
 				text = "<v " + sp + ">" + vttEscape(text)
 			}
-			fmt.Fprintf(&b, "%s --> %s\n%s\n\n", ClockStamp(sg.Start, "."), ClockStamp(sg.End, "."), text)
+			fmt.Fprintf(&b, "%s --> %s\n%s\n\n", recap.ClockMillis(sg.Start, "."), recap.ClockMillis(sg.End, "."), text)
 		}
 		return b.String(), "text/vtt; charset=utf-8"
 	}
 	for _, sg := range t.Segments {
-		fmt.Fprintf(&b, "[%s] %s\n", ShortStamp(sg.Start), SpokenText(sg))
+		fmt.Fprintf(&b, "[%s] %s\n", recap.Clock(sg.Start), SpokenText(sg))
 	}
 	return b.String(), "text/plain; charset=utf-8"
 }
@@ -293,21 +292,6 @@ func speakerName(s string) string {
 // after a voice tag is parsed as markup.
 func vttEscape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
-}
-
-// ClockStamp formats seconds as hh:mm:ss<sep>mmm.
-func ClockStamp(sec float64, sep string) string {
-	ms := int64(math.Round(math.Max(sec, 0) * 1000))
-	return fmt.Sprintf("%02d:%02d:%02d%s%03d", ms/3600000, ms/60000%60, ms/1000%60, sep, ms%1000)
-}
-
-// ShortStamp formats seconds as mm:ss, or h:mm:ss from an hour on.
-func ShortStamp(sec float64) string {
-	sc := int64(math.Max(sec, 0))
-	if sc >= 3600 {
-		return fmt.Sprintf("%d:%02d:%02d", sc/3600, sc/60%60, sc%60)
-	}
-	return fmt.Sprintf("%02d:%02d", sc/60, sc%60)
 }
 
 // Account is the caller's balance.

@@ -71,21 +71,12 @@ func CheckRange(r recap.Range, duration float64) error {
 		return nil
 	}
 	if r.Start >= duration {
-		return permanent(CodeInvalidRange, fmt.Sprintf("the range starts at %s, at or after the end of the video (%s long)", fmtClock(r.Start), fmtClock(duration)), nil)
+		return permanent(CodeInvalidRange, fmt.Sprintf("the range starts at %s, at or after the end of the video (%s long)", recap.Clock(r.Start), recap.Clock(duration)), nil)
 	}
 	if r.End > 0 && r.End > duration+1 {
-		return permanent(CodeInvalidRange, fmt.Sprintf("the range ends at %s, past the end of the video (%s long)", fmtClock(r.End), fmtClock(duration)), nil)
+		return permanent(CodeInvalidRange, fmt.Sprintf("the range ends at %s, past the end of the video (%s long)", recap.Clock(r.End), recap.Clock(duration)), nil)
 	}
 	return nil
-}
-
-// fmtClock writes seconds as [h:]mm:ss.
-func fmtClock(s float64) string {
-	t := int64(math.Floor(s))
-	if t >= 3600 {
-		return fmt.Sprintf("%d:%02d:%02d", t/3600, t/60%60, t%60)
-	}
-	return fmt.Sprintf("%02d:%02d", t/60, t%60)
 }
 
 // CutSegments keeps the segments that overlap r, as they are (times stay

@@ -159,7 +159,7 @@ func cutTranscript(whole *recap.Transcript, lang string, rng recap.Range) (*reca
 	segs := CutSegments(whole.Segments, rng)
 	if len(segs) == 0 {
 		return nil, permanent(CodeNoTranscript, fmt.Sprintf("nothing is said between %s and %s (the transcript has no line there)",
-			fmtClock(rng.Start), fmtClock(rng.EndIn(whole.Duration))), nil)
+			recap.Clock(rng.Start), recap.Clock(rng.EndIn(whole.Duration))), nil)
 	}
 	return &recap.Transcript{VideoKey: whole.VideoKey, Language: lang, Source: whole.Source, Segments: segs, Duration: whole.Duration}, nil
 }

@@ -161,7 +161,7 @@ func repairChapters(in []recap.Chapter, start, duration float64) ([]recap.Chapte
 func renderChapters(ch []recap.Chapter) string {
 	var b strings.Builder
 	for _, c := range ch {
-		b.WriteString("- [" + clock(c.Start) + " – " + clock(c.End) + "] " + c.Title + "\n")
+		b.WriteString("- [" + recap.Clock(c.Start) + " – " + recap.Clock(c.End) + "] " + c.Title + "\n")
 	}
 	return b.String()
 }

@@ -105,7 +105,7 @@ func TestExtractiveSummarize(t *testing.T) {
 			segs := topicTranscript(tt.perTopic)
 			bySecond := map[string]recap.Segment{}
 			for _, s := range segs {
-				bySecond[clock(s.Start)] = s
+				bySecond[recap.Clock(s.Start)] = s
 			}
 			e := NewExtractive(ExtractiveConfig{})
 			var deltas []string
@@ -165,7 +165,7 @@ func TestExtractiveSummarize(t *testing.T) {
 					found = found || math.Abs(c.Start-at) <= 30
 				}
 				if !found {
-					t.Errorf("no chapter boundary near %s: %+v", clock(at), ch)
+					t.Errorf("no chapter boundary near %s: %+v", recap.Clock(at), ch)
 				}
 			}
 		})

@@ -10,7 +10,6 @@ package summarize
 import (
 	"cmp"
 	"errors"
-	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -100,20 +99,7 @@ const longMedia = 20 * 60
 // "[h:mm:ss]" from an hour on, the form used in transcripts fed to models
 // and in summaries.
 func FormatTimestamp(sec float64) string {
-	return "[" + clock(sec) + "]"
-}
-
-// clock is FormatTimestamp without brackets.
-func clock(sec float64) string {
-	if sec < 0 || math.IsNaN(sec) {
-		sec = 0
-	}
-	s := int(sec) // floor: a moment belongs to the second it starts in
-	h, m, ss := s/3600, (s/60)%60, s%60
-	if h > 0 {
-		return fmt.Sprintf("%d:%02d:%02d", h, m, ss)
-	}
-	return fmt.Sprintf("%02d:%02d", m, ss)
+	return "[" + recap.Clock(sec) + "]"
 }
 
 // EstimateTokens is a conservative, offline estimate of how many tokens s

@@ -132,7 +132,7 @@ type partial struct {
 }
 
 func (p partial) render(i int) string {
-	return fmt.Sprintf("### Part %d [%s – %s]\n%s\n\n", i+1, clock(p.start), clock(p.end), strings.TrimSpace(p.text))
+	return fmt.Sprintf("### Part %d [%s – %s]\n%s\n\n", i+1, recap.Clock(p.start), recap.Clock(p.end), strings.TrimSpace(p.text))
 }
 
 func renderPartials(ps []partial) string {
@@ -150,7 +150,7 @@ func (r *run) mapReduce(ctx context.Context, req Request, ws []window, dur float
 	err := parallel(ctx, len(ws), r.l.cfg.Concurrency, func(ctx context.Context, i int) error {
 		w := ws[i]
 		sys := mapSystem(i, len(ws), w.start, w.end, dur, lang, req.Prompt)
-		user := header(req.Title, req.Start, dur) + fmt.Sprintf("Transcript of part %d of %d [%s – %s]:\n", i+1, len(ws), clock(w.start), clock(w.end)) + w.text
+		user := header(req.Title, req.Start, dur) + fmt.Sprintf("Transcript of part %d of %d [%s – %s]:\n", i+1, len(ws), recap.Clock(w.start), recap.Clock(w.end)) + w.text
 		text, err := r.call(ctx, messages(sys, user, nil), nil)
 		if err != nil {
 			return fmt.Errorf("map part %d: %w", i+1, err)
@@ -233,9 +233,9 @@ func header(title string, start, dur float64) string {
 	}
 	switch {
 	case start > 0 && dur > start:
-		b.WriteString("Part: " + clock(start) + " – " + clock(dur) + " of the video (the transcript covers only this part; timestamps are the video's own)\n")
+		b.WriteString("Part: " + recap.Clock(start) + " – " + recap.Clock(dur) + " of the video (the transcript covers only this part; timestamps are the video's own)\n")
 	case dur > 0:
-		b.WriteString("Duration: " + clock(dur) + "\n")
+		b.WriteString("Duration: " + recap.Clock(dur) + "\n")
 	}
 	if b.Len() > 0 {
 		b.WriteString("\n")
@@ -259,7 +259,7 @@ func summarySystem(chapters bool, dur float64, lang, extra string) string {
 	b.WriteString("Reply in markdown with these sections, in this order:\n")
 	b.WriteString("## Overview\nOne short paragraph on what the video is about.\n")
 	if chapters {
-		fmt.Fprintf(&b, "## Chapters\nOne line per chapter, \"- [start – end] title\", contiguous and covering the whole video from [00:00] to [%s].\n", clock(dur))
+		fmt.Fprintf(&b, "## Chapters\nOne line per chapter, \"- [start – end] title\", contiguous and covering the whole video from [00:00] to [%s].\n", recap.Clock(dur))
 	}
 	b.WriteString("## Highlights\nBullet lines, each beginning with the timestamp of the moment it describes, taken from the input, e.g. \"- [12:34] ...\". Cover the whole video, including its end.\n")
 	b.WriteString("Use only timestamps that appear in the input; do not invent content.\n")
@@ -269,9 +269,9 @@ func summarySystem(chapters bool, dur float64, lang, extra string) string {
 
 func mapSystem(i, n int, start, end, dur float64, lang, prompt string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "You summarize part %d of %d of a long video's transcript (the video lasts %s; this part covers [%s – %s]). Transcript lines look like \"[mm:ss] text\"; the timestamp is when the line is spoken; \"[mm:ss] Name: text\" names the speaker when known.\n", i+1, n, clock(dur), clock(start), clock(end))
+	fmt.Fprintf(&b, "You summarize part %d of %d of a long video's transcript (the video lasts %s; this part covers [%s – %s]). Transcript lines look like \"[mm:ss] text\"; the timestamp is when the line is spoken; \"[mm:ss] Name: text\" names the speaker when known.\n", i+1, n, recap.Clock(dur), recap.Clock(start), recap.Clock(end))
 	b.WriteString("Reply in compact markdown:\n")
-	fmt.Fprintf(&b, "## Chapters\nThe topics of this part, one line each, \"- [start – end] title\", contiguous, covering [%s – %s].\n", clock(start), clock(end))
+	fmt.Fprintf(&b, "## Chapters\nThe topics of this part, one line each, \"- [start – end] title\", contiguous, covering [%s – %s].\n", recap.Clock(start), recap.Clock(end))
 	b.WriteString("## Highlights\nThe key points, each a bullet beginning with the timestamp from the transcript, e.g. \"- [12:34] ...\".\n")
 	b.WriteString("Use only timestamps that appear in the transcript.\n")
 	if strings.TrimSpace(prompt) != "" {
@@ -283,8 +283,8 @@ func mapSystem(i, n int, start, end, dur float64, lang, prompt string) string {
 
 func reduceSystem(start, end float64, lang, prompt string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "You merge summaries of consecutive parts of a long video into one summary of the range [%s – %s]. Keep timestamps exactly as given.\n", clock(start), clock(end))
-	fmt.Fprintf(&b, "Reply in compact markdown:\n## Chapters\nOne line per topic, \"- [start – end] title\", contiguous, covering [%s – %s].\n", clock(start), clock(end))
+	fmt.Fprintf(&b, "You merge summaries of consecutive parts of a long video into one summary of the range [%s – %s]. Keep timestamps exactly as given.\n", recap.Clock(start), recap.Clock(end))
+	fmt.Fprintf(&b, "Reply in compact markdown:\n## Chapters\nOne line per topic, \"- [start – end] title\", contiguous, covering [%s – %s].\n", recap.Clock(start), recap.Clock(end))
 	b.WriteString("## Highlights\nThe most important points, each a bullet beginning with its timestamp, e.g. \"- [12:34] ...\", spread over the whole range.\n")
 	if strings.TrimSpace(prompt) != "" {
 		b.WriteString("Keep whatever is relevant to the user's request: " + prompt + "\n")

@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/recap/recap"
 )
 
 // Timestamp shapes. Models asked for "[mm:ss]" write many other shapes;
@@ -103,7 +105,7 @@ func canonSpan(a, b string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	return "[" + clock(x) + " – " + clock(y) + "]", true
+	return "[" + recap.Clock(x) + " – " + recap.Clock(y) + "]", true
 }
 
 // CanonicalTimestamps rewrites every timestamp of md, in any shape a
