@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/core"
 )
 
@@ -39,7 +40,7 @@ func decodeFormat(raw json.RawMessage, param string) (*wireFormat, error) {
 	}
 	var wf wireFormat
 	if err := json.Unmarshal(raw, &wf); err != nil {
-		return nil, badRequest(core.CodeInvalidResponseFormat, param, "'%s' must be an object such as {\"type\": \"json_schema\", …}: %v.", param, err)
+		return nil, badRequest(recap.CodeInvalidResponseFormat, param, "'%s' must be an object such as {\"type\": \"json_schema\", …}: %v.", param, err)
 	}
 	switch wf.Type {
 	case "text":
@@ -47,9 +48,9 @@ func decodeFormat(raw json.RawMessage, param string) (*wireFormat, error) {
 	case "json_object", "json_schema":
 		return &wf, nil
 	case "":
-		return nil, badRequest(core.CodeInvalidResponseFormat, param+".type", "'%s.type' is required: 'text', 'json_object' or 'json_schema'.", param)
+		return nil, badRequest(recap.CodeInvalidResponseFormat, param+".type", "'%s.type' is required: 'text', 'json_object' or 'json_schema'.", param)
 	}
-	return nil, badRequest(core.CodeInvalidResponseFormat, param+".type", "'%s.type' %q is not supported: use 'text', 'json_object' or 'json_schema'.", param, truncate(wf.Type, 40))
+	return nil, badRequest(recap.CodeInvalidResponseFormat, param+".type", "'%s.type' %q is not supported: use 'text', 'json_object' or 'json_schema'.", param, truncate(wf.Type, 40))
 }
 
 // parseChatFormat reads a chat completion's response_format.
@@ -64,11 +65,11 @@ func parseChatFormat(raw json.RawMessage) (*core.ResponseFormat, error) {
 		return f, nil
 	}
 	if isNull(wf.JSONSchema) {
-		return nil, badRequest(core.CodeInvalidResponseFormat, param+".json_schema", "'%s.json_schema' is required with type 'json_schema': {\"name\", \"schema\", \"strict\"}.", param)
+		return nil, badRequest(recap.CodeInvalidResponseFormat, param+".json_schema", "'%s.json_schema' is required with type 'json_schema': {\"name\", \"schema\", \"strict\"}.", param)
 	}
 	var ws wireSchema
 	if err := json.Unmarshal(wf.JSONSchema, &ws); err != nil {
-		return nil, badRequest(core.CodeInvalidResponseFormat, param+".json_schema", "'%s.json_schema' must be an object {\"name\", \"schema\", \"strict\"}: %v.", param, err)
+		return nil, badRequest(recap.CodeInvalidResponseFormat, param+".json_schema", "'%s.json_schema' must be an object {\"name\", \"schema\", \"strict\"}: %v.", param, err)
 	}
 	f.Name, f.Description, f.Schema, f.Strict = ws.Name, ws.Description, ws.Schema, ws.Strict != nil && *ws.Strict
 	return f, nil
@@ -83,7 +84,7 @@ func parseResponsesFormat(text json.RawMessage) (*core.ResponseFormat, error) {
 		Format json.RawMessage `json:"format"`
 	}
 	if err := json.Unmarshal(text, &t); err != nil {
-		return nil, badRequest(core.CodeInvalidResponseFormat, "text", "'text' must be an object {\"format\": …}: %v.", err)
+		return nil, badRequest(recap.CodeInvalidResponseFormat, "text", "'text' must be an object {\"format\": …}: %v.", err)
 	}
 	const param = "text.format"
 	wf, err := decodeFormat(t.Format, param)

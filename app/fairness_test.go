@@ -270,7 +270,7 @@ func TestImageFailuresAreInvalidImage(t *testing.T) {
 	var ids []string
 	for _, path := range []string{"/missing.png", "/gone.png", "/self.png", "/ping.png", "/page.png", "/truncated.png"} {
 		res, body := ask(path)
-		if res.StatusCode != http.StatusBadRequest || errorCode(body) != jobs.CodeInvalidImage {
+		if res.StatusCode != http.StatusBadRequest || errorCode(body) != recap.CodeInvalidImage {
 			t.Errorf("%s: %d %s, want 400 invalid_image", path, res.StatusCode, body)
 			continue
 		}

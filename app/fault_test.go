@@ -370,8 +370,8 @@ func TestFaultSTTPermanent(t *testing.T) {
 	e.Fake.SetTranscriptionError(http.StatusBadRequest)
 	ids := e.SubmitBatch(t, "", e.Host.NoSubsPageURL())
 	j := e.WaitJobs(t, 2*time.Minute, ids...)[0]
-	if j.State != recap.StateFailed || j.ErrorCode != jobs.CodeTranscription || !strings.Contains(j.ErrorMessage, "speech-to-text") {
-		t.Fatalf("job %s %s %q, want failed %s with a clear message", j.State, j.ErrorCode, j.ErrorMessage, jobs.CodeTranscription)
+	if j.State != recap.StateFailed || j.ErrorCode != recap.CodeTranscription || !strings.Contains(j.ErrorMessage, "speech-to-text") {
+		t.Fatalf("job %s %s %q, want failed %s with a clear message", j.State, j.ErrorCode, j.ErrorMessage, recap.CodeTranscription)
 	}
 	e.CheckInvariants(t, ids...)
 	if k := e.LedgerKinds(t, j.ID); k["hold"] != 1 || k["release"] != 1 || k["capture"] != 0 {
@@ -399,9 +399,9 @@ func TestFaultLLMHangs(t *testing.T) {
 	e.Fake.SetHang(true)
 	ids := e.SubmitBatch(t, "", e.Host.PageURL())
 	j := e.WaitJobs(t, 2*time.Minute, ids...)[0]
-	if j.State != recap.StateFailed || j.ErrorCode != jobs.CodeUpstream ||
+	if j.State != recap.StateFailed || j.ErrorCode != recap.CodeUpstream ||
 		!(strings.Contains(j.ErrorMessage, "language model") || strings.Contains(j.ErrorMessage, "timed out")) {
-		t.Fatalf("job %s %s %q, want failed %s", j.State, j.ErrorCode, j.ErrorMessage, jobs.CodeUpstream)
+		t.Fatalf("job %s %s %q, want failed %s", j.State, j.ErrorCode, j.ErrorMessage, recap.CodeUpstream)
 	}
 	// Three attempts (MaxRetry 2), each ended by its time-out and counted
 	// in Postgres; then asynq archived the task, the job having failed.
@@ -502,7 +502,7 @@ func TestFaultHostileURLs(t *testing.T) {
 			})
 			ids := open.SubmitBatch(t, "", inside.PageURL(), e.Host.URL("/redirect"), e.Host.URL("/inner-track.html"))
 			for _, j := range open.WaitJobs(t, 2*time.Minute, ids...) {
-				if j.State != recap.StateFailed || j.ErrorCode != jobs.CodeURLNotAllowed {
+				if j.State != recap.StateFailed || j.ErrorCode != recap.CodeURLNotAllowed {
 					t.Errorf("job %s %s %q, want failed url_not_allowed", j.State, j.ErrorCode, j.ErrorMessage)
 				}
 				if k := open.LedgerKinds(t, j.ID); len(k) != 0 {

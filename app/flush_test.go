@@ -119,7 +119,7 @@ func TestFaultRedisFlushedMidJob(t *testing.T) {
 
 	// The failing job gets the attempts it had left, not a new budget.
 	fj := e.WaitJobs(t, 2*time.Minute, failing.ID)[0]
-	if fj.State != recap.StateFailed || fj.ErrorCode != jobs.CodeUpstream {
+	if fj.State != recap.StateFailed || fj.ErrorCode != recap.CodeUpstream {
 		t.Errorf("failing job: %s %s %s", fj.State, fj.ErrorCode, fj.ErrorMessage)
 	}
 	if n, err := e.Store.Attempts(ctx, failing.ID); err != nil || n != budget {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/recap/recap"
 	"github.com/recap/recap/app/apptest"
-	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/summarize/summarizetest"
 )
 
@@ -36,15 +35,15 @@ func TestModelErrorNotCharged(t *testing.T) {
 			if !asAPIError(err, &apiErr) {
 				t.Fatalf("reply %+v, err %v; want an API error", resp, err)
 			}
-			if apiErr.StatusCode != http.StatusBadGateway || apiErr.Code != jobs.CodeModelError {
-				t.Fatalf("status %d code %q message %q; want 502 %s", apiErr.StatusCode, apiErr.Code, apiErr.Message, jobs.CodeModelError)
+			if apiErr.StatusCode != http.StatusBadGateway || apiErr.Code != recap.CodeModelError {
+				t.Fatalf("status %d code %q message %q; want 502 %s", apiErr.StatusCode, apiErr.Code, apiErr.Message, recap.CodeModelError)
 			}
 			j, err := e.Store.Job(ctx, raw.Header.Get("X-Recap-Job-Id"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if j.State != recap.StateFailed || j.ErrorCode != jobs.CodeModelError || j.SummaryID != nil {
-				t.Fatalf("job %s %s %q (summary %v), want failed %s with no summary", j.State, j.ErrorCode, j.ErrorMessage, j.SummaryID, jobs.CodeModelError)
+			if j.State != recap.StateFailed || j.ErrorCode != recap.CodeModelError || j.SummaryID != nil {
+				t.Fatalf("job %s %s %q (summary %v), want failed %s with no summary", j.State, j.ErrorCode, j.ErrorMessage, j.SummaryID, recap.CodeModelError)
 			}
 			e.CheckInvariants(t, j.ID)
 			if k := e.LedgerKinds(t, j.ID); k["hold"] != 1 || k["release"] != 1 || k["capture"] != 0 {

@@ -97,7 +97,7 @@ func (s *Service) CreateJobs(ctx context.Context, r BatchRequest) (*Batch, error
 			return nil, Invalid(CodeInvalidFrames, "frames", "'frames' applies to video URLs; %s is an uploaded file.", param)
 		}
 		if IsFileRef(u) && !r.rng.IsZero() {
-			return nil, Invalid(CodeInvalidRange, "start", "'start' and 'end' apply to video URLs; %s is an uploaded file.", param)
+			return nil, Invalid(recap.CodeInvalidRange, "start", "'start' and 'end' apply to video URLs; %s is an uploaded file.", param)
 		}
 		if err := s.applyRange(ctx, r.rng, j); err != nil {
 			return nil, err
@@ -146,7 +146,7 @@ func (r *BatchRequest) Validate() error {
 		return Invalid(CodeInvalidFrames, "frames", "'frames' applies to video URLs; uploaded files are summarized without frames.")
 	}
 	if !r.rng.IsZero() && len(r.Files) > 0 {
-		return Invalid(CodeInvalidRange, "start", "'start' and 'end' apply to video URLs; summarize uploaded files whole.")
+		return Invalid(recap.CodeInvalidRange, "start", "'start' and 'end' apply to video URLs; summarize uploaded files whole.")
 	}
 	return nil
 }
@@ -178,7 +178,7 @@ func (s *Service) startBatch(ctx context.Context, r BatchRequest, batch []*recap
 		}
 	}
 	start := func() {
-		s.cfg.Jobs.Refuse(ctx, refused, jobs.CodeInsufficientQuota, fmt.Sprintf(
+		s.cfg.Jobs.Refuse(ctx, refused, recap.CodeInsufficientQuota, fmt.Sprintf(
 			"Not started: your balance of %d s covers %d of the %d videos of this batch at the smallest price of %d s each.",
 			bal.Available, len(run), len(batch), MinPrice))
 	}

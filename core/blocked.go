@@ -44,7 +44,7 @@ func (b *blockWatch) see(ev jobs.Event) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if ev.Retry.Code != jobs.CodeUpstreamBlocked {
+	if ev.Retry.Code != recap.CodeUpstreamBlocked {
 		// Not a refusal: the site let the worker through. A timer that
 		// already fired has canceled the follow; its refusal stands.
 		if b.timer == nil || b.timer.Stop() {
@@ -75,7 +75,7 @@ func (b *blockWatch) err(jobID string) *Error {
 	b.mu.Unlock()
 	wait := max(1, int(math.Ceil(time.Until(rt.Next).Seconds())))
 	msg := strings.TrimRight(capitalize(rt.Message), ".")
-	return &Error{Kind: KindUnavailable, Code: jobs.CodeUpstreamBlocked, RetryAfter: wait,
+	return &Error{Kind: KindUnavailable, Code: recap.CodeUpstreamBlocked, RetryAfter: wait,
 		Message: fmt.Sprintf("%s. Job %s keeps trying: attempt %d of %d runs in about %d s; send the same request again then to attach to it, or follow GET /api/v1/jobs/%s.",
 			msg, jobID, rt.Attempt+1, rt.MaxAttempts, wait, jobID)}
 }

@@ -3,7 +3,7 @@ package core
 import (
 	"slices"
 
-	"github.com/recap/recap/jobs"
+	"github.com/recap/recap"
 )
 
 // Retry is whether the same request, sent again unchanged, can succeed:
@@ -61,38 +61,39 @@ var codeTable = []Code{
 	{Code: "too_many_streams", Kind: KindRateLimited, Doc: "over the key's concurrent streams"},
 	{Code: "job_still_running", Kind: KindTimeout, Doc: "a non-stream request outlived SYNC_WAIT_SECONDS; the job goes on"},
 	{Code: "timeout", Kind: KindTimeout, Doc: "no worker answered in time (a playlist listing)"},
+	{Code: recap.CodeInvalidResponseFormat, Kind: KindInvalid, Doc: "a response_format that can never be followed (see Structured output)"},
 
 	// What a job can end with.
-	{Code: jobs.CodeNoTranscript, Kind: KindInvalid, Job: true, Doc: "the video has no subtitles and speech-to-text is off, or nothing is said in the range"},
-	{Code: jobs.CodeMediaTooLong, Kind: KindInvalid, Job: true, Doc: "the media is longer than the server accepts"},
-	{Code: jobs.CodeTooLarge, Kind: KindInvalid, Job: true, Doc: "the media file is larger than the server accepts"},
-	{Code: jobs.CodeLive, Kind: KindInvalid, Job: true, Doc: "a live or upcoming broadcast"},
-	{Code: jobs.CodeUnsupported, Kind: KindInvalid, Job: true, Doc: "no video at this URL"},
-	{Code: jobs.CodeUnsupportedMedia, Kind: KindInvalid, Retry: RetryNo, Job: true, Doc: "the downloaded file is no media Recap reads (a playlist or manifest disguised as a video, or a container off the allow-list)"},
-	{Code: jobs.CodeURLNotAllowed, Kind: KindInvalid, Job: true, Doc: "the URL (or a redirect) points where the server may not go"},
-	{Code: jobs.CodeLoginRequired, Kind: KindInvalid, Job: true, Doc: "the site wants a signed-in session"},
-	{Code: jobs.CodeGeoRestricted, Kind: KindInvalid, Job: true, Doc: "not offered in the server's country"},
-	{Code: jobs.CodeDRMProtected, Kind: KindInvalid, Job: true, Doc: "encrypted with DRM"},
-	{Code: jobs.CodePlaylistNotSupported, Kind: KindInvalid, Job: true, Doc: "a playlist where one video was expected"},
-	{Code: jobs.CodeNotAPlaylist, Kind: KindInvalid, Job: true, Doc: "no playlist at a playlist URL"},
-	{Code: jobs.CodeInvalidImage, Kind: KindInvalid, Job: true, Doc: "an image URL that is not an image"},
-	{Code: jobs.CodeInvalidRange, Kind: KindInvalid, Job: true, Doc: "start/end outside the video"},
-	{Code: jobs.CodeResponseFormatUnsupported, Kind: KindInvalid, Job: true, Doc: "JSON output asked of the offline summarizer"},
-	{Code: jobs.CodeContextLength, Kind: KindInvalid, Retry: RetryNo, Job: true, Doc: "the transcript is too long for the model (send a range or another model)"},
-	{Code: jobs.CodeUnavailable, Kind: KindNotFound, Job: true, Doc: "the video is private, removed or never there"},
+	{Code: recap.CodeNoTranscript, Kind: KindInvalid, Job: true, Doc: "the video has no subtitles and speech-to-text is off, or nothing is said in the range"},
+	{Code: recap.CodeMediaTooLong, Kind: KindInvalid, Job: true, Doc: "the media is longer than the server accepts"},
+	{Code: recap.CodeTooLarge, Kind: KindInvalid, Job: true, Doc: "the media file is larger than the server accepts"},
+	{Code: recap.CodeLiveNotSupported, Kind: KindInvalid, Job: true, Doc: "a live or upcoming broadcast"},
+	{Code: recap.CodeUnsupportedURL, Kind: KindInvalid, Job: true, Doc: "no video at this URL"},
+	{Code: recap.CodeUnsupportedMedia, Kind: KindInvalid, Retry: RetryNo, Job: true, Doc: "the downloaded file is no media Recap reads (a playlist or manifest disguised as a video, or a container off the allow-list)"},
+	{Code: recap.CodeURLNotAllowed, Kind: KindInvalid, Job: true, Doc: "the URL (or a redirect) points where the server may not go"},
+	{Code: recap.CodeLoginRequired, Kind: KindInvalid, Job: true, Doc: "the site wants a signed-in session"},
+	{Code: recap.CodeGeoRestricted, Kind: KindInvalid, Job: true, Doc: "not offered in the server's country"},
+	{Code: recap.CodeDRMProtected, Kind: KindInvalid, Job: true, Doc: "encrypted with DRM"},
+	{Code: recap.CodePlaylistNotSupported, Kind: KindInvalid, Job: true, Doc: "a playlist where one video was expected"},
+	{Code: recap.CodeNotAPlaylist, Kind: KindInvalid, Job: true, Doc: "no playlist at a playlist URL"},
+	{Code: recap.CodeInvalidImage, Kind: KindInvalid, Job: true, Doc: "an image URL that is not an image"},
+	{Code: recap.CodeInvalidRange, Kind: KindInvalid, Job: true, Doc: "start/end outside the video"},
+	{Code: recap.CodeResponseFormatUnsupported, Kind: KindInvalid, Job: true, Doc: "JSON output asked of the offline summarizer"},
+	{Code: recap.CodeContextLength, Kind: KindInvalid, Retry: RetryNo, Job: true, Doc: "the transcript is too long for the model (send a range or another model)"},
+	{Code: recap.CodeVideoUnavailable, Kind: KindNotFound, Job: true, Doc: "the video is private, removed or never there"},
 	// An upload the job was admitted with, deleted or expired before the
 	// worker read it: the same code and status as the upload missing at
 	// admission, so a client has one branch for it (upload again).
-	{Code: jobs.CodeFileNotFound, Kind: KindNotFound, Job: true, Doc: "no such uploaded file (deleted or expired, before or after the job was admitted)"},
-	{Code: jobs.CodeInsufficientQuota, Kind: KindQuota, Retry: RetryNo, Job: true, Doc: "not enough credit"},
-	{Code: jobs.CodeSchemaValidationFailed, Kind: KindUnprocessable, Retry: RetryNo, Job: true, Doc: "the model's JSON broke the response_format schema twice"},
-	{Code: jobs.CodeCanceled, Kind: KindCanceled, Retry: RetryNo, Job: true, Doc: "the job was canceled"},
-	{Code: jobs.CodeUpstream, Kind: KindUpstream, Job: true, Doc: "the LLM, speech-to-text or the video's site failed through every retry"},
-	{Code: jobs.CodeModelError, Kind: KindUpstream, Retry: RetryNo, Job: true, Doc: "the model answered nothing, or nothing the transcript supports; the job is not charged"},
-	{Code: jobs.CodeUpstreamRejected, Kind: KindUpstream, Retry: RetryNo, Job: true, Doc: "the LLM refused the request (a 4xx other than 408, 409, 429): not retried"},
-	{Code: jobs.CodeTranscription, Kind: KindUpstream, Retry: RetryNo, Job: true, Doc: "speech-to-text refused the audio (a 4xx other than 408, 409, 429): not retried"},
-	{Code: jobs.CodeUpstreamBlocked, Kind: KindUnavailable, Retry: RetryYes, Job: true, Doc: "the video's site refuses the server for now; a waiting request answers within BLOCKED_WAIT_SECONDS while the job retries (retry-after: the next attempt)"},
-	{Code: jobs.CodeInternal, Kind: KindInternal, Job: true, Doc: "Recap failed"},
+	{Code: recap.CodeFileNotFound, Kind: KindNotFound, Job: true, Doc: "no such uploaded file (deleted or expired, before or after the job was admitted)"},
+	{Code: recap.CodeInsufficientQuota, Kind: KindQuota, Retry: RetryNo, Job: true, Doc: "not enough credit"},
+	{Code: recap.CodeSchemaValidationFailed, Kind: KindUnprocessable, Retry: RetryNo, Job: true, Doc: "the model's JSON broke the response_format schema twice"},
+	{Code: recap.CodeCanceled, Kind: KindCanceled, Retry: RetryNo, Job: true, Doc: "the job was canceled"},
+	{Code: recap.CodeUpstream, Kind: KindUpstream, Job: true, Doc: "the LLM, speech-to-text or the video's site failed through every retry"},
+	{Code: recap.CodeModelError, Kind: KindUpstream, Retry: RetryNo, Job: true, Doc: "the model answered nothing, or nothing the transcript supports; the job is not charged"},
+	{Code: recap.CodeUpstreamRejected, Kind: KindUpstream, Retry: RetryNo, Job: true, Doc: "the LLM refused the request (a 4xx other than 408, 409, 429): not retried"},
+	{Code: recap.CodeTranscription, Kind: KindUpstream, Retry: RetryNo, Job: true, Doc: "speech-to-text refused the audio (a 4xx other than 408, 409, 429): not retried"},
+	{Code: recap.CodeUpstreamBlocked, Kind: KindUnavailable, Retry: RetryYes, Job: true, Doc: "the video's site refuses the server for now; a waiting request answers within BLOCKED_WAIT_SECONDS while the job retries (retry-after: the next attempt)"},
+	{Code: recap.CodeInternal, Kind: KindInternal, Job: true, Doc: "Recap failed"},
 }
 
 var codeIndex = func() map[string]Code {

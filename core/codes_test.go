@@ -9,12 +9,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/jobs"
 )
 
 // recordedCodes reads jobs/ and media/ (not their tests) for every code a
-// job can be recorded with: the Code* string constants (jobs' and media's
-// UpstreamCode ones), string literals given as a Code field or to
+// job can be recorded with: the recap.Code* constants (codes.go at the
+// root) they use, string literals given as a Code field or to
 // permanent(), and which codes permanent() is called with.
 func recordedCodes(t *testing.T) (all map[string]string, permanent map[string]string) {
 	t.Helper()
@@ -22,6 +23,10 @@ func recordedCodes(t *testing.T) (all map[string]string, permanent map[string]st
 	consts := map[string]string{}
 	var files []*ast.File
 	fset := token.NewFileSet()
+	nouns, err := parser.ParseFile(fset, "../codes.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, dir := range []string{"../jobs", "../media"} {
 		names, err := filepath.Glob(filepath.Join(dir, "*.go"))
 		if err != nil {
@@ -45,34 +50,40 @@ func recordedCodes(t *testing.T) (all map[string]string, permanent map[string]st
 		}
 		return "", false
 	}
-	for _, f := range files {
-		ast.Inspect(f, func(n ast.Node) bool {
-			if vs, ok := n.(*ast.ValueSpec); ok {
-				for i, name := range vs.Names {
-					if i < len(vs.Values) && strings.HasPrefix(name.Name, "Code") {
-						if s, ok := lit(vs.Values[i]); ok {
-							consts[name.Name] = s
-							all[s] = fset.Position(name.Pos()).String()
-						}
+	ast.Inspect(nouns, func(n ast.Node) bool {
+		if vs, ok := n.(*ast.ValueSpec); ok {
+			for i, name := range vs.Names {
+				if i < len(vs.Values) && strings.HasPrefix(name.Name, "Code") {
+					if s, ok := lit(vs.Values[i]); ok {
+						consts[name.Name] = s
 					}
 				}
 			}
-			return true
-		})
+		}
+		return true
+	})
+	if len(consts) < 20 {
+		t.Fatalf("found only %d codes in codes.go: the scan is broken", len(consts))
 	}
 	value := func(e ast.Expr) (string, bool) {
 		if s, ok := lit(e); ok {
 			return s, true
 		}
-		if id, ok := e.(*ast.Ident); ok {
-			s, ok := consts[id.Name]
-			return s, ok
+		if sel, ok := e.(*ast.SelectorExpr); ok {
+			if x, ok := sel.X.(*ast.Ident); ok && x.Name == "recap" {
+				s, ok := consts[sel.Sel.Name]
+				return s, ok
+			}
 		}
 		return "", false
 	}
 	for _, f := range files {
 		ast.Inspect(f, func(n ast.Node) bool {
 			switch n := n.(type) {
+			case *ast.SelectorExpr:
+				if s, ok := value(n); ok {
+					all[s] = fset.Position(n.Pos()).String()
+				}
 			case *ast.KeyValueExpr:
 				if k, ok := n.Key.(*ast.Ident); ok && k.Name == "Code" {
 					if s, ok := lit(n.Value); ok {
@@ -109,7 +120,7 @@ func TestCodeTableCoversRecordedCodes(t *testing.T) {
 			t.Errorf("%s: code %q has no row in the code table (core/codes.go)", where, code)
 		case !c.Job:
 			t.Errorf("%s: code %q is recorded on jobs but its row is not marked Job", where, code)
-		case c.Kind == KindInternal && code != jobs.CodeInternal:
+		case c.Kind == KindInternal && code != recap.CodeInternal:
 			t.Errorf("%s: code %q maps to an internal error (500)", where, code)
 		}
 	}
@@ -145,19 +156,51 @@ func TestJobError(t *testing.T) {
 		retry bool
 	}{
 		// An upload that expired after the job was admitted: as at admission.
-		{jobs.CodeFileNotFound, KindNotFound, false},
-		{jobs.CodeUpstreamBlocked, KindUnavailable, true},
-		{jobs.CodeUpstream, KindUpstream, true},
-		{jobs.CodeUpstreamRejected, KindUpstream, false},
-		{jobs.CodeContextLength, KindInvalid, false},
-		{jobs.CodeTranscription, KindUpstream, false},
-		{jobs.CodeInsufficientQuota, KindQuota, false},
-		{jobs.CodeCanceled, KindCanceled, false},
+		{recap.CodeFileNotFound, KindNotFound, false},
+		{recap.CodeUpstreamBlocked, KindUnavailable, true},
+		{recap.CodeUpstream, KindUpstream, true},
+		{recap.CodeUpstreamRejected, KindUpstream, false},
+		{recap.CodeContextLength, KindInvalid, false},
+		{recap.CodeTranscription, KindUpstream, false},
+		{recap.CodeInsufficientQuota, KindQuota, false},
+		{recap.CodeCanceled, KindCanceled, false},
 		{"never_heard_of", KindInternal, true},
 	} {
 		e := JobError(&jobs.ErrorInfo{Code: tt.code, Message: "m"})
 		if e.Kind != tt.kind || e.ShouldRetry() != tt.retry || !e.JobFailed || e.Code != tt.code {
 			t.Errorf("%s: %+v (retry %v), want kind %d retry %v", tt.code, e, e.ShouldRetry(), tt.kind, tt.retry)
 		}
+	}
+}
+
+// TestEveryNounCodeHasARow: each code the nouns' package names (codes.go)
+// has a row in the code table, so a new code cannot skip the docs.
+func TestEveryNounCodeHasARow(t *testing.T) {
+	t.Parallel()
+	f, err := parser.ParseFile(token.NewFileSet(), "../codes.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	ast.Inspect(f, func(node ast.Node) bool {
+		vs, ok := node.(*ast.ValueSpec)
+		if !ok {
+			return true
+		}
+		for i, name := range vs.Names {
+			bl, ok := vs.Values[i].(*ast.BasicLit)
+			if !ok {
+				continue
+			}
+			code, _ := strconv.Unquote(bl.Value)
+			n++
+			if _, ok := CodeOf(code); !ok {
+				t.Errorf("recap.%s (%q) has no row in core's code table", name.Name, code)
+			}
+		}
+		return true
+	})
+	if n < 20 {
+		t.Fatalf("read only %d codes from codes.go", n)
 	}
 }

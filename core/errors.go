@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/store"
 )
@@ -88,7 +89,7 @@ func NotFound(code, format string, args ...any) *Error {
 
 // InsufficientQuota is the error of a balance too low for a request.
 func InsufficientQuota(msg string) *Error {
-	return &Error{Kind: KindQuota, Code: jobs.CodeInsufficientQuota, Message: msg, NoRetry: true}
+	return &Error{Kind: KindQuota, Code: recap.CodeInsufficientQuota, Message: msg, NoRetry: true}
 }
 
 var (

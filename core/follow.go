@@ -172,7 +172,7 @@ func (s *Service) FinalEvent(ctx context.Context, j *recap.Job) (jobs.Event, err
 	if v.Result == nil {
 		e := v.Error
 		if e == nil {
-			e = &jobs.ErrorInfo{Code: jobs.CodeInternal, Message: "the job ended without a result"}
+			e = &jobs.ErrorInfo{Code: recap.CodeInternal, Message: "the job ended without a result"}
 		}
 		return jobs.Event{Type: jobs.EventError, State: j.State, Error: e}, nil
 	}

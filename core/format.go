@@ -8,18 +8,6 @@ import (
 	"github.com/recap/recap/summarize"
 )
 
-// Error codes of structured output.
-const (
-	// CodeResponseFormatUnsupported is a response format asked of what
-	// cannot produce one (the offline summarizer, a follow-up question).
-	CodeResponseFormatUnsupported = "response_format_unsupported"
-	// CodeSchemaValidationFailed is a model answer that broke the
-	// caller's schema twice (the second try is told the errors).
-	CodeSchemaValidationFailed = "schema_validation_failed"
-	// CodeInvalidResponseFormat is a format that can never be followed.
-	CodeInvalidResponseFormat = "invalid_response_format"
-)
-
 // ResponseFormat asks for a summary as JSON instead of markdown: any JSON
 // object (Type "json_object") or JSON valid against Schema (Type
 // "json_schema"). Doors fill it from OpenAI's response_format (chat) or
@@ -51,7 +39,7 @@ func (r *SummarizeRequest) checkFormat() error {
 		return nil
 	}
 	if r.FollowUp {
-		return Invalid(CodeResponseFormatUnsupported, f.Param, "A response format applies to a video's summary, not to a follow-up question; ask without one.")
+		return Invalid(recap.CodeResponseFormatUnsupported, f.Param, "A response format applies to a video's summary, not to a follow-up question; ask without one.")
 	}
 	_, err := summarize.CompileFormat(f.summarize())
 	var fe *summarize.FormatError
@@ -60,7 +48,7 @@ func (r *SummarizeRequest) checkFormat() error {
 		if fe.Field != "type" && f.FieldParam != "" {
 			param = f.FieldParam + "." + fe.Field
 		}
-		return Invalid(CodeInvalidResponseFormat, param, "'%s' is invalid: %s.", param, fe.Reason)
+		return Invalid(recap.CodeInvalidResponseFormat, param, "'%s' is invalid: %s.", param, fe.Reason)
 	}
 	return err
 }
@@ -74,7 +62,7 @@ func (r *SummarizeRequest) applyFormat(model string, j *recap.Job) error {
 		return nil
 	}
 	if model == summarize.ExtractiveModel {
-		return Invalid(CodeResponseFormatUnsupported, r.Format.Param, "The offline summarizer (%s) writes markdown only; a response format needs a language model (set LLM_BASE_URL on the server, or name a model other than %s/%s).",
+		return Invalid(recap.CodeResponseFormatUnsupported, r.Format.Param, "The offline summarizer (%s) writes markdown only; a response format needs a language model (set LLM_BASE_URL on the server, or name a model other than %s/%s).",
 			summarize.ExtractiveModel, PublicModel, summarize.ExtractiveModel)
 	}
 	j.Prompt = summarize.WithFormat(j.Prompt, r.Format.summarize())

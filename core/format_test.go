@@ -25,10 +25,10 @@ func TestCheckFormat(t *testing.T) {
 		{"none", SummarizeRequest{Prompt: "hi"}, "", ""},
 		{"schema", SummarizeRequest{Format: chat("json_schema", "n", `{"type":"object"}`)}, "", ""},
 		{"object", SummarizeRequest{Format: chat("json_object", "", "")}, "", ""},
-		{"bad schema", SummarizeRequest{Format: chat("json_schema", "n", `{"minLength":"x"}`)}, CodeInvalidResponseFormat, "response_format.json_schema.schema"},
-		{"bad name", SummarizeRequest{Format: chat("json_schema", "a/b", `{}`)}, CodeInvalidResponseFormat, "response_format.json_schema.name"},
-		{"bad type", SummarizeRequest{Format: chat("yaml", "", "")}, CodeInvalidResponseFormat, "response_format.type"},
-		{"follow-up", SummarizeRequest{FollowUp: true, Format: chat("json_object", "", "")}, CodeResponseFormatUnsupported, "response_format"},
+		{"bad schema", SummarizeRequest{Format: chat("json_schema", "n", `{"minLength":"x"}`)}, recap.CodeInvalidResponseFormat, "response_format.json_schema.schema"},
+		{"bad name", SummarizeRequest{Format: chat("json_schema", "a/b", `{}`)}, recap.CodeInvalidResponseFormat, "response_format.json_schema.name"},
+		{"bad type", SummarizeRequest{Format: chat("yaml", "", "")}, recap.CodeInvalidResponseFormat, "response_format.type"},
+		{"follow-up", SummarizeRequest{FollowUp: true, Format: chat("json_object", "", "")}, recap.CodeResponseFormatUnsupported, "response_format"},
 		{"marker", SummarizeRequest{Prompt: summarize.WithFormat("x", summarize.Format{Type: "json_object"})}, "invalid_prompt", "messages"},
 	}
 	for _, tc := range tests {
@@ -54,7 +54,7 @@ func TestApplyFormat(t *testing.T) {
 	f := &ResponseFormat{Type: "json_schema", Name: "n", Schema: json.RawMessage(`{"type":"object"}`), Param: "text.format"}
 	r := SummarizeRequest{Prompt: "moments", Format: f}
 	j := &recap.Job{Prompt: "moments"}
-	if err := r.applyFormat(summarize.ExtractiveModel, j); err == nil || As(err).Code != CodeResponseFormatUnsupported || As(err).Param != "text.format" {
+	if err := r.applyFormat(summarize.ExtractiveModel, j); err == nil || As(err).Code != recap.CodeResponseFormatUnsupported || As(err).Param != "text.format" {
 		t.Fatalf("extractive: %v", err)
 	}
 	if err := r.applyFormat("gpt", j); err != nil {
@@ -77,11 +77,11 @@ func TestApplyFormat(t *testing.T) {
 
 func TestSchemaFailureIsUnprocessable(t *testing.T) {
 	t.Parallel()
-	e := JobError(&jobs.ErrorInfo{Code: CodeSchemaValidationFailed, Message: "at /moments: missing"})
+	e := JobError(&jobs.ErrorInfo{Code: recap.CodeSchemaValidationFailed, Message: "at /moments: missing"})
 	if e.Kind != KindUnprocessable || !e.NoRetry || !strings.Contains(e.Message, "/moments") {
 		t.Fatalf("%+v", e)
 	}
-	if JobError(&jobs.ErrorInfo{Code: CodeResponseFormatUnsupported}).Kind != KindInvalid {
+	if JobError(&jobs.ErrorInfo{Code: recap.CodeResponseFormatUnsupported}).Kind != KindInvalid {
 		t.Fatal("response_format_unsupported is not the caller's")
 	}
 }

@@ -181,7 +181,7 @@ func (r *PlaylistRequest) validate() (int, error) {
 	if rng, err := ParseRange("start", "end", r.Start, r.End); err != nil {
 		return 0, err
 	} else if !rng.IsZero() {
-		return 0, Invalid(CodeInvalidRange, "start", "'start' and 'end' apply to videos sent in 'urls', not to a playlist's entries.")
+		return 0, Invalid(recap.CodeInvalidRange, "start", "'start' and 'end' apply to videos sent in 'urls', not to a playlist's entries.")
 	}
 	if frames, err := ParseFrames("frames", r.Frames); err != nil {
 		return 0, err
@@ -214,10 +214,10 @@ func playlistError(err error) error {
 	switch {
 	case errors.As(err, &pe):
 		switch pe.Code {
-		case jobs.CodeNotAPlaylist:
+		case recap.CodeNotAPlaylist:
 			return &Error{Kind: KindInvalid, Code: pe.Code, Param: "playlist", NoRetry: true,
 				Message: "No playlist, channel or feed was found at this URL; send a single video in 'urls' instead."}
-		case jobs.CodeURLNotAllowed:
+		case recap.CodeURLNotAllowed:
 			return &Error{Kind: KindInvalid, Code: pe.Code, Param: "playlist", Message: capitalize(pe.Message) + "."}
 		}
 		e := JobError(&pe.ErrorInfo)
@@ -306,7 +306,7 @@ func CheckNotPlaylist(rawURL, param string) error {
 	if !media.IsPlaylistURL(rawURL) {
 		return nil
 	}
-	return &Error{Kind: KindInvalid, Code: jobs.CodePlaylistNotSupported, Param: param, NoRetry: true,
+	return &Error{Kind: KindInvalid, Code: recap.CodePlaylistNotSupported, Param: param, NoRetry: true,
 		Message: fmt.Sprintf("%q is a playlist, channel or feed, not one video. Send one video's URL, or summarize every video "+
 			`with the jobs API: POST /api/v1/jobs {"playlist": "<URL>", "limit": N}, then GET /api/v1/batches/{id}.`, truncate(rawURL, 100))}
 }

@@ -53,12 +53,12 @@ func TestPlaylistError(t *testing.T) {
 		code string
 		kind Kind
 	}{
-		{jobs.CodeNotAPlaylist, KindInvalid},
-		{jobs.CodeURLNotAllowed, KindInvalid},
+		{recap.CodeNotAPlaylist, KindInvalid},
+		{recap.CodeURLNotAllowed, KindInvalid},
 		{"login_required", KindInvalid},
 		{"upstream_blocked", KindUnavailable},
-		{jobs.CodeUnavailable, KindNotFound},
-		{jobs.CodeUpstream, KindUpstream},
+		{recap.CodeVideoUnavailable, KindNotFound},
+		{recap.CodeUpstream, KindUpstream},
 		{"something_new", KindUpstream},
 	}
 	for _, tt := range tests {

@@ -15,11 +15,6 @@ import (
 	"github.com/recap/recap/summarize"
 )
 
-// CodeInvalidRange is a start/end pair that cannot name a part of the
-// video: end not after start, or (once the video's duration is known) a
-// range past its end. Bad syntax is invalid_request_error with the param.
-const CodeInvalidRange = jobs.CodeInvalidRange
-
 // CodeInvalidTime is a start or end that is not a time.
 const CodeInvalidTime = "invalid_time"
 
@@ -78,7 +73,7 @@ func ParseRange(startParam, endParam string, start, end json.RawMessage) (recap.
 		return recap.Range{}, err
 	}
 	if hasEnd && e <= s {
-		return recap.Range{}, Invalid(CodeInvalidRange, endParam, "'%s' (%s s) must be after '%s' (%s s).", endParam, fmtNum(e), startParam, fmtNum(s))
+		return recap.Range{}, Invalid(recap.CodeInvalidRange, endParam, "'%s' (%s s) must be after '%s' (%s s).", endParam, fmtNum(e), startParam, fmtNum(s))
 	}
 	return recap.Range{Start: s, End: e}, nil
 }
@@ -98,7 +93,7 @@ func CheckRangeIn(r recap.Range, duration float64, startParam, endParam string) 
 	if r.Start >= duration {
 		param = startParam
 	}
-	return Invalid(CodeInvalidRange, param, "'%s' does not fit the video: %s.", param, je.Message)
+	return Invalid(recap.CodeInvalidRange, param, "'%s' does not fit the video: %s.", param, je.Message)
 }
 
 func fmtNum(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }

@@ -117,7 +117,7 @@ func TestCheckRangeIn(t *testing.T) {
 			continue
 		}
 		var e *core.Error
-		if !errors.As(err, &e) || e.Param != tc.param || e.Code != core.CodeInvalidRange || e.Kind != core.KindInvalid {
+		if !errors.As(err, &e) || e.Param != tc.param || e.Code != recap.CodeInvalidRange || e.Kind != core.KindInvalid {
 			t.Errorf("CheckRangeIn(%v, %v) = %v; want invalid_range naming %s", tc.r, tc.dur, err, tc.param)
 		}
 	}

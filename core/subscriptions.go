@@ -48,7 +48,7 @@ const (
 // Reasons a subscription is paused (paused_reason).
 const (
 	PausedByOwner      = "owner"
-	PausedNoCredit     = jobs.CodeInsufficientQuota
+	PausedNoCredit     = recap.CodeInsufficientQuota
 	PausedKeyRevoked   = "key_revoked"
 	codeSourceInternal = "internal_error"
 )
@@ -268,7 +268,7 @@ func (s *Service) Subscribe(ctx context.Context, r SubscribeRequest) (*Subscript
 			if e.Param == "playlist" {
 				e.Param = "url"
 			}
-			if e.Code == jobs.CodeNotAPlaylist {
+			if e.Code == recap.CodeNotAPlaylist {
 				e.Message = "No playlist, channel or feed was found at this URL; a subscription follows one of those."
 			}
 			return nil, e

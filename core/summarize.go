@@ -126,7 +126,7 @@ func (r *SummarizeRequest) Validate() error {
 		return Invalid(CodeInvalidFrames, "frames", "'frames' applies to the summary of a video URL.")
 	}
 	if !r.rng.IsZero() && (r.URL == "" || IsFileRef(r.URL) || IsFileData(r.URL)) {
-		return Invalid(CodeInvalidRange, "start", "'start' and 'end' apply to a video URL; summarize an uploaded file whole.")
+		return Invalid(recap.CodeInvalidRange, "start", "'start' and 'end' apply to a video URL; summarize an uploaded file whole.")
 	}
 	for _, f := range []struct{ name, v string }{{"audio_language", r.AudioLanguage}, {"output_language", r.OutputLanguage}} {
 		if err := CheckLanguage(f.name, f.v); err != nil {

@@ -120,7 +120,7 @@ func (c *Client) StartAll(ctx context.Context, list []*recap.Job) {
 	for i, j := range list {
 		if errs[i] != nil {
 			c.abandon(ctx, j.ID, errs[i])
-			j.State, j.ErrorCode, j.ErrorMessage = recap.StateFailed, CodeInternal, "could not queue the job: "+errs[i].Error()
+			j.State, j.ErrorCode, j.ErrorMessage = recap.StateFailed, recap.CodeInternal, "could not queue the job: "+errs[i].Error()
 		}
 	}
 }
@@ -142,8 +142,8 @@ func (c *Client) Refuse(ctx context.Context, list []*recap.Job, code, msg string
 func (c *Client) abandon(ctx context.Context, id string, cause error) {
 	ctx = context.WithoutCancel(ctx)
 	msg := "could not queue the job: " + cause.Error()
-	if ok, _ := c.cfg.Store.Finish(ctx, id, store.Outcome{State: recap.StateFailed, ErrorCode: CodeInternal, ErrorMessage: msg}); ok {
-		c.cfg.Events.Publish(ctx, id, Event{Type: EventError, State: recap.StateFailed, Error: &ErrorInfo{Code: CodeInternal, Message: msg}}) //nolint:errcheck
+	if ok, _ := c.cfg.Store.Finish(ctx, id, store.Outcome{State: recap.StateFailed, ErrorCode: recap.CodeInternal, ErrorMessage: msg}); ok {
+		c.cfg.Events.Publish(ctx, id, Event{Type: EventError, State: recap.StateFailed, Error: &ErrorInfo{Code: recap.CodeInternal, Message: msg}}) //nolint:errcheck
 	}
 }
 
@@ -161,12 +161,12 @@ func (c *Client) Enqueue(ctx context.Context, j *recap.Job, typ string) error {
 // tasks and asks the worker running it to stop. It reports false when
 // the job had already ended.
 func (c *Client) Cancel(ctx context.Context, j *recap.Job) (bool, error) {
-	ok, err := c.cfg.Store.Finish(ctx, j.ID, store.Outcome{State: recap.StateCanceled, ErrorCode: CodeCanceled, ErrorMessage: "the job was canceled"})
+	ok, err := c.cfg.Store.Finish(ctx, j.ID, store.Outcome{State: recap.StateCanceled, ErrorCode: recap.CodeCanceled, ErrorMessage: "the job was canceled"})
 	if err != nil || !ok {
 		return ok, err
 	}
-	c.cfg.Metrics.JobFinished(recap.StateCanceled, CodeCanceled)
-	c.cfg.Events.Publish(ctx, j.ID, Event{Type: EventError, State: recap.StateCanceled, Error: &ErrorInfo{Code: CodeCanceled, Message: "the job was canceled"}}) //nolint:errcheck
+	c.cfg.Metrics.JobFinished(recap.StateCanceled, recap.CodeCanceled)
+	c.cfg.Events.Publish(ctx, j.ID, Event{Type: EventError, State: recap.StateCanceled, Error: &ErrorInfo{Code: recap.CodeCanceled, Message: "the job was canceled"}}) //nolint:errcheck
 	if err := enqueueWebhook(ctx, c.q, j); err != nil {
 		return true, err
 	}

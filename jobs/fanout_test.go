@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/recap/recap"
 	"os"
 	"strings"
 	"sync"
@@ -138,7 +139,7 @@ func TestFollowersShareOneConnection(t *testing.T) {
 		}
 	}
 	for _, id := range ids {
-		if _, err := pub.Publish(ctx, id, Event{Type: EventError, Error: &ErrorInfo{Code: CodeCanceled, Message: "done"}}); err != nil {
+		if _, err := pub.Publish(ctx, id, Event{Type: EventError, Error: &ErrorInfo{Code: recap.CodeCanceled, Message: "done"}}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -16,10 +16,6 @@ import (
 // POST /audio/transcriptions), without a summary.
 const KindTranscript = "transcript"
 
-// CodeFileNotFound is the error of a job whose uploaded file was deleted
-// or expired before the job read it.
-const CodeFileNotFound = "file_not_found"
-
 // FileKeyPrefix starts the video key of an uploaded file's content.
 const FileKeyPrefix = "file:"
 
@@ -58,11 +54,11 @@ func (w *Worker) resolveInfo(ctx context.Context, j *recap.Job) (*media.Info, er
 
 func (w *Worker) jobFile(ctx context.Context, j *recap.Job) (*store.File, error) {
 	if w.cfg.Files == nil {
-		return nil, permanent(CodeUnsupported, "this worker has no file storage configured (BLOB_URL)", nil)
+		return nil, permanent(recap.CodeUnsupportedURL, "this worker has no file storage configured (BLOB_URL)", nil)
 	}
 	f, err := w.cfg.Files.File(ctx, j.URL)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, permanent(CodeFileNotFound, "the uploaded file "+j.URL+" was deleted or has expired", err)
+		return nil, permanent(recap.CodeFileNotFound, "the uploaded file "+j.URL+" was deleted or has expired", err)
 	}
 	return f, err
 }
@@ -83,7 +79,7 @@ func (w *Worker) fileTranscript(ctx context.Context, j *recap.Job, v *store.Vide
 	w.publish(ctx, j.ID, Event{Type: EventProgress, Message: "Reading the uploaded file…"})
 	path, err := w.cfg.Files.Fetch(ctx, f, dir)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, permanent(CodeFileNotFound, "the uploaded file "+j.URL+" was deleted or has expired", err)
+		return nil, permanent(recap.CodeFileNotFound, "the uploaded file "+j.URL+" was deleted or has expired", err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("fetch file: %w", err)
@@ -99,7 +95,7 @@ func (w *Worker) fileTranscript(ctx context.Context, j *recap.Job, v *store.Vide
 		}
 	}
 	if w.cfg.Transcriber == nil {
-		return nil, permanent(CodeNoTranscript, "this file has no subtitles"+langNote(j.AudioLanguage)+
+		return nil, permanent(recap.CodeNoTranscript, "this file has no subtitles"+langNote(j.AudioLanguage)+
 			" and no speech-to-text service is configured: set STT_BASE_URL (and STT_API_KEY) on the worker", nil)
 	}
 	return w.transcribeLocal(ctx, j, v, dir, path)

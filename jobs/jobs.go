@@ -7,6 +7,7 @@ package jobs
 import (
 	"errors"
 	"fmt"
+	"github.com/recap/recap"
 	"time"
 )
 
@@ -24,48 +25,6 @@ const (
 	QueueBatch       = "batch"
 	// QueueDefault is asynq's own default queue, weighed last.
 	QueueDefault = "default"
-)
-
-// Error codes a failed job carries. Each has a row in core's code table
-// (core/codes.go: kind, HTTP status, retry rule, docs), which a test
-// checks against every code this package and media record.
-const (
-	CodeNoTranscript      = "no_transcript"
-	CodeMediaTooLong      = "media_too_long"
-	CodeLive              = "live_not_supported"
-	CodeUnavailable       = "video_unavailable"
-	CodeUnsupported       = "unsupported_url"
-	CodeURLNotAllowed     = "url_not_allowed"
-	CodeInsufficientQuota = "insufficient_quota"
-	CodeUpstream          = "upstream_error"
-	CodeCanceled          = "canceled"
-	CodeInternal          = "internal_error"
-	CodeTooLarge          = "media_too_large"
-	CodeInvalidImage      = "invalid_image"
-
-	// A video site's refusal (media.UpstreamError) carries its own code;
-	// video_unavailable, unsupported_url and live_not_supported above are
-	// shared with it. Only upstream_blocked is retried.
-	CodeLoginRequired   = "login_required"
-	CodeUpstreamBlocked = "upstream_blocked"
-	CodeGeoRestricted   = "geo_restricted"
-	CodeDRMProtected    = "drm_protected"
-
-	// The model's JSON broke the caller's schema twice
-	// (summarize.SchemaError), or the summarizer cannot write JSON.
-	CodeSchemaValidationFailed    = "schema_validation_failed"
-	CodeResponseFormatUnsupported = "response_format_unsupported"
-
-	// The model answered nothing, or nothing the transcript supports
-	// (summarize.ErrEmptyAnswer): permanent, and not the caller's doing,
-	// so the job fails and its hold is released.
-	CodeModelError = "model_error"
-	// A provider (LLM) answered a 4xx other than 408, 409 and 429: the
-	// same request fails the same way, so the job fails at once
-	// (providerRefused). Too much text for the model's context has a code
-	// of its own.
-	CodeUpstreamRejected = "upstream_rejected"
-	CodeContextLength    = "context_length_exceeded"
 )
 
 // Error is a job failure with a code clients can branch on. Permanent
@@ -96,7 +55,7 @@ func asError(err error) *Error {
 	if errors.As(err, &je) {
 		return je
 	}
-	return &Error{Code: CodeInternal, Message: "processing failed: " + err.Error(), Err: err}
+	return &Error{Code: recap.CodeInternal, Message: "processing failed: " + err.Error(), Err: err}
 }
 
 // payload is the body of every stage task: the job row holds the rest.

@@ -270,10 +270,10 @@ func TestPermanentFailures(t *testing.T) {
 		stage string
 		code  string
 	}{
-		{"too long from subtitles", func(c *jobs.WorkerConfig) { c.MaxMediaSeconds = 10 }, func(b *bundle) string { return b.host.PageURL() }, jobs.TypeTranscript, jobs.CodeMediaTooLong},
-		{"too long measured", func(c *jobs.WorkerConfig) { c.MaxMediaSeconds = 10 }, func(b *bundle) string { return b.host.NoSubsPageURL() }, jobs.TypeTranscript, jobs.CodeMediaTooLong},
-		{"no subtitles, no stt", func(c *jobs.WorkerConfig) { c.Transcriber = nil }, func(b *bundle) string { return b.host.NoSubsPageURL() }, jobs.TypeTranscript, jobs.CodeNoTranscript},
-		{"page not found", nil, func(b *bundle) string { return b.host.URL("/missing.html") }, jobs.TypeResolve, jobs.CodeUnavailable},
+		{"too long from subtitles", func(c *jobs.WorkerConfig) { c.MaxMediaSeconds = 10 }, func(b *bundle) string { return b.host.PageURL() }, jobs.TypeTranscript, recap.CodeMediaTooLong},
+		{"too long measured", func(c *jobs.WorkerConfig) { c.MaxMediaSeconds = 10 }, func(b *bundle) string { return b.host.NoSubsPageURL() }, jobs.TypeTranscript, recap.CodeMediaTooLong},
+		{"no subtitles, no stt", func(c *jobs.WorkerConfig) { c.Transcriber = nil }, func(b *bundle) string { return b.host.NoSubsPageURL() }, jobs.TypeTranscript, recap.CodeNoTranscript},
+		{"page not found", nil, func(b *bundle) string { return b.host.URL("/missing.html") }, jobs.TypeResolve, recap.CodeVideoUnavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

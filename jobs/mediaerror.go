@@ -4,15 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/recap/recap"
 
 	"github.com/recap/recap/media"
 )
-
-// CodeUnsupportedMedia: the URL served a file that is not audio or video
-// Recap reads — a playlist or manifest disguised as media (whose local
-// file references are never followed), a page, or bytes no demuxer
-// knows. Permanent.
-const CodeUnsupportedMedia = "unsupported_media"
 
 // mediaFailures is the one classification of media failures: the job's
 // error code and message (permanent: no retry can succeed) and the cause
@@ -25,21 +20,21 @@ var mediaFailures = []struct {
 	cause string
 	msg   string
 }{
-	{media.ErrURLNotAllowed, CodeURLNotAllowed, "url_not_allowed", "the video URL points at an address this server may not contact"},
-	{media.ErrUnsupported, CodeUnsupported, "unsupported", "no video was found at this URL"},
-	{media.ErrBadURL, CodeUnsupported, "unsupported", "no video was found at this URL"},
-	{media.ErrUnavailable, CodeUnavailable, "unavailable", "the video is unavailable (removed, private or blocked)"},
-	{media.ErrMediaTooLong, CodeMediaTooLong, "too_long", "the media is longer than this server accepts"},
-	{media.ErrLive, CodeLive, "live", "live streams cannot be summarized"},
-	{media.ErrTooLarge, CodeTooLarge, "too_large", "the media file is larger than this server accepts"},
-	{media.ErrNotMedia, CodeUnsupportedMedia, "unsupported_media", "the URL serves a file that is not audio or video this server reads " +
+	{media.ErrURLNotAllowed, recap.CodeURLNotAllowed, "url_not_allowed", "the video URL points at an address this server may not contact"},
+	{media.ErrUnsupported, recap.CodeUnsupportedURL, "unsupported", "no video was found at this URL"},
+	{media.ErrBadURL, recap.CodeUnsupportedURL, "unsupported", "no video was found at this URL"},
+	{media.ErrUnavailable, recap.CodeVideoUnavailable, "unavailable", "the video is unavailable (removed, private or blocked)"},
+	{media.ErrMediaTooLong, recap.CodeMediaTooLong, "too_long", "the media is longer than this server accepts"},
+	{media.ErrLive, recap.CodeLiveNotSupported, "live", "live streams cannot be summarized"},
+	{media.ErrTooLarge, recap.CodeTooLarge, "too_large", "the media file is larger than this server accepts"},
+	{media.ErrNotMedia, recap.CodeUnsupportedMedia, "unsupported_media", "the URL serves a file that is not audio or video this server reads " +
 		"(a playlist or manifest served as a media file is refused); send the video's page or a direct media file"},
-	{media.ErrUnconfinable, CodeUnsupported, "unconfinable", "the video is only offered in a form this server will not download " +
+	{media.ErrUnconfinable, recap.CodeUnsupportedURL, "unconfinable", "the video is only offered in a form this server will not download " +
 		"(RTMP, RTSP, or an HLS stream only ffmpeg can read, which is kept off the network); try another URL"},
-	{media.ErrLoginRequired, CodeLoginRequired, "login_required", ""},
-	{media.ErrUpstreamBlocked, CodeUpstreamBlocked, "upstream_blocked", ""},
-	{media.ErrGeoRestricted, CodeGeoRestricted, "geo_restricted", ""},
-	{media.ErrDRMProtected, CodeDRMProtected, "drm_protected", ""},
+	{media.ErrLoginRequired, recap.CodeLoginRequired, "login_required", ""},
+	{media.ErrUpstreamBlocked, recap.CodeUpstreamBlocked, "upstream_blocked", ""},
+	{media.ErrGeoRestricted, recap.CodeGeoRestricted, "geo_restricted", ""},
+	{media.ErrDRMProtected, recap.CodeDRMProtected, "drm_protected", ""},
 }
 
 // mediaError classifies a media failure: what cannot succeed on retry is
@@ -60,7 +55,7 @@ func mediaError(err error) error {
 			return permanent(f.code, f.msg, err)
 		}
 	}
-	return &Error{Code: CodeUpstream, Message: "fetching the video failed: " + err.Error(), Err: err}
+	return &Error{Code: recap.CodeUpstream, Message: "fetching the video failed: " + err.Error(), Err: err}
 }
 
 // mediaCause names why a media call failed, for metrics.
@@ -84,9 +79,9 @@ func mediaCause(err error) string {
 func imageError(i int, err error) error {
 	switch {
 	case errors.Is(err, media.ErrURLNotAllowed):
-		return permanent(CodeURLNotAllowed, fmt.Sprintf("image %d: its host (or a redirect's) is not allowed", i+1), err)
+		return permanent(recap.CodeURLNotAllowed, fmt.Sprintf("image %d: its host (or a redirect's) is not allowed", i+1), err)
 	case media.ImagePermanent(err):
-		return permanent(CodeInvalidImage, fmt.Sprintf("image %d: %v", i+1, err), err)
+		return permanent(recap.CodeInvalidImage, fmt.Sprintf("image %d: %v", i+1, err), err)
 	}
-	return &Error{Code: CodeUpstream, Message: fmt.Sprintf("image %d could not be fetched: %v", i+1, err), Err: err}
+	return &Error{Code: recap.CodeUpstream, Message: fmt.Sprintf("image %d could not be fetched: %v", i+1, err), Err: err}
 }

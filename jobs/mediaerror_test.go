@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/recap/recap"
 	"strings"
 	"testing"
 
@@ -19,7 +20,7 @@ import (
 // that cannot be confined end the job at once.
 func TestMediaErrorClassification(t *testing.T) {
 	t.Parallel()
-	up := func(code media.UpstreamCode, retry bool) error {
+	up := func(code string, retry bool) error {
 		return fmt.Errorf("resolve: %w", &media.UpstreamError{Code: code, Site: "youtube", Reason: "the site's words", Retry: retry})
 	}
 	tests := []struct {
@@ -28,18 +29,18 @@ func TestMediaErrorClassification(t *testing.T) {
 		permanent bool
 		says      string
 	}{
-		{up(media.CodeLoginRequired, false), CodeLoginRequired, true, "COOKIES_DIR"},
-		{up(media.CodeUpstreamBlocked, true), CodeUpstreamBlocked, false, "retry later"},
-		{up(media.CodeVideoUnavailable, false), CodeUnavailable, true, "the site's words"},
-		{up(media.CodeGeoRestricted, false), CodeGeoRestricted, true, "country"},
-		{up(media.CodeUnsupportedURL, false), CodeUnsupported, true, "direct media link"},
-		{up(media.CodeLiveNotSupported, false), CodeLive, true, "broadcast has ended"},
-		{up(media.CodeDRMProtected, false), CodeDRMProtected, true, "DRM"},
+		{up(recap.CodeLoginRequired, false), recap.CodeLoginRequired, true, "COOKIES_DIR"},
+		{up(recap.CodeUpstreamBlocked, true), recap.CodeUpstreamBlocked, false, "retry later"},
+		{up(recap.CodeVideoUnavailable, false), recap.CodeVideoUnavailable, true, "the site's words"},
+		{up(recap.CodeGeoRestricted, false), recap.CodeGeoRestricted, true, "country"},
+		{up(recap.CodeUnsupportedURL, false), recap.CodeUnsupportedURL, true, "direct media link"},
+		{up(recap.CodeLiveNotSupported, false), recap.CodeLiveNotSupported, true, "broadcast has ended"},
+		{up(recap.CodeDRMProtected, false), recap.CodeDRMProtected, true, "DRM"},
 		{fmt.Errorf("download: %w: the site sent yt-dlp to a URL scheme it never follows: HTTP Error 302: Found", media.ErrURLNotAllowed),
-			CodeURLNotAllowed, true, "may not contact"},
-		{fmt.Errorf("download: %w: the stream can only be fetched by ffmpeg", media.ErrUnconfinable), CodeUnsupported, true, "try another URL"},
-		{fmt.Errorf("probe: %w: the file is an HLS playlist, not audio or video", media.ErrNotMedia), CodeUnsupportedMedia, true, "playlist or manifest"},
-		{errors.New("download: yt-dlp: Unable to extract yt initial data: exit status 1"), CodeUpstream, false, "fetching the video failed"},
+			recap.CodeURLNotAllowed, true, "may not contact"},
+		{fmt.Errorf("download: %w: the stream can only be fetched by ffmpeg", media.ErrUnconfinable), recap.CodeUnsupportedURL, true, "try another URL"},
+		{fmt.Errorf("probe: %w: the file is an HLS playlist, not audio or video", media.ErrNotMedia), recap.CodeUnsupportedMedia, true, "playlist or manifest"},
+		{errors.New("download: yt-dlp: Unable to extract yt initial data: exit status 1"), recap.CodeUpstream, false, "fetching the video failed"},
 	}
 	for _, tt := range tests {
 		var je *Error
@@ -67,10 +68,10 @@ func TestUpstreamFailureCounted(t *testing.T) {
 	t.Parallel()
 	m := metrics.New()
 	for _, e := range []*media.UpstreamError{
-		{Code: media.CodeLoginRequired, Site: "youtube"},
-		{Code: media.CodeLoginRequired, Site: "youtube"},
-		{Code: media.CodeUpstreamBlocked, Site: "bilibili", Retry: true},
-		{Code: media.CodeVideoUnavailable},
+		{Code: recap.CodeLoginRequired, Site: "youtube"},
+		{Code: recap.CodeLoginRequired, Site: "youtube"},
+		{Code: recap.CodeUpstreamBlocked, Site: "bilibili", Retry: true},
+		{Code: recap.CodeVideoUnavailable},
 	} {
 		o := observedMedia{refusingMedia{err: fmt.Errorf("resolve: %w", e)}, m}
 		if _, err := o.Resolve(context.Background(), "https://example.com/v"); err == nil {
@@ -87,7 +88,7 @@ recap_upstream_failures_total{code="video_unavailable",site="unknown"} 1
 	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), "recap_upstream_failures_total"); err != nil {
 		t.Error(err)
 	}
-	if got := mediaCause(&media.UpstreamError{Code: media.CodeLoginRequired}); got != "login_required" {
+	if got := mediaCause(&media.UpstreamError{Code: recap.CodeLoginRequired}); got != "login_required" {
 		t.Errorf("mediaCause = %s", got)
 	}
 }
@@ -97,8 +98,8 @@ recap_upstream_failures_total{code="video_unavailable",site="unknown"} 1
 func TestUpstreamCodesCallerCaused(t *testing.T) {
 	t.Parallel()
 	for code, want := range map[string]bool{
-		CodeLoginRequired: true, CodeGeoRestricted: true, CodeDRMProtected: true,
-		CodeUnavailable: true, CodeUnsupported: true, CodeLive: true, CodeUpstreamBlocked: false,
+		recap.CodeLoginRequired: true, recap.CodeGeoRestricted: true, recap.CodeDRMProtected: true,
+		recap.CodeVideoUnavailable: true, recap.CodeUnsupportedURL: true, recap.CodeLiveNotSupported: true, recap.CodeUpstreamBlocked: false,
 	} {
 		if got := callerCaused(code); got != want {
 			t.Errorf("callerCaused(%s) = %v, want %v", code, got, want)

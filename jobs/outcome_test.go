@@ -105,7 +105,7 @@ func TestCallerFailuresAreNotQueueFailures(t *testing.T) {
 		}
 	}
 
-	want := map[string]string{gone.ID: jobs.CodeUnavailable, poor.ID: jobs.CodeInsufficientQuota, refused.ID: jobs.CodeUpstreamRejected}
+	want := map[string]string{gone.ID: recap.CodeVideoUnavailable, poor.ID: recap.CodeInsufficientQuota, refused.ID: recap.CodeUpstreamRejected}
 	for id, code := range want {
 		j := waitTerminal(t, b.store, id, 2*time.Minute)
 		if j.State != recap.StateFailed || j.ErrorCode != code {
@@ -161,7 +161,7 @@ func TestStageOverItsAttemptBudget(t *testing.T) {
 			t.Fatalf("start: %v %v", ok, err)
 		}
 	}
-	if err := b.store.FailAttempt(ctx, j.ID, jobs.CodeUpstream, "the language model failed: 503"); err != nil {
+	if err := b.store.FailAttempt(ctx, j.ID, recap.CodeUpstream, "the language model failed: 503"); err != nil {
 		t.Fatal(err)
 	}
 	calls := b.fake.ChatCalls()
@@ -173,7 +173,7 @@ func TestStageOverItsAttemptBudget(t *testing.T) {
 		t.Fatalf("an over-budget run called the model (%d calls)", n-calls)
 	}
 	got := mustJob(t, b.store, j.ID)
-	if got.State != recap.StateFailed || got.ErrorCode != jobs.CodeUpstream ||
+	if got.State != recap.StateFailed || got.ErrorCode != recap.CodeUpstream ||
 		!strings.Contains(got.ErrorMessage, "3 attempts") || !strings.Contains(got.ErrorMessage, "503") {
 		t.Fatalf("job %s %s %q", got.State, got.ErrorCode, got.ErrorMessage)
 	}

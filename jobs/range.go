@@ -9,10 +9,6 @@ import (
 	"github.com/recap/recap"
 )
 
-// CodeInvalidRange is a start/end range that does not fit the video: it
-// starts at or after the video's end, or ends past it.
-const CodeInvalidRange = "invalid_range"
-
 // rangeSep starts the range part of a ranged job's language, written as
 // a media fragment ("en#t=30-90").
 const rangeSep = "#t="
@@ -71,10 +67,10 @@ func CheckRange(r recap.Range, duration float64) error {
 		return nil
 	}
 	if r.Start >= duration {
-		return permanent(CodeInvalidRange, fmt.Sprintf("the range starts at %s, at or after the end of the video (%s long)", recap.Clock(r.Start), recap.Clock(duration)), nil)
+		return permanent(recap.CodeInvalidRange, fmt.Sprintf("the range starts at %s, at or after the end of the video (%s long)", recap.Clock(r.Start), recap.Clock(duration)), nil)
 	}
 	if r.End > 0 && r.End > duration+1 {
-		return permanent(CodeInvalidRange, fmt.Sprintf("the range ends at %s, past the end of the video (%s long)", recap.Clock(r.End), recap.Clock(duration)), nil)
+		return permanent(recap.CodeInvalidRange, fmt.Sprintf("the range ends at %s, past the end of the video (%s long)", recap.Clock(r.End), recap.Clock(duration)), nil)
 	}
 	return nil
 }

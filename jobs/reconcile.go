@@ -187,7 +187,7 @@ func (w *Worker) reconcileJob(ctx context.Context, p *pass, j *recap.Job, st *Re
 		case asynq.TaskStateCompleted:
 			continue
 		case asynq.TaskStateArchived:
-			code, msg := CodeInternal, fmt.Sprintf("the job's %s stage gave up after %d attempts", typ, info.Retried+1)
+			code, msg := recap.CodeInternal, fmt.Sprintf("the job's %s stage gave up after %d attempts", typ, info.Retried+1)
 			if info.LastErr != "" {
 				msg += ": " + info.LastErr
 			}
@@ -196,7 +196,7 @@ func (w *Worker) reconcileJob(ctx context.Context, p *pass, j *recap.Job, st *Re
 				// deadline, without waiting for its handler, which may not
 				// have recorded the failure yet: the outcome is the one the
 				// handler records (see stage), whoever gets there first.
-				code, msg = CodeUpstream, fmt.Sprintf("the %s stage timed out on each of its %d attempts", typ, info.Retried+1)
+				code, msg = recap.CodeUpstream, fmt.Sprintf("the %s stage timed out on each of its %d attempts", typ, info.Retried+1)
 			}
 			log.Warn("reconcile: failing job with an archived stage", "stage", typ, "last_err", info.LastErr)
 			if w.fail(context.WithoutCancel(ctx), j.ID, &Error{Code: code, Message: msg}) {
@@ -213,7 +213,7 @@ func (w *Worker) reconcileJob(ctx context.Context, p *pass, j *recap.Job, st *Re
 			}
 			log.Warn("reconcile: failing stuck job", "stage", typ, "idle", idle)
 			msg := fmt.Sprintf("the job's %s stage made no progress for %s", typ, idle.Round(time.Second))
-			if w.fail(context.WithoutCancel(ctx), j.ID, &Error{Code: CodeInternal, Message: msg}) {
+			if w.fail(context.WithoutCancel(ctx), j.ID, &Error{Code: recap.CodeInternal, Message: msg}) {
 				st.Failed++
 			}
 			_ = w.cfg.Inspector.CancelProcessing(info.ID)

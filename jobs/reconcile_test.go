@@ -107,7 +107,7 @@ func TestReconcile(t *testing.T) {
 		t.Errorf("fresh job touched: %v", got)
 	}
 	j := mustJob(t, b.store, gaveUp.ID)
-	if j.State != recap.StateFailed || j.ErrorCode != jobs.CodeInternal || j.ErrorMessage == "" {
+	if j.State != recap.StateFailed || j.ErrorCode != recap.CodeInternal || j.ErrorMessage == "" {
 		t.Errorf("gave-up job: %s %s %q", j.State, j.ErrorCode, j.ErrorMessage)
 	}
 

@@ -30,7 +30,7 @@ func (w *Worker) resolve(ctx context.Context, j *recap.Job) error {
 		return err
 	}
 	if v.IsLive {
-		return permanent(CodeLive, "live streams cannot be summarized; try again once the broadcast has ended", nil)
+		return permanent(recap.CodeLiveNotSupported, "live streams cannot be summarized; try again once the broadcast has ended", nil)
 	}
 	length, err := w.rangeLength(j, v.Duration)
 	if err != nil {
@@ -97,7 +97,7 @@ func (w *Worker) video(ctx context.Context, j *recap.Job) (*store.Video, error) 
 // measured later (a transcript's end, a probed download).
 func (w *Worker) checkLength(d float64) error {
 	if d > w.cfg.MaxMediaSeconds {
-		return permanent(CodeMediaTooLong, fmt.Sprintf("the media is %s long; this server accepts at most %s",
+		return permanent(recap.CodeMediaTooLong, fmt.Sprintf("the media is %s long; this server accepts at most %s",
 			fmtDuration(d), fmtDuration(w.cfg.MaxMediaSeconds)), nil)
 	}
 	return nil
@@ -176,7 +176,7 @@ func (w *Worker) price(ctx context.Context, j *recap.Job, duration float64) erro
 	cost := int64(math.Ceil(duration/60)) * 60
 	if err := w.cfg.Store.Hold(ctx, j.AccountID, j.ID, cost); err != nil {
 		if errors.Is(err, store.ErrInsufficientCredits) {
-			return permanent(CodeInsufficientQuota, fmt.Sprintf("this video costs %d minutes of credit and the balance does not cover it", cost/60), err)
+			return permanent(recap.CodeInsufficientQuota, fmt.Sprintf("this video costs %d minutes of credit and the balance does not cover it", cost/60), err)
 		}
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/recap/recap"
 	"log/slog"
 	"regexp"
 	"strings"
@@ -107,7 +108,7 @@ func retryLine(se *stageError, rt *Retry) string {
 	}
 	next += fmt.Sprintf("%d of %d", rt.Attempt+1, rt.MaxAttempts)
 	var ue *media.UpstreamError
-	if rt.Code == CodeUpstreamBlocked && errors.As(se.err, &ue) {
+	if rt.Code == recap.CodeUpstreamBlocked && errors.As(se.err, &ue) {
 		site := ue.SiteName()
 		what := strings.ToUpper(site[:1]) + site[1:] + " refused"
 		if m := httpStatusRE.FindStringSubmatch(ue.Reason); m != nil {
@@ -177,9 +178,9 @@ func (w *Worker) Process(ctx context.Context, h asynq.Handler, t *asynq.Task) er
 // text is named as such: a range or another model may fit.
 func providerRefused(what string, err error) error {
 	var apiErr *openai.Error
-	if errors.As(err, &apiErr) && (apiErr.Code == CodeContextLength ||
+	if errors.As(err, &apiErr) && (apiErr.Code == recap.CodeContextLength ||
 		strings.Contains(strings.ToLower(apiErr.Message), "context length") || strings.Contains(strings.ToLower(apiErr.Message), "context window")) {
-		return permanent(CodeContextLength, what+" cannot take this much text at once: "+err.Error(), err)
+		return permanent(recap.CodeContextLength, what+" cannot take this much text at once: "+err.Error(), err)
 	}
-	return permanent(CodeUpstreamRejected, what+" refused the request: "+err.Error(), err)
+	return permanent(recap.CodeUpstreamRejected, what+" refused the request: "+err.Error(), err)
 }

@@ -41,9 +41,9 @@ func TestRetryRules(t *testing.T) {
 		{name: "upstream error, retried", arrange: resolveErr(jobstest.ErrTransient),
 			err: true, failure: true, state: recap.StateResolving, attempts: 1, failed: 1},
 		{name: "upstream error on the last attempt, archived", maxRetry: 1, before: 1, arrange: resolveErr(jobstest.ErrTransient),
-			err: true, failure: true, skip: true, state: recap.StateFailed, code: jobs.CodeUpstream, attempts: 2, failed: 1},
+			err: true, failure: true, skip: true, state: recap.StateFailed, code: recap.CodeUpstream, attempts: 2, failed: 1},
 		{name: "caller-caused, recorded outcome and done", arrange: resolveErr(media.ErrUnavailable),
-			state: recap.StateFailed, code: jobs.CodeUnavailable, attempts: 1},
+			state: recap.StateFailed, code: recap.CodeVideoUnavailable, attempts: 1},
 		{name: "interrupted, re-run without counting", arrange: func(_ *testing.T, cancel context.CancelFunc, b *jobstest.Bundle) {
 			b.Media.ResolveFunc = func(ctx context.Context, _ string) (*media.Info, error) {
 				cancel() // a shutdown or a lost lease

@@ -22,11 +22,11 @@ type stageFunc func(ctx context.Context, j *recap.Job) error
 // wrong on Recap's side or upstream.
 func callerCaused(code string) bool {
 	switch code {
-	case CodeNoTranscript, CodeMediaTooLong, CodeLive, CodeUnavailable, CodeUnsupported,
-		CodeURLNotAllowed, CodeInsufficientQuota, CodeTooLarge, CodeCanceled, CodeInvalidImage, CodeInvalidRange,
-		CodeLoginRequired, CodeGeoRestricted, CodeDRMProtected, // the video's site said no
-		CodeSchemaValidationFailed, CodeResponseFormatUnsupported, // the caller's response format
-		CodeFileNotFound, CodeContextLength: // the caller's upload expired; the caller's text too long for the model
+	case recap.CodeNoTranscript, recap.CodeMediaTooLong, recap.CodeLiveNotSupported, recap.CodeVideoUnavailable, recap.CodeUnsupportedURL,
+		recap.CodeURLNotAllowed, recap.CodeInsufficientQuota, recap.CodeTooLarge, recap.CodeCanceled, recap.CodeInvalidImage, recap.CodeInvalidRange,
+		recap.CodeLoginRequired, recap.CodeGeoRestricted, recap.CodeDRMProtected, // the video's site said no
+		recap.CodeSchemaValidationFailed, recap.CodeResponseFormatUnsupported, // the caller's response format
+		recap.CodeFileNotFound, recap.CodeContextLength: // the caller's upload expired; the caller's text too long for the model
 		return true
 	}
 	return false
@@ -94,7 +94,7 @@ func (w *Worker) stage(st *task, fn stageFunc) asynq.Handler {
 			// persistence) and it came back with a fresh count; Postgres
 			// did not forget. The last attempt's failure was never recorded
 			// (its worker died, or its task was lost): record it now.
-			je := &Error{Code: CodeUpstream, Message: fmt.Sprintf("the %s stage gave up after %d attempts", typ, attempt.N-1)}
+			je := &Error{Code: recap.CodeUpstream, Message: fmt.Sprintf("the %s stage gave up after %d attempts", typ, attempt.N-1)}
 			if attempt.LastErrorCode != "" {
 				je.Code = attempt.LastErrorCode
 			}
@@ -116,11 +116,11 @@ func (w *Worker) stage(st *task, fn stageFunc) asynq.Handler {
 			return nil
 		}
 		je := asError(err)
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) && je.Code == CodeInternal {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) && je.Code == recap.CodeInternal {
 			// The stage ran out of time somewhere that is not an upstream
 			// call of its own (waiting for a lock a hung attempt still held,
 			// say): say so rather than "processing failed".
-			je = &Error{Code: CodeUpstream, Message: fmt.Sprintf("the %s stage timed out after %s", typ, st.timeout(w.cfg.Timeouts)), Err: err}
+			je = &Error{Code: recap.CodeUpstream, Message: fmt.Sprintf("the %s stage timed out after %s", typ, st.timeout(w.cfg.Timeouts)), Err: err}
 		}
 		if errors.Is(ctx.Err(), context.Canceled) {
 			// Not the job's doing: a cancel (the job has ended: done), a

@@ -88,7 +88,7 @@ func runStageCases(t *testing.T, stage string, before []string, cases []stageCas
 // cancel ends the job as a client's cancel does.
 func cancel(t *testing.T, _ *jobstest.Worker, b *jobstest.Bundle, j *recap.Job) {
 	t.Helper()
-	if ok, err := b.Store.Finish(context.Background(), j.ID, store.Outcome{State: recap.StateCanceled, ErrorCode: jobs.CodeCanceled}); !ok || err != nil {
+	if ok, err := b.Store.Finish(context.Background(), j.ID, store.Outcome{State: recap.StateCanceled, ErrorCode: recap.CodeCanceled}); !ok || err != nil {
 		t.Fatalf("cancel: %v %v", ok, err)
 	}
 }
@@ -118,15 +118,15 @@ func TestResolveStage(t *testing.T) {
 		}},
 		{name: "permanent failure", arrange: func(t *testing.T, _ *jobstest.Worker, b *jobstest.Bundle, _ *recap.Job) {
 			b.Media.ResolveFunc = func(context.Context, string) (*media.Info, error) { return nil, media.ErrUnavailable }
-		}, state: recap.StateFailed, code: jobs.CodeUnavailable},
-		{name: "too long", edit: func(c *jobs.WorkerConfig) { c.MaxMediaSeconds = 60 }, state: recap.StateFailed, code: jobs.CodeMediaTooLong},
+		}, state: recap.StateFailed, code: recap.CodeVideoUnavailable},
+		{name: "too long", edit: func(c *jobs.WorkerConfig) { c.MaxMediaSeconds = 60 }, state: recap.StateFailed, code: recap.CodeMediaTooLong},
 		{name: "balance too low", edit: func(c *jobs.WorkerConfig) { c.MaxMediaSeconds = 24 * 3600 }, arrange: func(t *testing.T, _ *jobstest.Worker, b *jobstest.Bundle, _ *recap.Job) {
 			b.Media.ResolveFunc = func(context.Context, string) (*media.Info, error) {
 				info := jobstest.Talk
 				info.Duration = 601 * 60
 				return &info, nil
 			}
-		}, state: recap.StateFailed, code: jobs.CodeInsufficientQuota},
+		}, state: recap.StateFailed, code: recap.CodeInsufficientQuota},
 		{name: "retryable failure", arrange: func(t *testing.T, _ *jobstest.Worker, b *jobstest.Bundle, _ *recap.Job) {
 			b.Media.ResolveFunc = func(context.Context, string) (*media.Info, error) { return nil, jobstest.ErrTransient }
 		}, wantErr: true, state: recap.StateResolving, check: func(t *testing.T, b *jobstest.Bundle, j *recap.Job) {
@@ -139,7 +139,7 @@ func TestResolveStage(t *testing.T) {
 			if err := w.Work(context.Background(), jobs.TypeResolve, j.ID); err == nil {
 				t.Fatal("first attempt succeeded")
 			}
-		}, wantErr: true, skipRetry: true, state: recap.StateFailed, code: jobs.CodeUpstream},
+		}, wantErr: true, skipRetry: true, state: recap.StateFailed, code: recap.CodeUpstream},
 		{name: "cache hit", arrange: func(t *testing.T, _ *jobstest.Worker, b *jobstest.Bundle, j *recap.Job) {
 			if err := b.Store.SaveVideo(context.Background(), &store.Video{Key: j.VideoKey, URL: talkURL, Title: "Cached", Duration: 30}); err != nil {
 				t.Fatal(err)
@@ -149,7 +149,7 @@ func TestResolveStage(t *testing.T) {
 				t.Fatalf("cached video: %d resolves, title %q, cost %d", n, j.Title, j.CostSeconds)
 			}
 		}},
-		{name: "canceled", arrange: cancel, state: recap.StateCanceled, code: jobs.CodeCanceled, check: func(t *testing.T, b *jobstest.Bundle, _ *recap.Job) {
+		{name: "canceled", arrange: cancel, state: recap.StateCanceled, code: recap.CodeCanceled, check: func(t *testing.T, b *jobstest.Bundle, _ *recap.Job) {
 			if n := b.Media.Calls("Resolve"); n != 0 {
 				t.Fatalf("a canceled job was resolved %d times", n)
 			}
@@ -170,7 +170,7 @@ func TestTranscriptStage(t *testing.T) {
 			b.Media.SubtitlesFunc = func(context.Context, string, *media.Info, string) ([]recap.Segment, media.SubtitleTrack, error) {
 				return nil, media.SubtitleTrack{}, media.ErrNoSubtitles
 			}
-		}, state: recap.StateFailed, code: jobs.CodeNoTranscript},
+		}, state: recap.StateFailed, code: recap.CodeNoTranscript},
 		{name: "retryable failure", arrange: func(t *testing.T, _ *jobstest.Worker, b *jobstest.Bundle, _ *recap.Job) {
 			b.Media.SubtitlesFunc = func(context.Context, string, *media.Info, string) ([]recap.Segment, media.SubtitleTrack, error) {
 				return nil, media.SubtitleTrack{}, jobstest.ErrTransient
@@ -184,7 +184,7 @@ func TestTranscriptStage(t *testing.T) {
 				t.Fatalf("%d subtitle fetches for one video", n)
 			}
 		}},
-		{name: "canceled", arrange: cancel, state: recap.StateCanceled, code: jobs.CodeCanceled, check: func(t *testing.T, b *jobstest.Bundle, _ *recap.Job) {
+		{name: "canceled", arrange: cancel, state: recap.StateCanceled, code: recap.CodeCanceled, check: func(t *testing.T, b *jobstest.Bundle, _ *recap.Job) {
 			if n := b.Media.Calls("Subtitles"); n != 0 {
 				t.Fatalf("a canceled job fetched subtitles %d times", n)
 			}
@@ -208,7 +208,7 @@ func TestSummaryStage(t *testing.T) {
 			b.LLM.SummarizeFunc = func(context.Context, summarize.Request) (*summarize.Result, error) {
 				return nil, fmt.Errorf("400 bad request: %w", summarize.ErrPermanent)
 			}
-		}, wantErr: true, skipRetry: true, state: recap.StateFailed, code: jobs.CodeUpstreamRejected},
+		}, wantErr: true, skipRetry: true, state: recap.StateFailed, code: recap.CodeUpstreamRejected},
 		{name: "retryable failure", arrange: func(t *testing.T, _ *jobstest.Worker, b *jobstest.Bundle, _ *recap.Job) {
 			b.LLM.SummarizeFunc = func(context.Context, summarize.Request) (*summarize.Result, error) { return nil, jobstest.ErrTransient }
 		}, wantErr: true, state: recap.StateSummarizing},
@@ -226,7 +226,7 @@ func TestSummaryStage(t *testing.T) {
 				t.Fatal("the result does not say it came from the cache")
 			}
 		}},
-		{name: "canceled", arrange: cancel, state: recap.StateCanceled, code: jobs.CodeCanceled, check: func(t *testing.T, b *jobstest.Bundle, _ *recap.Job) {
+		{name: "canceled", arrange: cancel, state: recap.StateCanceled, code: recap.CodeCanceled, check: func(t *testing.T, b *jobstest.Bundle, _ *recap.Job) {
 			if n := b.LLM.Calls(); n != 0 {
 				t.Fatalf("a canceled job called the model %d times", n)
 			}
@@ -256,7 +256,7 @@ func TestChainedStages(t *testing.T) {
 		}, recap.StateSummarizing, []string{jobs.TypeSummary}, 1},
 		{"a job canceled mid-chain stops", chain, func(b *jobstest.Bundle, j *recap.Job) {
 			b.Media.SubtitlesFunc = func(ctx context.Context, _ string, _ *media.Info, _ string) ([]recap.Segment, media.SubtitleTrack, error) {
-				_, _ = b.Store.Finish(ctx, j.ID, store.Outcome{State: recap.StateCanceled, ErrorCode: jobs.CodeCanceled})
+				_, _ = b.Store.Finish(ctx, j.ID, store.Outcome{State: recap.StateCanceled, ErrorCode: recap.CodeCanceled})
 				return jobstest.TalkSegments, jobstest.Talk.Subtitles[0], nil
 			}
 		}, recap.StateCanceled, nil, 0},

@@ -15,10 +15,6 @@ import (
 	"github.com/recap/recap/store"
 )
 
-// CodeTranscription is the error code of a speech-to-text service that
-// refuses the audio for good.
-const CodeTranscription = "transcription_failed"
-
 // speechToText downloads the audio, converts it to a compact speech
 // format, cuts it into chunks at silences and transcribes them in
 // parallel. Every finished chunk is stored, so a retry after a crash only
@@ -180,9 +176,9 @@ func (w *Worker) transcribeChunks(ctx context.Context, jobID, videoKey, lang str
 	wg.Wait()
 	if firstErr != nil {
 		if errors.Is(firstErr, media.ErrSTTPermanent) {
-			return nil, permanent(CodeTranscription, "the speech-to-text service refused the audio: "+firstErr.Error(), firstErr)
+			return nil, permanent(recap.CodeTranscription, "the speech-to-text service refused the audio: "+firstErr.Error(), firstErr)
 		}
-		return nil, &Error{Code: CodeUpstream, Message: "speech-to-text failed: " + firstErr.Error(), Err: firstErr}
+		return nil, &Error{Code: recap.CodeUpstream, Message: "speech-to-text failed: " + firstErr.Error(), Err: firstErr}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

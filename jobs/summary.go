@@ -218,18 +218,18 @@ func PromptHash(prompt string, images []string) string {
 func llmError(err error) error {
 	var se *summarize.SchemaError
 	if errors.As(err, &se) {
-		return permanent(CodeSchemaValidationFailed, se.Error(), err)
+		return permanent(recap.CodeSchemaValidationFailed, se.Error(), err)
 	}
 	if errors.Is(err, summarize.ErrFormatUnsupported) {
-		return permanent(CodeResponseFormatUnsupported, "the offline summarizer cannot write JSON; a response format needs a language model", err)
+		return permanent(recap.CodeResponseFormatUnsupported, "the offline summarizer cannot write JSON; a response format needs a language model", err)
 	}
 	if errors.Is(err, summarize.ErrEmptyAnswer) {
-		return permanent(CodeModelError, "the language model's answer was empty, or had nothing left once the moments the transcript does not hold were taken out", err)
+		return permanent(recap.CodeModelError, "the language model's answer was empty, or had nothing left once the moments the transcript does not hold were taken out", err)
 	}
 	if errors.Is(err, summarize.ErrPermanent) {
 		return providerRefused("the language model", err)
 	}
-	return &Error{Code: CodeUpstream, Message: "the language model failed: " + err.Error(), Err: err}
+	return &Error{Code: recap.CodeUpstream, Message: "the language model failed: " + err.Error(), Err: err}
 }
 
 // imageData fetches a job's image URLs itself, under the network policy

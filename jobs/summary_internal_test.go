@@ -3,6 +3,7 @@ package jobs
 import (
 	"errors"
 	"fmt"
+	"github.com/recap/recap"
 	"testing"
 
 	"github.com/recap/recap/summarize"
@@ -17,7 +18,7 @@ func TestLLMErrorEmptyAnswer(t *testing.T) {
 	if err := llmError(fmt.Errorf("summarize: %w", summarize.ErrEmptyAnswer)); !errors.As(err, &je) {
 		t.Fatalf("llmError = %v, want a job error", err)
 	}
-	if je.Code != CodeModelError || !je.Permanent || callerCaused(je.Code) {
-		t.Errorf("job error %+v: want permanent %s, not caller-caused", je, CodeModelError)
+	if je.Code != recap.CodeModelError || !je.Permanent || callerCaused(je.Code) {
+		t.Errorf("job error %+v: want permanent %s, not caller-caused", je, recap.CodeModelError)
 	}
 }

@@ -116,7 +116,7 @@ func (w *Worker) fetchTranscript(ctx context.Context, j *recap.Job) (*recap.Tran
 		return nil, mediaError(err)
 	}
 	if w.cfg.Transcriber == nil {
-		return nil, permanent(CodeNoTranscript, "this video has no subtitles"+langNote(lang)+
+		return nil, permanent(recap.CodeNoTranscript, "this video has no subtitles"+langNote(lang)+
 			" and no speech-to-text service is configured: set STT_BASE_URL (and STT_API_KEY) on the worker, or choose a video with subtitles", nil)
 	}
 	return w.speechToText(ctx, j, v, &info)
@@ -158,7 +158,7 @@ func cutTranscript(whole *recap.Transcript, lang string, rng recap.Range) (*reca
 	}
 	segs := CutSegments(whole.Segments, rng)
 	if len(segs) == 0 {
-		return nil, permanent(CodeNoTranscript, fmt.Sprintf("nothing is said between %s and %s (the transcript has no line there)",
+		return nil, permanent(recap.CodeNoTranscript, fmt.Sprintf("nothing is said between %s and %s (the transcript has no line there)",
 			recap.Clock(rng.Start), recap.Clock(rng.EndIn(whole.Duration))), nil)
 	}
 	return &recap.Transcript{VideoKey: whole.VideoKey, Language: lang, Source: whole.Source, Segments: segs, Duration: whole.Duration}, nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/recap/recap"
 	"log/slog"
 	"strings"
 	"time"
@@ -79,16 +80,6 @@ type Playlist = media.Playlist
 type PlaylistLister interface {
 	Playlist(ctx context.Context, url string, limit int) (*media.Playlist, error)
 }
-
-// Codes of a failed playlist expansion (besides the media failure codes
-// of mediaError: url_not_allowed, the upstream codes, upstream_error).
-const (
-	// CodeNotAPlaylist: the URL is one video; it belongs in urls.
-	CodeNotAPlaylist = "not_a_playlist"
-	// CodePlaylistNotSupported: a playlist URL where one video was
-	// expected (a chat completion); the jobs API expands it.
-	CodePlaylistNotSupported = string(media.CodePlaylistNotSupported)
-)
 
 type playlistPayload struct {
 	Reply string `json:"reply"`
@@ -174,20 +165,20 @@ func PlaylistHandler(m PlaylistLister, events *Events, log *slog.Logger) asynq.H
 func playlistFailure(err error) *ErrorInfo {
 	var ue *media.UpstreamError
 	switch {
-	case errors.As(err, &ue) && ue.Code != media.CodeUnsupportedURL:
+	case errors.As(err, &ue) && ue.Code != recap.CodeUnsupportedURL:
 		return &ErrorInfo{Code: string(ue.Code), Message: ue.Message()}
 	case errors.Is(err, media.ErrURLNotAllowed):
-		return &ErrorInfo{Code: CodeURLNotAllowed, Message: "the playlist, or a page it led to, is at an address this server may not contact"}
+		return &ErrorInfo{Code: recap.CodeURLNotAllowed, Message: "the playlist, or a page it led to, is at an address this server may not contact"}
 	case errors.Is(err, media.ErrBadURL):
-		return &ErrorInfo{Code: CodeUnsupported, Message: "the playlist URL is not an http(s) URL"}
+		return &ErrorInfo{Code: recap.CodeUnsupportedURL, Message: "the playlist URL is not an http(s) URL"}
 	case errors.Is(err, media.ErrUnsupported):
-		return &ErrorInfo{Code: CodeNotAPlaylist, Message: "no playlist, channel or feed was found at this URL: send a single video in 'urls' instead"}
+		return &ErrorInfo{Code: recap.CodeNotAPlaylist, Message: "no playlist, channel or feed was found at this URL: send a single video in 'urls' instead"}
 	case errors.Is(err, media.ErrUnavailable):
-		return &ErrorInfo{Code: CodeUnavailable, Message: "the playlist is unavailable or has no entries"}
+		return &ErrorInfo{Code: recap.CodeVideoUnavailable, Message: "the playlist is unavailable or has no entries"}
 	case errors.Is(err, media.ErrTooLarge):
-		return &ErrorInfo{Code: CodeTooLarge, Message: "the playlist page is larger than this server reads"}
+		return &ErrorInfo{Code: recap.CodeTooLarge, Message: "the playlist page is larger than this server reads"}
 	case errors.Is(err, context.DeadlineExceeded):
-		return &ErrorInfo{Code: CodeUpstream, Message: "listing the playlist took too long; try a smaller limit or later"}
+		return &ErrorInfo{Code: recap.CodeUpstream, Message: "listing the playlist took too long; try a smaller limit or later"}
 	}
-	return &ErrorInfo{Code: CodeUpstream, Message: "listing the playlist failed: " + err.Error()}
+	return &ErrorInfo{Code: recap.CodeUpstream, Message: "listing the playlist failed: " + err.Error()}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/recap/recap"
 	"io"
 	"log/slog"
 	"testing"
@@ -23,16 +24,16 @@ func TestPlaylistFailure(t *testing.T) {
 		err  error
 		code string
 	}{
-		{"one video", fmt.Errorf("playlist: %w: the URL is one video", media.ErrUnsupported), CodeNotAPlaylist},
-		{"no extractor", fmt.Errorf("playlist: %w", &media.UpstreamError{Code: media.CodeUnsupportedURL}), CodeNotAPlaylist},
-		{"login", fmt.Errorf("playlist: %w", &media.UpstreamError{Code: media.CodeLoginRequired, Site: "youtube"}), CodeLoginRequired},
-		{"blocked", &media.UpstreamError{Code: media.CodeUpstreamBlocked, Retry: true}, CodeUpstreamBlocked},
-		{"egress refused", fmt.Errorf("playlist: %w: 10.0.0.1", media.ErrURLNotAllowed), CodeURLNotAllowed},
-		{"bad url", fmt.Errorf("playlist: %w", media.ErrBadURL), CodeUnsupported},
-		{"empty", fmt.Errorf("playlist: %w: no entries", media.ErrUnavailable), CodeUnavailable},
-		{"over cap", fmt.Errorf("playlist: %w", media.ErrTooLarge), CodeTooLarge},
-		{"slow", fmt.Errorf("playlist: %w", context.DeadlineExceeded), CodeUpstream},
-		{"other", errors.New("yt-dlp: exit status 1"), CodeUpstream},
+		{"one video", fmt.Errorf("playlist: %w: the URL is one video", media.ErrUnsupported), recap.CodeNotAPlaylist},
+		{"no extractor", fmt.Errorf("playlist: %w", &media.UpstreamError{Code: recap.CodeUnsupportedURL}), recap.CodeNotAPlaylist},
+		{"login", fmt.Errorf("playlist: %w", &media.UpstreamError{Code: recap.CodeLoginRequired, Site: "youtube"}), recap.CodeLoginRequired},
+		{"blocked", &media.UpstreamError{Code: recap.CodeUpstreamBlocked, Retry: true}, recap.CodeUpstreamBlocked},
+		{"egress refused", fmt.Errorf("playlist: %w: 10.0.0.1", media.ErrURLNotAllowed), recap.CodeURLNotAllowed},
+		{"bad url", fmt.Errorf("playlist: %w", media.ErrBadURL), recap.CodeUnsupportedURL},
+		{"empty", fmt.Errorf("playlist: %w: no entries", media.ErrUnavailable), recap.CodeVideoUnavailable},
+		{"over cap", fmt.Errorf("playlist: %w", media.ErrTooLarge), recap.CodeTooLarge},
+		{"slow", fmt.Errorf("playlist: %w", context.DeadlineExceeded), recap.CodeUpstream},
+		{"other", errors.New("yt-dlp: exit status 1"), recap.CodeUpstream},
 	}
 	for _, tt := range tests {
 		got := playlistFailure(tt.err)
@@ -98,7 +99,7 @@ func TestPlaylistReplyStreamDeleted(t *testing.T) {
 		t.Fatalf("the reply stream %s outlived its read", r)
 	}
 	var pe *PlaylistError
-	if _, err := c.ExpandPlaylist(ctx, "https://feed.test/bad", 10); !errors.As(err, &pe) || pe.Code != CodeNotAPlaylist {
+	if _, err := c.ExpandPlaylist(ctx, "https://feed.test/bad", 10); !errors.As(err, &pe) || pe.Code != recap.CodeNotAPlaylist {
 		t.Fatalf("expand a video: %v", err)
 	}
 	if r := <-q.replies; exists(r) != 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/recap/recap"
 	"strconv"
 	"strings"
 )
@@ -14,14 +15,10 @@ import (
 // Client.Playlist).
 var ErrPlaylist = fmt.Errorf("%w: a playlist, not a video", ErrUnsupported)
 
-// CodePlaylistNotSupported is the code of a URL that turned out to be a
-// playlist where one video was expected.
-const CodePlaylistNotSupported UpstreamCode = "playlist_not_supported"
-
 // errPlaylist is the failure of resolving a playlist URL as one video:
 // an UpstreamError, so that job failures carry its code and remedy.
 func errPlaylist(site string) error {
-	return &UpstreamError{Code: CodePlaylistNotSupported, Site: site}
+	return &UpstreamError{Code: recap.CodePlaylistNotSupported, Site: site}
 }
 
 // MaxPlaylistEntries bounds Playlist's limit.

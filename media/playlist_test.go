@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/media"
 )
 
@@ -72,7 +73,7 @@ func TestResolvePlaylist(t *testing.T) {
 	_, err := c.Resolve(context.Background(), feed)
 	var ue *media.UpstreamError
 	if !errors.Is(err, media.ErrPlaylist) || !errors.Is(err, media.ErrUnsupported) || !errors.As(err, &ue) ||
-		ue.Code != media.CodePlaylistNotSupported {
+		ue.Code != recap.CodePlaylistNotSupported {
 		t.Fatalf("Resolve(feed) = %v, want an UpstreamError playlist_not_supported", err)
 	}
 	if !strings.Contains(ue.Message(), "/api/v1/jobs") {

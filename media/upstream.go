@@ -3,31 +3,9 @@ package media
 import (
 	"errors"
 	"fmt"
+	"github.com/recap/recap"
 	"regexp"
 	"strings"
-)
-
-// UpstreamCode names why a video site refused, for clients and metrics.
-type UpstreamCode string
-
-// The codes of UpstreamError.
-const (
-	// CodeLoginRequired: the site wants a signed-in session (sign-in,
-	// "not a bot" checks, members-only, age gates, expired cookies).
-	CodeLoginRequired UpstreamCode = "login_required"
-	// CodeUpstreamBlocked: the site refuses the worker's requests for now
-	// (HTTP 403, 412, 429, rate limits). The only code worth a retry.
-	CodeUpstreamBlocked UpstreamCode = "upstream_blocked"
-	// CodeVideoUnavailable: private, removed, or not there (404, 410).
-	CodeVideoUnavailable UpstreamCode = "video_unavailable"
-	// CodeGeoRestricted: not offered in the worker's country.
-	CodeGeoRestricted UpstreamCode = "geo_restricted"
-	// CodeUnsupportedURL: no yt-dlp extractor understands the URL.
-	CodeUnsupportedURL UpstreamCode = "unsupported_url"
-	// CodeLiveNotSupported: a live or upcoming broadcast.
-	CodeLiveNotSupported UpstreamCode = "live_not_supported"
-	// CodeDRMProtected: the media is encrypted with DRM.
-	CodeDRMProtected UpstreamCode = "drm_protected"
 )
 
 // Sentinels of the upstream codes that have none of their own elsewhere in
@@ -49,7 +27,7 @@ var (
 // UpstreamError is a failure the video's site reported through yt-dlp,
 // classified. errors.Is matches it against the sentinel of its code.
 type UpstreamError struct {
-	Code UpstreamCode
+	Code string
 	// Site is yt-dlp's extractor name in lower case ("youtube",
 	// "bilibili", "generic"), "" when yt-dlp did not say.
 	Site string
@@ -67,21 +45,21 @@ func (e *UpstreamError) Error() string {
 // Unwrap returns the sentinel of the code.
 func (e *UpstreamError) Unwrap() error {
 	switch e.Code {
-	case CodeLoginRequired:
+	case recap.CodeLoginRequired:
 		return ErrLoginRequired
-	case CodeUpstreamBlocked:
+	case recap.CodeUpstreamBlocked:
 		return ErrUpstreamBlocked
-	case CodeVideoUnavailable:
+	case recap.CodeVideoUnavailable:
 		return ErrUnavailable
-	case CodeGeoRestricted:
+	case recap.CodeGeoRestricted:
 		return ErrGeoRestricted
-	case CodeUnsupportedURL:
+	case recap.CodeUnsupportedURL:
 		return ErrUnsupported
-	case CodeLiveNotSupported:
+	case recap.CodeLiveNotSupported:
 		return ErrLive
-	case CodeDRMProtected:
+	case recap.CodeDRMProtected:
 		return ErrDRMProtected
-	case CodePlaylistNotSupported:
+	case recap.CodePlaylistNotSupported:
 		return ErrPlaylist
 	}
 	return nil
@@ -93,28 +71,28 @@ func (e *UpstreamError) Message() string {
 	site := siteName(e.Site)
 	var what, remedy string
 	switch e.Code {
-	case CodeLoginRequired:
+	case recap.CodeLoginRequired:
 		what = site + " requires a signed-in session for this video"
 		remedy = "the operator can add cookies of a signed-in account for this site (COOKIES_DIR); otherwise try another URL"
-	case CodeUpstreamBlocked:
+	case recap.CodeUpstreamBlocked:
 		what = site + " is refusing this server's requests for now"
 		remedy = "retry later; if it persists, the operator can add cookies for this site (COOKIES_DIR) or pace requests (YTDLP_EXTRA_ARGS --sleep-requests)"
-	case CodeVideoUnavailable:
+	case recap.CodeVideoUnavailable:
 		what = "the video is unavailable on " + site + " (private, removed or never there)"
 		remedy = "check the URL, or send another one"
-	case CodeGeoRestricted:
+	case recap.CodeGeoRestricted:
 		what = site + " does not offer this video in this server's country"
 		remedy = "send another URL for it; only a worker in an allowed region can fetch this one"
-	case CodeUnsupportedURL:
+	case recap.CodeUnsupportedURL:
 		what = "no video was found at this URL"
 		remedy = "send the video's own page or a direct media link"
-	case CodeLiveNotSupported:
+	case recap.CodeLiveNotSupported:
 		what = "this is a live or upcoming broadcast"
 		remedy = "send the recording's URL once the broadcast has ended"
-	case CodeDRMProtected:
+	case recap.CodeDRMProtected:
 		what = site + " encrypts this video with DRM, which cannot be read"
 		remedy = "send another source of the same content"
-	case CodePlaylistNotSupported:
+	case recap.CodePlaylistNotSupported:
 		what = "this URL is a playlist, channel, feed or multi-part video, not one video"
 		remedy = `send one video's URL, or summarize every video with the jobs API (POST /api/v1/jobs {"playlist": URL, "limit": N})`
 	default:
@@ -157,39 +135,39 @@ func siteName(extractor string) string {
 // (see upstream_test.go for one real line per rule); they are matched
 // against the lower-cased ERROR line, in order.
 type upstreamRule struct {
-	code  UpstreamCode
+	code  string
 	retry bool
 	re    *regexp.Regexp
 }
 
 var upstreamRules = []upstreamRule{
-	{CodeUnsupportedURL, false, regexp.MustCompile(`unsupported url: `)},
-	{CodeDRMProtected, false, regexp.MustCompile(`drm protect|known to use drm|drm-protected`)},
-	{CodeLiveNotSupported, false, regexp.MustCompile(
+	{recap.CodeUnsupportedURL, false, regexp.MustCompile(`unsupported url: `)},
+	{recap.CodeDRMProtected, false, regexp.MustCompile(`drm protect|known to use drm|drm-protected`)},
+	{recap.CodeLiveNotSupported, false, regexp.MustCompile(
 		`live event will begin|premieres? in |this live event has ended|live stream recording is not available|` +
 			`waiting for (?:the )?(?:stream|video|broadcast)|is (?:currently )?(?:a )?live(?: stream)?\b|stream is offline|has not started yet`)},
 	// Bilibili's answer for a missing page names both causes; deletion is
 	// by far the likelier one.
-	{CodeVideoUnavailable, false, regexp.MustCompile(`may be deleted or geo-restricted`)},
-	{CodeGeoRestricted, false, regexp.MustCompile(
+	{recap.CodeVideoUnavailable, false, regexp.MustCompile(`may be deleted or geo-restricted`)},
+	{recap.CodeGeoRestricted, false, regexp.MustCompile(
 		`geo.?restrict|not available (?:from|in) your (?:location|country|region)|` +
 			`not made this video available in your country|only available in (?:certain|some|your) (?:countries|regions)|` +
 			`not available in your (?:country|region)`)},
 	// A private video's page asks to sign in too; it is unavailable, not a
 	// matter of cookies, unless the caller's account was granted access.
-	{CodeVideoUnavailable, false, regexp.MustCompile(`^private video|this video is private|this video has been (?:made )?private`)},
-	{CodeLoginRequired, false, regexp.MustCompile(
+	{recap.CodeVideoUnavailable, false, regexp.MustCompile(`^private video|this video is private|this video has been (?:made )?private`)},
+	{recap.CodeLoginRequired, false, regexp.MustCompile(
 		`sign in to confirm|not a bot|confirm your age|age.?restricted|inappropriate for some users|` +
 			`members.?only|join this channel|channel's members|premium members|supporter-only|` +
 			`only available for registered users|only available to (?:logged.?in|registered|premium|subscribers)|` +
 			`login required|requires? (?:a )?login|need to log ?in|needs? authentication|requires authentication|` +
 			`cookies are no longer valid|use --cookies|use --username|purchase|subscription required|paid content`)},
-	{CodeVideoUnavailable, false, regexp.MustCompile(
+	{recap.CodeVideoUnavailable, false, regexp.MustCompile(
 		`video unavailable|this video (?:is|has been) (?:no longer available|removed|deleted|unavailable)|` +
 			`has been removed|no longer available|does not exist|doesn't exist|not available anymore|` +
 			`account associated with this video has been terminated|copyright claim|` +
 			`http error 404|http error 410|may be deleted|video not found|this video is not available|content is not available`)},
-	{CodeUpstreamBlocked, true, regexp.MustCompile(
+	{recap.CodeUpstreamBlocked, true, regexp.MustCompile(
 		`http error 403|http error 412|http error 429|too many requests|rate.?limit|` +
 			`request is (?:blocked|rejected) by server|try again later|captcha|precondition failed`)},
 }
@@ -212,7 +190,7 @@ var staleCookiesRE = regexp.MustCompile(`(?i)cookies are no longer valid`)
 // that explain the error.
 func classifyUpstream(msg, stderr string) *UpstreamError {
 	ue := classifyLine(msg)
-	if ue != nil && ue.Code == CodeLoginRequired && staleCookiesRE.MatchString(stderr) {
+	if ue != nil && ue.Code == recap.CodeLoginRequired && staleCookiesRE.MatchString(stderr) {
 		ue.Reason += "; the site reports the operator's cookies as no longer valid (expired or rotated): they need renewing"
 	}
 	return ue
