@@ -485,10 +485,13 @@ func RenderOutline(o *Outline, format string) ([]byte, string, error) {
 		}
 		return b.Bytes(), "application/json", nil
 	case ChaptersWebVTT:
-		b.WriteString("WEBVTT\n\n")
+		cues := make([]vttCue, len(o.Chapters))
 		for i, c := range o.Chapters {
-			fmt.Fprintf(&b, "%d\n%s --> %s\n%s\n\n", i+1, recap.ClockMillis(c.Start, "."), recap.ClockMillis(c.End, "."), vttText(c.Title))
+			cues[i] = vttCue{ID: strconv.Itoa(i + 1), Start: c.Start, End: c.End, Text: cleanText(c.Title)}
 		}
+		var sb strings.Builder
+		writeVTT(&sb, cues)
+		b.WriteString(sb.String())
 		return b.Bytes(), "text/vtt; charset=utf-8", nil
 	case ChaptersYouTube:
 		ch, err := youtubeChapters(o)
@@ -526,11 +529,6 @@ func RenderOutline(o *Outline, format string) ([]byte, string, error) {
 		return body, "text/x-opml; charset=utf-8", err
 	}
 	return nil, "", CheckChapterFormat(format)
-}
-
-// vttText keeps a cue's text on one line without the cue arrow.
-func vttText(s string) string {
-	return strings.ReplaceAll(cleanText(s), "-->", "→")
 }
 
 func outlineTitle(o *Outline) string {

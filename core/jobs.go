@@ -256,15 +256,11 @@ func FormatTranscript(t *recap.Transcript, format string) (string, string) {
 		}
 		return b.String(), "application/x-subrip; charset=utf-8"
 	case FormatVTT:
-		b.WriteString("WEBVTT\n\n")
-		for _, sg := range t.Segments {
-			text := sg.Text
-			if sp := speakerName(sg.Speaker); sp != "" {
-				// WebVTT's voice span: players show or style the speaker.
-				text = "<v " + sp + ">" + vttEscape(text)
-			}
-			fmt.Fprintf(&b, "%s --> %s\n%s\n\n", recap.ClockMillis(sg.Start, "."), recap.ClockMillis(sg.End, "."), text)
+		cues := make([]vttCue, len(t.Segments))
+		for i, sg := range t.Segments {
+			cues[i] = vttCue{Start: sg.Start, End: sg.End, Voice: sg.Speaker, Text: sg.Text}
 		}
+		writeVTT(&b, cues)
 		return b.String(), "text/vtt; charset=utf-8"
 	}
 	for _, sg := range t.Segments {
@@ -286,12 +282,6 @@ func SpokenText(sg recap.Segment) string {
 // would end a WebVTT voice tag.
 func speakerName(s string) string {
 	return strings.Join(strings.Fields(strings.NewReplacer(">", "", "<", "", "&", "").Replace(s)), " ")
-}
-
-// vttEscape escapes the characters WebVTT cue text reserves, as a text
-// after a voice tag is parsed as markup.
-func vttEscape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
 // Account is the caller's balance.
