@@ -7,7 +7,6 @@ import (
 	"encoding/xml"
 	"fmt"
 	"math"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -176,27 +175,8 @@ func (s *Service) Outline(ctx context.Context, c *recap.Caller, jobID string) (*
 	return o, j, nil
 }
 
-// Markdown shapes a model writes: headings, timestamped bullets, chapter
-// lines "- [start – end] title".
-var (
-	headingLine  = regexp.MustCompile(`^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$`)
-	bulletLine   = regexp.MustCompile(`^\s*(?:[-*+]|\d+[.)])\s+(.*)$`)
-	stampPrefix  = regexp.MustCompile(`^\**\[?\s*(\d{1,2}(?::\d{1,2}){1,2})\s*(?:(?:–|—|-|~|to)\s*(\d{1,2}(?::\d{1,2}){1,2})\s*)?\]?\**\s*[:\-–—]?\s*(.*)$`)
-	markupRunes  = strings.NewReplacer("**", "", "__", "", "`", "")
-	chapterNames = []string{"chapter", "章节", "目录"}
-	highlightNms = []string{"highlight", "要点", "亮点", "重点"}
-	overviewNms  = []string{"overview", "summary", "概述", "摘要", "总结"}
-)
-
-func headingIs(title string, names []string) bool {
-	t := strings.ToLower(title)
-	for _, n := range names {
-		if strings.Contains(t, n) {
-			return true
-		}
-	}
-	return false
-}
+// markupRunes are the emphasis marks cleanText drops.
+var markupRunes = strings.NewReplacer("**", "", "__", "", "`", "")
 
 // cleanText makes one line of plain text of a piece of markdown.
 func cleanText(s string) string {
@@ -219,11 +199,11 @@ func splitSections(md string) []mdSection {
 	var out []mdSection
 	cur := mdSection{}
 	for ln := range strings.SplitSeq(md, "\n") {
-		if m := headingLine.FindStringSubmatch(ln); m != nil {
+		if h, ok := summarize.Heading(ln); ok {
 			if cur.title != "" || len(cur.lines) > 0 {
 				out = append(out, cur)
 			}
-			cur = mdSection{title: cleanText(m[2])}
+			cur = mdSection{title: cleanText(h)}
 			continue
 		}
 		cur.lines = append(cur.lines, strings.TrimRight(ln, "\r"))
@@ -255,45 +235,42 @@ func BuildOutlineRange(md string, stored []recap.Chapter, start, end float64) *O
 	var fromMD []OutlineChapter
 	var hls []OutlineHighlight
 	for _, sec := range splitSections(md) {
-		isChapters := headingIs(sec.title, chapterNames)
-		isOverview := !isChapters && o.Overview == "" && (headingIs(sec.title, overviewNms) || sec.title == "")
+		isChapters := summarize.IsChaptersHeading(sec.title)
+		isOverview := !isChapters && o.Overview == "" && (summarize.IsOverviewHeading(sec.title) || sec.title == "")
 		var items []string
 		var para []string
 		for _, ln := range sec.lines {
-			b := bulletLine.FindStringSubmatch(ln)
-			if b == nil {
+			text, ok := summarize.Bullet(ln)
+			if !ok {
 				if t := cleanText(ln); t != "" && !strings.HasPrefix(t, ">") {
 					para = append(para, t)
 				}
 				continue
 			}
-			text := strings.TrimSpace(b[1])
-			m := stampPrefix.FindStringSubmatch(text)
-			if m == nil {
+			it := summarize.ReadItem(text)
+			if !it.Stamped {
 				if t := cleanText(text); t != "" {
 					items = append(items, t)
 				}
 				continue
 			}
-			a, ok := summarize.ParseClock(m[1])
-			if !ok {
+			if !it.Valid {
 				continue
 			}
-			title := cleanText(m[3])
+			title := cleanText(it.Text)
 			if isChapters {
-				e, _ := summarize.ParseClock(m[2])
-				fromMD = append(fromMD, OutlineChapter{Start: a, End: e, Title: title})
+				fromMD = append(fromMD, OutlineChapter{Start: it.Start, End: it.End, Title: title})
 				continue
 			}
 			if title != "" {
-				hls = append(hls, OutlineHighlight{Start: a, Text: title})
+				hls = append(hls, OutlineHighlight{Start: it.Start, Text: title})
 			}
 		}
 		switch {
 		case isOverview:
 			o.Overview = strings.Join(append(para, items...), " ")
 		case isChapters:
-		case headingIs(sec.title, highlightNms):
+		case summarize.IsHighlightsHeading(sec.title):
 		case len(items) > 0 && sec.title != "":
 			o.Sections = append(o.Sections, OutlineSection{Title: sec.title, Items: items})
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/recap/recap"
 	"github.com/recap/recap/media"
 	"github.com/recap/recap/store"
+	"github.com/recap/recap/summarize"
 )
 
 // MaxFrames bounds the frames one job makes: the first MaxFrames
@@ -135,7 +136,7 @@ func withFrameLinks(md, jobID string, hls []recap.Highlight, made []store.Frame)
 		text := strings.TrimSpace(h.Text)
 		found := -1
 		for k := at; k < len(lines) && text != ""; k++ {
-			if rest, ok := afterStamp(lines[k]); ok && strings.HasPrefix(rest, text) {
+			if rest, ok := summarize.HighlightText(lines[k]); ok && strings.HasPrefix(rest, text) {
 				found = k
 				break
 			}
@@ -166,26 +167,4 @@ func withFrameLinks(md, jobID string, hls []recap.Highlight, made []store.Frame)
 		b.WriteString("\n\n" + strings.Join(rest, "\n"))
 	}
 	return b.String()
-}
-
-// afterStamp is a markdown line's text after its list marker and leading
-// [timestamp], as a highlight's Text holds it; ok is false for a line
-// without a leading timestamp (an overview quoting the same words).
-func afterStamp(line string) (string, bool) {
-	t := strings.TrimLeft(line, " \t")
-	if len(t) > 1 && strings.ContainsRune("-*+", rune(t[0])) && t[1] == ' ' {
-		t = t[2:]
-	} else if i := strings.IndexAny(t, ".)"); i > 0 && i < 4 && strings.Trim(t[:i], "0123456789") == "" && len(t) > i+1 && t[i+1] == ' ' {
-		t = t[i+2:]
-	}
-	t = strings.TrimLeft(t, " *_")
-	if !strings.HasPrefix(t, "[") {
-		return "", false
-	}
-	end := strings.IndexByte(t, ']')
-	if end < 0 {
-		return "", false
-	}
-	t = strings.TrimLeft(t[end+1:], " *_:-–—")
-	return strings.TrimSpace(t), true
 }

@@ -7,8 +7,9 @@ package jobs
 import (
 	"errors"
 	"fmt"
-	"github.com/recap/recap"
 	"time"
+
+	"github.com/recap/recap"
 )
 
 // Task types, one per pipeline stage.

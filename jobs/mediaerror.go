@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/recap/recap"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/media"
 )
 

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/recap/recap"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/media"
 	"github.com/recap/recap/metrics"
 )

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/recap/recap"
 	"log/slog"
 	"regexp"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/openai/openai-go/v3"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/media"
 	"github.com/recap/recap/textclean"
 )

@@ -3,7 +3,6 @@ package jobs
 import (
 	"errors"
 	"fmt"
-	"github.com/recap/recap"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/openai/openai-go/v3"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/media"
 	"github.com/recap/recap/summarize"
 )

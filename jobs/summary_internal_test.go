@@ -3,9 +3,9 @@ package jobs
 import (
 	"errors"
 	"fmt"
-	"github.com/recap/recap"
 	"testing"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/summarize"
 )
 

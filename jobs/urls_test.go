@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/recap/recap"
 	"io"
 	"log/slog"
 	"testing"
 
 	"github.com/hibiken/asynq"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/media"
 )
 

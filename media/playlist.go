@@ -4,9 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/recap/recap"
 	"strconv"
 	"strings"
+
+	"github.com/recap/recap"
 )
 
 // ErrPlaylist means the URL names a playlist, a channel, a feed or a

@@ -3,9 +3,10 @@ package media
 import (
 	"errors"
 	"fmt"
-	"github.com/recap/recap"
 	"regexp"
 	"strings"
+
+	"github.com/recap/recap"
 )
 
 // Sentinels of the upstream codes that have none of their own elsewhere in
