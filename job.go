@@ -19,6 +19,42 @@ func Terminal(state string) bool {
 	return state == StateSucceeded || state == StateFailed || state == StateCanceled
 }
 
+// runningStates are the non-terminal states in pipeline order.
+var runningStates = [...]string{StateQueued, StateResolving, StateTranscribing, StateSummarizing}
+
+// StageRank returns a non-terminal state's place along the pipeline
+// (queued 0, resolving 1, transcribing 2, summarizing 3), or -1 for a
+// terminal or unknown state.
+func StageRank(state string) int {
+	for i, s := range runningStates {
+		if s == state {
+			return i
+		}
+	}
+	return -1
+}
+
+// MayStart reports whether a job in state from may start (or, being in
+// it, run again) the stage whose state is stage: a job never moves
+// backwards along the pipeline, so a duplicate task of an earlier stage
+// changes nothing, and an ended job stays ended. Queued is no stage.
+func MayStart(from, stage string) bool {
+	r, f := StageRank(stage), StageRank(from)
+	return r > 0 && f >= 0 && f <= r
+}
+
+// StatesBefore returns the non-terminal states a job may start stage
+// from (see MayStart), in pipeline order; none when stage is no stage.
+func StatesBefore(stage string) []string {
+	var out []string
+	for _, s := range runningStates {
+		if MayStart(s, stage) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // Job kinds: what a job makes.
 const (
 	// KindSummary summarizes a video (or images, or a file).

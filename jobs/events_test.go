@@ -2,8 +2,6 @@ package jobs_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"strings"
 	"sync"
@@ -12,22 +10,14 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
 
+	"github.com/recap/recap/internal/redistest"
 	"github.com/recap/recap/jobs"
 )
 
 func newEvents(t *testing.T) *jobs.Events {
 	t.Helper()
-	opt, err := redis.ParseURL(redisURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { rdb.Close() })
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	ev := jobs.NewEvents(jobs.EventsConfig{Redis: rdb, Prefix: "te" + hex.EncodeToString(b) + ":"})
+	ev := jobs.NewEvents(jobs.EventsConfig{Redis: redistest.New(t), Prefix: redistest.Prefix(t, "te")})
 	t.Cleanup(ev.Close)
 	return ev
 }

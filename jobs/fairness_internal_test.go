@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/recap/recap/internal/redistest"
 )
 
 // fakeClock is a clock a test moves by hand.
@@ -40,7 +42,7 @@ func (l *SlotLease) crash() {
 // accounts do not share slots.
 func TestAccountSlots(t *testing.T) {
 	t.Parallel()
-	rdb := testRedis(t, "slots")
+	rdb := redistest.NewNamed(t, "slots")
 	prefix := randName(t, "recap:ts") + ":"
 	clock := &fakeClock{now: time.Now()}
 	a := NewAccountSlots(AccountSlotsConfig{Redis: rdb, Prefix: prefix, Max: 2, Now: clock.Now})
@@ -113,7 +115,7 @@ func TestAccountSlots(t *testing.T) {
 // not before. A live holder renews its lease past the TTL.
 func TestAccountSlotLeaseExpiry(t *testing.T) {
 	t.Parallel()
-	rdb := testRedis(t, "slots")
+	rdb := redistest.NewNamed(t, "slots")
 	prefix := randName(t, "recap:ts") + ":"
 	clock := &fakeClock{now: time.Now()}
 	const ttl = 30 * time.Second

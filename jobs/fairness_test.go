@@ -2,8 +2,6 @@ package jobs_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
@@ -11,9 +9,9 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/recap/recap"
+	"github.com/recap/recap/internal/redistest"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/jobs/jobstest"
 	"github.com/recap/recap/media"
@@ -24,15 +22,8 @@ import (
 // (real Redis), with its metrics.
 func slotsSetup(t *testing.T, max int) (*jobstest.Worker, *jobstest.Bundle, *jobs.AccountSlots, *metrics.Metrics) {
 	t.Helper()
-	opt, err := redis.ParseURL(redisURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { rdb.Close() })
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	slots := jobs.NewAccountSlots(jobs.AccountSlotsConfig{Redis: rdb, Prefix: "recap:tf" + hex.EncodeToString(b) + ":", Max: max})
+	rdb := redistest.New(t)
+	slots := jobs.NewAccountSlots(jobs.AccountSlotsConfig{Redis: rdb, Prefix: "recap:" + redistest.Prefix(t, "tf"), Max: max})
 	m := metrics.New()
 	w, bundle := jobstest.New(t, func(c *jobs.WorkerConfig) {
 		c.Slots = slots

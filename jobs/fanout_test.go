@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -15,23 +14,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/recap/recap"
 	"github.com/redis/go-redis/v9"
-)
 
-func testRedis(t *testing.T, name string) redis.UniversalClient {
-	t.Helper()
-	u := os.Getenv("TEST_REDIS_URL")
-	if u == "" {
-		u = "redis://127.0.0.1:6379/0"
-	}
-	opt, err := redis.ParseURL(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opt.ClientName = name
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { rdb.Close() })
-	return rdb
-}
+	"github.com/recap/recap/internal/redistest"
+)
 
 func randName(t *testing.T, p string) string {
 	b := make([]byte, 6)
@@ -81,8 +66,8 @@ func TestFollowersShareOneConnection(t *testing.T) {
 	t.Parallel()
 	const followers = 300
 	name := randName(t, "recap-fanout-")
-	rdb := testRedis(t, name)
-	admin := testRedis(t, name+"-admin")
+	rdb := redistest.NewNamed(t, name)
+	admin := redistest.NewNamed(t, name+"-admin")
 	prefix := randName(t, "tf") + ":"
 	ev := NewEvents(EventsConfig{Redis: rdb, Prefix: prefix})
 	pub := NewEvents(EventsConfig{Redis: admin, Prefix: prefix})
@@ -92,7 +77,7 @@ func TestFollowersShareOneConnection(t *testing.T) {
 	// follower did before) hold five connections.
 	var wg sync.WaitGroup
 	direct := make([]string, 5)
-	other := NewEvents(EventsConfig{Redis: testRedis(t, name+"-direct"), Prefix: prefix})
+	other := NewEvents(EventsConfig{Redis: redistest.NewNamed(t, name+"-direct"), Prefix: prefix})
 	for i := range direct {
 		direct[i] = uuid.NewString()
 		wg.Go(func() {
@@ -166,7 +151,7 @@ func TestFollowersShareOneConnection(t *testing.T) {
 // every event once and in order, and the reader never waits for it.
 func TestSlowFollowerCatchesUp(t *testing.T) {
 	t.Parallel()
-	rdb := testRedis(t, randName(t, "recap-slow-"))
+	rdb := redistest.NewNamed(t, randName(t, "recap-slow-"))
 	prefix := randName(t, "tf") + ":"
 	ev := NewEvents(EventsConfig{Redis: rdb, Prefix: prefix})
 	ev.fan.buffer = 1
@@ -257,7 +242,7 @@ func TestSlowFollowerCatchesUp(t *testing.T) {
 // Close lets go of every follower; a new Follow is refused.
 func TestEventsClose(t *testing.T) {
 	t.Parallel()
-	rdb := testRedis(t, randName(t, "recap-close-"))
+	rdb := redistest.NewNamed(t, randName(t, "recap-close-"))
 	ev := NewEvents(EventsConfig{Redis: rdb, Prefix: randName(t, "tf") + ":"})
 	done := make(chan error, 1)
 	go func() {

@@ -2,20 +2,17 @@ package jobs_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
 	"math"
-	"os"
 	"sync/atomic"
 	"testing"
 
 	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/recap/recap"
+	"github.com/recap/recap/internal/redistest"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/media"
 	"github.com/recap/recap/media/mediatest"
@@ -37,13 +34,6 @@ type bundle struct {
 	cfg    jobs.WorkerConfig
 }
 
-func redisURL() string {
-	if u := os.Getenv("TEST_REDIS_URL"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
-}
-
 // setup returns a worker on real Postgres, Redis, yt-dlp and ffmpeg, with
 // the fake OpenAI-compatible server for the LLM and speech-to-text. Tests
 // drive its stages directly through the mux, so they control each run.
@@ -51,18 +41,10 @@ func setup(t *testing.T, edit func(*jobs.WorkerConfig)) (*jobs.Worker, *bundle) 
 	t.Helper()
 	st := storetest.New(t)
 	fake := summarizetest.New(t, summarizetest.Options{})
-	ropt, err := redis.ParseURL(redisURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(ropt)
-	t.Cleanup(func() { rdb.Close() })
-	aopt, _ := asynq.ParseRedisURI(redisURL())
-	ac := asynq.NewClient(aopt)
+	rdb := redistest.New(t)
+	ac := asynq.NewClient(redistest.Asynq(t))
 	t.Cleanup(func() { ac.Close() })
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	prefix := "tj" + hex.EncodeToString(b) + ":"
+	prefix := redistest.Prefix(t, "tj")
 	ev := jobs.NewEvents(jobs.EventsConfig{Redis: rdb, Prefix: "recap:" + prefix})
 	m, err := media.New(media.Config{TempDir: t.TempDir()})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/recap/recap"
+	"github.com/recap/recap/internal/redistest"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/metrics"
 	"github.com/recap/recap/store"
@@ -65,7 +66,7 @@ func stageRuns(t *testing.T, m *metrics.Metrics, stage, outcome string) uint64 {
 func TestCallerFailuresAreNotQueueFailures(t *testing.T) {
 	t.Parallel()
 	m := metrics.New()
-	aopt, _ := asynq.ParseRedisURI(redisURL())
+	aopt := redistest.Asynq(t)
 	in := asynq.NewInspector(aopt)
 	t.Cleanup(func() { in.Close() })
 	w, b := setup(t, func(c *jobs.WorkerConfig) {

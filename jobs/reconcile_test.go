@@ -9,6 +9,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/recap/recap"
+	"github.com/recap/recap/internal/redistest"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/store"
 	"github.com/recap/recap/store/storetest"
@@ -43,7 +44,7 @@ func taskState(t *testing.T, in *asynq.Inspector, queue, id string) asynq.TaskSt
 
 func TestReconcile(t *testing.T) {
 	t.Parallel()
-	aopt, _ := asynq.ParseRedisURI(redisURL())
+	aopt := redistest.Asynq(t)
 	in := asynq.NewInspector(aopt)
 	t.Cleanup(func() { in.Close() })
 	w, b := setup(t, func(c *jobs.WorkerConfig) {

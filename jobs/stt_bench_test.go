@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/recap/recap/internal/redistest"
 	"github.com/recap/recap/media"
 	"github.com/recap/recap/media/mediatest"
 	"github.com/recap/recap/store/storetest"
@@ -30,15 +28,7 @@ func BenchmarkTranscribeLongAudio(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	if u := os.Getenv("TEST_REDIS_URL"); u != "" {
-		opt, err := redis.ParseURL(u)
-		if err != nil {
-			b.Fatal(err)
-		}
-		rdb = redis.NewClient(opt)
-	}
-	b.Cleanup(func() { rdb.Close() })
+	rdb := redistest.New(b)
 	audio := mediatest.GenerateLongAudio(b, 60)
 	chunks, err := m.SplitAudio(context.Background(), audio, b.TempDir(), 120)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/recap/recap"
+	"github.com/recap/recap/internal/redistest"
 	"github.com/recap/recap/media"
 )
 
@@ -72,7 +73,7 @@ func (q *handlerQueue) EnqueueContext(ctx context.Context, task *asynq.Task, _ .
 // streams' day.
 func TestPlaylistReplyStreamDeleted(t *testing.T) {
 	t.Parallel()
-	rdb := testRedis(t, randName(t, "recap-reply-"))
+	rdb := redistest.NewNamed(t, randName(t, "recap-reply-"))
 	ev := NewEvents(EventsConfig{Redis: rdb, Prefix: randName(t, "tr") + ":"})
 	t.Cleanup(ev.Close)
 	lister := listerFunc(func(_ context.Context, url string, _ int) (*media.Playlist, error) {

@@ -48,9 +48,6 @@ func (s *Store) StaleJobs(ctx context.Context, before time.Time, after StaleCurs
 	return out, rows.Err()
 }
 
-// stageRank orders the non-terminal states along the pipeline.
-var stageRank = map[string]int{recap.StateQueued: 0, recap.StateResolving: 1, recap.StateTranscribing: 2, recap.StateSummarizing: 3}
-
 // Attempt is one run of a job's stage as StartStage recorded it.
 type Attempt struct {
 	// N counts the runs of this stage, this one included (1 on the first).
@@ -67,15 +64,9 @@ type Attempt struct {
 // nothing, when the job has ended or is already past that stage (a
 // duplicate task of an earlier stage must not move a job backwards).
 func (s *Store) StartStage(ctx context.Context, id, state string) (Attempt, bool, error) {
-	rank, ok := stageRank[state]
-	if !ok || state == recap.StateQueued {
+	from := recap.StatesBefore(state)
+	if len(from) == 0 {
 		return Attempt{}, false, fmt.Errorf("start stage: %q is not a stage state", state)
-	}
-	var from []string
-	for st, r := range stageRank {
-		if r <= rank {
-			from = append(from, st)
-		}
 	}
 	var a Attempt
 	err := s.pool.QueryRow(ctx, `UPDATE jobs SET

@@ -19,6 +19,7 @@ import (
 
 	"github.com/recap/recap"
 	"github.com/recap/recap/app"
+	"github.com/recap/recap/internal/redistest"
 	"github.com/recap/recap/media/mediatest"
 	"github.com/recap/recap/store"
 	"github.com/recap/recap/store/storetest"
@@ -26,15 +27,10 @@ import (
 )
 
 // DefaultRedisURL is used when TEST_REDIS_URL is unset.
-const DefaultRedisURL = "redis://127.0.0.1:6379/0"
+const DefaultRedisURL = redistest.DefaultURL
 
-// RedisURL returns the test Redis URL.
-func RedisURL() string {
-	if u := os.Getenv("TEST_REDIS_URL"); u != "" {
-		return u
-	}
-	return DefaultRedisURL
-}
+// RedisURL returns the test Redis URL (redistest.URL).
+func RedisURL() string { return redistest.URL() }
 
 // Options tune an environment.
 type Options struct {

@@ -7,12 +7,14 @@ package jobstest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/recap/recap"
 	"github.com/recap/recap/store"
@@ -21,7 +23,7 @@ import (
 // Store is an in-memory jobs.Store with the semantics the stages rely on:
 // stage attempts counted per state, one terminal state per job, holds
 // placed once per job and settled by Finish, and a failure to inject per
-// method.
+// method. It passes RunStoreContract, as store.Store does.
 type Store struct {
 	mu          sync.Mutex
 	jobs        map[string]*recap.Job
@@ -100,12 +102,6 @@ func (s *Store) Captured(jobID string) int64 {
 	return s.captured[jobID]
 }
 
-func newID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 // CreateJob stores a queued job and sets its ID and timestamps.
 func (s *Store) CreateJob(ctx context.Context, j *recap.Job) error {
 	return s.CreateJobs(ctx, []*recap.Job{j})
@@ -119,13 +115,15 @@ func (s *Store) CreateJobs(_ context.Context, list []*recap.Job) error {
 		return err
 	}
 	for _, j := range list {
-		if j.ID == "" {
-			j.ID = newID()
+		if j.Kind == "" {
+			j.Kind = recap.KindSummary
 		}
-		j.State = recap.StateQueued
+		if j.Queue == "" {
+			j.Queue = "interactive"
+		}
+		j.ID, j.State = uuid.NewString(), recap.StateQueued
 		j.CreatedAt, j.UpdatedAt = s.now(), s.now()
-		c := *j
-		s.jobs[j.ID] = &c
+		s.jobs[j.ID] = cloneJob(j)
 	}
 	return nil
 }
@@ -141,39 +139,57 @@ func (s *Store) Job(_ context.Context, id string) (*recap.Job, error) {
 	if !ok {
 		return nil, store.ErrNotFound
 	}
-	c := *j
-	return &c, nil
+	return cloneJob(j), nil
 }
 
-// Finish ends a job once and settles its hold: capture on success,
-// release otherwise.
+// cloneJob copies a job and its slices, so no caller shares the stored one's.
+func cloneJob(j *recap.Job) *recap.Job {
+	c := *j
+	c.Images, c.History = slices.Clone(j.Images), slices.Clone(j.History)
+	return &c
+}
+
+// Finish ends a job once and settles its hold: capture on success (a
+// token-priced job's tokens only, the rest released), release otherwise.
 func (s *Store) Finish(_ context.Context, id string, o store.Outcome) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.enter("Finish"); err != nil {
 		return false, err
 	}
+	if !recap.Terminal(o.State) {
+		return false, fmt.Errorf("finish job: %q is not a terminal state", o.State)
+	}
 	j, ok := s.jobs[id]
 	if !ok || recap.Terminal(j.State) {
 		return false, nil
 	}
 	j.State, j.ErrorCode, j.ErrorMessage = o.State, o.ErrorCode, o.ErrorMessage
-	j.SummaryID, j.ResultMarkdown, j.ResultModel = o.SummaryID, o.ResultMarkdown, o.ResultModel
+	if o.SummaryID != nil {
+		j.SummaryID = o.SummaryID
+	}
+	j.ResultMarkdown, j.ResultModel = o.ResultMarkdown, o.ResultModel
 	j.PromptTokens, j.CompletionTokens = o.PromptTokens, o.CompletionTokens
+	if o.State == recap.StateSucceeded {
+		j.Progress = 100
+	}
 	now := s.now()
 	j.FinishedAt, j.UpdatedAt = &now, now
 	if n, ok := s.held[id]; ok {
 		delete(s.held, id)
-		if o.State == recap.StateSucceeded {
-			s.captured[id] = n
-		} else {
+		switch {
+		case o.State != recap.StateSucceeded:
 			s.balance[j.AccountID] += n
+		case j.TokenPrice > 0:
+			c := store.TokenCharge(j.TokenPrice, o.PromptTokens, o.CompletionTokens, n)
+			s.captured[id], j.CostSeconds = c, c
+			s.balance[j.AccountID] += n - c
+		default:
+			s.captured[id] = n
 		}
 	}
 	return true, nil
 }
-
-var stageRank = map[string]int{recap.StateQueued: 0, recap.StateResolving: 1, recap.StateTranscribing: 2, recap.StateSummarizing: 3}
 
 // StartStage moves a job into a stage's state and counts the attempt,
 // unless it has ended or is past that stage.
@@ -183,8 +199,11 @@ func (s *Store) StartStage(_ context.Context, id, state string) (store.Attempt, 
 	if err := s.enter("StartStage"); err != nil {
 		return store.Attempt{}, false, err
 	}
+	if recap.StageRank(state) <= 0 {
+		return store.Attempt{}, false, fmt.Errorf("start stage: %q is not a stage state", state)
+	}
 	j, ok := s.jobs[id]
-	if !ok || recap.Terminal(j.State) || stageRank[j.State] > stageRank[state] {
+	if !ok || !recap.MayStart(j.State, state) {
 		return store.Attempt{}, false, nil
 	}
 	a := s.attempts[id]
@@ -204,7 +223,7 @@ func (s *Store) FailAttempt(_ context.Context, id, code, msg string) error {
 	if err := s.enter("FailAttempt"); err != nil {
 		return err
 	}
-	if a := s.attempts[id]; a != nil {
+	if a := s.attempts[id]; a != nil && !recap.Terminal(s.jobs[id].State) {
 		a.LastErrorCode, a.LastError = code, msg
 	}
 	return nil
@@ -311,10 +330,23 @@ func (s *Store) SaveVideo(_ context.Context, v *store.Video) error {
 	if err := s.enter("SaveVideo"); err != nil {
 		return err
 	}
-	v.CreatedAt = s.now()
-	c := *v
-	s.videos[v.Key] = &c
+	s.saveVideo(v)
 	return nil
+}
+
+// saveVideo inserts or refreshes a video; a refreshed one keeps its
+// CreatedAt. s.mu is held.
+func (s *Store) saveVideo(v *store.Video) {
+	if len(v.Info) == 0 {
+		v.Info = json.RawMessage(`{}`)
+	}
+	v.CreatedAt = s.now()
+	if old, ok := s.videos[v.Key]; ok {
+		v.CreatedAt = old.CreatedAt
+	}
+	c := *v
+	c.Info, c.RawInfo = slices.Clone(v.Info), slices.Clone(v.RawInfo)
+	s.videos[v.Key] = &c
 }
 
 // ClaimVideo saves v unless another key already owns extractorKey + id;
@@ -338,9 +370,7 @@ func (s *Store) ClaimVideo(_ context.Context, v *store.Video, extractorKey, id s
 		s.aliases[v.Key] = owner
 		return owner, nil
 	}
-	v.CreatedAt = s.now()
-	c := *v
-	s.videos[v.Key] = &c
+	s.saveVideo(v)
 	return owner, nil
 }
 
@@ -391,6 +421,9 @@ func (s *Store) SaveTranscript(_ context.Context, t *recap.Transcript) error {
 	defer s.mu.Unlock()
 	if err := s.enter("SaveTranscript"); err != nil {
 		return err
+	}
+	if _, ok := s.videos[t.VideoKey]; !ok {
+		return fmt.Errorf("save transcript: %w: video %q", errUnknownVideo, t.VideoKey)
 	}
 	t.ID, t.CreatedAt = int64(len(s.transcripts)+1), s.now()
 	c := *t
@@ -487,23 +520,62 @@ func (s *Store) FindSummary(_ context.Context, transcriptID int64, promptHash, m
 	return nil, store.ErrNotFound
 }
 
-// SaveSummary stores a summary and sets its ID.
+// SaveSummary stores a summary and sets its ID; one cached under the
+// same key (transcript, prompt hash, model, output language) is replaced
+// and keeps its ID, as a refresh does in store.Store.
 func (s *Store) SaveSummary(_ context.Context, sm *store.Summary) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.enter("SaveSummary"); err != nil {
 		return err
 	}
-	sm.ID, sm.CreatedAt = int64(len(s.summaries)+1), s.now()
-	c := *sm
-	s.summaries = append(s.summaries, &c)
+	var old *store.Summary
+	if i := slices.IndexFunc(s.summaries, func(o *store.Summary) bool {
+		return o.TranscriptID == sm.TranscriptID && o.PromptHash == sm.PromptHash && o.Model == sm.Model && o.OutputLanguage == sm.OutputLanguage
+	}); i >= 0 {
+		old = s.summaries[i]
+		// SaveSummary leaves a cached summary's grounding as it was.
+		sm.Highlights, sm.Grounding = old.Highlights, old.Grounding
+	}
+	s.putSummary(sm, old)
 	return nil
 }
 
-// SaveGroundedSummary stores a summary with its highlights and counts.
-func (s *Store) SaveGroundedSummary(ctx context.Context, sm *store.Summary, g store.SummaryGrounding) error {
+// putSummary stores sm in old's place (nil: as a new summary). s.mu is held.
+func (s *Store) putSummary(sm, old *store.Summary) {
+	sm.CreatedAt = s.now()
+	if old != nil {
+		sm.ID = old.ID
+	} else {
+		sm.ID = int64(len(s.summaries) + 1)
+	}
+	c := *sm
+	c.Chapters, c.Highlights = slices.Clone(sm.Chapters), slices.Clone(sm.Highlights)
+	if old != nil {
+		s.summaries[old.ID-1] = &c
+		return
+	}
+	s.summaries = append(s.summaries, &c)
+}
+
+// SaveGroundedSummary stores a summary with its highlights and counts,
+// replacing all three of one cached under the same key.
+func (s *Store) SaveGroundedSummary(_ context.Context, sm *store.Summary, g store.SummaryGrounding) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.enter("SaveGroundedSummary"); err != nil {
+		return err
+	}
 	sm.Highlights, sm.Grounding = g.Highlights, g.Counts
-	return s.SaveSummary(ctx, sm)
+	i := slices.IndexFunc(s.summaries, func(o *store.Summary) bool {
+		return o.TranscriptID == sm.TranscriptID && o.PromptHash == sm.PromptHash && o.Model == sm.Model && o.OutputLanguage == sm.OutputLanguage
+	})
+	var old *store.Summary
+	if i >= 0 {
+		old = s.summaries[i]
+	}
+	s.putSummary(sm, old)
+	return nil
 }
 
 // Summary returns a summary by ID.
@@ -527,6 +599,9 @@ func (s *Store) StaleJobs(_ context.Context, before time.Time, after store.Stale
 	defer s.mu.Unlock()
 	if err := s.enter("StaleJobs"); err != nil {
 		return nil, err
+	}
+	if limit <= 0 {
+		limit = 500
 	}
 	var out []recap.Job
 	for _, j := range s.jobs {
@@ -552,6 +627,10 @@ func (s *Store) StaleJobs(_ context.Context, before time.Time, after store.Stale
 	}
 	return out, nil
 }
+
+// errUnknownVideo is the fake's foreign-key violation: a transcript
+// belongs to a video saved before it.
+var errUnknownVideo = errors.New("no such video")
 
 // ErrInjected is a ready-made failure for Fail.
 var ErrInjected = errors.New("jobstest: injected failure")
