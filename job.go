@@ -37,16 +37,20 @@ type Message struct {
 
 // Job is one unit of work: summarize a video, or answer a question about one.
 type Job struct {
-	ID             string
-	AccountID      int64
-	APIKeyID       int64
-	Kind           string // KindSummary or KindAnswer
-	Queue          string
-	URL            string
-	VideoKey       string
-	Prompt         string
-	Model          string
-	AudioLanguage  string
+	ID            string
+	AccountID     int64
+	APIKeyID      int64
+	Kind          string // KindSummary or KindAnswer
+	Queue         string
+	URL           string
+	VideoKey      string
+	Prompt        string
+	Model         string
+	AudioLanguage string
+	// Range is the part of the video the job works on (the zero Range:
+	// all of it). Its transcript and summary are kept apart from the whole
+	// video's and from other ranges'.
+	Range          Range
 	OutputLanguage string
 	Images         []string
 	History        []Message

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/media"
 	"github.com/recap/recap/media/mediatest"
 	"github.com/recap/recap/store/storetest"
@@ -40,7 +41,7 @@ func BenchmarkTranscribeLongAudio(b *testing.B) {
 	}
 	b.Cleanup(func() { rdb.Close() })
 	audio := mediatest.GenerateLongAudio(b, 60)
-	chunks, err := m.SplitAudio(context.Background(), audio, b.TempDir(), 120)
+	chunks, err := m.SplitAudio(context.Background(), audio, b.TempDir(), 120, recap.Range{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -51,7 +52,7 @@ func BenchmarkTranscribeLongAudio(b *testing.B) {
 				Logger:      slog.New(slog.NewTextHandler(io.Discard, nil))})
 			for i := 0; b.Loop(); i++ {
 				key := fmt.Sprintf("bench:%d:%d:%d", conc, i, time.Now().UnixNano())
-				segs, err := w.transcribeChunks(context.Background(), "", key, "", chunks)
+				segs, err := w.transcribeChunks(context.Background(), "", key, "", recap.Range{}, chunks)
 				if err != nil {
 					b.Fatal(err)
 				}
