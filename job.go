@@ -37,20 +37,16 @@ type Message struct {
 
 // Job is one unit of work: summarize a video, or answer a question about one.
 type Job struct {
-	ID            string
-	AccountID     int64
-	APIKeyID      int64
-	Kind          string // KindSummary or KindAnswer
-	Queue         string
-	URL           string
-	VideoKey      string
-	Prompt        string
-	Model         string
-	AudioLanguage string
-	// Range is the part of the video the job works on (the zero Range:
-	// all of it). Its transcript and summary are kept apart from the whole
-	// video's and from other ranges'.
-	Range          Range
+	ID             string
+	AccountID      int64
+	APIKeyID       int64
+	Kind           string // KindSummary or KindAnswer
+	Queue          string
+	URL            string
+	VideoKey       string
+	Prompt         string
+	Model          string
+	AudioLanguage  string
 	OutputLanguage string
 	Images         []string
 	History        []Message
@@ -58,6 +54,10 @@ type Job struct {
 	Refresh        bool
 	WebhookURL     string
 	RequestHash    string
+	// Range is the part of the video the job works on (the zero Range:
+	// all of it). Its transcript and summary are kept apart from the whole
+	// video's and from other ranges'.
+	Range Range
 	// TokenPrice is the credit seconds per 1,000 model tokens of a job
 	// priced by tokens (set when it is admitted); 0 for a job priced by
 	// its media's duration.
