@@ -90,6 +90,10 @@ type Job struct {
 	Refresh        bool
 	WebhookURL     string
 	RequestHash    string
+	// Range is the part of the video the job works on (the zero Range:
+	// all of it). Its transcript and summary are kept apart from the whole
+	// video's and from other ranges'.
+	Range Range
 	// TokenPrice is the credit seconds per 1,000 model tokens of a job
 	// priced by tokens (set when it is admitted); 0 for a job priced by
 	// its media's duration.

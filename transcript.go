@@ -19,6 +19,9 @@ type Transcript struct {
 	ID       int64
 	VideoKey string
 	Language string
+	// Range is the part of the video it covers, its segments at the
+	// video's own times; the zero Range is the whole video.
+	Range Range
 	// Source is "subtitles", "auto_captions" or "speech_to_text".
 	Source    string
 	Segments  []Segment

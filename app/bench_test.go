@@ -150,7 +150,7 @@ func (fixedMedia) DownloadAudio(context.Context, string, *media.Info, string, fu
 	return "", media.ErrUnsupported
 }
 func (fixedMedia) Probe(context.Context, string) (float64, error) { return 0, media.ErrUnsupported }
-func (fixedMedia) SplitAudio(context.Context, string, string, float64) ([]media.Chunk, error) {
+func (fixedMedia) SplitAudio(context.Context, string, string, float64, recap.Range) ([]media.Chunk, error) {
 	return nil, media.ErrUnsupported
 }
 

@@ -15,7 +15,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/recap/recap"
-	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/summarize"
 )
 
@@ -162,7 +161,7 @@ func (s *Service) Outline(ctx context.Context, c *recap.Caller, jobID string) (*
 		return nil, nil, NotFound("no_summary", "Job %s has no summary text to make chapters of.", j.ID)
 	}
 	var o *Outline
-	if _, rg := jobs.SplitRange(j.AudioLanguage); rg.Start > 0 || rg.End > 0 {
+	if rg := j.Range; !rg.IsZero() {
 		end := rg.End
 		if end == 0 || (j.Duration > 0 && end > j.Duration) {
 			end = j.Duration

@@ -37,9 +37,10 @@ type Store interface {
 	ListJobs(ctx context.Context, f store.JobFilter) ([]recap.Job, error)
 	Transcript(ctx context.Context, id int64) (*recap.Transcript, error)
 	LatestTranscript(ctx context.Context, videoKey, language string) (*recap.Transcript, error)
+	LatestRangeTranscript(ctx context.Context, videoKey, language string, r recap.Range) (*recap.Transcript, error)
 	TranscriptLanguages(ctx context.Context, videoKey string) ([]string, error)
 	Video(ctx context.Context, key string) (*store.Video, error)
-	CachedSummary(ctx context.Context, videoKey, language, promptHash, model, outputLanguage string) (*store.Summary, error)
+	CachedSummary(ctx context.Context, videoKey, language string, r recap.Range, promptHash, model, outputLanguage string) (*store.Summary, error)
 	CreateJobFromCache(ctx context.Context, j *recap.Job, promptHash string) (*store.Summary, error)
 	Idempotent(ctx context.Context, accountID int64, key string, requestHash []byte, ttl time.Duration,
 		create func(ctx context.Context, tx *store.JobTx) ([]string, error)) ([]string, bool, error)

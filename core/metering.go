@@ -79,7 +79,7 @@ func (s *Service) tokenHold(ctx context.Context, j *recap.Job) (hold int64, ok b
 		// A follow-up is priced by tokens when the video's transcript is
 		// stored (no media work); else, or when it asks for the video to be
 		// fetched again (refresh), by the video, as a summary is.
-		t, err := s.cfg.Store.LatestTranscript(ctx, j.VideoKey, j.AudioLanguage)
+		t, err := s.cfg.Store.LatestRangeTranscript(ctx, j.VideoKey, j.AudioLanguage, j.Range)
 		if errors.Is(err, store.ErrNotFound) {
 			return 0, false, nil
 		}

@@ -98,11 +98,11 @@ func CheckRangeIn(r recap.Range, duration float64, startParam, endParam string) 
 
 func fmtNum(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
-// applyRange makes j work on rng only: the range travels in the job's
-// audio language (jobs.WithRange), so the transcript it stores, the
-// summary cache's lookup and attaching repeats all tell a range from the
-// whole video. A video resolved before has a known duration: a range
-// past its end is refused now, before a job is made.
+// applyRange makes j work on rng only: the job's Range keys the
+// transcript it stores, the summary cache's lookup and attaching repeats
+// (requestHash), so they all tell a range from the whole video. A video
+// resolved before has a known duration: a range past its end is refused
+// now, before a job is made.
 func (s *Service) applyRange(ctx context.Context, rng recap.Range, j *recap.Job) error {
 	if rng.IsZero() {
 		return nil
@@ -114,7 +114,7 @@ func (s *Service) applyRange(ctx context.Context, rng recap.Range, j *recap.Job)
 	if err := CheckRangeIn(rng, d, "start", "end"); err != nil {
 		return err
 	}
-	j.AudioLanguage = jobs.WithRange(j.AudioLanguage, rng)
+	j.Range = rng
 	return nil
 }
 

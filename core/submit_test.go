@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"testing"
@@ -129,9 +130,10 @@ func TestSubmitSummaryCacheHit(t *testing.T) {
 	if len(b.Queue.Started()) != 0 || b.Store.Calls("Balance") != 0 {
 		t.Fatalf("a cache hit started %v and read the balance %d times", b.Queue.Started(), b.Store.Calls("Balance"))
 	}
-	// Every part of the key counts: another prompt or output language misses.
+	// Every part of the key counts: another prompt, output language or a
+	// range (part of the video) misses.
 	for _, r := range []core.SummarizeRequest{{URL: url, Prompt: "other"}, {URL: url, Prompt: "p", OutputLanguage: "de"},
-		{URL: url, Prompt: "p", Refresh: true}} {
+		{URL: url, Prompt: "p", Refresh: true}, {URL: url, Prompt: "p", Start: json.RawMessage(`30`), End: json.RawMessage(`90`)}} {
 		_, err := submit(t, svc, b, r)
 		wantQuota(t, err) // a miss is new paid work, which the empty balance refuses
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -296,7 +297,7 @@ func (s *Service) plan(ctx context.Context, key *recap.Caller, j *recap.Job, par
 		if record {
 			sm, err = s.cfg.Hits.CreateJobFromCache(ctx, j, promptHash)
 		} else {
-			sm, err = s.cfg.Store.CachedSummary(ctx, j.VideoKey, j.AudioLanguage, promptHash, j.Model, j.OutputLanguage)
+			sm, err = s.cfg.Store.CachedSummary(ctx, j.VideoKey, j.AudioLanguage, j.Range, promptHash, j.Model, j.OutputLanguage)
 		}
 		if err == nil {
 			return plan{cached: sm}, nil
@@ -413,6 +414,11 @@ func requestHash(j *recap.Job) string {
 	}
 	if j.Frames {
 		field("frames")
+	}
+	if !j.Range.IsZero() {
+		field("range")
+		field(strconv.FormatFloat(j.Range.Start, 'g', -1, 64))
+		field(strconv.FormatFloat(j.Range.End, 'g', -1, 64))
 	}
 	var sum [sha256.Size]byte
 	return hex.EncodeToString(h.Sum(sum[:0]))

@@ -81,7 +81,7 @@ func (c *Client) Retry(ctx context.Context, j *recap.Job) (string, *recap.Job, e
 		return "", nil, fmt.Errorf("job %s succeeded: %w", j.ID, ErrNotRetryable)
 	case recap.StateFailed, recap.StateCanceled:
 		nj := &recap.Job{AccountID: j.AccountID, APIKeyID: j.APIKeyID, Kind: j.Kind, Queue: j.Queue, URL: j.URL,
-			VideoKey: j.VideoKey, Prompt: j.Prompt, Model: j.Model, AudioLanguage: j.AudioLanguage,
+			VideoKey: j.VideoKey, Prompt: j.Prompt, Model: j.Model, AudioLanguage: j.AudioLanguage, Range: j.Range,
 			OutputLanguage: j.OutputLanguage, Images: j.Images, History: j.History, Refresh: j.Refresh,
 			WebhookURL: j.WebhookURL, RequestHash: j.RequestHash}
 		if err := c.Submit(ctx, nj); err != nil {

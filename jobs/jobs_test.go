@@ -217,7 +217,7 @@ func TestSpeechToTextResumesOnlyMissingChunks(t *testing.T) {
 	if err := run(w1, j.ID, jobs.TypeTranscript); err == nil {
 		t.Fatal("the crashing stage succeeded")
 	}
-	stored, err := b.store.Chunks(context.Background(), j.VideoKey, "")
+	stored, err := b.store.Chunks(context.Background(), j.VideoKey, "", recap.Range{})
 	if err != nil {
 		t.Fatal(err)
 	}

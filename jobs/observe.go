@@ -139,8 +139,8 @@ func (o observedMedia) Probe(ctx context.Context, path string) (float64, error) 
 	return d, err
 }
 
-func (o observedMedia) SplitAudio(ctx context.Context, path, dir string, maxChunk float64) ([]media.Chunk, error) {
-	cs, err := o.Media.SplitAudio(ctx, path, dir, maxChunk)
+func (o observedMedia) SplitAudio(ctx context.Context, path, dir string, maxChunk float64, section recap.Range) ([]media.Chunk, error) {
+	cs, err := o.Media.SplitAudio(ctx, path, dir, maxChunk, section)
 	o.fail(ctx, toolFFmpeg, err)
 	return cs, err
 }

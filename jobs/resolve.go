@@ -107,7 +107,7 @@ func (w *Worker) checkLength(d float64) error {
 // priced by: the whole video, or the part its range covers. A range that
 // does not fit the video is refused, and so is a length over the limit.
 func (w *Worker) rangeLength(j *recap.Job, d float64) (float64, error) {
-	_, r := jobRange(j)
+	r := j.Range
 	length := d
 	if !r.IsZero() {
 		if err := CheckRange(r, d); err != nil {
@@ -187,7 +187,7 @@ func (w *Worker) price(ctx context.Context, j *recap.Job, duration float64) erro
 
 // cachedForFree reports whether the caches make the job free (see price).
 func (w *Worker) cachedForFree(ctx context.Context, j *recap.Job) (bool, error) {
-	t, err := w.cfg.Store.LatestTranscript(ctx, j.VideoKey, j.AudioLanguage)
+	t, err := w.cfg.Store.LatestRangeTranscript(ctx, j.VideoKey, j.AudioLanguage, j.Range)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}

@@ -26,13 +26,6 @@ func (w *Worker) speechToText(ctx context.Context, j *recap.Job, v *store.Video,
 	}
 	defer os.RemoveAll(dir)
 
-	if _, rng := jobRange(j); !rng.IsZero() {
-		// Only the range goes to speech-to-text: the audio is cut into
-		// chunks within it, each at its offset in the video. (yt-dlp's
-		// --download-sections would hand the media URL to ffmpeg, which
-		// the confinement keeps off the network; see media/confine.go.)
-		ctx = media.WithSection(ctx, rng.Start, rng.EndIn(math.Inf(1)))
-	}
 	w.publish(ctx, j.ID, Event{Type: EventProgress, Message: "Downloading audio… 0%"})
 	tick := newThrottle(time.Second)
 	path, err := w.cfg.Media.DownloadAudio(ctx, j.URL, info, dir, func(pct float64) {
@@ -66,8 +59,12 @@ func (w *Worker) transcribeLocal(ctx context.Context, j *recap.Job, v *store.Vid
 	}
 	// SplitAudio encodes each chunk straight to compact speech (mono 16 kHz
 	// Opus), so the download is decoded once and nothing is encoded twice.
+	// Only a ranged job's range goes to speech-to-text: the audio is cut
+	// into chunks within it, each at its offset in the video. (yt-dlp's
+	// --download-sections would hand the media URL to ffmpeg, which the
+	// confinement keeps off the network; see media/confine.go.)
 	w.publish(ctx, j.ID, Event{Type: EventProgress, Message: "Preparing audio for transcription…"})
-	chunks, err := w.cfg.Media.SplitAudio(ctx, path, dir, w.cfg.STTChunkSeconds)
+	chunks, err := w.cfg.Media.SplitAudio(ctx, path, dir, w.cfg.STTChunkSeconds, j.Range)
 	if err != nil {
 		return nil, mediaError(err)
 	}
@@ -79,24 +76,23 @@ func (w *Worker) transcribeLocal(ctx context.Context, j *recap.Job, v *store.Vid
 	if j.Kind == KindTranscript {
 		sttCtx = media.WithSTTPrompt(ctx, j.Prompt)
 	}
-	all, err := w.transcribeChunks(sttCtx, j.ID, j.VideoKey, j.AudioLanguage, chunks)
+	all, err := w.transcribeChunks(sttCtx, j.ID, j.VideoKey, j.AudioLanguage, j.Range, chunks)
 	if err != nil {
 		return nil, err
 	}
-	return &recap.Transcript{VideoKey: j.VideoKey, Language: j.AudioLanguage, Source: "speech_to_text", Segments: all, Duration: dur}, nil
+	return &recap.Transcript{VideoKey: j.VideoKey, Language: j.AudioLanguage, Range: j.Range, Source: "speech_to_text", Segments: all,
+		Duration: dur}, nil
 }
 
-// transcribeChunks sends the chunks not stored yet to speech-to-text,
+// transcribeChunks sends the chunks (of the range rng of a video) not
+// stored yet to speech-to-text,
 // STTConcurrency at a time, stores each as it finishes, and stitches all
 // of them in order with their time offsets.
-func (w *Worker) transcribeChunks(ctx context.Context, jobID, videoKey, lang string, chunks []media.Chunk) ([]recap.Segment, error) {
-	done, err := w.cfg.Store.Chunks(ctx, videoKey, lang)
+func (w *Worker) transcribeChunks(ctx context.Context, jobID, videoKey, lang string, rng recap.Range, chunks []media.Chunk) ([]recap.Segment, error) {
+	done, err := w.cfg.Store.Chunks(ctx, videoKey, lang, rng)
 	if err != nil {
 		return nil, err
 	}
-	// Chunks are stored under lang, a ranged job's with its range; the
-	// service is told the language alone.
-	sttLang, _ := SplitRange(lang)
 	results := make([][]recap.Segment, len(chunks))
 	var todo []media.Chunk
 	for i, c := range chunks {
@@ -127,11 +123,11 @@ func (w *Worker) transcribeChunks(ctx context.Context, jobID, videoKey, lang str
 			return
 		}
 		defer func() { <-sem }()
-		segs, err := w.cfg.Transcriber.Transcribe(ctx, c.Path, sttLang)
+		segs, err := w.cfg.Transcriber.Transcribe(ctx, c.Path, lang)
 		var abs []recap.Segment
 		if err == nil {
 			abs = cleanSegments(clampSegments(toStoreSegments(segs, c.Offset), c.Offset, c.Offset+c.Duration))
-			err = w.cfg.Store.SaveChunk(ctx, videoKey, lang, store.Chunk{Index: c.Index, Offset: c.Offset, Duration: c.Duration, Segments: abs})
+			err = w.cfg.Store.SaveChunk(ctx, videoKey, lang, rng, store.Chunk{Index: c.Index, Offset: c.Offset, Duration: c.Duration, Segments: abs})
 		}
 		mu.Lock()
 		defer mu.Unlock()

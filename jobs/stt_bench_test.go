@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/internal/redistest"
 	"github.com/recap/recap/media"
 	"github.com/recap/recap/media/mediatest"
@@ -30,7 +31,7 @@ func BenchmarkTranscribeLongAudio(b *testing.B) {
 	}
 	rdb := redistest.New(b)
 	audio := mediatest.GenerateLongAudio(b, 60)
-	chunks, err := m.SplitAudio(context.Background(), audio, b.TempDir(), 120)
+	chunks, err := m.SplitAudio(context.Background(), audio, b.TempDir(), 120, recap.Range{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -41,7 +42,7 @@ func BenchmarkTranscribeLongAudio(b *testing.B) {
 				Logger:      slog.New(slog.NewTextHandler(io.Discard, nil))})
 			for i := 0; b.Loop(); i++ {
 				key := fmt.Sprintf("bench:%d:%d:%d", conc, i, time.Now().UnixNano())
-				segs, err := w.transcribeChunks(context.Background(), "", key, "", chunks)
+				segs, err := w.transcribeChunks(context.Background(), "", key, "", recap.Range{}, chunks)
 				if err != nil {
 					b.Fatal(err)
 				}

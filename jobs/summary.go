@@ -71,7 +71,7 @@ func (w *Worker) summary(ctx context.Context, j *recap.Job) error {
 		}
 		w.publish(ctx, j.ID, Event{Type: EventProgress, Message: "Summarizing…"})
 		start, end := 0.0, t.Duration
-		if _, rg := SplitRange(j.AudioLanguage); !rg.IsZero() {
+		if rg := j.Range; !rg.IsZero() {
 			start, end = rg.Start, rg.EndIn(t.Duration)
 		}
 		res, err := sum.Summarize(ctx, summarize.Request{Title: j.Title, Start: start, Duration: end, Segments: segs, Prompt: j.Prompt,

@@ -21,14 +21,16 @@ var transcriptTask = task{typ: TypeTranscript, state: recap.StateTranscribing, t
 // or from speech-to-text, once per video and language.
 func (w *Worker) transcript(ctx context.Context, j *recap.Job) error {
 	var t *recap.Transcript
-	// A ranged job's language carries its range (WithRange): its
-	// transcript is stored apart from the whole video's.
-	lang := j.AudioLanguage
-	base, rng := jobRange(j)
-	err := w.cfg.Store.WithLock(ctx, "transcript:"+j.VideoKey+":"+lang, func(ctx context.Context) error {
+	// A ranged job's transcript is stored apart from the whole video's.
+	lang, rng := j.AudioLanguage, j.Range
+	lock := "transcript:" + j.VideoKey + ":" + lang
+	if !rng.IsZero() {
+		lock += fmt.Sprintf("#t=%v-%v", rng.Start, rng.End)
+	}
+	err := w.cfg.Store.WithLock(ctx, lock, func(ctx context.Context) error {
 		var err error
 		if !j.Refresh {
-			t, err = w.cfg.Store.LatestTranscript(ctx, j.VideoKey, lang)
+			t, err = w.cfg.Store.LatestRangeTranscript(ctx, j.VideoKey, lang, rng)
 			if err == nil {
 				return nil
 			}
@@ -38,9 +40,9 @@ func (w *Worker) transcript(ctx context.Context, j *recap.Job) error {
 			if !rng.IsZero() {
 				// The whole video's transcript, stored before, is cut: no
 				// download, no speech-to-text.
-				whole, err := w.cfg.Store.LatestTranscript(ctx, j.VideoKey, base)
+				whole, err := w.cfg.Store.LatestTranscript(ctx, j.VideoKey, lang)
 				if err == nil {
-					if t, err = cutTranscript(whole, lang, rng); err != nil {
+					if t, err = cutTranscript(whole, rng); err != nil {
 						return err
 					}
 					return w.cfg.Store.SaveTranscript(ctx, t)
@@ -55,19 +57,19 @@ func (w *Worker) transcript(ctx context.Context, j *recap.Job) error {
 			return err
 		}
 		cleanSegments(t.Segments)
-		if t.Language != lang {
+		if t.Range != rng {
 			// Subtitles are the whole video's: kept as such, and cut.
 			if err := w.cfg.Store.SaveTranscript(ctx, t); err != nil {
 				return err
 			}
-			if t, err = cutTranscript(t, lang, rng); err != nil {
+			if t, err = cutTranscript(t, rng); err != nil {
 				return err
 			}
 		}
 		if err := w.cfg.Store.SaveTranscript(ctx, t); err != nil {
 			return err
 		}
-		return w.cfg.Store.DeleteChunks(ctx, j.VideoKey, lang)
+		return w.cfg.Store.DeleteChunks(ctx, j.VideoKey, lang, rng)
 	})
 	if err != nil {
 		return err
@@ -102,7 +104,7 @@ func (w *Worker) fetchTranscript(ctx context.Context, j *recap.Job) (*recap.Tran
 	// it instead of extracting the page again (one extraction per video).
 	info.SetRawInfo(v.RawInfo)
 	w.publish(ctx, j.ID, Event{Type: EventProgress, Message: "Fetching subtitles…"})
-	lang, _ := jobRange(j)
+	lang := j.AudioLanguage
 	segs, track, err := w.cfg.Media.Subtitles(ctx, j.URL, &info, lang)
 	if err == nil && len(segs) > 0 {
 		source := "subtitles"
@@ -148,11 +150,11 @@ func toStoreSegments(segs []recap.Segment, offset float64) []recap.Segment {
 }
 
 // cutTranscript is the part of a whole video's transcript that rng
-// covers, stored under the ranged language lang: the cues overlapping the
-// range, at the video's own times. Its Duration stays the whole video's,
+// covers, stored under that range: the cues overlapping the range, at the
+// video's own times. Its Duration stays the whole video's,
 // so a job learning the duration from it is checked and priced as at
 // resolve. A range that does not fit the video is refused.
-func cutTranscript(whole *recap.Transcript, lang string, rng recap.Range) (*recap.Transcript, error) {
+func cutTranscript(whole *recap.Transcript, rng recap.Range) (*recap.Transcript, error) {
 	if err := CheckRange(rng, whole.Duration); err != nil {
 		return nil, err
 	}
@@ -161,5 +163,6 @@ func cutTranscript(whole *recap.Transcript, lang string, rng recap.Range) (*reca
 		return nil, permanent(recap.CodeNoTranscript, fmt.Sprintf("nothing is said between %s and %s (the transcript has no line there)",
 			recap.Clock(rng.Start), recap.Clock(rng.EndIn(whole.Duration))), nil)
 	}
-	return &recap.Transcript{VideoKey: whole.VideoKey, Language: lang, Source: whole.Source, Segments: segs, Duration: whole.Duration}, nil
+	return &recap.Transcript{VideoKey: whole.VideoKey, Language: whole.Language, Range: rng, Source: whole.Source, Segments: segs,
+		Duration: whole.Duration}, nil
 }

@@ -63,8 +63,8 @@ func ViewOf(j *recap.Job, sm *store.Summary) View {
 		Duration: j.Duration, Model: j.Model, Prompt: j.Prompt, AudioLanguage: j.AudioLanguage, OutputLanguage: j.OutputLanguage,
 		CostSeconds: j.CostSeconds, CostMinutes: j.CostSeconds / 60, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
 		ResolvedAt: j.ResolvedAt, TranscribedAt: j.TranscribedAt, FinishedAt: j.FinishedAt}
-	if lang, r := SplitRange(j.AudioLanguage); !r.IsZero() {
-		v.AudioLanguage, v.Start = lang, &r.Start
+	if r := j.Range; !r.IsZero() {
+		v.Start = &r.Start
 		if r.End > 0 { // else to the end of the video
 			v.End = &r.End
 		}

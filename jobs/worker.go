@@ -37,10 +37,11 @@ type Store interface {
 	SetVideoDuration(ctx context.Context, key string, d float64) error
 	SaveTranscript(ctx context.Context, t *recap.Transcript) error
 	LatestTranscript(ctx context.Context, videoKey, language string) (*recap.Transcript, error)
+	LatestRangeTranscript(ctx context.Context, videoKey, language string, r recap.Range) (*recap.Transcript, error)
 	Transcript(ctx context.Context, id int64) (*recap.Transcript, error)
-	SaveChunk(ctx context.Context, videoKey, language string, c store.Chunk) error
-	Chunks(ctx context.Context, videoKey, language string) (map[int]store.Chunk, error)
-	DeleteChunks(ctx context.Context, videoKey, language string) error
+	SaveChunk(ctx context.Context, videoKey, language string, r recap.Range, c store.Chunk) error
+	Chunks(ctx context.Context, videoKey, language string, r recap.Range) (map[int]store.Chunk, error)
+	DeleteChunks(ctx context.Context, videoKey, language string, r recap.Range) error
 	FindSummary(ctx context.Context, transcriptID int64, promptHash, model, outputLanguage string) (*store.Summary, error)
 	SaveGroundedSummary(ctx context.Context, sm *store.Summary, g store.SummaryGrounding) error
 	Summary(ctx context.Context, id int64) (*store.Summary, error)
@@ -67,7 +68,9 @@ type Media interface {
 	// may be nil: url is extracted again).
 	DownloadAudio(ctx context.Context, url string, info *media.Info, dir string, progress func(float64)) (string, error)
 	Probe(ctx context.Context, path string) (float64, error)
-	SplitAudio(ctx context.Context, path, dir string, maxChunk float64) ([]media.Chunk, error)
+	// SplitAudio cuts the section of the audio a ranged job works on (the
+	// zero Range: all of it) into chunks at their offsets in the file.
+	SplitAudio(ctx context.Context, path, dir string, maxChunk float64, section recap.Range) ([]media.Chunk, error)
 }
 
 // Transcriber turns one audio file into timed segments.

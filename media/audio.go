@@ -17,6 +17,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/recap/recap"
 )
 
 var progressRE = regexp.MustCompile(`^\[download\]\s+([0-9]+(?:\.[0-9]+)?)%`)
@@ -357,15 +359,19 @@ const (
 	silenceSearch = 0.25
 )
 
-// SplitAudio cuts a local audio file (or the section of it ctx names, see
-// WithSection) into consecutive chunks that cover it entirely, each at most maxChunk seconds (default 600) and MaxChunkBytes.
+// SplitAudio cuts a local audio file, or its section (the zero Range: all
+// of it; an End of 0 or past the audio's end: to its end), into
+// consecutive chunks that cover it entirely, each at most maxChunk seconds
+// (default 600) and MaxChunkBytes. The chunks are cut from the section
+// alone, and their Offsets are still times in the whole file, so what is
+// transcribed from them lands at the media's own times.
 // Each cut is placed in the middle of the longest silence (ffmpeg
 // silencedetect) ending the final quarter of its window, or at the window's
 // end when there is none, so words are rarely split. Chunks are re-encoded
 // as speech Ogg/Opus (as ConvertForSpeech does) with sample-accurate
 // seeking, so Offset is exactly where the chunk starts in the original;
 // pass the downloaded file directly rather than converting it first.
-func (c *Client) SplitAudio(ctx context.Context, path, dir string, maxChunk float64) ([]Chunk, error) {
+func (c *Client) SplitAudio(ctx context.Context, path, dir string, maxChunk float64, section recap.Range) ([]Chunk, error) {
 	if maxChunk <= 0 {
 		maxChunk = 600
 	}
@@ -374,13 +380,10 @@ func (c *Client) SplitAudio(ctx context.Context, path, dir string, maxChunk floa
 	if err != nil {
 		return nil, fmt.Errorf("split: %w", err)
 	}
-	from, to := 0.0, total
-	if sec, ok := ctx.Value(sectionKey{}).(section); ok {
-		from, to = sec.start, math.Min(sec.end, total)
-		if from >= to {
-			return nil, fmt.Errorf("split: the section %s–%s is outside the audio (%s long)",
-				formatSeconds(sec.start), formatSeconds(sec.end), formatSeconds(total))
-		}
+	from, to := section.Start, section.EndIn(total)
+	if !section.IsZero() && from >= to {
+		return nil, fmt.Errorf("split: the section %s–%s is outside the audio (%s long)",
+			formatSeconds(section.Start), formatSeconds(section.EndIn(math.Inf(1))), formatSeconds(total))
 	}
 	var silences []silence
 	if to-from > window {
@@ -408,19 +411,6 @@ func (c *Client) SplitAudio(ctx context.Context, path, dir string, maxChunk floa
 		return nil, fmt.Errorf("split: %w", err)
 	}
 	return chunks, nil
-}
-
-// sectionKey carries the section of the audio SplitAudio covers.
-type sectionKey struct{}
-
-type section struct{ start, end float64 }
-
-// WithSection returns ctx making SplitAudio cover only [start, end)
-// seconds of the audio (end capped at its length): the chunks are cut
-// from that part alone, and their Offsets are still times in the whole
-// file, so what is transcribed from them lands at the media's own times.
-func WithSection(ctx context.Context, start, end float64) context.Context {
-	return context.WithValue(ctx, sectionKey{}, section{start, end})
 }
 
 // silence is a quiet interval of the audio.

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/media"
 	"github.com/recap/recap/media/mediatest"
 )
@@ -312,7 +313,7 @@ func TestFFmpegStaysOffline(t *testing.T) {
 		if err := c.ConvertForSpeech(ctx, in, filepath.Join(t.TempDir(), "out.ogg")); err == nil {
 			t.Errorf("ConvertForSpeech(%q) succeeded", in)
 		}
-		if _, err := c.SplitAudio(ctx, in, t.TempDir(), 60); err == nil {
+		if _, err := c.SplitAudio(ctx, in, t.TempDir(), 60, recap.Range{}); err == nil {
 			t.Errorf("SplitAudio(%q) succeeded", in)
 		}
 	}

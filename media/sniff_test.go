@@ -40,7 +40,7 @@ func TestPlaylistsNeverOpened(t *testing.T) {
 			calls := map[string]func() error{
 				"Probe": func() error { _, err := c.Probe(ctx, path); return err },
 				"SplitAudio": func() error {
-					_, err := c.SplitAudio(ctx, path, t.TempDir(), 0)
+					_, err := c.SplitAudio(ctx, path, t.TempDir(), 0, recap.Range{})
 					return err
 				},
 				"ConvertForSpeech": func() error { return c.ConvertForSpeech(ctx, path, filepath.Join(t.TempDir(), "out.ogg")) },

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/media"
 	"github.com/recap/recap/media/mediatest"
 )
@@ -38,7 +39,7 @@ func TestSplitAudio(t *testing.T) {
 				t.Fatal(err)
 			}
 			dir := t.TempDir()
-			chunks, err := c.SplitAudio(ctx, tt.path, dir, tt.maxChunk)
+			chunks, err := c.SplitAudio(ctx, tt.path, dir, tt.maxChunk, recap.Range{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -136,7 +137,7 @@ func TestSplitAudioSection(t *testing.T) {
 		{"end past the file", 200, 900, 600, 200, 240, 1, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			chunks, err := c.SplitAudio(media.WithSection(ctx, tc.start, tc.end), long, t.TempDir(), tc.chunk)
+			chunks, err := c.SplitAudio(ctx, long, t.TempDir(), tc.chunk, recap.Range{Start: tc.start, End: tc.end})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -161,7 +162,7 @@ func TestSplitAudioSection(t *testing.T) {
 			}
 		})
 	}
-	if _, err := c.SplitAudio(media.WithSection(ctx, 300, 400), long, t.TempDir(), 600); err == nil {
+	if _, err := c.SplitAudio(ctx, long, t.TempDir(), 600, recap.Range{Start: 300, End: 400}); err == nil {
 		t.Error("a section past the end of the audio was split")
 	}
 }

@@ -26,7 +26,7 @@ type cacheHit struct {
 }
 
 // CreateJobFromCache answers j from the summary cache: when a summary
-// exists for j's video, audio language, prompt (promptHash), model and
+// exists for j's video, audio language, range, prompt (promptHash), model and
 // output language, it records j as a succeeded, free job pointing at that
 // summary and returns the summary; otherwise it returns ErrNotFound and
 // writes nothing.
@@ -68,16 +68,17 @@ func (s *Store) execHits(ctx context.Context, batch []*cacheHit) {
 
 const hitsSQL = `WITH req AS (
 	SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
-		$8::text[], $9::text[], $10::text[], $11::text[], $12::boolean[], $13::text[], $14::text[], $15::text[])
+		$8::text[], $9::text[], $10::text[], $11::text[], $12::boolean[], $13::text[], $14::text[], $15::text[],
+		$16::float8[], $17::float8[])
 		AS r(id, account_id, api_key_id, queue, url, video_key, prompt, model, audio_language, output_language,
-			images, stream, webhook_url, request_hash, prompt_hash)
+			images, stream, webhook_url, request_hash, prompt_hash, range_start, range_end)
 ), wanted AS (
 	-- A batch is mostly one popular video asked for again and again: each
 	-- summary and video is looked up once per distinct key, not per row.
 	-- A URL form that joined another video (video_aliases, by yt-dlp's
 	-- extractor key and id) is answered from that video's summaries.
 	SELECT DISTINCT r.video_key AS req_key, coalesce(a.video_key, r.video_key) AS video_key,
-		r.audio_language, r.prompt_hash, r.model, r.output_language
+		r.audio_language, r.range_start, r.range_end, r.prompt_hash, r.model, r.output_language
 	FROM req r LEFT JOIN video_aliases a ON a.key = r.video_key
 ), found AS (
 	SELECT w.*, s.*, coalesce(v.title, '') AS v_title, coalesce(v.duration, 0) AS v_duration
@@ -87,7 +88,8 @@ const hitsSQL = `WITH req AS (
 			s.prompt_tokens AS s_prompt_tokens, s.completion_tokens AS s_completion_tokens,
 			s.truncated AS s_truncated, s.created_at AS s_created_at
 		FROM summaries s JOIN transcripts t ON t.id = s.transcript_id
-		WHERE t.video_key = w.video_key AND t.language = w.audio_language AND s.prompt_hash = w.prompt_hash
+		WHERE t.video_key = w.video_key AND t.language = w.audio_language
+			AND t.range_start = w.range_start AND t.range_end = w.range_end AND s.prompt_hash = w.prompt_hash
 			AND s.model = w.model AND s.output_language = w.output_language
 		ORDER BY t.created_at DESC, s.created_at DESC LIMIT 1) s
 	LEFT JOIN videos v ON v.key = w.video_key
@@ -95,16 +97,17 @@ const hitsSQL = `WITH req AS (
 	SELECT r.*, f.video_key AS canon_key, f.s_id, f.s_transcript_id, f.s_model, f.s_prompt_tokens, f.s_completion_tokens,
 		f.v_title, f.v_duration
 	FROM req r JOIN found f ON f.req_key = r.video_key AND f.audio_language = r.audio_language
+		AND f.range_start = r.range_start AND f.range_end = r.range_end
 		AND f.prompt_hash = r.prompt_hash AND f.model = r.model AND f.output_language = r.output_language
 ), ins AS (
 	INSERT INTO jobs (id, account_id, api_key_id, kind, queue, url, video_key, prompt, model,
 		audio_language, output_language, images, stream, refresh, webhook_url, request_hash, state, progress,
 		transcript_id, summary_id, result_model, prompt_tokens, completion_tokens, resolved_at, transcribed_at, finished_at,
-		title, duration)
+		title, duration, range_start, range_end)
 	SELECT h.id, h.account_id, h.api_key_id, 'summary', h.queue, h.url, h.canon_key, h.prompt, h.model,
 		h.audio_language, h.output_language, h.images::jsonb, h.stream, false, h.webhook_url, h.request_hash, 'succeeded', 100,
 		h.s_transcript_id, h.s_id, h.s_model, h.s_prompt_tokens, h.s_completion_tokens, now(), now(), now(),
-		h.v_title, h.v_duration
+		h.v_title, h.v_duration, h.range_start, h.range_end
 	FROM hit h
 	RETURNING id, state, created_at, updated_at, title, duration, summary_id, video_key
 ), first AS (
@@ -127,6 +130,7 @@ func (s *Store) execHitsOnce(ctx context.Context, batch []*cacheHit) error {
 		queues, urls, videoKeys, prompts, models, audioLangs = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		outLangs, images, webhooks, hashes, promptHashes     = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		streams                                              = make([]bool, n)
+		rangeStarts, rangeEnds                               = make([]float64, n), make([]float64, n)
 	)
 	byID := make(map[string]*cacheHit, n)
 	for i, h := range batch {
@@ -142,13 +146,14 @@ func (s *Store) execHitsOnce(ctx context.Context, batch []*cacheHit) error {
 		im, _ := json.Marshal(nonNil(j.Images))
 		images[i] = string(im)
 		streams[i] = j.Stream
+		rangeStarts[i], rangeEnds[i] = j.Range.Start, j.Range.End
 	}
 	found := make(map[*cacheHit]bool, n)
 	texts := map[int64]*Summary{}
 	b := &pgx.Batch{}
 	b.Queue(`SET LOCAL synchronous_commit = off`)
 	b.Queue(hitsSQL, ids, accounts, keys, queues, urls, videoKeys, prompts, models, audioLangs, outLangs,
-		images, streams, webhooks, hashes, promptHashes).Query(func(rows pgx.Rows) error {
+		images, streams, webhooks, hashes, promptHashes, rangeStarts, rangeEnds).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var (
 				id, state, title string

@@ -16,7 +16,8 @@ const jobColumns = `id, account_id, coalesce(api_key_id, 0), kind, queue, url, v
 	audio_language, output_language, images, history, stream, refresh, webhook_url, request_hash,
 	state, progress, error_code, error_message, cost_seconds, duration, title, transcript_id, summary_id,
 	result_markdown, result_model, prompt_tokens, completion_tokens,
-	created_at, updated_at, resolved_at, transcribed_at, finished_at, token_price, frames, frame_count, frames_note`
+	created_at, updated_at, resolved_at, transcribed_at, finished_at, token_price, frames, frame_count, frames_note,
+	range_start, range_end`
 
 func scanJob(row pgx.Row) (*recap.Job, error) {
 	var j recap.Job
@@ -26,7 +27,8 @@ func scanJob(row pgx.Row) (*recap.Job, error) {
 		&j.AudioLanguage, &j.OutputLanguage, &images, &history, &j.Stream, &j.Refresh, &j.WebhookURL, &j.RequestHash,
 		&j.State, &progress, &j.ErrorCode, &j.ErrorMessage, &j.CostSeconds, &j.Duration, &j.Title, &j.TranscriptID, &j.SummaryID,
 		&j.ResultMarkdown, &j.ResultModel, &j.PromptTokens, &j.CompletionTokens,
-		&j.CreatedAt, &j.UpdatedAt, &j.ResolvedAt, &j.TranscribedAt, &j.FinishedAt, &tokenPrice, &j.Frames, &j.FrameCount, &j.FramesNote)
+		&j.CreatedAt, &j.UpdatedAt, &j.ResolvedAt, &j.TranscribedAt, &j.FinishedAt, &tokenPrice, &j.Frames, &j.FrameCount, &j.FramesNote,
+		&j.Range.Start, &j.Range.End)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -80,6 +82,7 @@ func createJobs(ctx context.Context, q rowsQuerier, list []*recap.Job) error {
 		keys                                = make([]*int64, n)
 		streams, refresh, frames            = make([]bool, n), make([]bool, n), make([]bool, n)
 		tokenPrices                         = make([]float32, n)
+		rangeStarts, rangeEnds              = make([]float64, n), make([]float64, n)
 	)
 	byID := make(map[string]*recap.Job, n)
 	for i, j := range list {
@@ -102,19 +105,23 @@ func createJobs(ctx context.Context, q rowsQuerier, list []*recap.Job) error {
 		images[i], history[i], webhooks[i], hashes[i] = string(im), string(hi), j.WebhookURL, j.RequestHash
 		streams[i], refresh[i], frames[i] = j.Stream, j.Refresh, j.Frames
 		tokenPrices[i] = float32(j.TokenPrice)
+		rangeStarts[i], rangeEnds[i] = j.Range.Start, j.Range.End
 	}
 	rows, err := q.Query(ctx, `INSERT INTO jobs (id, account_id, api_key_id, kind, queue, url, video_key, prompt, model,
-		audio_language, output_language, images, history, stream, refresh, webhook_url, request_hash, token_price, frames)
+		audio_language, output_language, images, history, stream, refresh, webhook_url, request_hash, token_price, frames,
+		range_start, range_end)
 		SELECT id, account_id, api_key_id, kind, queue, url, video_key, prompt, model,
-			audio_language, output_language, images::jsonb, history::jsonb, stream, refresh, webhook_url, request_hash, token_price, frames
+			audio_language, output_language, images::jsonb, history::jsonb, stream, refresh, webhook_url, request_hash, token_price, frames,
+			range_start, range_end
 		FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
 			$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::boolean[], $15::boolean[], $16::text[], $17::text[], $18::real[],
-			$19::boolean[])
+			$19::boolean[], $20::float8[], $21::float8[])
 			AS r(id, account_id, api_key_id, kind, queue, url, video_key, prompt, model,
-				audio_language, output_language, images, history, stream, refresh, webhook_url, request_hash, token_price, frames)
+				audio_language, output_language, images, history, stream, refresh, webhook_url, request_hash, token_price, frames,
+				range_start, range_end)
 		RETURNING id, state, created_at, updated_at`,
 		ids, accounts, keys, kinds, queues, urls, videoKeys, prompts, models, audio, output, images, history,
-		streams, refresh, webhooks, hashes, tokenPrices, frames)
+		streams, refresh, webhooks, hashes, tokenPrices, frames, rangeStarts, rangeEnds)
 	if err != nil {
 		return fmt.Errorf("create jobs: %w", err)
 	}
@@ -459,13 +466,13 @@ func createCachedJob(ctx context.Context, q rowQuerier, j *recap.Job, sm *Summar
 	err := q.QueryRow(ctx, `INSERT INTO jobs (id, account_id, api_key_id, kind, queue, url, video_key, prompt, model,
 		audio_language, output_language, images, stream, refresh, webhook_url, request_hash, state, progress,
 		transcript_id, summary_id, result_model, prompt_tokens, completion_tokens, resolved_at, transcribed_at, finished_at,
-		title, duration)
+		title, duration, range_start, range_end)
 		SELECT gen_random_uuid(), $1,$2,'summary',$3,$4,$5,$6,$7,$8,$9,$10,$11,false,$12,$13,'succeeded',100,$14,$15,$16,$17,$18,now(),now(),now(),
-		coalesce(v.title, ''), coalesce(v.duration, 0)
+		coalesce(v.title, ''), coalesce(v.duration, 0), $19, $20
 		FROM (SELECT 1) one LEFT JOIN videos v ON v.key = $5
 		RETURNING id, state, created_at, updated_at, title, duration`,
 		j.AccountID, keyID, j.Queue, j.URL, j.VideoKey, j.Prompt, j.Model, j.AudioLanguage, j.OutputLanguage, images, j.Stream,
-		j.WebhookURL, j.RequestHash, sm.TranscriptID, sm.ID, sm.Model, sm.PromptTokens, sm.CompletionTokens,
+		j.WebhookURL, j.RequestHash, sm.TranscriptID, sm.ID, sm.Model, sm.PromptTokens, sm.CompletionTokens, j.Range.Start, j.Range.End,
 	).Scan(&j.ID, &j.State, &j.CreatedAt, &j.UpdatedAt, &j.Title, &j.Duration)
 	if err != nil {
 		return fmt.Errorf("create cached job: %w", err)

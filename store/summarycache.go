@@ -45,9 +45,11 @@ type SummaryCache struct {
 }
 
 // hitKey is what a cache hit is looked up by: the request's video key
-// (before aliases), audio language, prompt, model and output language.
+// (before aliases), audio language, range, prompt, model and output
+// language.
 type hitKey struct {
 	videoKey, audioLanguage, promptHash, model, outputLanguage string
+	rng                                                        recap.Range
 }
 
 // hitEntry is a found answer: the summary, and the video it belongs to
@@ -72,7 +74,7 @@ func NewSummaryCache(cfg SummaryCacheConfig) *SummaryCache {
 // Config.WriteBehind, else before it returns. A miss asks Postgres, which
 // looks up and records in one statement, and keeps what it found.
 func (c *SummaryCache) CreateJobFromCache(ctx context.Context, j *recap.Job, promptHash string) (*Summary, error) {
-	k := hitKey{j.VideoKey, j.AudioLanguage, promptHash, j.Model, j.OutputLanguage}
+	k := hitKey{j.VideoKey, j.AudioLanguage, promptHash, j.Model, j.OutputLanguage, j.Range}
 	now := time.Now()
 	e, ok, t := c.get(k, now)
 	if ok {
@@ -118,7 +120,7 @@ type hitRecord struct {
 var hitColumns = []string{"id", "account_id", "api_key_id", "kind", "queue", "url", "video_key", "prompt", "model",
 	"audio_language", "output_language", "images", "stream", "webhook_url", "request_hash", "state", "progress",
 	"transcript_id", "summary_id", "result_model", "prompt_tokens", "completion_tokens",
-	"created_at", "updated_at", "resolved_at", "transcribed_at", "finished_at", "title", "duration"}
+	"created_at", "updated_at", "resolved_at", "transcribed_at", "finished_at", "title", "duration", "range_start", "range_end"}
 
 // recordHit records j as a succeeded, free job answered by e, as
 // CreateJobFromCache's statement does (written behind, with
@@ -144,7 +146,7 @@ func (s *Store) recordHit(ctx context.Context, j *recap.Job, e hitEntry, now tim
 	r := &hitRecord{row: []any{pgtype.UUID{Bytes: id, Valid: true}, j.AccountID, key, "summary", j.Queue, j.URL, e.videoKey, j.Prompt, j.Model,
 		j.AudioLanguage, j.OutputLanguage, images, j.Stream, j.WebhookURL, j.RequestHash, recap.StateSucceeded, float64(100),
 		sm.TranscriptID, sm.ID, sm.Model, sm.PromptTokens, sm.CompletionTokens,
-		now, now, now, now, now, e.title, e.duration}}
+		now, now, now, now, now, e.title, e.duration, j.Range.Start, j.Range.End}}
 	if s.behind != nil {
 		if err := s.behind.add(ctx, r); err != nil {
 			return fmt.Errorf("job from cache: %w", err)

@@ -61,10 +61,12 @@ func (s *Store) VideoAlias(ctx context.Context, key string) (string, error) {
 	return owner, nil
 }
 
-// TranscriptLanguages lists the languages a video has stored transcripts
-// in ("" for the one detected), sorted.
+// TranscriptLanguages lists the languages a video has stored whole
+// transcripts in ("" for the one detected), sorted; a range's transcript
+// is not the video's.
 func (s *Store) TranscriptLanguages(ctx context.Context, videoKey string) ([]string, error) {
-	rows, err := s.pool.Query(ctx, `SELECT DISTINCT language FROM transcripts WHERE video_key = $1 ORDER BY language`, videoKey)
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT language FROM transcripts
+		WHERE video_key = $1 AND range_start = 0 AND range_end = 0 ORDER BY language`, videoKey)
 	if err != nil {
 		return nil, fmt.Errorf("transcript languages: %w", err)
 	}

@@ -87,20 +87,21 @@ func (s *Store) SaveTranscript(ctx context.Context, t *recap.Transcript) error {
 	if err != nil {
 		return fmt.Errorf("save transcript: %w", err)
 	}
-	err = s.pool.QueryRow(ctx, `INSERT INTO transcripts (video_key, language, source, segments, duration)
-		VALUES ($1,$2,$3,$4,$5) RETURNING id, created_at`, t.VideoKey, t.Language, t.Source, segs, t.Duration).Scan(&t.ID, &t.CreatedAt)
+	err = s.pool.QueryRow(ctx, `INSERT INTO transcripts (video_key, language, range_start, range_end, source, segments, duration)
+		VALUES ($1,$2,$3,$4,$5,$6,$7) RETURNING id, created_at`,
+		t.VideoKey, t.Language, t.Range.Start, t.Range.End, t.Source, segs, t.Duration).Scan(&t.ID, &t.CreatedAt)
 	if err != nil {
 		return fmt.Errorf("save transcript: %w", err)
 	}
 	return nil
 }
 
-const transcriptColumns = `id, video_key, language, source, segments, duration, created_at`
+const transcriptColumns = `id, video_key, language, range_start, range_end, source, segments, duration, created_at`
 
 func scanTranscript(row pgx.Row) (*recap.Transcript, error) {
 	var t recap.Transcript
 	var segs []byte
-	err := row.Scan(&t.ID, &t.VideoKey, &t.Language, &t.Source, &segs, &t.Duration, &t.CreatedAt)
+	err := row.Scan(&t.ID, &t.VideoKey, &t.Language, &t.Range.Start, &t.Range.End, &t.Source, &segs, &t.Duration, &t.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -113,10 +114,18 @@ func scanTranscript(row pgx.Row) (*recap.Transcript, error) {
 	return &t, nil
 }
 
-// LatestTranscript returns the newest transcript of a video in a language.
+// LatestTranscript returns the newest transcript of a whole video in a
+// language (never one of a range: see LatestRangeTranscript).
 func (s *Store) LatestTranscript(ctx context.Context, videoKey, language string) (*recap.Transcript, error) {
+	return s.LatestRangeTranscript(ctx, videoKey, language, recap.Range{})
+}
+
+// LatestRangeTranscript returns the newest transcript of the range r of a
+// video in a language; the zero Range is the whole video's.
+func (s *Store) LatestRangeTranscript(ctx context.Context, videoKey, language string, r recap.Range) (*recap.Transcript, error) {
 	return scanTranscript(s.pool.QueryRow(ctx, `SELECT `+transcriptColumns+` FROM transcripts
-		WHERE video_key = $1 AND language = $2 ORDER BY created_at DESC, id DESC LIMIT 1`, videoKey, language))
+		WHERE video_key = $1 AND language = $2 AND range_start = $3 AND range_end = $4
+		ORDER BY created_at DESC, id DESC LIMIT 1`, videoKey, language, r.Start, r.End))
 }
 
 // Transcript returns a transcript by id.
@@ -132,24 +141,26 @@ type Chunk struct {
 	Segments []recap.Segment // absolute times
 }
 
-// SaveChunk persists a transcribed chunk; saving one twice keeps the first.
-func (s *Store) SaveChunk(ctx context.Context, videoKey, language string, c Chunk) error {
+// SaveChunk persists a transcribed chunk of the range r of a video (the
+// zero Range: the whole video); saving one twice keeps the first.
+func (s *Store) SaveChunk(ctx context.Context, videoKey, language string, r recap.Range, c Chunk) error {
 	segs, err := json.Marshal(c.Segments)
 	if err != nil {
 		return err
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO transcript_chunks (video_key, language, chunk_index, chunk_offset, chunk_duration, segments)
-		VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING`, videoKey, language, c.Index, c.Offset, c.Duration, segs)
+	_, err = s.pool.Exec(ctx, `INSERT INTO transcript_chunks (video_key, language, range_start, range_end, chunk_index, chunk_offset, chunk_duration, segments)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT DO NOTHING`, videoKey, language, r.Start, r.End, c.Index, c.Offset, c.Duration, segs)
 	if err != nil {
 		return fmt.Errorf("save chunk: %w", err)
 	}
 	return nil
 }
 
-// Chunks returns the finished chunks of a video's transcription by index.
-func (s *Store) Chunks(ctx context.Context, videoKey, language string) (map[int]Chunk, error) {
+// Chunks returns the finished chunks of the transcription of a video's
+// range r by index.
+func (s *Store) Chunks(ctx context.Context, videoKey, language string, r recap.Range) (map[int]Chunk, error) {
 	rows, err := s.pool.Query(ctx, `SELECT chunk_index, chunk_offset, chunk_duration, segments FROM transcript_chunks
-		WHERE video_key = $1 AND language = $2`, videoKey, language)
+		WHERE video_key = $1 AND language = $2 AND range_start = $3 AND range_end = $4`, videoKey, language, r.Start, r.End)
 	if err != nil {
 		return nil, fmt.Errorf("chunks: %w", err)
 	}
@@ -169,9 +180,11 @@ func (s *Store) Chunks(ctx context.Context, videoKey, language string) (map[int]
 	return out, rows.Err()
 }
 
-// DeleteChunks forgets a video's chunks once its transcript is stored.
-func (s *Store) DeleteChunks(ctx context.Context, videoKey, language string) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM transcript_chunks WHERE video_key = $1 AND language = $2`, videoKey, language)
+// DeleteChunks forgets the chunks of a video's range r once its
+// transcript is stored.
+func (s *Store) DeleteChunks(ctx context.Context, videoKey, language string, r recap.Range) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM transcript_chunks WHERE video_key = $1 AND language = $2
+		AND range_start = $3 AND range_end = $4`, videoKey, language, r.Start, r.End)
 	return err
 }
 
@@ -243,13 +256,14 @@ func (s *Store) SaveSummary(ctx context.Context, sm *Summary) error {
 	return nil
 }
 
-// CachedSummary finds a finished summary of a video for this language,
-// prompt, model and output language, from any of its transcripts (newest
-// first): the whole pipeline can then be skipped.
-func (s *Store) CachedSummary(ctx context.Context, videoKey, language, promptHash, model, outputLanguage string) (*Summary, error) {
+// CachedSummary finds a finished summary of a video (or of its range r)
+// for this language, prompt, model and output language, from any of its
+// transcripts (newest first): the whole pipeline can then be skipped.
+func (s *Store) CachedSummary(ctx context.Context, videoKey, language string, r recap.Range, promptHash, model, outputLanguage string) (*Summary, error) {
 	return scanSummary(s.pool.QueryRow(ctx, `SELECT s.id, s.transcript_id, s.prompt_hash, s.model, s.output_language, s.markdown,
 		s.chapters, s.prompt_tokens, s.completion_tokens, s.truncated, s.created_at, s.highlights, s.grounding
 		FROM summaries s JOIN transcripts t ON t.id = s.transcript_id
-		WHERE t.video_key = $1 AND t.language = $2 AND s.prompt_hash = $3 AND s.model = $4 AND s.output_language = $5
-		ORDER BY t.created_at DESC, s.created_at DESC LIMIT 1`, videoKey, language, promptHash, model, outputLanguage))
+		WHERE t.video_key = $1 AND t.language = $2 AND t.range_start = $6 AND t.range_end = $7
+			AND s.prompt_hash = $3 AND s.model = $4 AND s.output_language = $5
+		ORDER BY t.created_at DESC, s.created_at DESC LIMIT 1`, videoKey, language, promptHash, model, outputLanguage, r.Start, r.End))
 }

@@ -566,28 +566,43 @@ func RunStoreContract(t *testing.T, newDriver func(t *testing.T) *StoreDriver) {
 		c0 := store.Chunk{Index: 0, Offset: 0, Duration: 120, Segments: []recap.Segment{{Start: 1, End: 2, Text: "a"}}}
 		c1 := store.Chunk{Index: 1, Offset: 120, Duration: 60, Segments: []recap.Segment{{Start: 121, End: 125, Text: "b"}}}
 		for _, c := range []store.Chunk{c0, c1, {Index: 0, Offset: 9, Duration: 9}} {
-			if err := d.Store.SaveChunk(ctx, "generic:c", "en", c); err != nil {
+			if err := d.Store.SaveChunk(ctx, "generic:c", "en", recap.Range{}, c); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if err := d.Store.SaveChunk(ctx, "generic:c", "de", c1); err != nil {
+		if err := d.Store.SaveChunk(ctx, "generic:c", "de", recap.Range{}, c1); err != nil {
 			t.Fatal(err)
 		}
-		got, err := d.Store.Chunks(ctx, "generic:c", "en")
+		got, err := d.Store.Chunks(ctx, "generic:c", "en", recap.Range{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(got, map[int]store.Chunk{0: c0, 1: c1}) {
 			t.Fatalf("Chunks = %+v (the first save of a chunk wins)", got)
 		}
-		if err := d.Store.DeleteChunks(ctx, "generic:c", "en"); err != nil {
+		if err := d.Store.DeleteChunks(ctx, "generic:c", "en", recap.Range{}); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := d.Store.Chunks(ctx, "generic:c", "en"); err != nil || len(got) != 0 {
+		if got, err := d.Store.Chunks(ctx, "generic:c", "en", recap.Range{}); err != nil || len(got) != 0 {
 			t.Fatalf("Chunks after delete = %+v, %v", got, err)
 		}
-		if got, _ := d.Store.Chunks(ctx, "generic:c", "de"); len(got) != 1 {
+		if got, _ := d.Store.Chunks(ctx, "generic:c", "de", recap.Range{}); len(got) != 1 {
 			t.Fatalf("another language's chunks went too: %+v", got)
+		}
+		// A range's chunks are its own: never the whole video's, nor
+		// deleted with them.
+		part := recap.Range{Start: 30, End: 90}
+		if err := d.Store.SaveChunk(ctx, "generic:c", "de", part, c0); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := d.Store.Chunks(ctx, "generic:c", "de", recap.Range{}); !reflect.DeepEqual(got, map[int]store.Chunk{1: c1}) {
+			t.Fatalf("the whole video's chunks hold a range's: %+v", got)
+		}
+		if err := d.Store.DeleteChunks(ctx, "generic:c", "de", recap.Range{}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := d.Store.Chunks(ctx, "generic:c", "de", part); !reflect.DeepEqual(got, map[int]store.Chunk{0: c0}) {
+			t.Fatalf("the range's chunks = %+v", got)
 		}
 	})
 

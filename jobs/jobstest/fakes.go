@@ -21,7 +21,7 @@ type Media struct {
 	SubtitlesFunc func(ctx context.Context, url string, info *media.Info, lang string) ([]recap.Segment, media.SubtitleTrack, error)
 	AudioFunc     func(ctx context.Context, url string, info *media.Info, dir string, progress func(float64)) (string, error)
 	ProbeFunc     func(ctx context.Context, path string) (float64, error)
-	SplitFunc     func(ctx context.Context, path, dir string, maxChunk float64) ([]media.Chunk, error)
+	SplitFunc     func(ctx context.Context, path, dir string, maxChunk float64, section recap.Range) ([]media.Chunk, error)
 
 	mu    sync.Mutex
 	calls map[string]int
@@ -80,12 +80,12 @@ func (m *Media) Probe(ctx context.Context, path string) (float64, error) {
 }
 
 // SplitAudio answers with SplitFunc.
-func (m *Media) SplitAudio(ctx context.Context, path, dir string, maxChunk float64) ([]media.Chunk, error) {
+func (m *Media) SplitAudio(ctx context.Context, path, dir string, maxChunk float64, section recap.Range) ([]media.Chunk, error) {
 	m.count("SplitAudio")
 	if m.SplitFunc == nil {
 		return nil, media.ErrUnsupported
 	}
-	return m.SplitFunc(ctx, path, dir, maxChunk)
+	return m.SplitFunc(ctx, path, dir, maxChunk, section)
 }
 
 // Summarizer is a scripted jobs.Summarizer; a nil func answers with the

@@ -431,15 +431,25 @@ func (s *Store) SaveTranscript(_ context.Context, t *recap.Transcript) error {
 	return nil
 }
 
-// LatestTranscript returns a video's newest transcript in a language.
+// LatestTranscript returns a video's newest whole transcript in a language.
 func (s *Store) LatestTranscript(_ context.Context, videoKey, language string) (*recap.Transcript, error) {
+	return s.latestTranscript("LatestTranscript", videoKey, language, recap.Range{})
+}
+
+// LatestRangeTranscript returns the newest transcript of a video's range
+// in a language.
+func (s *Store) LatestRangeTranscript(_ context.Context, videoKey, language string, r recap.Range) (*recap.Transcript, error) {
+	return s.latestTranscript("LatestRangeTranscript", videoKey, language, r)
+}
+
+func (s *Store) latestTranscript(method, videoKey, language string, r recap.Range) (*recap.Transcript, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter("LatestTranscript"); err != nil {
+	if err := s.enter(method); err != nil {
 		return nil, err
 	}
 	for _, t := range slices.Backward(s.transcripts) {
-		if t.VideoKey == videoKey && t.Language == language {
+		if t.VideoKey == videoKey && t.Language == language && t.Range == r {
 			c := *t
 			return &c, nil
 		}
@@ -461,17 +471,22 @@ func (s *Store) Transcript(_ context.Context, id int64) (*recap.Transcript, erro
 	return &c, nil
 }
 
+// chunkKey is what a video's range's chunks are kept by.
+func chunkKey(videoKey, language string, r recap.Range) string {
+	return fmt.Sprintf("%s\x00%s\x00%v\x00%v", videoKey, language, r.Start, r.End)
+}
+
 // SaveChunk keeps a transcribed chunk (the first save wins).
-func (s *Store) SaveChunk(_ context.Context, videoKey, language string, c store.Chunk) error {
+func (s *Store) SaveChunk(_ context.Context, videoKey, language string, r recap.Range, c store.Chunk) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.enter("SaveChunk"); err != nil {
 		return err
 	}
-	m := s.chunks[videoKey+"\x00"+language]
+	m := s.chunks[chunkKey(videoKey, language, r)]
 	if m == nil {
 		m = map[int]store.Chunk{}
-		s.chunks[videoKey+"\x00"+language] = m
+		s.chunks[chunkKey(videoKey, language, r)] = m
 	}
 	if _, ok := m[c.Index]; !ok {
 		m[c.Index] = c
@@ -479,28 +494,28 @@ func (s *Store) SaveChunk(_ context.Context, videoKey, language string, c store.
 	return nil
 }
 
-// Chunks returns the stored chunks of a video and language.
-func (s *Store) Chunks(_ context.Context, videoKey, language string) (map[int]store.Chunk, error) {
+// Chunks returns the stored chunks of a video's range and language.
+func (s *Store) Chunks(_ context.Context, videoKey, language string, r recap.Range) (map[int]store.Chunk, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.enter("Chunks"); err != nil {
 		return nil, err
 	}
 	out := map[int]store.Chunk{}
-	for i, c := range s.chunks[videoKey+"\x00"+language] {
+	for i, c := range s.chunks[chunkKey(videoKey, language, r)] {
 		out[i] = c
 	}
 	return out, nil
 }
 
-// DeleteChunks drops the stored chunks of a video and language.
-func (s *Store) DeleteChunks(_ context.Context, videoKey, language string) error {
+// DeleteChunks drops the stored chunks of a video's range and language.
+func (s *Store) DeleteChunks(_ context.Context, videoKey, language string, r recap.Range) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.enter("DeleteChunks"); err != nil {
 		return err
 	}
-	delete(s.chunks, videoKey+"\x00"+language)
+	delete(s.chunks, chunkKey(videoKey, language, r))
 	return nil
 }
 
