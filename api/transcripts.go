@@ -8,7 +8,6 @@ import (
 
 	"github.com/recap/recap"
 	"github.com/recap/recap/core"
-	"github.com/recap/recap/jobs"
 )
 
 // handleTranscript serves a job's transcript (BibiGPT's subtitle endpoint)
@@ -38,8 +37,8 @@ func writeTranscript(w http.ResponseWriter, j *recap.Job, t *recap.Transcript, f
 			segs = []recap.Segment{}
 		}
 		// A ranged job's transcript is stored under its language and range
-		// (jobs.WithRange); they are shown apart.
-		lang, rng := jobs.SplitRange(t.Language)
+		// (core.TranscriptLanguage); they are shown apart.
+		lang, rng := core.TranscriptLanguage(t)
 		out := map[string]any{"object": "transcript", "job_id": j.ID, "video_key": t.VideoKey,
 			"language": lang, "source": t.Source, "duration": t.Duration, "segments": segs}
 		if !rng.IsZero() {
