@@ -15,7 +15,6 @@ import (
 	"testing"
 
 	"github.com/recap/recap/core"
-	"github.com/recap/recap/jobs"
 )
 
 // TestStatusTable: every kind has a status, and no code of the table is
@@ -28,7 +27,7 @@ func TestStatusTable(t *testing.T) {
 		}
 	}
 	for _, c := range core.Codes() {
-		if st, _ := statusOf(c.Kind); st == http.StatusInternalServerError && c.Code != jobs.CodeInternal {
+		if st, _ := statusOf(c.Kind); st == http.StatusInternalServerError && c.Code != "internal_error" {
 			t.Errorf("code %q is a 500", c.Code)
 		}
 	}
@@ -119,10 +118,10 @@ func TestErrorShapes(t *testing.T) {
 		code  string
 		retry string
 	}{
-		{"/api/v1/chat/completions", core.JobError(&jobs.ErrorInfo{Code: jobs.CodeInsufficientQuota, Message: "no credit"}), true, "insufficient_quota", "false"},
-		{"/v1/chat/completions", core.JobError(&jobs.ErrorInfo{Code: jobs.CodeInsufficientQuota, Message: "no credit"}), false, "insufficient_quota", "false"},
-		{"/api/v1/responses", core.JobError(&jobs.ErrorInfo{Code: jobs.CodeUpstreamRejected, Message: "the LLM said 400"}), true, "upstream_rejected", "false"},
-		{"/v1/responses", core.JobError(&jobs.ErrorInfo{Code: jobs.CodeUpstream, Message: "the LLM said 503"}), false, "upstream_error", "true"},
+		{"/api/v1/chat/completions", core.JobError(&core.ErrorInfo{Code: "insufficient_quota", Message: "no credit"}), true, "insufficient_quota", "false"},
+		{"/v1/chat/completions", core.JobError(&core.ErrorInfo{Code: "insufficient_quota", Message: "no credit"}), false, "insufficient_quota", "false"},
+		{"/api/v1/responses", core.JobError(&core.ErrorInfo{Code: "upstream_rejected", Message: "the LLM said 400"}), true, "upstream_rejected", "false"},
+		{"/v1/responses", core.JobError(&core.ErrorInfo{Code: "upstream_error", Message: "the LLM said 503"}), false, "upstream_error", "true"},
 		{"/api/v1/jobs", badRequest("invalid_limit", "limit", "bad limit"), true, "invalid_limit", "false"},
 		{"/v1/models", errUnauthorized, false, "invalid_api_key", "false"},
 		{"/api/v1x", errUnauthorized, false, "invalid_api_key", "false"},

@@ -8,7 +8,8 @@
 // network policy for videos, images and webhooks), the canonical video
 // key, the summary cache, attaching a repeated request to its running job,
 // balance checks before any work, idempotency, follow-up questions, job
-// queries, cancellation and transcripts.
+// queries, cancellation and transcripts; authentication and OAuth2
+// grants (oauth.go); the operators' actions (admin.go).
 package core
 
 import (
