@@ -1,20 +1,15 @@
 package api
 
 import (
-	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/gorilla/mux"
 
-	"github.com/recap/recap"
 	"github.com/recap/recap/core"
-	"github.com/recap/recap/jobs"
-	"github.com/recap/recap/store"
 )
 
 // AdminConfig configures the operators' routes.
@@ -30,12 +25,16 @@ type AdminConfig struct {
 // adminJob is a job as operators see it: the client's view plus who owns
 // it, its queue and its tasks in asynq.
 type adminJob struct {
-	jobs.View
+	core.View
 	AccountID int64           `json:"account_id"`
 	APIKeyID  int64           `json:"api_key_id"`
 	Kind      string          `json:"kind"`
 	Queue     string          `json:"queue"`
-	Tasks     []jobs.TaskView `json:"tasks"`
+	Tasks     []core.TaskView `json:"tasks"`
+}
+
+func adminJobOf(j *core.AdminJob) adminJob {
+	return adminJob{View: j.View, AccountID: j.AccountID, APIKeyID: j.APIKeyID, Kind: j.Kind, Queue: j.Queue, Tasks: j.Tasks}
 }
 
 var errAdminUnauthorized = &Error{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "invalid_admin_token",
@@ -74,28 +73,10 @@ func (s *Server) MountAdmin(cfg AdminConfig) {
 	a.HandleFunc("/jobs/{id}/cancel", s.handleAdminCancel).Methods(http.MethodPost)
 }
 
-func (s *Server) adminView(r *http.Request, j *recap.Job) (adminJob, error) {
-	v, err := s.core.View(r.Context(), j)
-	if err != nil {
-		return adminJob{}, err
-	}
-	aj := adminJob{View: v, AccountID: j.AccountID, APIKeyID: j.APIKeyID, Kind: j.Kind, Queue: j.Queue, Tasks: []jobs.TaskView{}}
-	if !recap.Terminal(j.State) || j.WebhookURL != "" {
-		tasks, err := s.cfg.Jobs.Tasks(j)
-		if err != nil {
-			return adminJob{}, err
-		}
-		if tasks != nil {
-			aj.Tasks = tasks
-		}
-	}
-	return aj, nil
-}
-
 func (s *Server) handleAdminListJobs(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := store.JobFilter{State: q.Get("state"), Limit: 50}
-	if f.State != "" && !core.ValidState(f.State) {
+	req := core.AdminListRequest{State: q.Get("state"), Limit: 50, Cursor: q.Get("cursor")}
+	if req.State != "" && !core.ValidState(req.State) {
 		s.writeError(w, r, badRequest("invalid_state", "state", "'state' must be one of queued, resolving, transcribing, summarizing, succeeded, failed, canceled."))
 		return
 	}
@@ -105,7 +86,7 @@ func (s *Server) handleAdminListJobs(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, badRequest("invalid_account_id", "account_id", "'account_id' must be a positive integer."))
 			return
 		}
-		f.AccountID = n
+		req.AccountID = n
 	}
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
@@ -113,119 +94,53 @@ func (s *Server) handleAdminListJobs(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, badRequest("invalid_limit", "limit", "'limit' must be an integer from 1 to 500."))
 			return
 		}
-		f.Limit = n
+		req.Limit = n
 	}
-	if c := q.Get("cursor"); c != "" {
-		t, id, ok := core.DecodeCursor(c)
-		if !ok {
-			s.writeError(w, r, badRequest("invalid_cursor", "cursor", "'cursor' is not a cursor this API returned."))
-			return
-		}
-		f.BeforeTime, f.BeforeID = &t, id
-	}
-	f.Limit++
-	list, err := s.cfg.Store.ListJobs(r.Context(), f)
+	p, err := s.core.AdminListJobs(r.Context(), req)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	more := len(list) == f.Limit
-	if more {
-		list = list[:f.Limit-1]
+	data := make([]adminJob, 0, len(p.Jobs))
+	for i := range p.Jobs {
+		data = append(data, adminJobOf(&p.Jobs[i]))
 	}
-	data := make([]adminJob, 0, len(list))
-	for i := range list {
-		aj, err := s.adminView(r, &list[i])
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		data = append(data, aj)
-	}
-	out := map[string]any{"object": "list", "data": data, "has_more": more}
-	if more {
-		out["next_cursor"] = core.EncodeCursor(&list[len(list)-1])
+	out := map[string]any{"object": "list", "data": data, "has_more": p.HasMore}
+	if p.HasMore {
+		out["next_cursor"] = p.NextCursor
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) adminJob(r *http.Request) (*recap.Job, error) {
-	return s.cfg.Store.Job(r.Context(), mux.Vars(r)["id"])
-}
-
 func (s *Server) handleAdminGetJob(w http.ResponseWriter, r *http.Request) {
-	j, err := s.adminJob(r)
+	j, err := s.core.AdminJob(r.Context(), mux.Vars(r)["id"])
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	v, err := s.adminView(r, j)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, adminJobOf(j))
 }
 
 func (s *Server) handleAdminRetry(w http.ResponseWriter, r *http.Request) {
-	j, err := s.adminJob(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	action, nj, err := s.cfg.Jobs.Retry(r.Context(), j)
-	if errors.Is(err, jobs.ErrNotRetryable) {
-		s.writeError(w, r, &Error{Status: http.StatusConflict, Type: "invalid_request_error", Code: "not_retryable", Message: err.Error()})
-		return
-	}
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.log.Info("admin retry", "job_id", j.ID, "video_key", j.VideoKey, "action", action, "new_job_id", nj.ID)
-	if nj, err = s.cfg.Store.Job(r.Context(), nj.ID); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	aj, err := s.adminView(r, nj)
+	res, err := s.core.AdminRetry(r.Context(), mux.Vars(r)["id"])
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	status := http.StatusOK
-	out := map[string]any{"action": action, "job": aj}
-	if action == jobs.RetryResubmitted {
+	out := map[string]any{"action": res.Action, "job": adminJobOf(&res.Job)}
+	if res.RetryOf != "" {
 		status = http.StatusCreated
-		out["retry_of"] = j.ID
+		out["retry_of"] = res.RetryOf
 	}
 	writeJSON(w, status, out)
 }
 
 func (s *Server) handleAdminCancel(w http.ResponseWriter, r *http.Request) {
-	j, err := s.adminJob(r)
+	j, err := s.core.AdminCancel(r.Context(), mux.Vars(r)["id"])
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	ok, err := s.cfg.Jobs.Cancel(r.Context(), j)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if !ok {
-		s.writeError(w, r, &Error{Status: http.StatusConflict, Type: "invalid_request_error", Code: "job_finished",
-			Message: "The job already ended (" + j.State + ")."})
-		return
-	}
-	s.log.Info("admin cancel", "job_id", j.ID, "video_key", j.VideoKey)
-	if j, err = s.cfg.Store.Job(context.WithoutCancel(r.Context()), j.ID); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	v, err := s.adminView(r, j)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, adminJobOf(j))
 }

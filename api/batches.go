@@ -6,7 +6,6 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/recap/recap/core"
-	"github.com/recap/recap/jobs"
 )
 
 // playlistReply is the answer to POST /api/v1/jobs with a playlist: the
@@ -18,7 +17,7 @@ type playlistReply struct {
 	URL     string              `json:"url"`
 	Title   string              `json:"title,omitempty"`
 	Entries int                 `json:"entries,omitempty"`
-	Data    []jobs.View         `json:"data"`
+	Data    []core.View         `json:"data"`
 	Skipped []core.SkippedEntry `json:"skipped"`
 }
 

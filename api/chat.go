@@ -13,7 +13,6 @@ import (
 
 	"github.com/recap/recap"
 	"github.com/recap/recap/core"
-	"github.com/recap/recap/jobs"
 )
 
 // PublicModel is the model name of the BibiGPT contract.
@@ -191,7 +190,7 @@ type chatUsage struct {
 	TotalTokens      int `json:"total_tokens"`
 }
 
-func usageOf(r *jobs.Result) *chatUsage {
+func usageOf(r *core.Result) *chatUsage {
 	return &chatUsage{PromptTokens: r.PromptTokens, CompletionTokens: r.CompletionTokens, TotalTokens: r.PromptTokens + r.CompletionTokens}
 }
 
@@ -209,7 +208,7 @@ func (s *Server) waitJob(w http.ResponseWriter, r *http.Request, j *recap.Job, m
 	writeCompletion(w, j, model, res)
 }
 
-func writeCompletion(w http.ResponseWriter, j *recap.Job, model string, res *jobs.Result) {
+func writeCompletion(w http.ResponseWriter, j *recap.Job, model string, res *core.Result) {
 	stop := "stop"
 	writeJSON(w, http.StatusOK, chatCompletion{ID: "chatcmpl-" + j.ID, Object: "chat.completion", Created: j.CreatedAt.Unix(),
 		Model: model, Usage: usageOf(res),
@@ -264,7 +263,7 @@ func (c *chunkWriter) send(delta *chatContent, finish *string, usage *chatUsage)
 }
 
 // finish sends the last chunk (finish_reason, optional usage).
-func (c *chunkWriter) finish(res *jobs.Result, includeUsage bool) error {
+func (c *chunkWriter) finish(res *core.Result, includeUsage bool) error {
 	stop := "stop"
 	var usage *chatUsage
 	if includeUsage {
@@ -276,7 +275,7 @@ func (c *chunkWriter) finish(res *jobs.Result, includeUsage bool) error {
 func (c *chunkWriter) done() { c.raw("data: [DONE]\n\n") } //nolint:errcheck
 
 // writeCached answers from a ready result, as JSON or as a stream.
-func writeCached(w http.ResponseWriter, j *recap.Job, model string, res *jobs.Result, stream, includeUsage bool) {
+func writeCached(w http.ResponseWriter, j *recap.Job, model string, res *core.Result, stream, includeUsage bool) {
 	if !stream {
 		writeCompletion(w, j, model, res)
 		return
@@ -295,7 +294,7 @@ func writeCached(w http.ResponseWriter, j *recap.Job, model string, res *jobs.Re
 //
 // A job its video site keeps refusing ends the stream at BlockedWait with
 // the upstream_blocked error a non-stream request gets (core.FollowStart).
-func (s *Server) follow(ctx context.Context, jobID string, st *core.Start, keepAlive func() error, handle func(jobs.Event) error) bool {
+func (s *Server) follow(ctx context.Context, jobID string, st *core.Start, keepAlive func() error, handle func(core.Event) error) bool {
 	return s.core.FollowStart(ctx, jobID, st, s.cfg.Heartbeat, keepAlive, handle) == nil
 }
 
@@ -315,20 +314,20 @@ func (s *Server) streamJob(w http.ResponseWriter, r *http.Request, j *recap.Job,
 	if err := c.send(&chatContent{Role: "assistant"}, nil, nil); err != nil {
 		return
 	}
-	handle := func(ev jobs.Event) error {
+	handle := func(ev core.Event) error {
 		switch ev.Type {
-		case jobs.EventState:
+		case core.EventState:
 			if msg := core.StateMessage(ev.State); msg != "" {
 				return c.send(&chatContent{ReasoningContent: msg + "\n"}, nil, nil)
 			}
-		case jobs.EventProgress:
+		case core.EventProgress:
 			if ev.Message != "" {
 				return c.send(&chatContent{ReasoningContent: ev.Message + "\n"}, nil, nil)
 			}
-		case jobs.EventDelta:
+		case core.EventDelta:
 			sent.WriteString(ev.Text)
 			return c.send(&chatContent{Content: ev.Text}, nil, nil)
-		case jobs.EventResult:
+		case core.EventResult:
 			// Deltas may be missing (a cache hit, a summary made by a job
 			// this one shared its stage with): send what was not sent.
 			// When the stored summary differs from what streamed (the
@@ -340,7 +339,7 @@ func (s *Server) streamJob(w http.ResponseWriter, r *http.Request, j *recap.Job,
 				}
 			}
 			return c.finish(ev.Result, includeUsage)
-		case jobs.EventError:
+		case core.EventError:
 			return c.raw("data: " + string(errorJSON(r, jobError(ev.Error))) + "\n\n")
 		}
 		return nil

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/recap/recap/core"
-	"github.com/recap/recap/jobs"
 )
 
 // Error is an API error: a status, OpenAI's error type, and the fields
@@ -96,7 +95,7 @@ func retryStatus(status int) bool {
 }
 
 // jobError turns a failed job's error into an API error.
-func jobError(e *jobs.ErrorInfo) *Error { return fromCore(core.JobError(e)) }
+func jobError(e *core.ErrorInfo) *Error { return fromCore(core.JobError(e)) }
 
 // asAPIError maps any error to an API error: transport errors are already
 // API errors; everything else goes through the use cases' classification.

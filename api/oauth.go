@@ -13,10 +13,6 @@ package api
 // to the API key its owner signed in with, narrowed to the granted scopes.
 
 import (
-	"context"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"html/template"
 	"net/http"
@@ -26,32 +22,13 @@ import (
 	"time"
 
 	"github.com/recap/recap"
-	"github.com/recap/recap/store"
+	"github.com/recap/recap/core"
 	"github.com/recap/recap/textclean"
 )
 
-// OAuthStore is the OAuth2 persistence the API uses.
-type OAuthStore interface {
-	OAuthClient(ctx context.Context, id string) (*store.OAuthClient, error)
-	RegisterOAuthClient(ctx context.Context, name string, redirectURIs []string) (*store.OAuthClient, error)
-	CreateAuthCode(ctx context.Context, c store.AuthCode) (string, error)
-	RedeemAuthCode(ctx context.Context, code string) (*store.AuthCode, error)
-	IssueTokens(ctx context.Context, c *store.AuthCode, accessTTL, refreshTTL time.Duration) (*store.TokenPair, error)
-	RefreshTokens(ctx context.Context, refresh, clientID string, scopes []string, accessTTL, refreshTTL time.Duration) (*store.TokenPair, error)
-	RevokeToken(ctx context.Context, token, clientID string) (bool, error)
-	IntrospectToken(ctx context.Context, token, clientID string) (*store.TokenInfo, error)
-}
-
-// OAuthConfig sets OAuth2 lifetimes.
+// OAuthConfig configures the OAuth2 endpoints (lifetimes are
+// core.OAuthConfig's).
 type OAuthConfig struct {
-	// CodeTTL is how long an authorization code may wait for its exchange
-	// (default 60s: the client exchanges it right after the redirect).
-	CodeTTL time.Duration
-	// AccessTTL is an access token's lifetime (default 1h).
-	AccessTTL time.Duration
-	// RefreshTTL is a refresh token's lifetime (default 30 days); each
-	// refresh issues a new one.
-	RefreshTTL time.Duration
 	// Issuer is the public base URL (see DiscoveryConfig); empty means
 	// each request's own.
 	Issuer string
@@ -61,43 +38,11 @@ type OAuthConfig struct {
 	RegistrationsPerHour int
 }
 
-func (c OAuthConfig) withDefaults() OAuthConfig {
-	if c.CodeTTL <= 0 {
-		c.CodeTTL = time.Minute
-	}
-	if c.AccessTTL <= 0 {
-		c.AccessTTL = time.Hour
-	}
-	if c.RefreshTTL <= 0 {
-		c.RefreshTTL = 30 * 24 * time.Hour
-	}
-	return c
-}
-
 // scopeNames lists the scopes a client may ask for, with what the
 // authorize page says about each.
 var scopeNames = []struct{ Name, Description string }{
 	{recap.ScopeRead, "See your jobs, transcripts, models and credit balance"},
 	{recap.ScopeWrite, "Summarize videos and create or cancel jobs, spending your credits"},
-}
-
-// parseScope splits a space-separated scope parameter; "" means read.
-func parseScope(s string) ([]string, bool) {
-	fields := strings.Fields(s)
-	if len(fields) == 0 {
-		return []string{recap.ScopeRead}, true
-	}
-	var out []string
-	for _, f := range fields {
-		if f != recap.ScopeRead && f != recap.ScopeWrite {
-			return nil, false
-		}
-		if !slices.Contains(out, f) {
-			out = append(out, f)
-		}
-	}
-	slices.Sort(out)
-	return out, true
 }
 
 // oauthError is an RFC 6749 error: "error" and "error_description".
@@ -126,87 +71,37 @@ func single(f url.Values, name string) (string, bool) {
 	return v[0], true
 }
 
-// authorizeRequest is a validated authorization request.
-type authorizeRequest struct {
-	Client        *store.OAuthClient
-	RedirectURI   string
-	State         string
-	Scopes        []string
-	CodeChallenge string
+// fromOAuth is the door's form of a use case's OAuth2 error: its status
+// by kind, as every other error's.
+func fromOAuth(err error) *oauthError {
+	var oe *core.OAuthError
+	if !errors.As(err, &oe) {
+		return &oauthError{Status: http.StatusInternalServerError, Code: "server_error", Description: "The server had an error."}
+	}
+	status, _ := statusOf(oe.Kind)
+	return &oauthError{Status: status, Code: oe.Code, Description: oe.Description}
 }
 
-// parseAuthorize validates an authorization request. A problem with the
-// client or redirect URI is reported to the person (fatal is true: never
-// redirect to a URI that is not registered); any other problem goes back
-// to the client on its redirect URI.
-func (s *Server) parseAuthorize(r *http.Request) (req *authorizeRequest, err *oauthError, fatal bool) {
-	f := r.Form
+// authorizeParams reads an authorization request's parameters: each at
+// most once, and text Postgres can store.
+func authorizeParams(f url.Values) (core.AuthorizeRequest, *oauthError) {
 	for _, p := range []string{"client_id", "redirect_uri", "response_type", "scope", "state", "code_challenge", "code_challenge_method"} {
 		if len(f[p]) > 1 {
-			return nil, oauthErr("invalid_request", "The parameter "+p+" was sent more than once."), true
+			return core.AuthorizeRequest{}, oauthErr("invalid_request", "The parameter "+p+" was sent more than once.")
 		}
 		if !textclean.Valid(f.Get(p)) {
-			return nil, oauthErr("invalid_request", "The parameter "+p+" holds a NUL character or invalid UTF-8."), true
+			return core.AuthorizeRequest{}, oauthErr("invalid_request", "The parameter "+p+" holds a NUL character or invalid UTF-8.")
 		}
 	}
-	clientID := f.Get("client_id")
-	c, e := s.cfg.Store.OAuthClient(r.Context(), clientID)
-	if e != nil || clientID == "" {
-		if e != nil && !errors.Is(e, store.ErrNotFound) {
-			s.log.Error("oauth client lookup", "err", e)
-			return nil, &oauthError{Status: http.StatusInternalServerError, Code: "server_error", Description: "The server had an error."}, true
-		}
-		return nil, oauthErr("invalid_request", "Unknown client_id."), true
-	}
-	redirect := f.Get("redirect_uri")
-	if redirect == "" && len(c.RedirectURIs) == 1 {
-		redirect = c.RedirectURIs[0]
-	}
-	if !slices.Contains(c.RedirectURIs, redirect) {
-		return nil, oauthErr("invalid_request", "The redirect_uri is not registered for this client."), true
-	}
-	req = &authorizeRequest{Client: c, RedirectURI: redirect, State: f.Get("state")}
-	if f.Get("response_type") != "code" {
-		return req, oauthErr("unsupported_response_type", "Only response_type=code is supported."), false
-	}
-	scopes, ok := parseScope(f.Get("scope"))
-	if !ok {
-		return req, oauthErr("invalid_scope", "Known scopes are 'read' and 'write'."), false
-	}
-	req.Scopes = scopes
-	req.CodeChallenge = f.Get("code_challenge")
-	if f.Get("code_challenge_method") != "S256" || !validChallenge(req.CodeChallenge) {
-		return req, oauthErr("invalid_request", "PKCE is required: send code_challenge (BASE64URL(SHA-256(code_verifier)), 43 characters) and code_challenge_method=S256."), false
-	}
-	return req, nil, false
-}
-
-func validChallenge(c string) bool {
-	if len(c) != 43 {
-		return false
-	}
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	return err == nil && len(b) == sha256.Size
-}
-
-// validVerifier checks RFC 7636 §4.1: 43 to 128 unreserved characters.
-func validVerifier(v string) bool {
-	if len(v) < 43 || len(v) > 128 {
-		return false
-	}
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
-			return false
-		}
-	}
-	return true
+	return core.AuthorizeRequest{ClientID: f.Get("client_id"), RedirectURI: f.Get("redirect_uri"), ResponseType: f.Get("response_type"),
+		Scope: f.Get("scope"), State: f.Get("state"), CodeChallenge: f.Get("code_challenge"),
+		CodeChallengeMethod: f.Get("code_challenge_method")}, nil
 }
 
 // redirectTo sends the person back to the client with params, state, and
 // the issuer (RFC 9207), so a client talking to several servers can tell
 // which one answered.
-func (s *Server) redirectTo(w http.ResponseWriter, r *http.Request, req *authorizeRequest, params url.Values) {
+func (s *Server) redirectTo(w http.ResponseWriter, r *http.Request, req *core.Authorization, params url.Values) {
 	u, err := url.Parse(req.RedirectURI)
 	if err != nil { // registered URIs are checked at registration
 		http.Error(w, "bad redirect URI", http.StatusInternalServerError)
@@ -229,7 +124,7 @@ func (s *Server) redirectTo(w http.ResponseWriter, r *http.Request, req *authori
 	http.Redirect(w, r, u.String(), status)
 }
 
-func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, req *authorizeRequest, e *oauthError) {
+func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, req *core.Authorization, e *oauthError) {
 	s.redirectTo(w, r, req, url.Values{"error": {e.Code}, "error_description": {e.Description}})
 }
 
@@ -240,66 +135,40 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		s.authorizePage(w, http.StatusBadRequest, authorizeView{Fatal: "The request could not be read."})
 		return
 	}
-	req, oerr, fatal := s.parseAuthorize(r)
-	if fatal {
+	req, oerr := authorizeParams(r.Form)
+	if oerr != nil {
 		s.authorizePage(w, oerr.Status, authorizeView{Fatal: oerr.Description})
 		return
 	}
-	if oerr != nil {
-		s.redirectError(w, r, req, oerr)
-		return
+	if r.Method == http.MethodPost {
+		req.Consent = &core.Consent{Approve: r.PostForm.Get("decision") == "approve", APIKey: r.PostForm.Get("api_key"), Grant: r.PostForm["grant"]}
 	}
-	view := authorizeView{Req: req, Form: r.Form}
-	if r.Method == http.MethodGet {
-		s.authorizePage(w, http.StatusOK, view)
-		return
-	}
-	if r.PostForm.Get("decision") != "approve" {
-		s.redirectError(w, r, req, oauthErr("access_denied", "The owner did not approve the request."))
-		return
-	}
-	secret := strings.TrimSpace(r.PostForm.Get("api_key"))
-	var key *recap.Caller
-	if secret != "" && len(secret) <= 256 && !strings.HasPrefix(secret, store.AccessTokenPrefix) {
-		k, err := s.cfg.Store.KeyBySecret(r.Context(), secret)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			s.log.Error("oauth sign-in", "err", err)
-			s.authorizePage(w, http.StatusInternalServerError, authorizeView{Fatal: "The server had an error; try again."})
-			return
-		}
-		key = k
-	}
-	if key == nil {
-		view.Problem = "That API key is not valid. Sign in with an active key of your account."
-		s.authorizePage(w, http.StatusUnauthorized, view)
-		return
-	}
-	// Granted: what the client asked for, the owner ticked, and the key has.
-	var granted []string
-	for _, sc := range req.Scopes {
-		if slices.Contains(r.PostForm["grant"], sc) && slices.Contains(key.Scopes, sc) {
-			granted = append(granted, sc)
-		}
-	}
-	if len(granted) == 0 {
-		s.redirectError(w, r, req, oauthErr("access_denied", "No scope was approved."))
-		return
-	}
-	code, err := s.cfg.Store.CreateAuthCode(r.Context(), store.AuthCode{ClientID: req.Client.ID, APIKeyID: key.ID,
-		RedirectURI: req.RedirectURI, Scopes: granted, CodeChallenge: req.CodeChallenge, CodeChallengeMethod: "S256",
-		ExpiresAt: time.Now().Add(s.cfg.OAuth.CodeTTL)})
+	a, err := s.core.Authorize(r.Context(), req)
 	if err != nil {
-		s.log.Error("oauth code", "err", err)
-		s.redirectError(w, r, req, &oauthError{Code: "server_error", Description: "The server had an error."})
+		var ce *core.OAuthError
+		redirect := errors.As(err, &ce) && ce.Redirect && a != nil
+		oerr := fromOAuth(err)
+		switch {
+		case redirect:
+			s.redirectError(w, r, a, oerr)
+		case a != nil && oerr.Status == http.StatusUnauthorized:
+			// The key: the person may sign in with another.
+			s.authorizePage(w, oerr.Status, authorizeView{Req: a, Form: r.Form, Problem: oerr.Description})
+		default:
+			s.authorizePage(w, oerr.Status, authorizeView{Fatal: oerr.Description})
+		}
 		return
 	}
-	s.log.Info("oauth code issued", "client_id", req.Client.ID, "key_id", key.ID, "scopes", strings.Join(granted, " "))
-	s.redirectTo(w, r, req, url.Values{"code": {code}})
+	if req.Consent == nil {
+		s.authorizePage(w, http.StatusOK, authorizeView{Req: a, Form: r.Form})
+		return
+	}
+	s.redirectTo(w, r, a, url.Values{"code": {a.Code}})
 }
 
 // authorizeView is what the consent page shows.
 type authorizeView struct {
-	Req     *authorizeRequest
+	Req     *core.Authorization
 	Form    url.Values
 	Problem string
 	Fatal   string
@@ -417,46 +286,11 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		}
 		params[p] = v
 	}
-	client, oerr := s.tokenClient(r, params)
-	if oerr != nil {
-		writeTokenError(w, oerr)
-		return
-	}
-	var pair *store.TokenPair
-	var err error
-	switch params["grant_type"] {
-	case "authorization_code":
-		pair, oerr = s.exchangeCode(r.Context(), client, params)
-	case "refresh_token":
-		if params["refresh_token"] == "" {
-			oerr = oauthErr("invalid_request", "refresh_token is required.")
-			break
-		}
-		var scopes []string
-		if params["scope"] != "" {
-			var ok bool
-			if scopes, ok = parseScope(params["scope"]); !ok {
-				oerr = oauthErr("invalid_scope", "Known scopes are 'read' and 'write'.")
-				break
-			}
-		}
-		pair, err = s.cfg.Store.RefreshTokens(r.Context(), params["refresh_token"], client.ID, scopes, s.cfg.OAuth.AccessTTL, s.cfg.OAuth.RefreshTTL)
-		switch {
-		case errors.Is(err, store.ErrInvalidGrant):
-			oerr = oauthErr("invalid_grant", "The refresh token is invalid, expired, revoked or was issued to another client.")
-		case errors.Is(err, store.ErrInvalidScope):
-			oerr = oauthErr("invalid_scope", "A refresh may narrow the granted scopes, never widen them.")
-		case err != nil:
-			s.log.Error("oauth refresh", "err", err)
-			oerr = &oauthError{Status: http.StatusInternalServerError, Code: "server_error", Description: "The server had an error."}
-		}
-	case "":
-		oerr = oauthErr("invalid_request", "grant_type is required.")
-	default:
-		oerr = oauthErr("unsupported_grant_type", "Supported grant types: authorization_code, refresh_token.")
-	}
-	if oerr != nil {
-		writeTokenError(w, oerr)
+	pair, err := s.core.Token(r.Context(), core.TokenRequest{Client: clientCredentials(r, params), GrantType: params["grant_type"],
+		Code: params["code"], RedirectURI: params["redirect_uri"], CodeVerifier: params["code_verifier"],
+		RefreshToken: params["refresh_token"], Scope: params["scope"]})
+	if err != nil {
+		writeTokenError(w, fromOAuth(err))
 		return
 	}
 	writeToken(w, http.StatusOK, tokenReply{AccessToken: pair.Access, TokenType: "Bearer",
@@ -464,68 +298,10 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		Scope: strings.Join(pair.Scopes, " ")})
 }
 
-// tokenClient authenticates the client at the token endpoint: HTTP Basic
-// or client_id (+ client_secret) in the body (RFC 6749 §2.3.1), not both.
-func (s *Server) tokenClient(r *http.Request, params map[string]string) (*store.OAuthClient, *oauthError) {
-	id, secret := params["client_id"], params["client_secret"]
-	if u, p, ok := r.BasicAuth(); ok {
-		if secret != "" {
-			return nil, oauthErr("invalid_request", "Authenticate the client one way only.")
-		}
-		var err1, err2 error
-		u, err1 = url.QueryUnescape(u)
-		secret, err2 = url.QueryUnescape(p)
-		if err1 != nil || err2 != nil || (id != "" && id != u) {
-			return nil, &oauthError{Status: http.StatusUnauthorized, Code: "invalid_client", Description: "Client authentication failed."}
-		}
-		id = u
-	}
-	if id == "" {
-		return nil, oauthErr("invalid_request", "client_id is required.")
-	}
-	c, err := s.cfg.Store.OAuthClient(r.Context(), id)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.log.Error("oauth client lookup", "err", err)
-		return nil, &oauthError{Status: http.StatusInternalServerError, Code: "server_error", Description: "The server had an error."}
-	}
-	if c == nil || !c.CheckSecret(secret) {
-		return nil, &oauthError{Status: http.StatusUnauthorized, Code: "invalid_client", Description: "Client authentication failed."}
-	}
-	return c, nil
-}
-
-// exchangeCode redeems a code (once: the first attempt uses it up, right
-// or wrong) and issues tokens if the client, redirect URI and PKCE
-// verifier all match what was authorized.
-func (s *Server) exchangeCode(ctx context.Context, client *store.OAuthClient, p map[string]string) (*store.TokenPair, *oauthError) {
-	if p["code"] == "" || p["code_verifier"] == "" {
-		return nil, oauthErr("invalid_request", "code and code_verifier are required.")
-	}
-	if !validVerifier(p["code_verifier"]) {
-		return nil, oauthErr("invalid_grant", "The code_verifier is malformed.")
-	}
-	ac, err := s.cfg.Store.RedeemAuthCode(ctx, p["code"])
-	if errors.Is(err, store.ErrInvalidGrant) {
-		return nil, oauthErr("invalid_grant", "The authorization code is invalid, expired or already used.")
-	}
-	if err != nil {
-		s.log.Error("oauth redeem", "err", err)
-		return nil, &oauthError{Status: http.StatusInternalServerError, Code: "server_error", Description: "The server had an error."}
-	}
-	redirect := p["redirect_uri"]
-	if redirect == "" && len(client.RedirectURIs) == 1 {
-		redirect = client.RedirectURIs[0]
-	}
-	sum := sha256.Sum256([]byte(p["code_verifier"]))
-	challenge := base64.RawURLEncoding.EncodeToString(sum[:])
-	if ac.ClientID != client.ID || ac.RedirectURI != redirect ||
-		subtle.ConstantTimeCompare([]byte(challenge), []byte(ac.CodeChallenge)) != 1 {
-		return nil, oauthErr("invalid_grant", "The code was not issued to this client, redirect URI and code_verifier.")
-	}
-	pair, err := s.cfg.Store.IssueTokens(ctx, ac, s.cfg.OAuth.AccessTTL, s.cfg.OAuth.RefreshTTL)
-	if err != nil {
-		s.log.Error("oauth issue", "err", err)
-		return nil, &oauthError{Status: http.StatusInternalServerError, Code: "server_error", Description: "The server had an error."}
-	}
-	return pair, nil
+// clientCredentials are the client's credentials a token, revocation or
+// introspection request carries: in the body, or as HTTP Basic.
+func clientCredentials(r *http.Request, params map[string]string) core.ClientCredentials {
+	c := core.ClientCredentials{ID: params["client_id"], Secret: params["client_secret"]}
+	c.BasicUser, c.BasicPassword, c.Basic = r.BasicAuth()
+	return c
 }

@@ -16,7 +16,6 @@ package api
 // client finds the authorization server.
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -24,7 +23,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/recap/recap"
-	"github.com/recap/recap/store"
+	"github.com/recap/recap/core"
 	"github.com/recap/recap/textclean"
 )
 
@@ -254,34 +253,28 @@ func quote(v string) string {
 
 // oauthForm reads a form-encoded request to the revocation or
 // introspection endpoint: the parameters (each at most once) and the
-// authenticated client.
-func (s *Server) oauthForm(w http.ResponseWriter, r *http.Request, names ...string) (map[string]string, *store.OAuthClient, *oauthError) {
+// client's credentials.
+func (s *Server) oauthForm(w http.ResponseWriter, r *http.Request, names ...string) (map[string]string, core.ClientCredentials, *oauthError) {
+	var none core.ClientCredentials
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
-		return nil, nil, oauthErr("invalid_request", "Send the parameters as application/x-www-form-urlencoded.")
+		return nil, none, oauthErr("invalid_request", "Send the parameters as application/x-www-form-urlencoded.")
 	}
 	if err := r.ParseForm(); err != nil {
-		return nil, nil, oauthErr("invalid_request", "The request body could not be read.")
+		return nil, none, oauthErr("invalid_request", "The request body could not be read.")
 	}
 	params := map[string]string{}
 	for _, p := range append(names, "client_id", "client_secret") {
 		v, ok := single(r.PostForm, p)
 		if !ok {
-			return nil, nil, oauthErr("invalid_request", "The parameter "+p+" was sent more than once.")
+			return nil, none, oauthErr("invalid_request", "The parameter "+p+" was sent more than once.")
 		}
 		if !textclean.Valid(v) {
-			return nil, nil, oauthErr("invalid_request", "The parameter "+p+" holds a NUL character or invalid UTF-8.")
+			return nil, none, oauthErr("invalid_request", "The parameter "+p+" holds a NUL character or invalid UTF-8.")
 		}
 		params[p] = v
 	}
-	client, oerr := s.tokenClient(r, params)
-	if oerr != nil {
-		return nil, nil, oerr
-	}
-	if params["token"] == "" {
-		return nil, nil, oauthErr("invalid_request", "token is required.")
-	}
-	return params, client, nil
+	return params, clientCredentials(r, params), nil
 }
 
 // handleRevoke revokes a token of the calling client (RFC 7009). The
@@ -294,14 +287,9 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		writeTokenError(w, oerr)
 		return
 	}
-	found, err := s.cfg.Store.RevokeToken(r.Context(), params["token"], client.ID)
-	if err != nil {
-		s.log.Error("oauth revoke", "err", err)
-		writeTokenError(w, &oauthError{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable", Description: "The token could not be revoked now; try again."})
+	if err := s.core.RevokeToken(r.Context(), client, params["token"]); err != nil {
+		writeTokenError(w, fromOAuth(err))
 		return
-	}
-	if found {
-		s.log.Info("oauth token revoked", "client_id", client.ID)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
@@ -326,27 +314,22 @@ type introspection struct {
 // one, so introspection never reveals tokens a client was not issued.
 func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	params, client, oerr := s.oauthForm(w, r, "token", "token_type_hint")
-	if oerr == nil && !client.Confidential {
-		oerr = &oauthError{Status: http.StatusUnauthorized, Code: "invalid_client",
-			Description: "Introspection is for confidential clients: authenticate with the client secret."}
-	}
 	if oerr != nil {
 		writeTokenError(w, oerr)
 		return
 	}
-	ti, err := s.cfg.Store.IntrospectToken(r.Context(), params["token"], client.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		writeToken(w, http.StatusOK, introspection{Active: false})
+	ti, err := s.core.IntrospectToken(r.Context(), client, params["token"])
+	if err != nil {
+		writeTokenError(w, fromOAuth(err))
 		return
 	}
-	if err != nil {
-		s.log.Error("oauth introspect", "err", err)
-		writeTokenError(w, &oauthError{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable", Description: "The token could not be checked now; try again."})
+	if ti == nil {
+		writeToken(w, http.StatusOK, introspection{Active: false})
 		return
 	}
 	out := introspection{Active: true, Scope: strings.Join(ti.Scopes, " "), ClientID: ti.ClientID, Username: ti.KeyName,
 		Exp: ti.ExpiresAt.Unix(), Iat: ti.IssuedAt.Unix(), Sub: "key_" + strconv.FormatInt(ti.APIKeyID, 10), Iss: s.publicBase(r)}
-	if ti.Kind == store.TokenAccess {
+	if ti.Access {
 		out.TokenType = "Bearer"
 	}
 	writeToken(w, http.StatusOK, out)

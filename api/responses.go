@@ -10,7 +10,6 @@ import (
 
 	"github.com/recap/recap"
 	"github.com/recap/recap/core"
-	"github.com/recap/recap/jobs"
 )
 
 // responsesRequest is the body of POST /v1/responses: OpenAI's Responses
@@ -211,7 +210,7 @@ func (c contentItem) MarshalJSON() ([]byte, error) {
 	}{c.Type, c.Text, ann, []any{}})
 }
 
-func responseUsageOf(r *jobs.Result) *responseUsage {
+func responseUsageOf(r *core.Result) *responseUsage {
 	return &responseUsage{InputTokens: r.PromptTokens, OutputTokens: r.CompletionTokens, TotalTokens: r.PromptTokens + r.CompletionTokens,
 		InputTokensDetails: map[string]int{"cached_tokens": 0, "cache_write_tokens": 0}, OutputTokensDetails: map[string]int{"reasoning_tokens": 0}}
 }
@@ -339,7 +338,7 @@ func (s *Server) streamResponse(w http.ResponseWriter, r *http.Request, sub *cor
 	}
 	st := &core.Start{Last: "0"}
 	if sub.Result != nil {
-		st.Backlog = []jobs.Event{{Type: jobs.EventResult, Result: sub.Result}}
+		st.Backlog = []core.Event{{Type: core.EventResult, Result: sub.Result}}
 	} else {
 		var err error
 		if st, err = s.core.AwaitStart(ctx, j.ID); err != nil {
@@ -439,15 +438,15 @@ func (s *Server) streamResponse(w http.ResponseWriter, r *http.Request, sub *cor
 		}
 		return out
 	}
-	handle := func(ev jobs.Event) error {
+	handle := func(ev core.Event) error {
 		switch ev.Type {
-		case jobs.EventState:
+		case core.EventState:
 			return progressLine(core.StateMessage(ev.State))
-		case jobs.EventProgress:
+		case core.EventProgress:
 			return progressLine(ev.Message)
-		case jobs.EventDelta:
+		case core.EventDelta:
 			return delta(ev.Text)
-		case jobs.EventResult:
+		case core.EventResult:
 			// Send what the deltas did not (a cache hit, a shared stage).
 			rest, _ := strings.CutPrefix(ev.Result.Markdown, text.String())
 			if err := delta(rest); err != nil {
@@ -468,7 +467,7 @@ func (s *Server) streamResponse(w http.ResponseWriter, r *http.Request, sub *cor
 			}
 			ro.Status, ro.Output, ro.Usage = "completed", output(), responseUsageOf(ev.Result)
 			return rs.event("response.completed", map[string]any{"response": ro})
-		case jobs.EventError:
+		case core.EventError:
 			if err := closeReasoning(); err != nil {
 				return err
 			}

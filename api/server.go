@@ -18,28 +18,13 @@ import (
 
 	"github.com/recap/recap"
 	"github.com/recap/recap/core"
-	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/metrics"
-	"github.com/recap/recap/store"
 )
-
-// Store is what the API reads directly: keys and tokens for
-// authentication, OAuth2 clients and codes, and jobs for the operators'
-// routes. Everything a request decides goes through Config.Core.
-type Store interface {
-	KeyBySecret(ctx context.Context, secret string) (*recap.Caller, error)
-	KeyByAccessToken(ctx context.Context, token string) (*recap.Caller, error)
-	Job(ctx context.Context, id string) (*recap.Job, error)
-	ListJobs(ctx context.Context, f store.JobFilter) ([]recap.Job, error)
-	OAuthStore
-}
 
 // Config configures the server.
 type Config struct {
 	// Core carries out every request's use case.
 	Core   *core.Service
-	Store  Store
-	Jobs   *jobs.Client
 	Logger *slog.Logger
 	// Heartbeat is the SSE keep-alive interval (default 15s).
 	Heartbeat time.Duration
@@ -49,19 +34,11 @@ type Config struct {
 	OAuth OAuthConfig
 	// Metrics records every request by route; nil records nothing.
 	Metrics *metrics.Metrics
-	// Keys looks API keys up (a store.KeyCache); nil uses Store.
-	Keys KeyLookup
 	// CORS lets browser pages of other origins call the API; the zero
 	// value turns it off.
 	CORS CORSConfig
 	// MCP, when set, is served at /mcp behind the same authentication.
 	MCP http.Handler
-}
-
-// KeyLookup finds the key a bearer secret belongs to (store.ErrNotFound
-// when none, or revoked).
-type KeyLookup interface {
-	KeyBySecret(ctx context.Context, secret string) (*recap.Caller, error)
 }
 
 // Server is the HTTP API.
@@ -83,10 +60,6 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 15 * time.Second
-	}
-	cfg.OAuth = cfg.OAuth.withDefaults()
-	if cfg.Keys == nil {
-		cfg.Keys = cfg.Store
 	}
 	s := &Server{cfg: cfg, core: cfg.Core, log: cfg.Logger, router: mux.NewRouter(), cors: newCORS(cfg.CORS)}
 	s.routes()
@@ -222,15 +195,9 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			s.writeError(w, r, errUnauthorized)
 			return
 		}
-		var k *recap.Caller
-		var err error
-		if strings.HasPrefix(secret, store.AccessTokenPrefix) {
-			k, err = s.cfg.Store.KeyByAccessToken(r.Context(), secret)
-		} else {
-			k, err = s.cfg.Keys.KeyBySecret(r.Context(), secret)
-		}
+		k, err := s.core.Authenticate(r.Context(), secret)
 		if err != nil {
-			if err == store.ErrNotFound {
+			if ce := core.As(err); ce.Kind == core.KindUnauthorized {
 				s.writeError(w, r, errUnauthorized)
 				return
 			}

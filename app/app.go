@@ -135,7 +135,7 @@ func NewAPI(cfg Config, d *Deps) *api.Server {
 	// Key lookups and cache hits' summaries are served from memory while a
 	// LISTEN connection hears of every change to them (store.KeyCache,
 	// store.SummaryCache); they stop with d.Close.
-	var keys api.KeyLookup = d.Store
+	var keys core.KeyLookup = d.Store
 	if cfg.KeyCacheTTL > 0 {
 		kc := store.NewKeyCache(store.KeyCacheConfig{Store: d.Store, TTL: cfg.KeyCacheTTL, Logger: d.Log})
 		d.runUntilClose(kc.Run)
@@ -165,14 +165,15 @@ func NewAPI(cfg Config, d *Deps) *api.Server {
 		Playlists:     d.Jobs,
 		Subscriptions: subscriptionsConfig(cfg, d),
 		Slots:         accountSlots(cfg, d),
+		Admin:         d.Jobs,
+		Auth:          d.Store,
+		Keys:          keys,
+		Logger:        d.Log,
 	})
 	startFilePurge(d, uc)
 	s := api.New(api.Config{
 		Core:      uc,
 		Heartbeat: cfg.Heartbeat,
-		Keys:      keys,
-		Store:     d.Store,
-		Jobs:      d.Jobs,
 		Logger:    d.Log,
 		Limiter:   api.NewRateLimiter(d.Redis, "recap:"+cfg.QueuePrefix, cfg.RateLimitRPM),
 		OAuth:     api.OAuthConfig{RegistrationsPerHour: cfg.OAuthRegistrationsPerHour},

@@ -8,11 +8,13 @@
 // network policy for videos, images and webhooks), the canonical video
 // key, the summary cache, attaching a repeated request to its running job,
 // balance checks before any work, idempotency, follow-up questions, job
-// queries, cancellation and transcripts.
+// queries, cancellation and transcripts; authentication and OAuth2
+// grants (oauth.go); the operators' actions (admin.go).
 package core
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/recap/recap"
@@ -110,6 +112,19 @@ type Config struct {
 	// Slots reports the cap on an account's running stages
 	// (MAX_ACTIVE_JOBS_PER_KEY); nil reports no cap.
 	Slots Slots
+	// Admin is the queue's side of the operators' actions (a
+	// *jobs.Client); nil fails them.
+	Admin AdminQueue
+	// Auth holds API keys, OAuth2 clients, codes and tokens (oauth.go);
+	// nil turns authentication and OAuth2 off.
+	Auth AuthStore
+	// Keys looks API keys up (a store.KeyCache); nil uses Auth.
+	Keys KeyLookup
+	// OAuth sets the OAuth2 lifetimes.
+	OAuth OAuthConfig
+	// Logger records the operators' actions and OAuth2 grants (default
+	// slog.Default()).
+	Logger *slog.Logger
 }
 
 // Service carries out the use cases.
@@ -132,6 +147,13 @@ func New(cfg Config) *Service {
 		cfg.BlockedWait = 30 * time.Second
 	}
 	cfg.Metering = cfg.Metering.withDefaults()
+	cfg.OAuth = cfg.OAuth.withDefaults()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Keys == nil && cfg.Auth != nil {
+		cfg.Keys = cfg.Auth
+	}
 	if cfg.Hits == nil {
 		cfg.Hits = cfg.Store
 	}

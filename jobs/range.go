@@ -7,7 +7,6 @@ import (
 	"github.com/recap/recap"
 )
 
-
 // CheckRange refuses a range that does not fit a video of duration
 // seconds (a duration of 0 is not known yet, and passes). A range may end
 // up to a second past the duration the metadata gives, which is rounded.

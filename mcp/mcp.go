@@ -23,7 +23,6 @@ import (
 
 	"github.com/recap/recap"
 	"github.com/recap/recap/core"
-	"github.com/recap/recap/jobs"
 )
 
 // CallerKey is the key of auth.TokenInfo.Extra under which the
@@ -80,7 +79,7 @@ func New(cfg Config) http.Handler {
 		t.ask)
 	sdk.AddTool(srv, &sdk.Tool{Name: ToolGetJob, Title: "Get a job",
 		Description:  "The state, progress, result or error of a job, by the job id summarize_video or the HTTP API returned.",
-		OutputSchema: toolSchema[jobs.View]()},
+		OutputSchema: toolSchema[core.View]()},
 		t.getJob)
 	addSubscriptionTools(srv, t)
 	return Guard(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return srv },
@@ -307,7 +306,7 @@ var stageSpan = map[string]float64{recap.StateQueued: 0, recap.StateResolving: 5
 // wait follows a job to its end. Without a progress token it is Wait;
 // with one, every state and progress event becomes a progress
 // notification (0 to 100, never going back).
-func (t *tools) wait(ctx context.Context, req *sdk.CallToolRequest, jobID string) (*jobs.Result, error) {
+func (t *tools) wait(ctx context.Context, req *sdk.CallToolRequest, jobID string) (*core.Result, error) {
 	token := req.Params.GetProgressToken()
 	if token == nil {
 		return t.cfg.Core.Wait(ctx, jobID, t.cfg.Heartbeat)
@@ -321,14 +320,14 @@ func (t *tools) wait(ctx context.Context, req *sdk.CallToolRequest, jobID string
 		// A client that stopped listening does not stop the job.
 		_ = req.Session.NotifyProgress(ctx, &sdk.ProgressNotificationParams{ProgressToken: token, Progress: p, Total: 100, Message: msg})
 	}
-	var final *jobs.Event
-	err := t.cfg.Core.Follow(ctx, jobID, "0", t.cfg.Heartbeat, nil, func(ev jobs.Event) error {
+	var final *core.Event
+	err := t.cfg.Core.Follow(ctx, jobID, "0", t.cfg.Heartbeat, nil, func(ev core.Event) error {
 		switch ev.Type {
-		case jobs.EventState:
+		case core.EventState:
 			if base, ok := stageSpan[ev.State]; ok {
 				notify(base, core.StateMessage(ev.State))
 			}
-		case jobs.EventProgress:
+		case core.EventProgress:
 			if ev.Message != "" {
 				notify(done+0.5*(100-done)/10, ev.Message)
 			}
@@ -344,7 +343,7 @@ func (t *tools) wait(ctx context.Context, req *sdk.CallToolRequest, jobID string
 		}
 		return nil, fmt.Errorf("follow job %s: %w", jobID, err)
 	}
-	if final.Type == jobs.EventError {
+	if final.Type == core.EventError {
 		return nil, core.JobError(final.Error)
 	}
 	notify(100, "Done")
@@ -398,14 +397,14 @@ func (t *tools) transcript(ctx context.Context, req *sdk.CallToolRequest, in Tra
 	return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: text}}}, out, nil
 }
 
-func (t *tools) getJob(ctx context.Context, req *sdk.CallToolRequest, in JobInput) (*sdk.CallToolResult, jobs.View, error) {
+func (t *tools) getJob(ctx context.Context, req *sdk.CallToolRequest, in JobInput) (*sdk.CallToolResult, core.View, error) {
 	k, denied := t.need(req, recap.ScopeRead)
 	if denied != nil {
-		return denied, jobs.View{}, nil
+		return denied, core.View{}, nil
 	}
 	v, err := t.cfg.Core.JobView(ctx, k, strings.TrimSpace(in.JobID))
 	if err != nil {
-		return toolError(err), jobs.View{}, nil
+		return toolError(err), core.View{}, nil
 	}
 	b, _ := json.MarshalIndent(v, "", "  ")
 	return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: string(b)}}}, v, nil
