@@ -19,7 +19,9 @@
 // TESTENV_PROBE_DATABASE_URL and TESTENV_PROBE_REDIS_URL replace the
 // defaults probed (e.g. a port nothing listens on, to try the private
 // path on a machine whose own services run); TESTENV_KEEP=1 keeps the
-// temporary directory (the servers' logs) after the run.
+// temporary directory (the servers' logs) after the run. A run killed
+// outright (SIGKILL) takes its servers with it (Linux) but leaves the
+// directory; the next run that starts a server removes it.
 //
 // The exit status is the command's.
 package main
@@ -36,6 +38,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -77,6 +80,10 @@ func main() {
 }
 
 func run(args []string) int {
+	// The servers and the command are started from this thread, and the
+	// kernel signals them when it exits (Pdeathsig, Linux): keep it alive
+	// until run returns.
+	runtime.LockOSThread()
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -114,6 +121,7 @@ func run(args []string) int {
 
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.SysProcAttr = commandAttr()
 	if err := cmd.Start(); err != nil {
 		logf("%v", err)
 		return 1
@@ -149,6 +157,7 @@ func run(args []string) int {
 // services is what this run started, for stop.
 type services struct {
 	dir   string
+	lock  *os.File
 	pg    *devstack.PGCluster
 	rcmd  *exec.Cmd
 	rdone chan struct{}
@@ -158,6 +167,7 @@ func (s *services) tempDir() (string, error) {
 	if s.dir != "" {
 		return s.dir, nil
 	}
+	sweep()
 	d, err := os.MkdirTemp("", "recap-testenv-")
 	if err != nil {
 		return "", err
@@ -168,8 +178,36 @@ func (s *services) tempDir() (string, error) {
 		os.RemoveAll(d)
 		return "", err
 	}
-	s.dir = d
+	// Held for the run: sweep leaves the directory alone while it is.
+	lock, err := os.OpenFile(filepath.Join(d, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err == nil {
+		err = syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	}
+	if err != nil {
+		os.RemoveAll(d)
+		return "", fmt.Errorf("testenv: lock %s: %w", d, err)
+	}
+	s.dir, s.lock = d, lock
 	return d, nil
+}
+
+// sweep removes what runs killed outright (SIGKILL: the kernel stopped
+// their servers, nothing removed their files) left in the temporary
+// directory: those whose lock no process holds.
+func sweep() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "recap-testenv-*"))
+	for _, d := range dirs {
+		f, err := os.OpenFile(filepath.Join(d, ".lock"), os.O_RDWR, 0)
+		if err != nil {
+			continue // another user's, or one being created
+		}
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+			if os.RemoveAll(d) == nil {
+				logf("removed %s, left by a run that was killed", d)
+			}
+		}
+		f.Close()
+	}
 }
 
 func probeEnv(name, def string) string {
@@ -318,6 +356,8 @@ func (s *services) stop() {
 		return
 	}
 	if os.Getenv("TESTENV_KEEP") == "1" {
+		os.Remove(filepath.Join(s.dir, ".lock")) // sweep passes it by
+		s.lock.Close()
 		logf("kept %s", s.dir)
 		return
 	}

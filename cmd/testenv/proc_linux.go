@@ -8,3 +8,9 @@ import "syscall"
 func childAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 }
+
+// commandAttr leaves the command in the terminal's process group, and
+// has the kernel stop it should testenv die: its services are gone then.
+func commandAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+}

@@ -9,3 +9,6 @@ import "syscall"
 func childAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true}
 }
+
+// commandAttr leaves the command in the terminal's process group.
+func commandAttr() *syscall.SysProcAttr { return nil }
