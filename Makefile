@@ -27,8 +27,9 @@ test: test-deps ## the test command CI runs: installs what is missing, then test
 test-deps:      ## install what the tests need when missing (sudo when not root; prints the brew line on macOS)
 	@scripts/test-deps.sh
 
+PKGS ?= ./...
 test-only:      ## the tests alone, on TEST_DATABASE_URL / TEST_REDIS_URL (default 127.0.0.1:5432 and :6379)
-	$(GO) test -race -timeout 20m ./...
+	$(GO) test -race -timeout 20m $(PKGS)
 	cd deploy && $(GO) test -timeout 5m ./...   # compose, Dockerfile, kustomize (a module of its own)
 
 vet:
