@@ -1,7 +1,7 @@
 # Recap — the two commands: `make demo` (or `make run`) and `make test`.
 GO ?= go
 
-.PHONY: run api worker migrate test race vet lint fuzz bench demo deps
+.PHONY: run api worker migrate test test-deps test-only race vet lint fuzz bench demo deps
 
 demo: deps     ## summarize the sample talk, offline, with a progress bar per stage
 	$(GO) run ./cmd/api demo $(URL)
@@ -21,8 +21,15 @@ worker:
 migrate:
 	$(GO) run ./cmd/api migrate
 
-test:           ## the test command CI runs
-	$(GO) test -race -timeout 20m ./...
+test: test-deps ## the test command CI runs: installs what is missing, then test-only with PostgreSQL and Redis (private ones for the run when none answers)
+	$(GO) run ./cmd/testenv -- $(MAKE) --no-print-directory test-only
+
+test-deps:      ## install what the tests need when missing (sudo when not root; prints the brew line on macOS)
+	@scripts/test-deps.sh
+
+PKGS ?= ./...
+test-only:      ## the tests alone, on TEST_DATABASE_URL / TEST_REDIS_URL (default 127.0.0.1:5432 and :6379)
+	$(GO) test -race -timeout 20m $(PKGS)
 	cd deploy && $(GO) test -timeout 5m ./...   # compose, Dockerfile, kustomize (a module of its own)
 
 vet:

@@ -147,11 +147,27 @@ func reachable(dir string, a pgAccount) bool {
 	}
 }
 
+// PGOptions tunes a cluster started by StartPGWith; zero values keep
+// StartPG's settings.
+type PGOptions struct {
+	// MaxConnections is the server's max_connections (default 200).
+	MaxConnections int
+}
+
 // StartPG starts (creating it on first use) a private cluster under dir.
 // Its files belong to the account running it; when that account cannot
 // reach dir (a checkout under /root), the cluster lives in the system's
 // temporary directory instead, under a name derived from dir.
 func StartPG(ctx context.Context, dir string, log *slog.Logger) (*PGCluster, error) {
+	return StartPGWith(ctx, dir, log, PGOptions{})
+}
+
+// StartPGWith is StartPG with options (cmd/testenv raises max_connections
+// for the end-to-end tests).
+func StartPGWith(ctx context.Context, dir string, log *slog.Logger, opt PGOptions) (*PGCluster, error) {
+	if opt.MaxConnections <= 0 {
+		opt.MaxConnections = 200
+	}
 	acct, err := pgRunAs()
 	if err != nil {
 		return nil, err
@@ -220,7 +236,7 @@ func StartPG(ctx context.Context, dir string, log *slog.Logger) (*PGCluster, err
 	}
 	defer logf.Close()
 	c.cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-k", c.SocketDir, "-p", strconv.Itoa(pgPort),
-		"-c", "listen_addresses=", "-c", "max_connections=200")
+		"-c", "listen_addresses=", "-c", "max_connections="+strconv.Itoa(opt.MaxConnections))
 	c.cmd.Dir = base
 	c.cmd.Env = pgEnv()
 	c.cmd.Stdout, c.cmd.Stderr = logf, logf
