@@ -50,8 +50,12 @@ func TestRateLimiterLeases(t *testing.T) {
 	l := testLimiter(rdb, prefix, &clock)
 	// redis_rate's script is sent by EVALSHA, and by EVAL too the first
 	// time a Redis sees it (NOSCRIPT): load it before counting, so a fresh
-	// Redis counts as one that has run the API before.
+	// Redis counts as one that has run the API before. Both paths: one
+	// request (Allow's script) and a lease (AllowAtMost's).
 	if _, err := l.Allow(ctx, 999, 600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Allow(ctx, 998, 60_000); err != nil {
 		t.Fatal(err)
 	}
 
