@@ -16,6 +16,7 @@ import (
 
 	"github.com/recap/recap"
 	"github.com/recap/recap/core"
+	"github.com/recap/recap/internal/fake"
 	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/store"
 )
@@ -27,6 +28,7 @@ import (
 // panics, which tells a test it needs a real store (storetest) instead.
 type Store struct {
 	core.Store
+	fake.Recorder // Fail and Calls: failures to inject, calls counted
 
 	mu        sync.Mutex
 	balance   map[int64]int64
@@ -34,8 +36,6 @@ type Store struct {
 	jobs      map[string]*recap.Job
 	order     []string // job ids in creation order
 	summaries []cached
-	fail      map[string]error
-	calls     map[string]int
 }
 
 // cached is a summary with the key the cache finds it by.
@@ -47,8 +47,7 @@ type cached struct {
 
 // NewStore returns an empty store.
 func NewStore() *Store {
-	return &Store{balance: map[int64]int64{}, held: map[int64]int64{}, jobs: map[string]*recap.Job{},
-		fail: map[string]error{}, calls: map[string]int{}}
+	return &Store{balance: map[int64]int64{}, held: map[int64]int64{}, jobs: map[string]*recap.Job{}}
 }
 
 var _ core.Store = (*Store)(nil)
@@ -58,31 +57,6 @@ func (s *Store) Grant(accountID, seconds int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.balance[accountID] += seconds
-}
-
-// Fail makes every later call of the named method return err; nil removes
-// the failure.
-func (s *Store) Fail(method string, err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err == nil {
-		delete(s.fail, method)
-		return
-	}
-	s.fail[method] = err
-}
-
-// Calls returns how often a method was called.
-func (s *Store) Calls(method string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.calls[method]
-}
-
-// enter counts a call and returns its injected failure; s.mu is held.
-func (s *Store) enter(method string) error {
-	s.calls[method]++
-	return s.fail[method]
 }
 
 // AddSummary puts a finished summary in the cache under its key, as a
@@ -128,7 +102,7 @@ func (s *Store) SetCost(id string, seconds int64) {
 func (s *Store) Balance(_ context.Context, accountID int64) (*store.Balance, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter("Balance"); err != nil {
+	if err := s.Enter("Balance"); err != nil {
 		return nil, err
 	}
 	return &store.Balance{AccountID: accountID, Available: s.balance[accountID], Held: s.held[accountID],
@@ -150,7 +124,7 @@ func (s *Store) unpriced(accountID int64) int64 {
 func (s *Store) CreateJobs(_ context.Context, list []*recap.Job) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter("CreateJobs"); err != nil {
+	if err := s.Enter("CreateJobs"); err != nil {
 		return err
 	}
 	for _, j := range list {
@@ -180,7 +154,7 @@ func (s *Store) create(j *recap.Job) {
 func (s *Store) AdmitJob(_ context.Context, j *recap.Job, a store.Admission) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter("AdmitJob"); err != nil {
+	if err := s.Enter("AdmitJob"); err != nil {
 		return err
 	}
 	bal := s.balance[j.AccountID]
@@ -205,7 +179,7 @@ func (s *Store) AdmitJob(_ context.Context, j *recap.Job, a store.Admission) err
 func (s *Store) Job(_ context.Context, id string) (*recap.Job, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter("Job"); err != nil {
+	if err := s.Enter("Job"); err != nil {
 		return nil, err
 	}
 	j, ok := s.jobs[id]
@@ -249,7 +223,7 @@ func (s *Store) AccountJobs(ctx context.Context, accountID int64, ids []string) 
 func (s *Store) ActiveJobByHash(_ context.Context, accountID int64, hash string) (*recap.Job, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter("ActiveJobByHash"); err != nil {
+	if err := s.Enter("ActiveJobByHash"); err != nil {
 		return nil, err
 	}
 	for i := len(s.order) - 1; i >= 0; i-- {
@@ -266,7 +240,7 @@ func (s *Store) ActiveJobByHash(_ context.Context, accountID int64, hash string)
 func (s *Store) Summary(_ context.Context, id int64) (*store.Summary, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter("Summary"); err != nil {
+	if err := s.Enter("Summary"); err != nil {
 		return nil, err
 	}
 	for _, c := range s.summaries {
@@ -295,7 +269,7 @@ func (s *Store) find(videoKey, language string, r recap.Range, promptHash, model
 func (s *Store) CachedSummary(_ context.Context, videoKey, language string, r recap.Range, promptHash, model, outputLanguage string) (*store.Summary, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter("CachedSummary"); err != nil {
+	if err := s.Enter("CachedSummary"); err != nil {
 		return nil, err
 	}
 	if sm, ok := s.find(videoKey, language, r, promptHash, model, outputLanguage); ok {
@@ -310,7 +284,7 @@ func (s *Store) CachedSummary(_ context.Context, videoKey, language string, r re
 func (s *Store) CreateJobFromCache(_ context.Context, j *recap.Job, promptHash string) (*store.Summary, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter("CreateJobFromCache"); err != nil {
+	if err := s.Enter("CreateJobFromCache"); err != nil {
 		return nil, err
 	}
 	sm, ok := s.find(j.VideoKey, j.AudioLanguage, j.Range, promptHash, j.Model, j.OutputLanguage)
@@ -402,7 +376,7 @@ func VideoURL(n int) string { return fmt.Sprintf("http://127.0.0.1:9/video-%d.mp
 func (s *Store) Video(_ context.Context, key string) (*store.Video, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter("Video"); err != nil {
+	if err := s.Enter("Video"); err != nil {
 		return nil, err
 	}
 	return nil, store.ErrNotFound

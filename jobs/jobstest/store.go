@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/recap/recap"
+	"github.com/recap/recap/internal/fake"
 	"github.com/recap/recap/store"
 )
 
@@ -25,6 +26,8 @@ import (
 // placed once per job and settled by Finish, and a failure to inject per
 // method. It passes RunStoreContract, as store.Store does.
 type Store struct {
+	fake.Recorder // Fail and Calls: failures to inject, calls counted
+
 	mu          sync.Mutex
 	jobs        map[string]*recap.Job
 	attempts    map[string]*store.Attempt
@@ -38,8 +41,6 @@ type Store struct {
 	summaries   []*store.Summary
 	chunks      map[string]map[int]store.Chunk
 	locks       map[string]*sync.Mutex
-	fail        map[string]error
-	calls       map[string]int
 	now         func() time.Time
 }
 
@@ -47,33 +48,8 @@ type Store struct {
 func NewStore() *Store {
 	return &Store{jobs: map[string]*recap.Job{}, attempts: map[string]*store.Attempt{}, balance: map[int64]int64{},
 		held: map[string]int64{}, captured: map[string]int64{}, videos: map[string]*store.Video{},
-		chunks: map[string]map[int]store.Chunk{}, locks: map[string]*sync.Mutex{}, fail: map[string]error{},
-		calls: map[string]int{}, now: time.Now}
-}
-
-// Fail makes every later call of the named method ("SaveVideo",
-// "Hold"...) return err; nil removes the failure.
-func (s *Store) Fail(method string, err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err == nil {
-		delete(s.fail, method)
-		return
-	}
-	s.fail[method] = err
-}
-
-// Calls returns how often a method was called.
-func (s *Store) Calls(method string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.calls[method]
-}
-
-// enter counts a call and returns its injected failure; s.mu is held.
-func (s *Store) enter(method string) error {
-	s.calls[method]++
-	return s.fail[method]
+		chunks: map[string]map[int]store.Chunk{}, locks: map[string]*sync.Mutex{},
+		now: time.Now}
 }
 
 // Grant credits an account.
@@ -111,7 +87,7 @@ func (s *Store) CreateJob(ctx context.Context, j *recap.Job) error {
 func (s *Store) CreateJobs(_ context.Context, list []*recap.Job) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter("CreateJobs"); err != nil {
+	if err := s.Enter("CreateJobs"); err != nil {
 		return err
 	}
 	for _, j := range list {
@@ -132,7 +108,7 @@ func (s *Store) CreateJobs(_ context.Context, list []*recap.Job) error {
 func (s *Store) Job(_ context.Context, id string) (*recap.Job, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter("Job"); err != nil {
+	if err := s.Enter("Job"); err != nil {
 		return nil, err
 	}
 	j, ok := s.jobs[id]
@@ -154,7 +130,7 @@ func cloneJob(j *recap.Job) *recap.Job {
 func (s *Store) Finish(_ context.Context, id string, o store.Outcome) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter("Finish"); err != nil {
+	if err := s.Enter("Finish"); err != nil {
 		return false, err
 	}
 	if !recap.Terminal(o.State) {
@@ -196,7 +172,7 @@ func (s *Store) Finish(_ context.Context, id string, o store.Outcome) (bool, err
 func (s *Store) StartStage(_ context.Context, id, state string) (store.Attempt, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter("StartStage"); err != nil {
+	if err := s.Enter("StartStage"); err != nil {
 		return store.Attempt{}, false, err
 	}
 	if recap.StageRank(state) <= 0 {
@@ -220,7 +196,7 @@ func (s *Store) StartStage(_ context.Context, id, state string) (store.Attempt, 
 func (s *Store) FailAttempt(_ context.Context, id, code, msg string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter("FailAttempt"); err != nil {
+	if err := s.Enter("FailAttempt"); err != nil {
 		return err
 	}
 	if a := s.attempts[id]; a != nil && !recap.Terminal(s.jobs[id].State) {
@@ -233,7 +209,7 @@ func (s *Store) FailAttempt(_ context.Context, id, code, msg string) error {
 func (s *Store) RefundAttempt(_ context.Context, id, state string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter("RefundAttempt"); err != nil {
+	if err := s.Enter("RefundAttempt"); err != nil {
 		return err
 	}
 	if a := s.attempts[id]; a != nil && a.N > 0 && s.jobs[id].State == state {
@@ -270,7 +246,7 @@ func (s *Store) SetTranscript(_ context.Context, id string, transcriptID int64) 
 func (s *Store) update(method, id string, fn func(*recap.Job)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter(method); err != nil {
+	if err := s.Enter(method); err != nil {
 		return err
 	}
 	j, ok := s.jobs[id]
@@ -286,7 +262,7 @@ func (s *Store) update(method, id string, fn func(*recap.Job)) error {
 func (s *Store) Hold(_ context.Context, accountID int64, jobID string, seconds int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter("Hold"); err != nil {
+	if err := s.Enter("Hold"); err != nil {
 		return err
 	}
 	j, ok := s.jobs[jobID]
@@ -308,7 +284,7 @@ func (s *Store) Hold(_ context.Context, accountID int64, jobID string, seconds i
 // WithLock runs fn holding a lock on key.
 func (s *Store) WithLock(ctx context.Context, key string, fn func(ctx context.Context) error) error {
 	s.mu.Lock()
-	if err := s.enter("WithLock"); err != nil {
+	if err := s.Enter("WithLock"); err != nil {
 		s.mu.Unlock()
 		return err
 	}
@@ -327,7 +303,7 @@ func (s *Store) WithLock(ctx context.Context, key string, fn func(ctx context.Co
 func (s *Store) SaveVideo(_ context.Context, v *store.Video) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter("SaveVideo"); err != nil {
+	if err := s.Enter("SaveVideo"); err != nil {
 		return err
 	}
 	s.saveVideo(v)
@@ -354,7 +330,7 @@ func (s *Store) saveVideo(v *store.Video) {
 func (s *Store) ClaimVideo(_ context.Context, v *store.Video, extractorKey, id string) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter("ClaimVideo"); err != nil {
+	if err := s.Enter("ClaimVideo"); err != nil {
 		return "", err
 	}
 	if s.videoIDs == nil {
@@ -378,7 +354,7 @@ func (s *Store) ClaimVideo(_ context.Context, v *store.Video, extractorKey, id s
 func (s *Store) VideoAlias(_ context.Context, key string) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter("VideoAlias"); err != nil {
+	if err := s.Enter("VideoAlias"); err != nil {
 		return "", err
 	}
 	if o, ok := s.aliases[key]; ok {
@@ -391,7 +367,7 @@ func (s *Store) VideoAlias(_ context.Context, key string) (string, error) {
 func (s *Store) Video(_ context.Context, key string) (*store.Video, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter("Video"); err != nil {
+	if err := s.Enter("Video"); err != nil {
 		return nil, err
 	}
 	v, ok := s.videos[key]
@@ -406,7 +382,7 @@ func (s *Store) Video(_ context.Context, key string) (*store.Video, error) {
 func (s *Store) SetVideoDuration(_ context.Context, key string, d float64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter("SetVideoDuration"); err != nil {
+	if err := s.Enter("SetVideoDuration"); err != nil {
 		return err
 	}
 	if v, ok := s.videos[key]; ok {
@@ -419,7 +395,7 @@ func (s *Store) SetVideoDuration(_ context.Context, key string, d float64) error
 func (s *Store) SaveTranscript(_ context.Context, t *recap.Transcript) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter("SaveTranscript"); err != nil {
+	if err := s.Enter("SaveTranscript"); err != nil {
 		return err
 	}
 	if _, ok := s.videos[t.VideoKey]; !ok {
@@ -445,7 +421,7 @@ func (s *Store) LatestRangeTranscript(_ context.Context, videoKey, language stri
 func (s *Store) latestTranscript(method, videoKey, language string, r recap.Range) (*recap.Transcript, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter(method); err != nil {
+	if err := s.Enter(method); err != nil {
 		return nil, err
 	}
 	for _, t := range slices.Backward(s.transcripts) {
@@ -461,7 +437,7 @@ func (s *Store) latestTranscript(method, videoKey, language string, r recap.Rang
 func (s *Store) Transcript(_ context.Context, id int64) (*recap.Transcript, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter("Transcript"); err != nil {
+	if err := s.Enter("Transcript"); err != nil {
 		return nil, err
 	}
 	if id < 1 || int(id) > len(s.transcripts) {
@@ -480,7 +456,7 @@ func chunkKey(videoKey, language string, r recap.Range) string {
 func (s *Store) SaveChunk(_ context.Context, videoKey, language string, r recap.Range, c store.Chunk) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter("SaveChunk"); err != nil {
+	if err := s.Enter("SaveChunk"); err != nil {
 		return err
 	}
 	m := s.chunks[chunkKey(videoKey, language, r)]
@@ -498,7 +474,7 @@ func (s *Store) SaveChunk(_ context.Context, videoKey, language string, r recap.
 func (s *Store) Chunks(_ context.Context, videoKey, language string, r recap.Range) (map[int]store.Chunk, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter("Chunks"); err != nil {
+	if err := s.Enter("Chunks"); err != nil {
 		return nil, err
 	}
 	out := map[int]store.Chunk{}
@@ -512,7 +488,7 @@ func (s *Store) Chunks(_ context.Context, videoKey, language string, r recap.Ran
 func (s *Store) DeleteChunks(_ context.Context, videoKey, language string, r recap.Range) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter("DeleteChunks"); err != nil {
+	if err := s.Enter("DeleteChunks"); err != nil {
 		return err
 	}
 	delete(s.chunks, chunkKey(videoKey, language, r))
@@ -523,7 +499,7 @@ func (s *Store) DeleteChunks(_ context.Context, videoKey, language string, r rec
 func (s *Store) FindSummary(_ context.Context, transcriptID int64, promptHash, model, outputLanguage string) (*store.Summary, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter("FindSummary"); err != nil {
+	if err := s.Enter("FindSummary"); err != nil {
 		return nil, err
 	}
 	for _, sm := range slices.Backward(s.summaries) {
@@ -541,7 +517,7 @@ func (s *Store) FindSummary(_ context.Context, transcriptID int64, promptHash, m
 func (s *Store) SaveSummary(_ context.Context, sm *store.Summary) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter("SaveSummary"); err != nil {
+	if err := s.Enter("SaveSummary"); err != nil {
 		return err
 	}
 	var old *store.Summary
@@ -578,7 +554,7 @@ func (s *Store) putSummary(sm, old *store.Summary) {
 func (s *Store) SaveGroundedSummary(_ context.Context, sm *store.Summary, g store.SummaryGrounding) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter("SaveGroundedSummary"); err != nil {
+	if err := s.Enter("SaveGroundedSummary"); err != nil {
 		return err
 	}
 	sm.Highlights, sm.Grounding = g.Highlights, g.Counts
@@ -597,7 +573,7 @@ func (s *Store) SaveGroundedSummary(_ context.Context, sm *store.Summary, g stor
 func (s *Store) Summary(_ context.Context, id int64) (*store.Summary, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter("Summary"); err != nil {
+	if err := s.Enter("Summary"); err != nil {
 		return nil, err
 	}
 	if id < 1 || int(id) > len(s.summaries) {
@@ -612,7 +588,7 @@ func (s *Store) Summary(_ context.Context, id int64) (*store.Summary, error) {
 func (s *Store) StaleJobs(_ context.Context, before time.Time, after store.StaleCursor, limit int) ([]recap.Job, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.enter("StaleJobs"); err != nil {
+	if err := s.Enter("StaleJobs"); err != nil {
 		return nil, err
 	}
 	if limit <= 0 {
