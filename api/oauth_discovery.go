@@ -329,7 +329,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	}
 	out := introspection{Active: true, Scope: strings.Join(ti.Scopes, " "), ClientID: ti.ClientID, Username: ti.KeyName,
 		Exp: ti.ExpiresAt.Unix(), Iat: ti.IssuedAt.Unix(), Sub: "key_" + strconv.FormatInt(ti.APIKeyID, 10), Iss: s.publicBase(r)}
-	if ti.Access {
+	if ti.IsAccess() {
 		out.TokenType = "Bearer"
 	}
 	writeToken(w, http.StatusOK, out)

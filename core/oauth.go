@@ -450,23 +450,11 @@ func (s *Service) RevokeToken(ctx context.Context, cr ClientCredentials, token s
 	return nil
 }
 
-// TokenInfo is an active token, as introspection reports it.
-type TokenInfo struct {
-	// Access marks an access token (else a refresh token).
-	Access    bool
-	ClientID  string
-	APIKeyID  int64
-	KeyName   string
-	Scopes    []string
-	IssuedAt  time.Time
-	ExpiresAt time.Time
-}
-
 // IntrospectToken tells a confidential client whether one of its tokens
 // is active (RFC 7662): nil when not. Public clients cannot authenticate,
 // so they are refused; a token of another client is inactive, like an
 // unknown one. Every failure is an *OAuthError.
-func (s *Service) IntrospectToken(ctx context.Context, cr ClientCredentials, token string) (*TokenInfo, error) {
+func (s *Service) IntrospectToken(ctx context.Context, cr ClientCredentials, token string) (*store.TokenInfo, error) {
 	client, oerr := s.tokenOf(ctx, cr, token)
 	if oerr == nil && !client.Confidential {
 		oerr = &OAuthError{Kind: KindUnauthorized, Code: "invalid_client",
@@ -483,8 +471,7 @@ func (s *Service) IntrospectToken(ctx context.Context, cr ClientCredentials, tok
 		s.cfg.Logger.Error("oauth introspect", "err", err)
 		return nil, &OAuthError{Kind: KindUnavailable, Code: "temporarily_unavailable", Description: "The token could not be checked now; try again."}
 	}
-	return &TokenInfo{Access: ti.Kind == store.TokenAccess, ClientID: ti.ClientID, APIKeyID: ti.APIKeyID, KeyName: ti.KeyName,
-		Scopes: ti.Scopes, IssuedAt: ti.IssuedAt, ExpiresAt: ti.ExpiresAt}, nil
+	return ti, nil
 }
 
 // ClientRegistration is the client metadata Recap reads from a dynamic

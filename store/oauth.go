@@ -435,6 +435,10 @@ type TokenInfo struct {
 	ExpiresAt time.Time
 }
 
+// IsAccess reports whether the token is an access token (else a refresh
+// token).
+func (t *TokenInfo) IsAccess() bool { return t.Kind == TokenAccess }
+
 // IntrospectToken describes an active token of clientID (RFC 7662). A
 // token that is unknown, expired, revoked, another client's, or whose key
 // or client was revoked is ErrNotFound: to the caller it is inactive.
