@@ -383,9 +383,7 @@ func ResultOf(j *recap.Job, sm *store.Summary) *jobs.Result {
 		if j.ResultMarkdown != "" { // the job's own: the summary with its frames
 			r.Markdown = j.ResultMarkdown
 		}
-		for _, c := range sm.Chapters {
-			r.Chapters = append(r.Chapters, c)
-		}
+		r.Chapters = append(r.Chapters, sm.Chapters...)
 	}
 	return r
 }

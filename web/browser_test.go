@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -26,7 +27,14 @@ import (
 	"github.com/recap/recap/web"
 )
 
-const chromiumPath = "/usr/bin/chromium"
+var chromiumPath = func() string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return "/usr/bin/chromium"
+}()
 
 // browser is one headless Chromium tab and what the page did in it.
 type browser struct {

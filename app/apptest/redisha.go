@@ -15,9 +15,15 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// RedisServerPath is the Debian redis-server the high-availability
-// helpers run (as a server, a sentinel and a cluster node).
-const RedisServerPath = "/usr/bin/redis-server"
+// RedisServerPath is the redis-server the high-availability helpers run
+// (as a server, a sentinel and a cluster node): the one on PATH, else
+// Debian's.
+var RedisServerPath = func() string {
+	if p, err := exec.LookPath("redis-server"); err == nil {
+		return p
+	}
+	return "/usr/bin/redis-server"
+}()
 
 // SkipWithoutRedisServer skips a test when redis-server is not installed.
 func SkipWithoutRedisServer(t testing.TB) {
