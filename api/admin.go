@@ -9,6 +9,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/core"
 )
 
@@ -25,12 +26,12 @@ type AdminConfig struct {
 // adminJob is a job as operators see it: the client's view plus who owns
 // it, its queue and its tasks in asynq.
 type adminJob struct {
-	core.View
-	AccountID int64           `json:"account_id"`
-	APIKeyID  int64           `json:"api_key_id"`
-	Kind      string          `json:"kind"`
-	Queue     string          `json:"queue"`
-	Tasks     []core.TaskView `json:"tasks"`
+	recap.View
+	AccountID int64            `json:"account_id"`
+	APIKeyID  int64            `json:"api_key_id"`
+	Kind      string           `json:"kind"`
+	Queue     string           `json:"queue"`
+	Tasks     []recap.TaskView `json:"tasks"`
 }
 
 func adminJobOf(j *core.AdminJob) adminJob {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/core"
 )
 
@@ -17,7 +18,7 @@ type playlistReply struct {
 	URL     string              `json:"url"`
 	Title   string              `json:"title,omitempty"`
 	Entries int                 `json:"entries,omitempty"`
-	Data    []core.View         `json:"data"`
+	Data    []recap.View        `json:"data"`
 	Skipped []core.SkippedEntry `json:"skipped"`
 }
 

@@ -190,7 +190,7 @@ type chatUsage struct {
 	TotalTokens      int `json:"total_tokens"`
 }
 
-func usageOf(r *core.Result) *chatUsage {
+func usageOf(r *recap.Result) *chatUsage {
 	return &chatUsage{PromptTokens: r.PromptTokens, CompletionTokens: r.CompletionTokens, TotalTokens: r.PromptTokens + r.CompletionTokens}
 }
 
@@ -208,7 +208,7 @@ func (s *Server) waitJob(w http.ResponseWriter, r *http.Request, j *recap.Job, m
 	writeCompletion(w, j, model, res)
 }
 
-func writeCompletion(w http.ResponseWriter, j *recap.Job, model string, res *core.Result) {
+func writeCompletion(w http.ResponseWriter, j *recap.Job, model string, res *recap.Result) {
 	stop := "stop"
 	writeJSON(w, http.StatusOK, chatCompletion{ID: "chatcmpl-" + j.ID, Object: "chat.completion", Created: j.CreatedAt.Unix(),
 		Model: model, Usage: usageOf(res),
@@ -263,7 +263,7 @@ func (c *chunkWriter) send(delta *chatContent, finish *string, usage *chatUsage)
 }
 
 // finish sends the last chunk (finish_reason, optional usage).
-func (c *chunkWriter) finish(res *core.Result, includeUsage bool) error {
+func (c *chunkWriter) finish(res *recap.Result, includeUsage bool) error {
 	stop := "stop"
 	var usage *chatUsage
 	if includeUsage {
@@ -275,7 +275,7 @@ func (c *chunkWriter) finish(res *core.Result, includeUsage bool) error {
 func (c *chunkWriter) done() { c.raw("data: [DONE]\n\n") } //nolint:errcheck
 
 // writeCached answers from a ready result, as JSON or as a stream.
-func writeCached(w http.ResponseWriter, j *recap.Job, model string, res *core.Result, stream, includeUsage bool) {
+func writeCached(w http.ResponseWriter, j *recap.Job, model string, res *recap.Result, stream, includeUsage bool) {
 	if !stream {
 		writeCompletion(w, j, model, res)
 		return
@@ -294,7 +294,7 @@ func writeCached(w http.ResponseWriter, j *recap.Job, model string, res *core.Re
 //
 // A job its video site keeps refusing ends the stream at BlockedWait with
 // the upstream_blocked error a non-stream request gets (core.FollowStart).
-func (s *Server) follow(ctx context.Context, jobID string, st *core.Start, keepAlive func() error, handle func(core.Event) error) bool {
+func (s *Server) follow(ctx context.Context, jobID string, st *core.Start, keepAlive func() error, handle func(recap.Event) error) bool {
 	return s.core.FollowStart(ctx, jobID, st, s.cfg.Heartbeat, keepAlive, handle) == nil
 }
 
@@ -314,20 +314,20 @@ func (s *Server) streamJob(w http.ResponseWriter, r *http.Request, j *recap.Job,
 	if err := c.send(&chatContent{Role: "assistant"}, nil, nil); err != nil {
 		return
 	}
-	handle := func(ev core.Event) error {
+	handle := func(ev recap.Event) error {
 		switch ev.Type {
-		case core.EventState:
+		case recap.EventState:
 			if msg := core.StateMessage(ev.State); msg != "" {
 				return c.send(&chatContent{ReasoningContent: msg + "\n"}, nil, nil)
 			}
-		case core.EventProgress:
+		case recap.EventProgress:
 			if ev.Message != "" {
 				return c.send(&chatContent{ReasoningContent: ev.Message + "\n"}, nil, nil)
 			}
-		case core.EventDelta:
+		case recap.EventDelta:
 			sent.WriteString(ev.Text)
 			return c.send(&chatContent{Content: ev.Text}, nil, nil)
-		case core.EventResult:
+		case recap.EventResult:
 			// Deltas may be missing (a cache hit, a summary made by a job
 			// this one shared its stage with): send what was not sent.
 			// When the stored summary differs from what streamed (the
@@ -339,7 +339,7 @@ func (s *Server) streamJob(w http.ResponseWriter, r *http.Request, j *recap.Job,
 				}
 			}
 			return c.finish(ev.Result, includeUsage)
-		case core.EventError:
+		case recap.EventError:
 			return c.raw("data: " + string(errorJSON(r, jobError(ev.Error))) + "\n\n")
 		}
 		return nil

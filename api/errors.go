@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/core"
 )
 
@@ -95,7 +96,7 @@ func retryStatus(status int) bool {
 }
 
 // jobError turns a failed job's error into an API error.
-func jobError(e *core.ErrorInfo) *Error { return fromCore(core.JobError(e)) }
+func jobError(e *recap.ErrorInfo) *Error { return fromCore(core.JobError(e)) }
 
 // asAPIError maps any error to an API error: transport errors are already
 // API errors; everything else goes through the use cases' classification.

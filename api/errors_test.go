@@ -119,10 +119,10 @@ func TestErrorShapes(t *testing.T) {
 		code  string
 		retry string
 	}{
-		{"/api/v1/chat/completions", core.JobError(&core.ErrorInfo{Code: recap.CodeInsufficientQuota, Message: "no credit"}), true, "insufficient_quota", "false"},
-		{"/v1/chat/completions", core.JobError(&core.ErrorInfo{Code: recap.CodeInsufficientQuota, Message: "no credit"}), false, "insufficient_quota", "false"},
-		{"/api/v1/responses", core.JobError(&core.ErrorInfo{Code: recap.CodeUpstreamRejected, Message: "the LLM said 400"}), true, "upstream_rejected", "false"},
-		{"/v1/responses", core.JobError(&core.ErrorInfo{Code: recap.CodeUpstream, Message: "the LLM said 503"}), false, "upstream_error", "true"},
+		{"/api/v1/chat/completions", core.JobError(&recap.ErrorInfo{Code: recap.CodeInsufficientQuota, Message: "no credit"}), true, "insufficient_quota", "false"},
+		{"/v1/chat/completions", core.JobError(&recap.ErrorInfo{Code: recap.CodeInsufficientQuota, Message: "no credit"}), false, "insufficient_quota", "false"},
+		{"/api/v1/responses", core.JobError(&recap.ErrorInfo{Code: recap.CodeUpstreamRejected, Message: "the LLM said 400"}), true, "upstream_rejected", "false"},
+		{"/v1/responses", core.JobError(&recap.ErrorInfo{Code: recap.CodeUpstream, Message: "the LLM said 503"}), false, "upstream_error", "true"},
 		{"/api/v1/jobs", badRequest("invalid_limit", "limit", "bad limit"), true, "invalid_limit", "false"},
 		{"/v1/models", errUnauthorized, false, "invalid_api_key", "false"},
 		{"/api/v1x", errUnauthorized, false, "invalid_api_key", "false"},

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/recap/recap"
-	"github.com/recap/recap/core"
 )
 
 func TestParseResponseFormat(t *testing.T) {
@@ -96,7 +95,7 @@ func TestParseResponsesTextFormat(t *testing.T) {
 
 func TestSchemaValidationFailedIs422(t *testing.T) {
 	t.Parallel()
-	ae := jobError(&core.ErrorInfo{Code: recap.CodeSchemaValidationFailed, Message: "at /: missing properties: 'title'"})
+	ae := jobError(&recap.ErrorInfo{Code: recap.CodeSchemaValidationFailed, Message: "at /: missing properties: 'title'"})
 	if ae.Status != http.StatusUnprocessableEntity || ae.Code != "schema_validation_failed" || ae.Header.Get("X-Should-Retry") != "false" {
 		t.Fatalf("%+v", ae)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/core"
 )
 
@@ -137,7 +138,7 @@ func (s *Server) handleJobEvents(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "event: job\ndata: %s\n\n", b)
 		return
 	}
-	_ = s.core.Follow(r.Context(), from.Job.ID, after, s.cfg.Heartbeat, sse.keepAlive, func(ev core.Event) error {
+	_ = s.core.Follow(r.Context(), from.Job.ID, after, s.cfg.Heartbeat, sse.keepAlive, func(ev recap.Event) error {
 		b, _ := json.Marshal(ev)
 		if ev.ID == "" {
 			// A final event made from the job row (its own was lost): it has

@@ -210,7 +210,7 @@ func (c contentItem) MarshalJSON() ([]byte, error) {
 	}{c.Type, c.Text, ann, []any{}})
 }
 
-func responseUsageOf(r *core.Result) *responseUsage {
+func responseUsageOf(r *recap.Result) *responseUsage {
 	return &responseUsage{InputTokens: r.PromptTokens, OutputTokens: r.CompletionTokens, TotalTokens: r.PromptTokens + r.CompletionTokens,
 		InputTokensDetails: map[string]int{"cached_tokens": 0, "cache_write_tokens": 0}, OutputTokensDetails: map[string]int{"reasoning_tokens": 0}}
 }
@@ -338,7 +338,7 @@ func (s *Server) streamResponse(w http.ResponseWriter, r *http.Request, sub *cor
 	}
 	st := &core.Start{Last: "0"}
 	if sub.Result != nil {
-		st.Backlog = []core.Event{{Type: core.EventResult, Result: sub.Result}}
+		st.Backlog = []recap.Event{{Type: recap.EventResult, Result: sub.Result}}
 	} else {
 		var err error
 		if st, err = s.core.AwaitStart(ctx, j.ID); err != nil {
@@ -438,15 +438,15 @@ func (s *Server) streamResponse(w http.ResponseWriter, r *http.Request, sub *cor
 		}
 		return out
 	}
-	handle := func(ev core.Event) error {
+	handle := func(ev recap.Event) error {
 		switch ev.Type {
-		case core.EventState:
+		case recap.EventState:
 			return progressLine(core.StateMessage(ev.State))
-		case core.EventProgress:
+		case recap.EventProgress:
 			return progressLine(ev.Message)
-		case core.EventDelta:
+		case recap.EventDelta:
 			return delta(ev.Text)
-		case core.EventResult:
+		case recap.EventResult:
 			// Send what the deltas did not (a cache hit, a shared stage).
 			rest, _ := strings.CutPrefix(ev.Result.Markdown, text.String())
 			if err := delta(rest); err != nil {
@@ -467,7 +467,7 @@ func (s *Server) streamResponse(w http.ResponseWriter, r *http.Request, sub *cor
 			}
 			ro.Status, ro.Output, ro.Usage = "completed", output(), responseUsageOf(ev.Result)
 			return rs.event("response.completed", map[string]any{"response": ro})
-		case core.EventError:
+		case recap.EventError:
 			if err := closeReasoning(); err != nil {
 				return err
 			}

@@ -253,7 +253,7 @@ func BenchmarkBatch(b *testing.B) {
 			b.Fatal(err)
 		}
 		var created struct {
-			Data []jobs.View `json:"data"`
+			Data []recap.View `json:"data"`
 		}
 		_ = json.NewDecoder(res.Body).Decode(&created)
 		res.Body.Close()

@@ -313,7 +313,7 @@ func awaitJob(t *testing.T, e *apptest.Env, id string) *recap.Job {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := e.Deps.Events.Follow(ctx, id, "0", time.Second, nil, func(jobs.Event) error { return nil }); err != nil {
+	if err := e.Deps.Events.Follow(ctx, id, "0", time.Second, nil, func(recap.Event) error { return nil }); err != nil {
 		t.Fatalf("follow job %s: %v", id, err)
 	}
 	j, err := e.Store.Job(context.Background(), id)

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/app/apptest"
-	"github.com/recap/recap/jobs"
 )
 
 // BenchmarkExtractor measures uncached videos end to end with yt-dlp run
@@ -228,7 +228,7 @@ func runBatch(b *testing.B, api *apiProcess, key string, urls []string) batchRes
 	payload, _ := json.Marshal(map[string]any{"urls": urls})
 	start := time.Now()
 	var created struct {
-		Data []jobs.View `json:"data"`
+		Data []recap.View `json:"data"`
 	}
 	if err := json.Unmarshal(do(http.MethodPost, "/jobs", strings.NewReader(string(payload))), &created); err != nil || len(created.Data) != len(urls) {
 		b.Fatalf("POST /jobs: %d jobs, %v", len(created.Data), err)
@@ -241,7 +241,7 @@ func runBatch(b *testing.B, api *apiProcess, key string, urls []string) batchRes
 	deadline := time.Now().Add(10 * time.Minute)
 	for {
 		var page struct {
-			Data []jobs.View `json:"data"`
+			Data []recap.View `json:"data"`
 		}
 		if err := json.Unmarshal(do(http.MethodGet, "/jobs?limit=100", nil), &page); err != nil {
 			b.Fatal(err)

@@ -18,7 +18,6 @@ import (
 	"github.com/recap/recap"
 	"github.com/recap/recap/app"
 	"github.com/recap/recap/app/apptest"
-	"github.com/recap/recap/jobs"
 )
 
 // dripPages serves copies of the test talk's page that first drip an HTML
@@ -138,7 +137,7 @@ func TestAccountCapKeepsOthersRunning(t *testing.T) {
 		t.Fatalf("A's batch: %d %s", res.StatusCode, b)
 	}
 	var created struct {
-		Data []jobs.View `json:"data"`
+		Data []recap.View `json:"data"`
 	}
 	if err := json.Unmarshal(b, &created); err != nil || len(created.Data) != jobsA {
 		t.Fatalf("A's batch: %s", b)

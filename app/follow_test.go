@@ -16,7 +16,6 @@ import (
 	"github.com/recap/recap/app"
 	"github.com/recap/recap/app/apptest"
 	"github.com/recap/recap/core"
-	"github.com/recap/recap/jobs"
 )
 
 // TestLostFinalEvent: a job ends in Postgres but its final event never
@@ -72,14 +71,14 @@ func TestLostFinalEvent(t *testing.T) {
 	sc := bufio.NewScanner(res.Body)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	var typ string
-	var final *jobs.Event
+	var final *recap.Event
 	for final == nil && sc.Scan() {
 		line := sc.Text()
 		if v, ok := strings.CutPrefix(line, "event: "); ok {
 			typ = v
 		}
-		if v, ok := strings.CutPrefix(line, "data: "); ok && (typ == jobs.EventResult || typ == jobs.EventError) {
-			final = &jobs.Event{}
+		if v, ok := strings.CutPrefix(line, "data: "); ok && (typ == recap.EventResult || typ == recap.EventError) {
+			final = &recap.Event{}
 			if err := json.Unmarshal([]byte(v), final); err != nil {
 				t.Fatal(err)
 			}
@@ -88,7 +87,7 @@ func TestLostFinalEvent(t *testing.T) {
 	if final == nil {
 		t.Fatalf("the events stream ended without a final event: %v", sc.Err())
 	}
-	if final.Type != jobs.EventResult || final.Result == nil || !strings.Contains(final.Result.Markdown, "[") {
+	if final.Type != recap.EventResult || final.Result == nil || !strings.Contains(final.Result.Markdown, "[") {
 		t.Fatalf("final event from the row: %+v", final)
 	}
 

@@ -228,7 +228,7 @@ func TestHTTPServerKeepsEventStreams(t *testing.T) {
 			}
 		}
 	}()
-	if ev := <-events; ev != jobs.EventState {
+	if ev := <-events; ev != recap.EventState {
 		t.Fatalf("first event %q", ev)
 	}
 	// Well past the body and idle time-outs, the stream is still open:
@@ -239,7 +239,7 @@ func TestHTTPServerKeepsEventStreams(t *testing.T) {
 	}
 	select {
 	case ev, ok := <-events:
-		if !ok || ev != jobs.EventError {
+		if !ok || ev != recap.EventError {
 			t.Fatalf("after the cancel: %q (stream open: %v)", ev, ok)
 		}
 	case <-time.After(30 * time.Second):

@@ -16,6 +16,7 @@ import (
 
 	"github.com/openai/openai-go/v3"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/app"
 	"github.com/recap/recap/app/apptest"
 	"github.com/recap/recap/jobs"
@@ -224,7 +225,7 @@ func TestJobsAPI(t *testing.T) {
 		t.Fatalf("status %d: %s", res.StatusCode, b)
 	}
 	var created struct {
-		Data []jobs.View `json:"data"`
+		Data []recap.View `json:"data"`
 	}
 	if err := json.Unmarshal(b, &created); err != nil || len(created.Data) != 3 {
 		t.Fatalf("created %s", b)
@@ -241,7 +242,7 @@ func TestJobsAPI(t *testing.T) {
 	for ev := range res2 {
 		ids, types = append(ids, ev.id), append(types, ev.typ)
 	}
-	if len(types) < 4 || types[len(types)-1] != jobs.EventResult {
+	if len(types) < 4 || types[len(types)-1] != recap.EventResult {
 		t.Fatalf("events %v", types)
 	}
 	mid := len(ids) / 2
@@ -259,7 +260,7 @@ func TestJobsAPI(t *testing.T) {
 
 	// The job object.
 	res, b = do(t, e, http.MethodGet, "/jobs/"+id, e.Key, "", nil)
-	var v jobs.View
+	var v recap.View
 	if err := json.Unmarshal(b, &v); err != nil || res.StatusCode != 200 || v.State != "succeeded" || v.Result == nil || v.CostSeconds != 60 {
 		t.Fatalf("job %d %s", res.StatusCode, b)
 	}
@@ -290,17 +291,17 @@ func TestJobsAPI(t *testing.T) {
 		t.Fatalf("list: %d %s", res.StatusCode, b)
 	}
 	var page struct {
-		Data       []jobs.View `json:"data"`
-		HasMore    bool        `json:"has_more"`
-		NextCursor string      `json:"next_cursor"`
+		Data       []recap.View `json:"data"`
+		HasMore    bool         `json:"has_more"`
+		NextCursor string       `json:"next_cursor"`
 	}
 	if err := json.Unmarshal(b, &page); err != nil || len(page.Data) != 2 || !page.HasMore {
 		t.Fatalf("page 1: %s", b)
 	}
 	_, b = do(t, e, http.MethodGet, "/jobs?limit=2&cursor="+page.NextCursor, e.Key, "", nil)
 	var page2 struct {
-		Data    []jobs.View `json:"data"`
-		HasMore bool        `json:"has_more"`
+		Data    []recap.View `json:"data"`
+		HasMore bool         `json:"has_more"`
 	}
 	if err := json.Unmarshal(b, &page2); err != nil || len(page2.Data) != 1 || page2.HasMore {
 		t.Fatalf("page 2: %s", b)
@@ -315,7 +316,7 @@ func TestJobsAPI(t *testing.T) {
 			if !hmac.Equal([]byte(d.sig), []byte(jobs.Sign([]byte(secret), d.body))) {
 				t.Fatalf("bad signature %q", d.sig)
 			}
-			var hv jobs.View
+			var hv recap.View
 			if err := json.Unmarshal(d.body, &hv); err != nil || hv.State != "succeeded" {
 				t.Fatalf("webhook body %s", d.body)
 			}
@@ -332,7 +333,7 @@ func TestCancelJob(t *testing.T) {
 	body, _ := json.Marshal(map[string]any{"urls": []string{e.Host.PageURL()}})
 	_, b := post(t, e, "/jobs", e.Key, string(body))
 	var created struct {
-		Data []jobs.View `json:"data"`
+		Data []recap.View `json:"data"`
 	}
 	if err := json.Unmarshal(b, &created); err != nil || len(created.Data) != 1 {
 		t.Fatalf("%s", b)
@@ -344,12 +345,12 @@ func TestCancelJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	for ev := range evs {
-		if ev.typ == jobs.EventState && strings.Contains(ev.data, "summarizing") {
+		if ev.typ == recap.EventState && strings.Contains(ev.data, "summarizing") {
 			break
 		}
 	}
 	res, b := do(t, e, http.MethodDelete, "/jobs/"+id, e.Key, "", nil)
-	var v jobs.View
+	var v recap.View
 	if err := json.Unmarshal(b, &v); err != nil || res.StatusCode != 200 || v.State != "canceled" {
 		t.Fatalf("cancel: %d %s", res.StatusCode, b)
 	}

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/app"
 	"github.com/recap/recap/app/apptest"
 	"github.com/recap/recap/jobs"
@@ -66,7 +67,7 @@ func createJob(t *testing.T, e *apptest.Env, url string) string {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	var out struct{ Data []jobs.View }
+	var out struct{ Data []recap.View }
 	if err := json.NewDecoder(res.Body).Decode(&out); err != nil || res.StatusCode != 202 || len(out.Data) != 1 {
 		t.Fatalf("create job: status %d, %v", res.StatusCode, err)
 	}
@@ -74,9 +75,9 @@ func createJob(t *testing.T, e *apptest.Env, url string) string {
 }
 
 type adminJob struct {
-	jobs.View
-	Queue string          `json:"queue"`
-	Tasks []jobs.TaskView `json:"tasks"`
+	recap.View
+	Queue string           `json:"queue"`
+	Tasks []recap.TaskView `json:"tasks"`
 }
 
 func decode[T any](t *testing.T, r reply) T {
@@ -321,11 +322,11 @@ func TestBatchPool(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkSummary(t, resp.Choices[0].Message.Content)
-	var last jobs.Event
-	if err := e.Deps.Events.Follow(ctx, id, "0", time.Second, nil, func(ev jobs.Event) error { last = ev; return nil }); err != nil {
+	var last recap.Event
+	if err := e.Deps.Events.Follow(ctx, id, "0", time.Second, nil, func(ev recap.Event) error { last = ev; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if last.Type != jobs.EventResult {
+	if last.Type != recap.EventResult {
 		t.Fatalf("the batch job ended with %+v", last)
 	}
 	checkSummary(t, last.Result.Markdown)

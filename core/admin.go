@@ -15,20 +15,20 @@ import (
 // AdminQueue is what the operators' actions need of the queue beyond
 // Queue (a *jobs.Client).
 type AdminQueue interface {
-	Tasks(j *recap.Job) ([]jobs.TaskView, error)
+	Tasks(j *recap.Job) ([]recap.TaskView, error)
 	Retry(ctx context.Context, j *recap.Job) (string, *recap.Job, error)
 }
 
 // AdminJob is a job as operators see it: the client's view plus who owns
 // it, its queue and its tasks in the queue.
 type AdminJob struct {
-	View
+	recap.View
 	AccountID int64
 	APIKeyID  int64
 	Kind      string
 	Queue     string
 	// Tasks are the stage tasks the queue still holds (never nil).
-	Tasks []TaskView
+	Tasks []recap.TaskView
 }
 
 // AdminListRequest pages through every account's jobs, newest first.
@@ -168,7 +168,7 @@ func (s *Service) adminView(ctx context.Context, j *recap.Job) (AdminJob, error)
 	if err != nil {
 		return AdminJob{}, err
 	}
-	aj := AdminJob{View: v, AccountID: j.AccountID, APIKeyID: j.APIKeyID, Kind: j.Kind, Queue: j.Queue, Tasks: []TaskView{}}
+	aj := AdminJob{View: v, AccountID: j.AccountID, APIKeyID: j.APIKeyID, Kind: j.Kind, Queue: j.Queue, Tasks: []recap.TaskView{}}
 	if !recap.Terminal(j.State) || j.WebhookURL != "" {
 		if s.cfg.Admin == nil {
 			return AdminJob{}, errors.New("tasks: no admin queue configured")

@@ -45,7 +45,7 @@ type BatchRequest struct {
 // Batch is the jobs a BatchRequest made (or, Replayed, the jobs the first
 // request with the same Idempotency-Key made, as they are now).
 type Batch struct {
-	Jobs     []jobs.View
+	Jobs     []recap.View
 	Replayed bool
 }
 
@@ -216,7 +216,7 @@ func (s *Service) startBatch(ctx context.Context, r BatchRequest, batch []*recap
 			if err != nil {
 				return nil, err
 			}
-			views := make([]jobs.View, 0, len(list))
+			views := make([]recap.View, 0, len(list))
 			for i := range list {
 				v, err := s.View(ctx, &list[i])
 				if err != nil {
@@ -242,7 +242,7 @@ func (s *Service) startBatch(ctx context.Context, r BatchRequest, batch []*recap
 		start()
 		s.cfg.Jobs.StartAll(ctx, run)
 	}
-	views := make([]jobs.View, 0, len(batch))
+	views := make([]recap.View, 0, len(batch))
 	for _, j := range batch {
 		views = append(views, jobs.ViewOf(j, nil))
 	}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/recap/recap"
-	"github.com/recap/recap/jobs"
 )
 
 // errBlockedBound cancels a wait whose job has been refused by its video
@@ -30,7 +29,7 @@ type blockWatch struct {
 	mu    sync.Mutex
 	timer *time.Timer
 	first time.Time
-	last  *jobs.Retry
+	last  *recap.RetryInfo
 }
 
 func newBlockWatch(bound time.Duration, cancel context.CancelCauseFunc) *blockWatch {
@@ -38,8 +37,8 @@ func newBlockWatch(bound time.Duration, cancel context.CancelCauseFunc) *blockWa
 }
 
 // see takes in one of the job's events, backlog or live.
-func (b *blockWatch) see(ev jobs.Event) {
-	if ev.Type != jobs.EventProgress || ev.Retry == nil {
+func (b *blockWatch) see(ev recap.Event) {
+	if ev.Type != recap.EventProgress || ev.Retry == nil {
 		return
 	}
 	b.mu.Lock()
@@ -92,14 +91,14 @@ func (s *Service) watchBlocked(ctx context.Context) (context.Context, *blockWatc
 // blockedEnd is how a wait cut short by the bound ends: the job's own end
 // when it ended meanwhile (its final event may not have reached this
 // follower yet), else the refusal.
-func (s *Service) blockedEnd(ctx context.Context, jobID string, bw *blockWatch) jobs.Event {
+func (s *Service) blockedEnd(ctx context.Context, jobID string, bw *blockWatch) recap.Event {
 	if j, err := s.cfg.Store.Job(ctx, jobID); err == nil && recap.Terminal(j.State) {
 		if ev, err := s.FinalEvent(ctx, j); err == nil {
 			return ev
 		}
 	}
 	e := bw.err(jobID)
-	return jobs.Event{Type: jobs.EventError, Error: &jobs.ErrorInfo{Code: e.Code, Message: e.Message}, Retry: bw.last}
+	return recap.Event{Type: recap.EventError, Error: &recap.ErrorInfo{Code: e.Code, Message: e.Message}, Retry: bw.last}
 }
 
 // FollowStart relays a job's events to a stream: the backlog AwaitStart
@@ -107,7 +106,7 @@ func (s *Service) blockedEnd(ctx context.Context, jobID string, bw *blockWatch) 
 // for BlockedWait ends the relay with a terminal error event made for it
 // (the upstream_blocked error Wait answers with); the job goes on. It
 // returns nil when the relay reached the end (the job's or that one).
-func (s *Service) FollowStart(ctx context.Context, jobID string, st *Start, every time.Duration, idle func() error, fn func(jobs.Event) error) error {
+func (s *Service) FollowStart(ctx context.Context, jobID string, st *Start, every time.Duration, idle func() error, fn func(recap.Event) error) error {
 	bctx, bw, done := s.watchBlocked(ctx)
 	defer done()
 	for _, ev := range st.Backlog {
@@ -119,7 +118,7 @@ func (s *Service) FollowStart(ctx context.Context, jobID string, st *Start, ever
 			return nil
 		}
 	}
-	err := s.Follow(bctx, jobID, st.Last, every, idle, func(ev jobs.Event) error {
+	err := s.Follow(bctx, jobID, st.Last, every, idle, func(ev recap.Event) error {
 		bw.see(ev)
 		return fn(ev)
 	})

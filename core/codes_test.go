@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/recap/recap"
-	"github.com/recap/recap/jobs"
 )
 
 // recordedCodes reads jobs/ and media/ (not their tests) for every code a
@@ -142,7 +141,7 @@ func TestPermanentCodesNotRetried(t *testing.T) {
 	t.Parallel()
 	_, perm := recordedCodes(t)
 	for code, where := range perm {
-		if e := JobError(&jobs.ErrorInfo{Code: code}); e.ShouldRetry() {
+		if e := JobError(&recap.ErrorInfo{Code: code}); e.ShouldRetry() {
 			t.Errorf("%s: the worker fails %q at once, but the table says retry", where, code)
 		}
 	}
@@ -166,7 +165,7 @@ func TestJobError(t *testing.T) {
 		{recap.CodeCanceled, KindCanceled, false},
 		{"never_heard_of", KindInternal, true},
 	} {
-		e := JobError(&jobs.ErrorInfo{Code: tt.code, Message: "m"})
+		e := JobError(&recap.ErrorInfo{Code: tt.code, Message: "m"})
 		if e.Kind != tt.kind || e.ShouldRetry() != tt.retry || !e.JobFailed || e.Code != tt.code {
 			t.Errorf("%s: %+v (retry %v), want kind %d retry %v", tt.code, e, e.ShouldRetry(), tt.kind, tt.retry)
 		}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/recap/recap"
-	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/store"
 )
 
@@ -121,7 +120,7 @@ func As(err error) *Error {
 // JobError turns a failed job's recorded error into a use-case error:
 // which failures are the caller's, the video site's or Recap's is decided
 // by the code table (codes.go), once. A code the table lacks is Recap's.
-func JobError(e *jobs.ErrorInfo) *Error {
+func JobError(e *recap.ErrorInfo) *Error {
 	out := &Error{Kind: KindInternal, Code: e.Code, Message: e.Message, JobFailed: true}
 	if c, ok := CodeOf(e.Code); ok {
 		out.Kind = c.Kind

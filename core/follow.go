@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/recap/recap"
-	"github.com/recap/recap/jobs"
 )
 
 // Wait waits for a job's end, at most SyncWait: its result, the job's
@@ -16,13 +15,13 @@ import (
 // backoff for upstream_blocked) answers sooner: KindUnavailable
 // upstream_blocked with RetryAfter the seconds until its next attempt.
 // It returns ctx's error when the caller left (the job goes on).
-func (s *Service) Wait(ctx context.Context, jobID string, heartbeat time.Duration) (*jobs.Result, error) {
+func (s *Service) Wait(ctx context.Context, jobID string, heartbeat time.Duration) (*recap.Result, error) {
 	wctx, cancel := context.WithTimeout(ctx, s.cfg.SyncWait)
 	defer cancel()
 	bctx, bw, done := s.watchBlocked(wctx)
 	defer done()
-	var final *jobs.Event
-	err := s.Follow(bctx, jobID, "0", heartbeat, nil, func(ev jobs.Event) error {
+	var final *recap.Event
+	err := s.Follow(bctx, jobID, "0", heartbeat, nil, func(ev recap.Event) error {
 		bw.see(ev)
 		if ev.Terminal() {
 			final = &ev
@@ -31,7 +30,7 @@ func (s *Service) Wait(ctx context.Context, jobID string, heartbeat time.Duratio
 	})
 	if final == nil && ctx.Err() == nil && errors.Is(context.Cause(bctx), errBlockedBound) {
 		ev := s.blockedEnd(ctx, jobID, bw)
-		if ev.Type == jobs.EventResult {
+		if ev.Type == recap.EventResult {
 			return ev.Result, nil
 		}
 		if ev.Retry != nil {
@@ -49,7 +48,7 @@ func (s *Service) Wait(ctx context.Context, jobID string, heartbeat time.Duratio
 		}
 		return nil, fmt.Errorf("follow job %s: %w", jobID, err)
 	}
-	if final.Type == jobs.EventError {
+	if final.Type == recap.EventError {
 		return nil, JobError(final.Error)
 	}
 	return final.Result, nil
@@ -61,7 +60,7 @@ var errStop = errors.New("stop")
 // commits to a streamed reply.
 type Start struct {
 	// Backlog are the events so far; Last is the id to follow on from.
-	Backlog []jobs.Event
+	Backlog []recap.Event
 	Last    string
 }
 
@@ -72,10 +71,10 @@ type Start struct {
 func (s *Service) AwaitStart(ctx context.Context, jobID string) (*Start, error) {
 	st := &Start{Last: "0"}
 	pctx, cancel := context.WithTimeout(ctx, s.cfg.PricedWait)
-	_ = s.Events().Follow(pctx, jobID, "0", s.cfg.PricedWait, nil, func(ev jobs.Event) error {
+	_ = s.Events().Follow(pctx, jobID, "0", s.cfg.PricedWait, nil, func(ev recap.Event) error {
 		st.Backlog = append(st.Backlog, ev)
 		st.Last = ev.ID
-		if ev.Type == jobs.EventPriced || ev.Terminal() {
+		if ev.Type == recap.EventPriced || ev.Terminal() {
 			return errStop
 		}
 		return nil
@@ -84,15 +83,15 @@ func (s *Service) AwaitStart(ctx context.Context, jobID string) (*Start, error) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if n := len(st.Backlog); n > 0 && st.Backlog[n-1].Type == jobs.EventError && !hasDelta(st.Backlog) {
+	if n := len(st.Backlog); n > 0 && st.Backlog[n-1].Type == recap.EventError && !hasDelta(st.Backlog) {
 		return nil, JobError(st.Backlog[n-1].Error)
 	}
 	return st, nil
 }
 
-func hasDelta(evs []jobs.Event) bool {
+func hasDelta(evs []recap.Event) bool {
 	for _, e := range evs {
-		if e.Type == jobs.EventDelta {
+		if e.Type == recap.EventDelta {
 			return true
 		}
 	}
@@ -127,11 +126,11 @@ var errFinalLost = errors.New("the job's final event was lost")
 // that ended at least every ago without its final event reaching this
 // follower gets one made from the row (result or error, without an
 // event id), and the follow ends as if it had arrived.
-func (s *Service) Follow(ctx context.Context, jobID, after string, every time.Duration, idle func() error, fn func(jobs.Event) error) error {
+func (s *Service) Follow(ctx context.Context, jobID, after string, every time.Duration, idle func() error, fn func(recap.Event) error) error {
 	if every <= 0 {
 		every = 15 * time.Second
 	}
-	var stand *jobs.Event
+	var stand *recap.Event
 	check := func() error {
 		if idle != nil {
 			if err := idle(); err != nil {
@@ -164,19 +163,19 @@ func (s *Service) Follow(ctx context.Context, jobID, after string, every time.Du
 
 // FinalEvent is the terminal event of an ended job, made from its row:
 // what the worker published when it ended it.
-func (s *Service) FinalEvent(ctx context.Context, j *recap.Job) (jobs.Event, error) {
+func (s *Service) FinalEvent(ctx context.Context, j *recap.Job) (recap.Event, error) {
 	v, err := s.View(ctx, j)
 	if err != nil {
-		return jobs.Event{}, err
+		return recap.Event{}, err
 	}
 	if v.Result == nil {
 		e := v.Error
 		if e == nil {
-			e = &jobs.ErrorInfo{Code: recap.CodeInternal, Message: "the job ended without a result"}
+			e = &recap.ErrorInfo{Code: recap.CodeInternal, Message: "the job ended without a result"}
 		}
-		return jobs.Event{Type: jobs.EventError, State: j.State, Error: e}, nil
+		return recap.Event{Type: recap.EventError, State: j.State, Error: e}, nil
 	}
-	r := &jobs.Result{Markdown: v.Result.Summary, Model: v.Result.Model, Chapters: v.Result.Chapters,
+	r := &recap.Result{Markdown: v.Result.Summary, Model: v.Result.Model, Chapters: v.Result.Chapters,
 		PromptTokens: v.Result.PromptTokens, CompletionTokens: v.Result.CompletionTokens, Truncated: v.Result.Truncated}
-	return jobs.Event{Type: jobs.EventResult, State: j.State, Result: r}, nil
+	return recap.Event{Type: recap.EventResult, State: j.State, Result: r}, nil
 }

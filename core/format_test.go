@@ -77,11 +77,11 @@ func TestApplyFormat(t *testing.T) {
 
 func TestSchemaFailureIsUnprocessable(t *testing.T) {
 	t.Parallel()
-	e := JobError(&jobs.ErrorInfo{Code: recap.CodeSchemaValidationFailed, Message: "at /moments: missing"})
+	e := JobError(&recap.ErrorInfo{Code: recap.CodeSchemaValidationFailed, Message: "at /moments: missing"})
 	if e.Kind != KindUnprocessable || !e.NoRetry || !strings.Contains(e.Message, "/moments") {
 		t.Fatalf("%+v", e)
 	}
-	if JobError(&jobs.ErrorInfo{Code: recap.CodeResponseFormatUnsupported}).Kind != KindInvalid {
+	if JobError(&recap.ErrorInfo{Code: recap.CodeResponseFormatUnsupported}).Kind != KindInvalid {
 		t.Fatal("response_format_unsupported is not the caller's")
 	}
 }

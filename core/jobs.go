@@ -20,35 +20,35 @@ func (s *Service) Job(ctx context.Context, c *recap.Caller, id string) (*recap.J
 }
 
 // View renders a job as clients see it, with its summary when it has one.
-func (s *Service) View(ctx context.Context, j *recap.Job) (jobs.View, error) {
+func (s *Service) View(ctx context.Context, j *recap.Job) (recap.View, error) {
 	var sm *store.Summary
 	if j.SummaryID != nil {
 		var err error
 		if sm, err = s.cfg.Store.Summary(ctx, *j.SummaryID); err != nil {
-			return jobs.View{}, err
+			return recap.View{}, err
 		}
 	}
 	return jobs.ViewOf(j, sm), nil
 }
 
 // JobView is Job then View.
-func (s *Service) JobView(ctx context.Context, c *recap.Caller, id string) (jobs.View, error) {
+func (s *Service) JobView(ctx context.Context, c *recap.Caller, id string) (recap.View, error) {
 	j, err := s.Job(ctx, c, id)
 	if err != nil {
-		return jobs.View{}, err
+		return recap.View{}, err
 	}
 	return s.View(ctx, j)
 }
 
 // Cancel ends the caller's queued or running job as canceled and returns
 // it as it is now; a job that had ended is returned unchanged.
-func (s *Service) Cancel(ctx context.Context, c *recap.Caller, id string) (jobs.View, error) {
+func (s *Service) Cancel(ctx context.Context, c *recap.Caller, id string) (recap.View, error) {
 	j, err := s.Job(ctx, c, id)
 	if err != nil {
-		return jobs.View{}, err
+		return recap.View{}, err
 	}
 	if _, err := s.cfg.Jobs.Cancel(ctx, j); err != nil {
-		return jobs.View{}, err
+		return recap.View{}, err
 	}
 	return s.JobView(ctx, c, id)
 }
@@ -66,7 +66,7 @@ type ListRequest struct {
 
 // Page is one page of jobs.
 type Page struct {
-	Jobs       []jobs.View
+	Jobs       []recap.View
 	HasMore    bool
 	NextCursor string
 }
@@ -86,7 +86,7 @@ func (s *Service) ListJobs(ctx context.Context, r ListRequest) (*Page, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Page{HasMore: len(list) == f.Limit, Jobs: make([]jobs.View, 0, len(list))}
+	p := &Page{HasMore: len(list) == f.Limit, Jobs: make([]recap.View, 0, len(list))}
 	if p.HasMore {
 		list = list[:f.Limit-1]
 	}
@@ -167,7 +167,7 @@ type EventsFrom struct {
 	// Expired is set when the job ended long ago and its stream is gone:
 	// the door answers with View instead.
 	Expired bool
-	View    jobs.View
+	View    recap.View
 }
 
 // JobEvents prepares following the caller's job from an event id ("0":

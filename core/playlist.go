@@ -56,7 +56,7 @@ type PlaylistBatch struct {
 	Title     string
 	// Entries is how many entries the site reports (0 when unknown).
 	Entries  int
-	Jobs     []jobs.View
+	Jobs     []recap.View
 	Skipped  []SkippedEntry
 	Replayed bool
 }
@@ -262,7 +262,7 @@ type BatchState struct {
 	CreatedAt time.Time      `json:"created_at"`
 	Total     int            `json:"total"`
 	Counts    map[string]int `json:"counts"`
-	Jobs      []jobs.View    `json:"jobs"`
+	Jobs      []recap.View   `json:"jobs"`
 }
 
 // batchStates are the keys of BatchState.Counts, every one present.
@@ -284,7 +284,7 @@ func (s *Service) GetBatch(ctx context.Context, c *recap.Caller, id string) (*Ba
 		return nil, err
 	}
 	out := &BatchState{ID: b.ID, Object: "batch", URL: b.SourceURL, Title: b.Title, Entries: b.Entries, CreatedAt: b.CreatedAt,
-		Total: len(list), Counts: make(map[string]int, len(batchStates)), Jobs: make([]jobs.View, 0, len(list))}
+		Total: len(list), Counts: make(map[string]int, len(batchStates)), Jobs: make([]recap.View, 0, len(list))}
 	for _, st := range batchStates {
 		out.Counts[st] = 0
 	}

@@ -62,7 +62,7 @@ func TestPlaylistError(t *testing.T) {
 		{"something_new", KindUpstream},
 	}
 	for _, tt := range tests {
-		e := As(playlistError(&jobs.PlaylistError{ErrorInfo: jobs.ErrorInfo{Code: tt.code, Message: "why"}}))
+		e := As(playlistError(&jobs.PlaylistError{ErrorInfo: recap.ErrorInfo{Code: tt.code, Message: "why"}}))
 		if e.Kind != tt.kind || e.Code != tt.code || e.Param != "playlist" {
 			t.Errorf("%s: %+v, want kind %d", tt.code, e, tt.kind)
 		}

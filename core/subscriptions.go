@@ -147,7 +147,7 @@ type Subscription struct {
 	Failures      int        `json:"failures"`
 	// Jobs are the jobs the subscription created, newest first (GET of
 	// one subscription only).
-	Jobs []jobs.View `json:"jobs,omitempty"`
+	Jobs []recap.View `json:"jobs,omitempty"`
 }
 
 // FeedPathPrefix is where feeds are served; the token follows.
@@ -328,7 +328,7 @@ func (s *Service) GetSubscription(ctx context.Context, c *recap.Caller, id strin
 	if err != nil {
 		return nil, err
 	}
-	out.Jobs = make([]jobs.View, 0, len(list))
+	out.Jobs = make([]recap.View, 0, len(list))
 	for i := range list {
 		v, err := s.View(ctx, &list[i])
 		if err != nil {
@@ -477,7 +477,7 @@ func (s *Service) Unsubscribe(ctx context.Context, c *recap.Caller, id string) e
 type Feed struct {
 	Subscription *Subscription
 	// Jobs are the subscription's succeeded jobs, newest first.
-	Jobs []jobs.View
+	Jobs []recap.View
 }
 
 // SubscriptionFeed returns the feed whose token this is; an unknown

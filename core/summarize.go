@@ -73,7 +73,7 @@ type Submission struct {
 	Model string
 	// Result is set when the answer is ready: a summary from the cache, or
 	// a replayed request whose job has succeeded.
-	Result *jobs.Result
+	Result *recap.Result
 	// CacheHit marks a Result from the summary cache.
 	CacheHit bool
 	// Failed is set for a replayed request whose job failed.
@@ -275,7 +275,7 @@ func (s *Service) Submit(ctx context.Context, r SummarizeRequest) (*Submission, 
 	sub.Job = j
 	if sm := pl.cached; sm != nil {
 		sub.CacheHit = true
-		sub.Result = &jobs.Result{Markdown: sm.Markdown, Model: sm.Model, PromptTokens: sm.PromptTokens,
+		sub.Result = &recap.Result{Markdown: sm.Markdown, Model: sm.Model, PromptTokens: sm.PromptTokens,
 			CompletionTokens: sm.CompletionTokens, Cached: true, Truncated: sm.Truncated}
 	}
 	return sub, nil
@@ -368,7 +368,7 @@ func (s *Service) replay(ctx context.Context, key *recap.Caller, ids []string, s
 		}
 		sub.Result = ResultOf(j, sm)
 	case recap.StateFailed, recap.StateCanceled:
-		sub.Failed = JobError(&jobs.ErrorInfo{Code: j.ErrorCode, Message: j.ErrorMessage})
+		sub.Failed = JobError(&recap.ErrorInfo{Code: j.ErrorCode, Message: j.ErrorMessage})
 	}
 	return sub, nil
 }
@@ -376,8 +376,8 @@ func (s *Service) replay(ctx context.Context, key *recap.Caller, ids []string, s
 // ResultOf rebuilds a succeeded job's result from its row, as the job's
 // result event carried it, so a replay answers exactly as the first reply
 // did even after the event stream has expired.
-func ResultOf(j *recap.Job, sm *store.Summary) *jobs.Result {
-	r := &jobs.Result{Markdown: j.ResultMarkdown, Model: j.ResultModel, PromptTokens: j.PromptTokens, CompletionTokens: j.CompletionTokens}
+func ResultOf(j *recap.Job, sm *store.Summary) *recap.Result {
+	r := &recap.Result{Markdown: j.ResultMarkdown, Model: j.ResultModel, PromptTokens: j.PromptTokens, CompletionTokens: j.CompletionTokens}
 	if sm != nil {
 		r.Markdown, r.Model, r.Truncated = sm.Markdown, sm.Model, sm.Truncated
 		if j.ResultMarkdown != "" { // the job's own: the summary with its frames

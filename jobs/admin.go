@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/recap/recap"
@@ -27,26 +26,13 @@ const (
 	RetryResubmitted = "resubmitted"
 )
 
-// TaskView is a job's stage task as asynq holds it.
-type TaskView struct {
-	ID            string     `json:"id"`
-	Type          string     `json:"type"`
-	Queue         string     `json:"queue"`
-	State         string     `json:"state"`
-	Retried       int        `json:"retried"`
-	MaxRetry      int        `json:"max_retry"`
-	LastError     string     `json:"last_error,omitempty"`
-	LastFailedAt  *time.Time `json:"last_failed_at,omitempty"`
-	NextProcessAt *time.Time `json:"next_process_at,omitempty"`
-}
-
 // Tasks returns the stage tasks of a job that asynq still holds (finished
 // stage tasks are not kept).
-func (c *Client) Tasks(j *recap.Job) ([]TaskView, error) {
+func (c *Client) Tasks(j *recap.Job) ([]recap.TaskView, error) {
 	if c.cfg.Inspector == nil {
 		return nil, errors.New("tasks: no asynq inspector configured")
 	}
-	var out []TaskView
+	var out []recap.TaskView
 	for _, t := range append(stages[:len(stages):len(stages)], &webhookTask) {
 		ti, err := c.cfg.Inspector.GetTaskInfo(c.q.queueName(j, t), TaskID(j.ID, t.typ))
 		if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
@@ -55,7 +41,7 @@ func (c *Client) Tasks(j *recap.Job) ([]TaskView, error) {
 		if err != nil {
 			return nil, fmt.Errorf("tasks: %w", err)
 		}
-		tv := TaskView{ID: ti.ID, Type: ti.Type, Queue: ti.Queue, State: ti.State.String(), Retried: ti.Retried,
+		tv := recap.TaskView{ID: ti.ID, Type: ti.Type, Queue: ti.Queue, State: ti.State.String(), Retried: ti.Retried,
 			MaxRetry: ti.MaxRetry, LastError: ti.LastErr}
 		if !ti.LastFailedAt.IsZero() {
 			t := ti.LastFailedAt

@@ -65,7 +65,7 @@ func (c *Client) Submit(ctx context.Context, j *recap.Job) error {
 // idempotent request's transaction). When the enqueue fails, the job is
 // failed at once so nothing stays accepted but unqueued.
 func (c *Client) Start(ctx context.Context, j *recap.Job) error {
-	if _, err := c.cfg.Events.Publish(ctx, j.ID, Event{Type: EventState, State: recap.StateQueued}); err != nil {
+	if _, err := c.cfg.Events.Publish(ctx, j.ID, recap.Event{Type: recap.EventState, State: recap.StateQueued}); err != nil {
 		c.abandon(ctx, j.ID, err)
 		return err
 	}
@@ -97,7 +97,7 @@ func (c *Client) StartAll(ctx context.Context, list []*recap.Job) {
 	for i, j := range list {
 		ids[i] = j.ID
 	}
-	errs, err := c.cfg.Events.PublishAll(ctx, ids, Event{Type: EventState, State: recap.StateQueued})
+	errs, err := c.cfg.Events.PublishAll(ctx, ids, recap.Event{Type: recap.EventState, State: recap.StateQueued})
 	if err != nil {
 		errs = make([]error, len(list))
 		for i := range errs {
@@ -132,7 +132,7 @@ func (c *Client) Refuse(ctx context.Context, list []*recap.Job, code, msg string
 	ctx = context.WithoutCancel(ctx)
 	for _, j := range list {
 		if ok, _ := c.cfg.Store.Finish(ctx, j.ID, store.Outcome{State: recap.StateFailed, ErrorCode: code, ErrorMessage: msg}); ok {
-			c.cfg.Events.Publish(ctx, j.ID, Event{Type: EventError, State: recap.StateFailed, Error: &ErrorInfo{Code: code, Message: msg}}) //nolint:errcheck
+			c.cfg.Events.Publish(ctx, j.ID, recap.Event{Type: recap.EventError, State: recap.StateFailed, Error: &recap.ErrorInfo{Code: code, Message: msg}}) //nolint:errcheck
 			c.cfg.Metrics.JobFinished(recap.StateFailed, code)
 		}
 		j.State, j.ErrorCode, j.ErrorMessage = recap.StateFailed, code, msg
@@ -143,7 +143,7 @@ func (c *Client) abandon(ctx context.Context, id string, cause error) {
 	ctx = context.WithoutCancel(ctx)
 	msg := "could not queue the job: " + cause.Error()
 	if ok, _ := c.cfg.Store.Finish(ctx, id, store.Outcome{State: recap.StateFailed, ErrorCode: recap.CodeInternal, ErrorMessage: msg}); ok {
-		c.cfg.Events.Publish(ctx, id, Event{Type: EventError, State: recap.StateFailed, Error: &ErrorInfo{Code: recap.CodeInternal, Message: msg}}) //nolint:errcheck
+		c.cfg.Events.Publish(ctx, id, recap.Event{Type: recap.EventError, State: recap.StateFailed, Error: &recap.ErrorInfo{Code: recap.CodeInternal, Message: msg}}) //nolint:errcheck
 	}
 }
 
@@ -166,7 +166,7 @@ func (c *Client) Cancel(ctx context.Context, j *recap.Job) (bool, error) {
 		return ok, err
 	}
 	c.cfg.Metrics.JobFinished(recap.StateCanceled, recap.CodeCanceled)
-	c.cfg.Events.Publish(ctx, j.ID, Event{Type: EventError, State: recap.StateCanceled, Error: &ErrorInfo{Code: recap.CodeCanceled, Message: "the job was canceled"}}) //nolint:errcheck
+	c.cfg.Events.Publish(ctx, j.ID, recap.Event{Type: recap.EventError, State: recap.StateCanceled, Error: &recap.ErrorInfo{Code: recap.CodeCanceled, Message: "the job was canceled"}}) //nolint:errcheck
 	if err := enqueueWebhook(ctx, c.q, j); err != nil {
 		return true, err
 	}

@@ -11,71 +11,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Event types published on a job's stream.
-const (
-	EventState    = "state"    // the job entered State
-	EventProgress = "progress" // Percent and Message of the running stage
-	EventPriced   = "priced"   // the credit hold is placed (CostSeconds), or none is needed
-	EventDelta    = "delta"    // Text is the next piece of the summary
-	EventResult   = "result"   // the job succeeded; Result holds the answer
-	EventError    = "error"    // the job failed or was canceled; Error says why
-)
-
-// Event is one entry of a job's event stream.
-type Event struct {
-	// ID is the Redis stream entry id, usable as an SSE id / Last-Event-ID.
-	ID          string     `json:"-"`
-	Type        string     `json:"type"`
-	State       string     `json:"state,omitempty"`
-	Percent     float64    `json:"percent,omitempty"`
-	Message     string     `json:"message,omitempty"`
-	Text        string     `json:"text,omitempty"`
-	CostSeconds int64      `json:"cost_seconds,omitempty"`
-	Result      *Result    `json:"result,omitempty"`
-	Error       *ErrorInfo `json:"error,omitempty"`
-	// Retry is set on the progress event of a failed attempt that will
-	// run again: why, and when.
-	Retry *Retry `json:"retry,omitempty"`
-}
-
-// Retry is a stage's failed attempt that asynq will run again: a waiting
-// caller learns the code, when the next attempt runs and how many are
-// left (core answers a site's refusal promptly from it).
-type Retry struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	// Attempt is the attempt that failed, from 1; MaxAttempts the
-	// stage's budget (MaxRetry+1).
-	Attempt     int `json:"attempt"`
-	MaxAttempts int `json:"max_attempts"`
-	// At is when the attempt failed, Next when the next one runs.
-	At   time.Time `json:"at"`
-	Next time.Time `json:"next"`
-}
-
-// Terminal reports whether no event follows this one.
-func (e Event) Terminal() bool { return e.Type == EventResult || e.Type == EventError }
-
-// Result is a finished job's answer.
-type Result struct {
-	Markdown         string          `json:"markdown"`
-	Model            string          `json:"model"`
-	Chapters         []recap.Chapter `json:"chapters,omitempty"`
-	PromptTokens     int             `json:"prompt_tokens"`
-	CompletionTokens int             `json:"completion_tokens"`
-	Cached           bool            `json:"cached,omitempty"`
-	Truncated        bool            `json:"truncated,omitempty"`
-	// Highlights and Grounding: see ViewResult.
-	Highlights []recap.Highlight `json:"highlights,omitempty"`
-	Grounding  *recap.Grounding  `json:"grounding,omitempty"`
-}
-
-// ErrorInfo is why a job ended without a result.
-type ErrorInfo struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
 // EventsConfig configures the event streams.
 type EventsConfig struct {
 	Redis redis.UniversalClient
@@ -127,7 +62,7 @@ func (e *Events) Close() { e.fan.close() }
 
 // Publish appends an event to the job's stream and returns its id. A
 // terminal event also starts the stream's expiry.
-func (e *Events) Publish(ctx context.Context, jobID string, ev Event) (string, error) {
+func (e *Events) Publish(ctx context.Context, jobID string, ev recap.Event) (string, error) {
 	ttl := e.ttl
 	if !ev.Terminal() {
 		// A stream of a job that never ends (a lost worker the sweeper has not
@@ -138,7 +73,7 @@ func (e *Events) Publish(ctx context.Context, jobID string, ev Event) (string, e
 }
 
 // publish appends ev to a stream that expires ttl after this event.
-func (e *Events) publish(ctx context.Context, jobID string, ev Event, ttl time.Duration) (string, error) {
+func (e *Events) publish(ctx context.Context, jobID string, ev recap.Event, ttl time.Duration) (string, error) {
 	data, err := json.Marshal(ev)
 	if err != nil {
 		return "", fmt.Errorf("publish: %w", err)
@@ -162,7 +97,7 @@ func (e *Events) deleteStream(ctx context.Context, id string) error {
 // PublishAll appends the same event to many jobs' streams in one round
 // trip (a batch's "queued"). It returns one error per job, nil where the
 // event was published.
-func (e *Events) PublishAll(ctx context.Context, jobIDs []string, ev Event) ([]error, error) {
+func (e *Events) PublishAll(ctx context.Context, jobIDs []string, ev recap.Event) ([]error, error) {
 	data, err := json.Marshal(ev)
 	if err != nil {
 		return nil, fmt.Errorf("publish: %w", err)
@@ -191,7 +126,7 @@ func (e *Events) PublishAll(ctx context.Context, jobIDs []string, ev Event) ([]e
 // Read returns the events after afterID ("" or "0" = from the start),
 // waiting up to block for at least one. It returns no events and no error
 // when nothing arrived in time.
-func (e *Events) Read(ctx context.Context, jobID, afterID string, block time.Duration) ([]Event, error) {
+func (e *Events) Read(ctx context.Context, jobID, afterID string, block time.Duration) ([]recap.Event, error) {
 	if afterID == "" {
 		afterID = "0"
 	}
@@ -202,7 +137,7 @@ func (e *Events) Read(ctx context.Context, jobID, afterID string, block time.Dur
 	if err != nil {
 		return nil, fmt.Errorf("read events: %w", err)
 	}
-	var out []Event
+	var out []recap.Event
 	for _, s := range res {
 		for _, m := range s.Messages {
 			if ev, ok := decodeEvent(m); ok {
@@ -218,7 +153,7 @@ func (e *Events) Read(ctx context.Context, jobID, afterID string, block time.Dur
 // ctx ends. idle is called whenever nothing arrived within every (for SSE
 // keep-alives); it may be nil. Followers share the process's one reader;
 // a follower that falls behind catches up with reads of its own.
-func (e *Events) Follow(ctx context.Context, jobID, afterID string, every time.Duration, idle func() error, fn func(Event) error) error {
+func (e *Events) Follow(ctx context.Context, jobID, afterID string, every time.Duration, idle func() error, fn func(recap.Event) error) error {
 	if every <= 0 {
 		every = 15 * time.Second
 	}
@@ -288,8 +223,8 @@ func (e *Events) position(ctx context.Context, jobID, afterID string) (streamID,
 // drain hands a follower's events to fn, calling idle when nothing came
 // within every. ended reports that Follow is over (a terminal event, an
 // error from fn or idle, ctx); otherwise err says why the reader let go.
-func drain(ctx context.Context, fl *follower, last *streamID, every time.Duration, idle func() error, fn func(Event) error) (ended bool, err error) {
-	hand := func(evs []Event) (bool, error) {
+func drain(ctx context.Context, fl *follower, last *streamID, every time.Duration, idle func() error, fn func(recap.Event) error) (ended bool, err error) {
+	hand := func(evs []recap.Event) (bool, error) {
 		for _, ev := range evs {
 			*last, _ = parseStreamID(ev.ID)
 			if err := fn(ev); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/recap/recap"
 	"github.com/recap/recap/internal/redistest"
 	"github.com/recap/recap/jobs"
 )
@@ -24,7 +25,7 @@ func newEvents(t *testing.T) *jobs.Events {
 
 func progress(t *testing.T, ev *jobs.Events, job, msg string) string {
 	t.Helper()
-	id, err := ev.Publish(context.Background(), job, jobs.Event{Type: jobs.EventProgress, Message: msg})
+	id, err := ev.Publish(context.Background(), job, recap.Event{Type: recap.EventProgress, Message: msg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +34,7 @@ func progress(t *testing.T, ev *jobs.Events, job, msg string) string {
 
 func finish(t *testing.T, ev *jobs.Events, job string) {
 	t.Helper()
-	if _, err := ev.Publish(context.Background(), job, jobs.Event{Type: jobs.EventResult, Result: &jobs.Result{Markdown: "done"}}); err != nil {
+	if _, err := ev.Publish(context.Background(), job, recap.Event{Type: recap.EventResult, Result: &recap.Result{Markdown: "done"}}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -59,7 +60,7 @@ func startFollow(ctx context.Context, ev *jobs.Events, job, after string) *follo
 		return nil
 	}
 	go func() {
-		f.done <- ev.Follow(ctx, job, after, 10*time.Millisecond, onIdle, func(e jobs.Event) error {
+		f.done <- ev.Follow(ctx, job, after, 10*time.Millisecond, onIdle, func(e recap.Event) error {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			m := e.Message
@@ -160,7 +161,7 @@ func TestFollowIdleErrorsAndCancel(t *testing.T) {
 	var idles atomic.Int32
 	done := make(chan error, 1)
 	go func() {
-		done <- ev.Follow(ctx, job, "0", 20*time.Millisecond, func() error { idles.Add(1); return nil }, func(jobs.Event) error { return nil })
+		done <- ev.Follow(ctx, job, "0", 20*time.Millisecond, func() error { idles.Add(1); return nil }, func(recap.Event) error { return nil })
 	}()
 	waitFor(t, "three idle calls", func() bool { return idles.Load() >= 3 })
 	cancel()
@@ -169,18 +170,18 @@ func TestFollowIdleErrorsAndCancel(t *testing.T) {
 	}
 
 	errIdle := errors.New("client gone")
-	err := ev.Follow(context.Background(), job, "0", 20*time.Millisecond, func() error { return errIdle }, func(jobs.Event) error { return nil })
+	err := ev.Follow(context.Background(), job, "0", 20*time.Millisecond, func() error { return errIdle }, func(recap.Event) error { return nil })
 	if !errors.Is(err, errIdle) {
 		t.Fatalf("idle's error: %v", err)
 	}
 
 	other := startFollow(context.Background(), ev, job, "0")
-	if err := ev.Follow(context.Background(), job, "not-an-id", time.Hour, nil, func(jobs.Event) error { return nil }); err == nil {
+	if err := ev.Follow(context.Background(), job, "not-an-id", time.Hour, nil, func(recap.Event) error { return nil }); err == nil {
 		t.Fatal("a malformed position was accepted")
 	}
 	errFn := errors.New("write failed")
 	progress(t, ev, job, "x")
-	err = ev.Follow(context.Background(), job, "0", time.Hour, nil, func(jobs.Event) error { return errFn })
+	err = ev.Follow(context.Background(), job, "0", time.Hour, nil, func(recap.Event) error { return errFn })
 	if !errors.Is(err, errFn) {
 		t.Fatalf("fn's error: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"github.com/recap/recap"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,7 +74,7 @@ type follower struct {
 	key string
 	// last is the id of the last entry handed to ch (the reader's side).
 	last streamID
-	ch   chan []Event
+	ch   chan []recap.Event
 	// done is closed, after err is set, when the reader lets go of the
 	// follower: errLagged, a failed read, or ErrEventsClosed.
 	done chan struct{}
@@ -118,7 +119,7 @@ func newFanout(rdb redis.UniversalClient, tag string) *fanout {
 // subscribe attaches a follower of key that has seen the entries up to
 // last, starting the reader or waking it when its XREAD must change.
 func (f *fanout) subscribe(key string, last streamID) (*follower, error) {
-	fl := &follower{key: key, last: last, ch: make(chan []Event, f.buffer), done: make(chan struct{})}
+	fl := &follower{key: key, last: last, ch: make(chan []recap.Event, f.buffer), done: make(chan struct{})}
 	f.mu.Lock()
 	if f.closed {
 		f.mu.Unlock()
@@ -288,7 +289,7 @@ func (f *fanout) deliver(key string, from streamID, msgs []redis.XMessage) {
 	if t == nil {
 		return // nobody follows it any more
 	}
-	evs := make([]Event, 0, len(msgs))
+	evs := make([]recap.Event, 0, len(msgs))
 	ids := make([]streamID, 0, len(msgs))
 	for _, m := range msgs {
 		id, ok := parseStreamID(m.ID)
@@ -330,11 +331,11 @@ func (f *fanout) deliver(key string, from streamID, msgs []redis.XMessage) {
 
 // decodeEvent turns a stream entry into an Event; false for an entry that
 // is not one (nothing Recap wrote).
-func decodeEvent(m redis.XMessage) (Event, bool) {
-	var ev Event
+func decodeEvent(m redis.XMessage) (recap.Event, bool) {
+	var ev recap.Event
 	raw, _ := m.Values["e"].(string)
 	if err := json.Unmarshal([]byte(raw), &ev); err != nil {
-		return Event{}, false
+		return recap.Event{}, false
 	}
 	ev.ID = m.ID
 	return ev, true

@@ -88,19 +88,19 @@ func TestFollowersShareOneConnection(t *testing.T) {
 	}
 	poll(t, 10*time.Second, "five blocked XREADs", func() bool { return namedConns(t, admin, name+"-direct", true) == 5 })
 	for _, id := range direct {
-		if _, err := pub.Publish(ctx, id, Event{Type: EventState, State: "queued"}); err != nil {
+		if _, err := pub.Publish(ctx, id, recap.Event{Type: recap.EventState, State: "queued"}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	wg.Wait()
 
 	ids := make([]string, followers)
-	got := make([][]Event, followers)
+	got := make([][]recap.Event, followers)
 	errs := make([]error, followers)
 	for i := range ids {
 		ids[i] = uuid.NewString()
 		wg.Go(func() {
-			errs[i] = ev.Follow(ctx, ids[i], "0", time.Hour, nil, func(e Event) error {
+			errs[i] = ev.Follow(ctx, ids[i], "0", time.Hour, nil, func(e recap.Event) error {
 				got[i] = append(got[i], e)
 				return nil
 			})
@@ -119,12 +119,12 @@ func TestFollowersShareOneConnection(t *testing.T) {
 	t.Logf("%d followers: %d connections named %s", followers, idle, name)
 
 	for i, id := range ids {
-		if _, err := pub.Publish(ctx, id, Event{Type: EventProgress, Message: fmt.Sprint(i)}); err != nil {
+		if _, err := pub.Publish(ctx, id, recap.Event{Type: recap.EventProgress, Message: fmt.Sprint(i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, id := range ids {
-		if _, err := pub.Publish(ctx, id, Event{Type: EventError, Error: &ErrorInfo{Code: recap.CodeCanceled, Message: "done"}}); err != nil {
+		if _, err := pub.Publish(ctx, id, recap.Event{Type: recap.EventError, Error: &recap.ErrorInfo{Code: recap.CodeCanceled, Message: "done"}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -162,7 +162,7 @@ func TestSlowFollowerCatchesUp(t *testing.T) {
 	var got []string
 	slow := make(chan error, 1)
 	go func() {
-		slow <- ev.Follow(ctx, job, "0", time.Hour, nil, func(e Event) error {
+		slow <- ev.Follow(ctx, job, "0", time.Hour, nil, func(e recap.Event) error {
 			if len(got) == 0 {
 				<-release
 			}
@@ -174,7 +174,7 @@ func TestSlowFollowerCatchesUp(t *testing.T) {
 	var fast []string
 	fastDone := make(chan error, 1)
 	go func() {
-		fastDone <- ev.Follow(ctx, other, "0", time.Hour, nil, func(e Event) error {
+		fastDone <- ev.Follow(ctx, other, "0", time.Hour, nil, func(e recap.Event) error {
 			fast = append(fast, e.Message)
 			return nil
 		})
@@ -184,7 +184,7 @@ func TestSlowFollowerCatchesUp(t *testing.T) {
 	var want []string
 	publish := func(id, msg string) string {
 		t.Helper()
-		eid, err := ev.Publish(ctx, id, Event{Type: EventProgress, Message: msg})
+		eid, err := ev.Publish(ctx, id, recap.Event{Type: recap.EventProgress, Message: msg})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,7 +211,7 @@ func TestSlowFollowerCatchesUp(t *testing.T) {
 	if attached {
 		t.Fatal("the reader still serves a follower that stopped reading")
 	}
-	if _, err := ev.Publish(ctx, other, Event{Type: EventResult, Result: &Result{}}); err != nil {
+	if _, err := ev.Publish(ctx, other, recap.Event{Type: recap.EventResult, Result: &recap.Result{}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-fastDone; err != nil || len(fast) != 7 {
@@ -228,7 +228,7 @@ func TestSlowFollowerCatchesUp(t *testing.T) {
 	})
 	want = append(want, "late", "")
 	publish(job, "late")
-	if _, err := ev.Publish(ctx, job, Event{Type: EventResult, Result: &Result{}}); err != nil {
+	if _, err := ev.Publish(ctx, job, recap.Event{Type: recap.EventResult, Result: &recap.Result{}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-slow; err != nil {
@@ -246,7 +246,7 @@ func TestEventsClose(t *testing.T) {
 	ev := NewEvents(EventsConfig{Redis: rdb, Prefix: randName(t, "tf") + ":"})
 	done := make(chan error, 1)
 	go func() {
-		done <- ev.Follow(context.Background(), uuid.NewString(), "0", time.Hour, nil, func(Event) error { return nil })
+		done <- ev.Follow(context.Background(), uuid.NewString(), "0", time.Hour, nil, func(recap.Event) error { return nil })
 	}()
 	poll(t, 10*time.Second, "the follower attached to a blocked reader", func() bool {
 		n, blocking, _ := ev.fan.state()
@@ -259,7 +259,7 @@ func TestEventsClose(t *testing.T) {
 	if _, _, running := ev.fan.state(); running {
 		t.Fatal("the reader outlived Close")
 	}
-	if err := ev.Follow(context.Background(), uuid.NewString(), "0", time.Hour, nil, func(Event) error { return nil }); !errors.Is(err, ErrEventsClosed) {
+	if err := ev.Follow(context.Background(), uuid.NewString(), "0", time.Hour, nil, func(recap.Event) error { return nil }); !errors.Is(err, ErrEventsClosed) {
 		t.Fatalf("Follow on closed Events: %v", err)
 	}
 }

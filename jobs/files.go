@@ -76,7 +76,7 @@ func (w *Worker) fileTranscript(ctx context.Context, j *recap.Job, v *store.Vide
 		return nil, fmt.Errorf("file transcript: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	w.publish(ctx, j.ID, Event{Type: EventProgress, Message: "Reading the uploaded file…"})
+	w.publish(ctx, j.ID, recap.Event{Type: recap.EventProgress, Message: "Reading the uploaded file…"})
 	path, err := w.cfg.Files.Fetch(ctx, f, dir)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, permanent(recap.CodeFileNotFound, "the uploaded file "+j.URL+" was deleted or has expired", err)
@@ -104,5 +104,5 @@ func (w *Worker) fileTranscript(ctx context.Context, j *recap.Job, v *store.Vide
 // finishTranscript ends a transcription job once its transcript is
 // stored: its result is the transcript, read with the job.
 func (w *Worker) finishTranscript(ctx context.Context, j *recap.Job) error {
-	return w.succeed(ctx, j, nil, &Result{Model: j.Model})
+	return w.succeed(ctx, j, nil, &recap.Result{Model: j.Model})
 }

@@ -75,7 +75,7 @@ func (w *Worker) cutFrames(ctx context.Context, j *recap.Job, hls []recap.Highli
 		return nil, "", fmt.Errorf("frames: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	w.publish(ctx, j.ID, Event{Type: EventProgress, Message: "Downloading the video for frames…"})
+	w.publish(ctx, j.ID, recap.Event{Type: recap.EventProgress, Message: "Downloading the video for frames…"})
 	path, err := w.cfg.Frames.DownloadVideo(ctx, j.URL, nil, dir)
 	switch {
 	case ctx.Err() != nil:

@@ -22,7 +22,7 @@ var resolveTask = task{typ: TypeResolve, state: recap.StateResolving, timeout: f
 // duration is known.
 func (w *Worker) resolve(ctx context.Context, j *recap.Job) error {
 	if j.URL == "" { // images only: straight to the model
-		w.publish(ctx, j.ID, Event{Type: EventPriced})
+		w.publish(ctx, j.ID, recap.Event{Type: recap.EventPriced})
 		return w.next(ctx, j, &summaryTask)
 	}
 	v, err := w.video(ctx, j)
@@ -169,7 +169,7 @@ func (w *Worker) price(ctx context.Context, j *recap.Job, duration float64) erro
 			return err
 		}
 		if free {
-			w.publish(ctx, j.ID, Event{Type: EventPriced})
+			w.publish(ctx, j.ID, recap.Event{Type: recap.EventPriced})
 			return nil
 		}
 	}
@@ -181,7 +181,7 @@ func (w *Worker) price(ctx context.Context, j *recap.Job, duration float64) erro
 		return err
 	}
 	j.CostSeconds = cost
-	w.publish(ctx, j.ID, Event{Type: EventPriced, CostSeconds: cost})
+	w.publish(ctx, j.ID, recap.Event{Type: recap.EventPriced, CostSeconds: cost})
 	return nil
 }
 

@@ -94,14 +94,14 @@ func (w *Worker) record(ctx context.Context, se *stageError) {
 		se.log.Warn("record failed attempt", "err", err)
 	}
 	now := time.Now()
-	rt := &Retry{Code: se.je.Code, Message: se.je.Message, Attempt: se.attempt, MaxAttempts: se.budget, At: now, Next: now.Add(se.delay)}
-	w.publish(ctx, se.jobID, Event{Type: EventProgress, Message: retryLine(se, rt), Retry: rt})
+	rt := &recap.RetryInfo{Code: se.je.Code, Message: se.je.Message, Attempt: se.attempt, MaxAttempts: se.budget, At: now, Next: now.Add(se.delay)}
+	w.publish(ctx, se.jobID, recap.Event{Type: recap.EventProgress, Message: retryLine(se, rt), Retry: rt})
 }
 
 // retryLine is the progress line of a failed attempt: a site's refusal
 // named as such ("Bilibili refused (412); next try in 40 s, 2 of 5"),
 // anything else with its message.
-func retryLine(se *stageError, rt *Retry) string {
+func retryLine(se *stageError, rt *recap.RetryInfo) string {
 	next := ""
 	if se.delay > 0 {
 		next = fmt.Sprintf("next try in %s, ", fmtWait(se.delay))

@@ -47,12 +47,12 @@ func TestRetryLine(t *testing.T) {
 	t.Parallel()
 	ue := &media.UpstreamError{Code: recap.CodeUpstreamBlocked, Site: "bilibili", Reason: "Unable to download webpage: HTTP Error 412: Precondition Failed", Retry: true}
 	se := &stageError{je: mediaError(ue).(*Error), err: ue, attempt: 1, budget: 5, delay: 40 * time.Second}
-	rt := &Retry{Code: se.je.Code, Attempt: 1, MaxAttempts: 5}
+	rt := &recap.RetryInfo{Code: se.je.Code, Attempt: 1, MaxAttempts: 5}
 	if got, want := retryLine(se, rt), "Bilibili refused (412); next try in 40 s, 2 of 5"; got != want {
 		t.Errorf("retryLine = %q, want %q", got, want)
 	}
 	se = &stageError{je: &Error{Code: recap.CodeUpstream, Message: "the language model failed: 503"}, attempt: 2, budget: 3, delay: 3 * time.Minute}
-	if got := retryLine(se, &Retry{Code: recap.CodeUpstream, Attempt: 2, MaxAttempts: 3}); !strings.Contains(got, "next try in 3 min, 3 of 3") || !strings.Contains(got, "503") {
+	if got := retryLine(se, &recap.RetryInfo{Code: recap.CodeUpstream, Attempt: 2, MaxAttempts: 3}); !strings.Contains(got, "next try in 3 min, 3 of 3") || !strings.Contains(got, "503") {
 		t.Errorf("retryLine = %q", got)
 	}
 }

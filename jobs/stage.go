@@ -170,7 +170,7 @@ func (w *Worker) startStage(ctx context.Context, j *recap.Job, state string) (st
 		return a, ok, err
 	}
 	if j.State != state {
-		w.publish(ctx, j.ID, Event{Type: EventState, State: state})
+		w.publish(ctx, j.ID, recap.Event{Type: recap.EventState, State: state})
 		j.State = state
 	}
 	return a, true, nil

@@ -218,7 +218,7 @@ func TestSummaryStage(t *testing.T) {
 			}
 			var cached bool
 			for _, ev := range b.Events.Of(j.ID) {
-				if ev.Type == jobs.EventResult && ev.Result != nil {
+				if ev.Type == recap.EventResult && ev.Result != nil {
 					cached = ev.Result.Cached
 				}
 			}

@@ -26,11 +26,11 @@ func (w *Worker) speechToText(ctx context.Context, j *recap.Job, v *store.Video,
 	}
 	defer os.RemoveAll(dir)
 
-	w.publish(ctx, j.ID, Event{Type: EventProgress, Message: "Downloading audio… 0%"})
+	w.publish(ctx, j.ID, recap.Event{Type: recap.EventProgress, Message: "Downloading audio… 0%"})
 	tick := newThrottle(time.Second)
 	path, err := w.cfg.Media.DownloadAudio(ctx, j.URL, info, dir, func(pct float64) {
 		if tick.ok() {
-			w.publish(ctx, j.ID, Event{Type: EventProgress, Percent: pct, Message: fmt.Sprintf("Downloading audio… %.0f%%", pct)})
+			w.publish(ctx, j.ID, recap.Event{Type: recap.EventProgress, Percent: pct, Message: fmt.Sprintf("Downloading audio… %.0f%%", pct)})
 		}
 	})
 	if err != nil {
@@ -63,7 +63,7 @@ func (w *Worker) transcribeLocal(ctx context.Context, j *recap.Job, v *store.Vid
 	// into chunks within it, each at its offset in the video. (yt-dlp's
 	// --download-sections would hand the media URL to ffmpeg, which the
 	// confinement keeps off the network; see media/confine.go.)
-	w.publish(ctx, j.ID, Event{Type: EventProgress, Message: "Preparing audio for transcription…"})
+	w.publish(ctx, j.ID, recap.Event{Type: recap.EventProgress, Message: "Preparing audio for transcription…"})
 	chunks, err := w.cfg.Media.SplitAudio(ctx, path, dir, w.cfg.STTChunkSeconds, j.Range)
 	if err != nil {
 		return nil, mediaError(err)
@@ -141,7 +141,7 @@ func (w *Worker) transcribeChunks(ctx context.Context, jobID, videoKey, lang str
 		results[pos[c.Index]] = abs
 		finished++
 		pct := 100 * float64(finished) / float64(len(chunks))
-		w.publish(ctx, jobID, Event{Type: EventProgress, Percent: pct, Message: fmt.Sprintf("Transcribing… %.0f%%", pct)})
+		w.publish(ctx, jobID, recap.Event{Type: recap.EventProgress, Percent: pct, Message: fmt.Sprintf("Transcribing… %.0f%%", pct)})
 	}
 	if d, ok := diarizerOf(w.cfg.Transcriber); ok && d.Diarizes() && len(chunks) > 1 {
 		// Each chunk's speakers are labelled on their own: the first

@@ -25,7 +25,7 @@ var summaryTask = task{typ: TypeSummary, state: recap.StateSummarizing, timeout:
 func (w *Worker) summary(ctx context.Context, j *recap.Job) error {
 	sum := w.summarizer(j.Model)
 	model := w.summaryModel(j)
-	deltas := &deltaPublisher{publish: func(text string) { w.publish(ctx, j.ID, Event{Type: EventDelta, Text: text}) }}
+	deltas := &deltaPublisher{publish: func(text string) { w.publish(ctx, j.ID, recap.Event{Type: recap.EventDelta, Text: text}) }}
 	defer deltas.flush()
 	onDelta := deltas.add
 	images, err := w.imageData(ctx, j.Images)
@@ -69,7 +69,7 @@ func (w *Worker) summary(ctx context.Context, j *recap.Job) error {
 				return err
 			}
 		}
-		w.publish(ctx, j.ID, Event{Type: EventProgress, Message: "Summarizing…"})
+		w.publish(ctx, j.ID, recap.Event{Type: recap.EventProgress, Message: "Summarizing…"})
 		start, end := 0.0, t.Duration
 		if rg := j.Range; !rg.IsZero() {
 			start, end = rg.Start, rg.EndIn(t.Duration)
@@ -91,7 +91,7 @@ func (w *Worker) summary(ctx context.Context, j *recap.Job) error {
 	if err != nil {
 		return err
 	}
-	r := &Result{Markdown: sm.Markdown, Model: sm.Model, PromptTokens: sm.PromptTokens, CompletionTokens: sm.CompletionTokens,
+	r := &recap.Result{Markdown: sm.Markdown, Model: sm.Model, PromptTokens: sm.PromptTokens, CompletionTokens: sm.CompletionTokens,
 		Cached: cached, Truncated: sm.Truncated, Highlights: sm.Highlights, Grounding: sm.Grounding}
 	r.Chapters = append(r.Chapters, sm.Chapters...)
 	if j.Frames {
@@ -149,7 +149,7 @@ func (d *deltaPublisher) flush() {
 	}
 }
 
-func (w *Worker) succeed(ctx context.Context, j *recap.Job, summaryID *int64, r *Result) error {
+func (w *Worker) succeed(ctx context.Context, j *recap.Job, summaryID *int64, r *recap.Result) error {
 	o := store.Outcome{State: recap.StateSucceeded, SummaryID: summaryID, ResultModel: r.Model,
 		PromptTokens: r.PromptTokens, CompletionTokens: r.CompletionTokens}
 	if summaryID == nil || j.Frames {
@@ -163,7 +163,7 @@ func (w *Worker) succeed(ctx context.Context, j *recap.Job, summaryID *int64, r 
 	}
 	if ok {
 		w.cfg.Metrics.JobFinished(recap.StateSucceeded, "")
-		w.publish(ctx, j.ID, Event{Type: EventResult, State: recap.StateSucceeded, Result: r})
+		w.publish(ctx, j.ID, recap.Event{Type: recap.EventResult, State: recap.StateSucceeded, Result: r})
 		if j.WebhookURL != "" {
 			w.ended(ctx, j.ID)
 		}
@@ -189,8 +189,8 @@ func (w *Worker) summarizer(model string) Summarizer {
 	return w.cfg.LLM
 }
 
-func resultOf(res *summarize.Result, model string, cached bool) *Result {
-	r := &Result{Markdown: res.Markdown, Model: res.Model, PromptTokens: res.Usage.PromptTokens,
+func resultOf(res *summarize.Result, model string, cached bool) *recap.Result {
+	r := &recap.Result{Markdown: res.Markdown, Model: res.Model, PromptTokens: res.Usage.PromptTokens,
 		CompletionTokens: res.Usage.CompletionTokens, Cached: cached, Truncated: res.Truncated}
 	if r.Model == "" {
 		r.Model = model

@@ -103,7 +103,7 @@ func (w *Worker) fetchTranscript(ctx context.Context, j *recap.Job) (*recap.Tran
 	// yt-dlp's own JSON from the resolve: the subtitle and audio steps use
 	// it instead of extracting the page again (one extraction per video).
 	info.SetRawInfo(v.RawInfo)
-	w.publish(ctx, j.ID, Event{Type: EventProgress, Message: "Fetching subtitles…"})
+	w.publish(ctx, j.ID, recap.Event{Type: recap.EventProgress, Message: "Fetching subtitles…"})
 	lang := j.AudioLanguage
 	segs, track, err := w.cfg.Media.Subtitles(ctx, j.URL, &info, lang)
 	if err == nil && len(segs) > 0 {

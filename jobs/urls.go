@@ -88,7 +88,7 @@ type playlistPayload struct {
 }
 
 // PlaylistError is a failed expansion with a code from the list above.
-type PlaylistError struct{ ErrorInfo }
+type PlaylistError struct{ recap.ErrorInfo }
 
 func (e *PlaylistError) Error() string { return e.Code + ": " + e.Message }
 
@@ -115,12 +115,12 @@ func (c *Client) ExpandPlaylist(ctx context.Context, url string, limit int) (*Pl
 	defer func() { _ = c.cfg.Events.deleteStream(context.WithoutCancel(ctx), reply) }()
 	var out *Playlist
 	var fail *PlaylistError
-	err = c.cfg.Events.Follow(wctx, reply, "0", 0, nil, func(ev Event) error {
+	err = c.cfg.Events.Follow(wctx, reply, "0", 0, nil, func(ev recap.Event) error {
 		switch {
-		case ev.Type == EventResult:
+		case ev.Type == recap.EventResult:
 			out = &Playlist{}
 			return json.Unmarshal([]byte(ev.Text), out)
-		case ev.Type == EventError && ev.Error != nil:
+		case ev.Type == recap.EventError && ev.Error != nil:
 			fail = &PlaylistError{*ev.Error}
 		}
 		return nil
@@ -145,13 +145,13 @@ func PlaylistHandler(m PlaylistLister, events *Events, log *slog.Logger) asynq.H
 		if err := json.Unmarshal(t.Payload(), &p); err != nil || !strings.HasPrefix(p.Reply, "playlist-") {
 			return fmt.Errorf("%s: bad payload: %w", TypePlaylist, asynq.SkipRetry)
 		}
-		ev := Event{Type: EventResult}
+		ev := recap.Event{Type: recap.EventResult}
 		pl, err := m.Playlist(ctx, p.URL, p.Limit)
 		if err == nil {
 			b, _ := json.Marshal(pl)
 			ev.Text = string(b)
 		} else {
-			ev = Event{Type: EventError, Error: playlistFailure(err)}
+			ev = recap.Event{Type: recap.EventError, Error: playlistFailure(err)}
 			log.Info("playlist expansion failed", "code", ev.Error.Code, "err", err)
 		}
 		if _, perr := events.publish(context.WithoutCancel(ctx), p.Reply, ev, replyTTL); perr != nil {
@@ -162,23 +162,23 @@ func PlaylistHandler(m PlaylistLister, events *Events, log *slog.Logger) asynq.H
 }
 
 // playlistFailure classifies a failed expansion for the caller.
-func playlistFailure(err error) *ErrorInfo {
+func playlistFailure(err error) *recap.ErrorInfo {
 	var ue *media.UpstreamError
 	switch {
 	case errors.As(err, &ue) && ue.Code != recap.CodeUnsupportedURL:
-		return &ErrorInfo{Code: string(ue.Code), Message: ue.Message()}
+		return &recap.ErrorInfo{Code: string(ue.Code), Message: ue.Message()}
 	case errors.Is(err, media.ErrURLNotAllowed):
-		return &ErrorInfo{Code: recap.CodeURLNotAllowed, Message: "the playlist, or a page it led to, is at an address this server may not contact"}
+		return &recap.ErrorInfo{Code: recap.CodeURLNotAllowed, Message: "the playlist, or a page it led to, is at an address this server may not contact"}
 	case errors.Is(err, media.ErrBadURL):
-		return &ErrorInfo{Code: recap.CodeUnsupportedURL, Message: "the playlist URL is not an http(s) URL"}
+		return &recap.ErrorInfo{Code: recap.CodeUnsupportedURL, Message: "the playlist URL is not an http(s) URL"}
 	case errors.Is(err, media.ErrUnsupported):
-		return &ErrorInfo{Code: recap.CodeNotAPlaylist, Message: "no playlist, channel or feed was found at this URL: send a single video in 'urls' instead"}
+		return &recap.ErrorInfo{Code: recap.CodeNotAPlaylist, Message: "no playlist, channel or feed was found at this URL: send a single video in 'urls' instead"}
 	case errors.Is(err, media.ErrUnavailable):
-		return &ErrorInfo{Code: recap.CodeVideoUnavailable, Message: "the playlist is unavailable or has no entries"}
+		return &recap.ErrorInfo{Code: recap.CodeVideoUnavailable, Message: "the playlist is unavailable or has no entries"}
 	case errors.Is(err, media.ErrTooLarge):
-		return &ErrorInfo{Code: recap.CodeTooLarge, Message: "the playlist page is larger than this server reads"}
+		return &recap.ErrorInfo{Code: recap.CodeTooLarge, Message: "the playlist page is larger than this server reads"}
 	case errors.Is(err, context.DeadlineExceeded):
-		return &ErrorInfo{Code: recap.CodeUpstream, Message: "listing the playlist took too long; try a smaller limit or later"}
+		return &recap.ErrorInfo{Code: recap.CodeUpstream, Message: "listing the playlist took too long; try a smaller limit or later"}
 	}
-	return &ErrorInfo{Code: recap.CodeUpstream, Message: "listing the playlist failed: " + err.Error()}
+	return &recap.ErrorInfo{Code: recap.CodeUpstream, Message: "listing the playlist failed: " + err.Error()}
 }

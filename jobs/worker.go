@@ -57,7 +57,7 @@ type Enqueuer interface {
 // Publisher carries a job's events to its followers (*Events;
 // jobstest.Events in stage tests).
 type Publisher interface {
-	Publish(ctx context.Context, jobID string, ev Event) (string, error)
+	Publish(ctx context.Context, jobID string, ev recap.Event) (string, error)
 }
 
 // Media resolves videos and fetches their subtitles and audio.
@@ -241,7 +241,7 @@ func (w *Worker) fail(ctx context.Context, jobID string, je *Error) bool {
 	}
 	if ok {
 		w.cfg.Metrics.JobFinished(recap.StateFailed, je.Code)
-		w.publish(ctx, jobID, Event{Type: EventError, State: recap.StateFailed, Error: &ErrorInfo{Code: je.Code, Message: je.Message}})
+		w.publish(ctx, jobID, recap.Event{Type: recap.EventError, State: recap.StateFailed, Error: &recap.ErrorInfo{Code: je.Code, Message: je.Message}})
 		w.ended(ctx, jobID)
 	}
 	return ok
@@ -259,7 +259,7 @@ func (w *Worker) ended(ctx context.Context, jobID string) {
 	}
 }
 
-func (w *Worker) publish(ctx context.Context, jobID string, ev Event) {
+func (w *Worker) publish(ctx context.Context, jobID string, ev recap.Event) {
 	if _, err := w.cfg.Publisher.Publish(context.WithoutCancel(ctx), jobID, ev); err != nil {
 		w.logger(ctx, jobID).Warn("publish event", "err", err)
 	}

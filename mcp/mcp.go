@@ -79,7 +79,7 @@ func New(cfg Config) http.Handler {
 		t.ask)
 	sdk.AddTool(srv, &sdk.Tool{Name: ToolGetJob, Title: "Get a job",
 		Description:  "The state, progress, result or error of a job, by the job id summarize_video or the HTTP API returned.",
-		OutputSchema: toolSchema[core.View]()},
+		OutputSchema: toolSchema[recap.View]()},
 		t.getJob)
 	addSubscriptionTools(srv, t)
 	return Guard(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return srv },
@@ -306,7 +306,7 @@ var stageSpan = map[string]float64{recap.StateQueued: 0, recap.StateResolving: 5
 // wait follows a job to its end. Without a progress token it is Wait;
 // with one, every state and progress event becomes a progress
 // notification (0 to 100, never going back).
-func (t *tools) wait(ctx context.Context, req *sdk.CallToolRequest, jobID string) (*core.Result, error) {
+func (t *tools) wait(ctx context.Context, req *sdk.CallToolRequest, jobID string) (*recap.Result, error) {
 	token := req.Params.GetProgressToken()
 	if token == nil {
 		return t.cfg.Core.Wait(ctx, jobID, t.cfg.Heartbeat)
@@ -320,14 +320,14 @@ func (t *tools) wait(ctx context.Context, req *sdk.CallToolRequest, jobID string
 		// A client that stopped listening does not stop the job.
 		_ = req.Session.NotifyProgress(ctx, &sdk.ProgressNotificationParams{ProgressToken: token, Progress: p, Total: 100, Message: msg})
 	}
-	var final *core.Event
-	err := t.cfg.Core.Follow(ctx, jobID, "0", t.cfg.Heartbeat, nil, func(ev core.Event) error {
+	var final *recap.Event
+	err := t.cfg.Core.Follow(ctx, jobID, "0", t.cfg.Heartbeat, nil, func(ev recap.Event) error {
 		switch ev.Type {
-		case core.EventState:
+		case recap.EventState:
 			if base, ok := stageSpan[ev.State]; ok {
 				notify(base, core.StateMessage(ev.State))
 			}
-		case core.EventProgress:
+		case recap.EventProgress:
 			if ev.Message != "" {
 				notify(done+0.5*(100-done)/10, ev.Message)
 			}
@@ -343,7 +343,7 @@ func (t *tools) wait(ctx context.Context, req *sdk.CallToolRequest, jobID string
 		}
 		return nil, fmt.Errorf("follow job %s: %w", jobID, err)
 	}
-	if final.Type == core.EventError {
+	if final.Type == recap.EventError {
 		return nil, core.JobError(final.Error)
 	}
 	notify(100, "Done")
@@ -397,14 +397,14 @@ func (t *tools) transcript(ctx context.Context, req *sdk.CallToolRequest, in Tra
 	return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: text}}}, out, nil
 }
 
-func (t *tools) getJob(ctx context.Context, req *sdk.CallToolRequest, in JobInput) (*sdk.CallToolResult, core.View, error) {
+func (t *tools) getJob(ctx context.Context, req *sdk.CallToolRequest, in JobInput) (*sdk.CallToolResult, recap.View, error) {
 	k, denied := t.need(req, recap.ScopeRead)
 	if denied != nil {
-		return denied, core.View{}, nil
+		return denied, recap.View{}, nil
 	}
 	v, err := t.cfg.Core.JobView(ctx, k, strings.TrimSpace(in.JobID))
 	if err != nil {
-		return toolError(err), core.View{}, nil
+		return toolError(err), recap.View{}, nil
 	}
 	b, _ := json.MarshalIndent(v, "", "  ")
 	return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: string(b)}}}, v, nil

@@ -20,7 +20,6 @@ import (
 
 	"github.com/recap/recap"
 	"github.com/recap/recap/app"
-	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/media/sample"
 )
 
@@ -80,13 +79,13 @@ func demo(ctx context.Context, cfg app.Config, o demoOptions) error {
 		return err
 	}
 	p := newProgress(o.Stderr)
-	var result *jobs.Result
-	err = d.Deps.Events.Follow(ctx, id, "0", 15*time.Second, nil, func(ev jobs.Event) error {
+	var result *recap.Result
+	err = d.Deps.Events.Follow(ctx, id, "0", 15*time.Second, nil, func(ev recap.Event) error {
 		p.event(ev)
 		switch ev.Type {
-		case jobs.EventResult:
+		case recap.EventResult:
 			result = ev.Result
-		case jobs.EventError:
+		case recap.EventError:
 			return fmt.Errorf("the job %s: %s (%s)", ev.State, ev.Error.Message, ev.Error.Code)
 		}
 		return nil
@@ -146,7 +145,7 @@ func submitJob(ctx context.Context, base, key, url string) (string, error) {
 	}
 	defer res.Body.Close()
 	var out struct {
-		Data  []jobs.View `json:"data"`
+		Data  []recap.View `json:"data"`
 		Error *struct {
 			Message string `json:"message"`
 		} `json:"error"`
@@ -189,19 +188,19 @@ func newProgress(w io.Writer) *progress {
 	return &progress{w: w, tty: ok && term.IsTerminal(int(f.Fd())), start: time.Now()}
 }
 
-func (p *progress) event(ev jobs.Event) {
+func (p *progress) event(ev recap.Event) {
 	switch ev.Type {
-	case jobs.EventState:
+	case recap.EventState:
 		if name, ok := stageNames[ev.State]; ok && ev.State != p.stage {
 			p.begin(ev.State, name)
 		}
-	case jobs.EventPriced:
+	case recap.EventPriced:
 		if n := ev.CostSeconds / 60; n == 1 {
 			p.note("costs 1 minute of credit")
 		} else if n > 1 {
 			p.note(fmt.Sprintf("costs %d minutes of credit", n))
 		}
-	case jobs.EventProgress:
+	case recap.EventProgress:
 		if p.bar != nil && ev.Percent > 0 {
 			if p.bar.GetMax() != 100 {
 				p.bar.ChangeMax(100)
@@ -212,19 +211,19 @@ func (p *progress) event(ev jobs.Event) {
 			p.msg = msg
 			p.note(msg)
 		}
-	case jobs.EventDelta:
+	case recap.EventDelta:
 		p.words += len(strings.Fields(ev.Text))
 		if p.bar != nil {
 			p.bar.Describe(fmt.Sprintf("%-24s %d words", stageNames[p.stage], p.words))
 		}
-	case jobs.EventResult:
+	case recap.EventResult:
 		p.end()
 		cached := ""
 		if ev.Result != nil && ev.Result.Cached {
 			cached = " (from the summary cache)"
 		}
 		fmt.Fprintf(p.w, "Done in %s%s.\n", time.Since(p.start).Round(100*time.Millisecond), cached)
-	case jobs.EventError:
+	case recap.EventError:
 		p.end()
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/recap/recap"
-	"github.com/recap/recap/jobs"
 	"github.com/recap/recap/media"
 	"github.com/recap/recap/summarize"
 )
@@ -195,25 +194,25 @@ func (q *Queue) Tasks() []Task {
 // Events records published events (a jobs.Publisher).
 type Events struct {
 	mu     sync.Mutex
-	events map[string][]jobs.Event
+	events map[string][]recap.Event
 }
 
 // Publish records an event.
-func (e *Events) Publish(_ context.Context, jobID string, ev jobs.Event) (string, error) {
+func (e *Events) Publish(_ context.Context, jobID string, ev recap.Event) (string, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.events == nil {
-		e.events = map[string][]jobs.Event{}
+		e.events = map[string][]recap.Event{}
 	}
 	e.events[jobID] = append(e.events[jobID], ev)
 	return "", nil
 }
 
 // Of returns a job's events.
-func (e *Events) Of(jobID string) []jobs.Event {
+func (e *Events) Of(jobID string) []recap.Event {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return append([]jobs.Event(nil), e.events[jobID]...)
+	return append([]recap.Event(nil), e.events[jobID]...)
 }
 
 // ErrTransient is a failure a retry may fix.
