@@ -67,6 +67,10 @@ type ErrorInfo struct {
 	Message string `json:"message"`
 }
 
+// Error makes an ErrorInfo the error of what fails with a code before or
+// without a job (a playlist's expansion): "code: message".
+func (e *ErrorInfo) Error() string { return e.Code + ": " + e.Message }
+
 // View is a job as clients see it: in GET /api/v1/jobs/{id}, in lists and
 // in webhook deliveries.
 type View struct {

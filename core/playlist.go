@@ -24,7 +24,7 @@ const (
 
 // Playlists lists up to limit entries of a playlist, channel, feed or
 // multi-part video (a *jobs.Client, whose worker runs yt-dlp). A failure
-// the caller caused or the site reported is a *jobs.PlaylistError.
+// the caller caused or the site reported is a *recap.ErrorInfo.
 type Playlists interface {
 	ExpandPlaylist(ctx context.Context, url string, limit int) (*jobs.Playlist, error)
 }
@@ -210,7 +210,7 @@ func (r *PlaylistRequest) validate() (int, error) {
 
 // playlistError turns a failed expansion into the caller's error.
 func playlistError(err error) error {
-	var pe *jobs.PlaylistError
+	var pe *recap.ErrorInfo
 	switch {
 	case errors.As(err, &pe):
 		switch pe.Code {
@@ -220,7 +220,7 @@ func playlistError(err error) error {
 		case recap.CodeURLNotAllowed:
 			return &Error{Kind: KindInvalid, Code: pe.Code, Param: "playlist", Message: capitalize(pe.Message) + "."}
 		}
-		e := JobError(&pe.ErrorInfo)
+		e := JobError(pe)
 		e.Param = "playlist"
 		e.Message = capitalize(pe.Message) + "."
 		if e.Kind == KindInternal {

@@ -7,7 +7,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/recap/recap"
-	"github.com/recap/recap/jobs"
 )
 
 func TestPlaylistRequestValidate(t *testing.T) {
@@ -62,7 +61,7 @@ func TestPlaylistError(t *testing.T) {
 		{"something_new", KindUpstream},
 	}
 	for _, tt := range tests {
-		e := As(playlistError(&jobs.PlaylistError{ErrorInfo: recap.ErrorInfo{Code: tt.code, Message: "why"}}))
+		e := As(playlistError(&recap.ErrorInfo{Code: tt.code, Message: "why"}))
 		if e.Kind != tt.kind || e.Code != tt.code || e.Param != "playlist" {
 			t.Errorf("%s: %+v, want kind %d", tt.code, e, tt.kind)
 		}

@@ -105,7 +105,7 @@ func (a schedulerLogger) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...)) }
 type LocalPlaylists struct{ Lister PlaylistLister }
 
 // ExpandPlaylist lists up to limit entries; a failure the site reported
-// is a *PlaylistError, as Client.ExpandPlaylist's.
+// is a *recap.ErrorInfo, as Client.ExpandPlaylist's.
 func (l LocalPlaylists) ExpandPlaylist(ctx context.Context, url string, limit int) (*Playlist, error) {
 	ctx, cancel := context.WithTimeout(ctx, playlistTimeout)
 	defer cancel()
@@ -114,7 +114,7 @@ func (l LocalPlaylists) ExpandPlaylist(ctx context.Context, url string, limit in
 		if ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) {
 			return nil, fmt.Errorf("expand playlist: %w", err)
 		}
-		return nil, &PlaylistError{*playlistFailure(err)}
+		return nil, playlistFailure(err)
 	}
 	return pl, nil
 }

@@ -87,14 +87,9 @@ type playlistPayload struct {
 	Limit int    `json:"limit"`
 }
 
-// PlaylistError is a failed expansion with a code from the list above.
-type PlaylistError struct{ recap.ErrorInfo }
-
-func (e *PlaylistError) Error() string { return e.Code + ": " + e.Message }
-
 // ExpandPlaylist has a worker list up to limit entries of a playlist and
 // waits for its answer (at most two minutes, or until ctx ends). A
-// failure the caller caused or the site reported is a *PlaylistError.
+// failure the caller caused or the site reported is a *recap.ErrorInfo.
 func (c *Client) ExpandPlaylist(ctx context.Context, url string, limit int) (*Playlist, error) {
 	reply := "playlist-" + uuid.NewString()
 	body, _ := json.Marshal(playlistPayload{Reply: reply, URL: url, Limit: limit})
@@ -114,14 +109,15 @@ func (c *Client) ExpandPlaylist(ctx context.Context, url string, limit int) (*Pl
 	// given up on. Should the delete fail, replyTTL removes it.
 	defer func() { _ = c.cfg.Events.deleteStream(context.WithoutCancel(ctx), reply) }()
 	var out *Playlist
-	var fail *PlaylistError
+	var fail *recap.ErrorInfo
 	err = c.cfg.Events.Follow(wctx, reply, "0", 0, nil, func(ev recap.Event) error {
 		switch {
 		case ev.Type == recap.EventResult:
 			out = &Playlist{}
 			return json.Unmarshal([]byte(ev.Text), out)
 		case ev.Type == recap.EventError && ev.Error != nil:
-			fail = &PlaylistError{*ev.Error}
+			e := *ev.Error
+			fail = &e
 		}
 		return nil
 	})

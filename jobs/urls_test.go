@@ -99,7 +99,7 @@ func TestPlaylistReplyStreamDeleted(t *testing.T) {
 	if r := <-q.replies; exists(r) != 0 {
 		t.Fatalf("the reply stream %s outlived its read", r)
 	}
-	var pe *PlaylistError
+	var pe *recap.ErrorInfo
 	if _, err := c.ExpandPlaylist(ctx, "https://feed.test/bad", 10); !errors.As(err, &pe) || pe.Code != recap.CodeNotAPlaylist {
 		t.Fatalf("expand a video: %v", err)
 	}
