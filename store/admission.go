@@ -41,6 +41,26 @@ func (e *QuotaError) Error() string {
 // Unwrap makes a QuotaError an ErrInsufficientCredits.
 func (e *QuotaError) Unwrap() error { return ErrInsufficientCredits }
 
+// Check is the admission rule: nil when a balance with unpriced running
+// jobs (see Unpriced) admits the new job, else the *QuotaError saying why.
+// The store applies it under the account's lock; fakes apply it too.
+func (a Admission) Check(balance, unpriced int64) error {
+	if a.MinPrice > 0 && balance-a.MinPrice*unpriced < a.MinPrice {
+		return &QuotaError{Available: balance, Unpriced: unpriced, MinPrice: a.MinPrice}
+	}
+	if a.Hold > 0 && balance < a.Hold {
+		return &QuotaError{Available: balance, Hold: a.Hold}
+	}
+	return nil
+}
+
+// Unpriced reports whether a job counts against MinPrice admissions: a
+// running summary job whose price is not known yet (the SQL of admitJob
+// and Balance counts the same jobs).
+func Unpriced(j *recap.Job) bool {
+	return j.Kind == recap.KindSummary && j.CostSeconds == 0 && !recap.Terminal(j.State)
+}
+
 // AdmitJob creates a queued job as CreateJob does, once its admission
 // holds; a *QuotaError when it does not.
 func (s *Store) AdmitJob(ctx context.Context, j *recap.Job, a Admission) error {
@@ -60,18 +80,15 @@ func admitJob(ctx context.Context, tx pgx.Tx, j *recap.Job, a Admission) error {
 	if err := tx.QueryRow(ctx, `SELECT balance FROM accounts WHERE id = $1 FOR UPDATE`, j.AccountID).Scan(&balance); err != nil {
 		return fmt.Errorf("admit job: %w", err)
 	}
+	var unpriced int64
 	if a.MinPrice > 0 {
-		var unpriced int64
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM jobs WHERE account_id = $1 AND kind = 'summary' AND cost_seconds = 0
 			AND state NOT IN ('succeeded','failed','canceled')`, j.AccountID).Scan(&unpriced); err != nil {
 			return fmt.Errorf("admit job: %w", err)
 		}
-		if balance-a.MinPrice*unpriced < a.MinPrice {
-			return &QuotaError{Available: balance, Unpriced: unpriced, MinPrice: a.MinPrice}
-		}
 	}
-	if a.Hold > 0 && balance < a.Hold {
-		return &QuotaError{Available: balance, Hold: a.Hold}
+	if err := a.Check(balance, unpriced); err != nil {
+		return err
 	}
 	if err := createJobs(ctx, tx, []*recap.Job{j}); err != nil {
 		return err

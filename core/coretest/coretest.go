@@ -113,7 +113,7 @@ func (s *Store) Balance(_ context.Context, accountID int64) (*store.Balance, err
 func (s *Store) unpriced(accountID int64) int64 {
 	var n int64
 	for _, j := range s.jobs {
-		if j.AccountID == accountID && j.Kind == recap.KindSummary && j.CostSeconds == 0 && !recap.Terminal(j.State) {
+		if j.AccountID == accountID && store.Unpriced(j) {
 			n++
 		}
 	}
@@ -157,14 +157,8 @@ func (s *Store) AdmitJob(_ context.Context, j *recap.Job, a store.Admission) err
 	if err := s.Enter("AdmitJob"); err != nil {
 		return err
 	}
-	bal := s.balance[j.AccountID]
-	if a.MinPrice > 0 {
-		if n := s.unpriced(j.AccountID); bal-a.MinPrice*n < a.MinPrice {
-			return &store.QuotaError{Available: bal, Unpriced: n, MinPrice: a.MinPrice}
-		}
-	}
-	if a.Hold > 0 && bal < a.Hold {
-		return &store.QuotaError{Available: bal, Hold: a.Hold}
+	if err := a.Check(s.balance[j.AccountID], s.unpriced(j.AccountID)); err != nil {
+		return err
 	}
 	s.create(j)
 	if a.Hold > 0 {
