@@ -69,6 +69,18 @@ type rowsQuerier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
+// FillDefaults gives a new job what it was created without: the summary
+// kind and the interactive queue. createJobs applies it, and so do the
+// in-memory fakes.
+func FillDefaults(j *recap.Job) {
+	if j.Kind == "" {
+		j.Kind = recap.KindSummary
+	}
+	if j.Queue == "" {
+		j.Queue = "interactive"
+	}
+}
+
 func createJobs(ctx context.Context, q rowsQuerier, list []*recap.Job) error {
 	n := len(list)
 	if n == 0 {
@@ -86,12 +98,7 @@ func createJobs(ctx context.Context, q rowsQuerier, list []*recap.Job) error {
 	)
 	byID := make(map[string]*recap.Job, n)
 	for i, j := range list {
-		if j.Kind == "" {
-			j.Kind = "summary"
-		}
-		if j.Queue == "" {
-			j.Queue = "interactive"
-		}
+		FillDefaults(j)
 		ids[i] = uuid.NewString()
 		byID[ids[i]] = j
 		accounts[i] = j.AccountID

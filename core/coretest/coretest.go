@@ -135,12 +135,7 @@ func (s *Store) CreateJobs(_ context.Context, list []*recap.Job) error {
 
 // create stores j as a new queued job; s.mu is held.
 func (s *Store) create(j *recap.Job) {
-	if j.Kind == "" {
-		j.Kind = recap.KindSummary
-	}
-	if j.Queue == "" {
-		j.Queue = jobs.QueueInteractive
-	}
+	store.FillDefaults(j)
 	now := time.Now()
 	j.ID, j.State, j.CreatedAt, j.UpdatedAt = uuid.NewString(), recap.StateQueued, now, now
 	c := *j

@@ -91,12 +91,7 @@ func (s *Store) CreateJobs(_ context.Context, list []*recap.Job) error {
 		return err
 	}
 	for _, j := range list {
-		if j.Kind == "" {
-			j.Kind = recap.KindSummary
-		}
-		if j.Queue == "" {
-			j.Queue = "interactive"
-		}
+		store.FillDefaults(j)
 		j.ID, j.State = uuid.NewString(), recap.StateQueued
 		j.CreatedAt, j.UpdatedAt = s.now(), s.now()
 		s.jobs[j.ID] = cloneJob(j)
