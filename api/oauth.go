@@ -2,8 +2,8 @@ package api
 
 // OAuth2 authorization-code flow with PKCE (RFC 6749 §4.1, RFC 7636),
 // the contract's second security scheme. Written against the RFCs rather
-// than with an OAuth2 library; the README's "Credits, rate limits and
-// sign-in" section says why. Only the subset Recap needs is here:
+// than with an OAuth2 library; docs/features.md ("Scopes and
+// OAuth2 sign-in") says why. Only the subset Recap needs is here:
 //
 //	GET/POST /api/auth/authorize  response_type=code, PKCE S256 required
 //	POST     /api/auth/token      grant_type=authorization_code | refresh_token

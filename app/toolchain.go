@@ -10,7 +10,7 @@ import (
 // Toolchain is what a worker found of its extractor: yt-dlp's version and
 // the JavaScript runtime yt-dlp accepts (YouTube needs one since 2025.11).
 // It is /readyz's "ytdlp" detail; an operator checks a running worker with
-// curl :9090/readyz (README, Keeping yt-dlp working).
+// curl :9090/readyz (docs/operating.md, Keeping yt-dlp working).
 type Toolchain struct {
 	// Version is yt-dlp --version ("2026.11.23"); empty when unknown.
 	Version string `json:"version"`

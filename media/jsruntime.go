@@ -157,7 +157,7 @@ func (c *Client) JSRuntime(ctx context.Context) (JSRuntimeStatus, error) {
 	st := JSRuntimeStatus{Configured: c.jsRuntime, Reported: reported, Usable: usable}
 	c.jsStatus = &st
 	if !usable {
-		c.log.Warn("media: yt-dlp has no usable JavaScript runtime; YouTube fails without one (see README, Keeping yt-dlp working)",
+		c.log.Warn("media: yt-dlp has no usable JavaScript runtime; YouTube fails without one (see docs/operating.md, Keeping yt-dlp working)",
 			"configured", c.jsRuntime, "reported", reported)
 	}
 	return st, nil

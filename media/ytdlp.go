@@ -301,7 +301,7 @@ func (c *Client) YtDlpVersion(ctx context.Context) (YtDlpVersion, error) {
 	}
 	c.version = v
 	if v.Stale(time.Now()) {
-		c.log.Warn("media: yt-dlp is out of date; sites change and old versions stop working: update it (see README, Keeping yt-dlp working)",
+		c.log.Warn("media: yt-dlp is out of date; sites change and old versions stop working: update it (see docs/operating.md, Keeping yt-dlp working)",
 			"version", v.Version, "released", v.Released.Format(time.DateOnly), "age_days", int(v.Age(time.Now()).Hours()/24))
 	}
 	return v, nil
